@@ -1,0 +1,69 @@
+"""The server backend: a ClickHouse server over HTTP(S) through clickhouse-connect."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from events.clickhouse.backend import ArrowBackend
+from events.clickhouse.base import Params
+from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        raise ClickHouseUnavailable(str(exc).strip()) from exc
+    except DatabaseError as exc:
+        raise ClickHouseError(str(exc).strip()) from exc
+
+
+class ServerClickHouse(ArrowBackend):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self._client: Any = None
+        self._guard = threading.Lock()
+
+    def _connection(self) -> Any:
+        if self._client is None:
+            import clickhouse_connect
+
+            with self._guard, _translated():
+                if self._client is None:
+                    # No session id: one client serves concurrent threads.
+                    self._client = clickhouse_connect.get_client(
+                        dsn=self.url,
+                        autogenerate_session_id=False,
+                        connect_timeout=5,
+                        send_receive_timeout=120,
+                    )
+        return self._client
+
+    def _query_arrow(self, sql: str, params: Params) -> pa.Table:
+        client = self._connection()
+        with _translated():
+            return client.query_arrow(sql, parameters=dict(params), use_strings=True)
+
+    def _command(self, sql: str, params: Params) -> None:
+        client = self._connection()
+        with _translated():
+            client.command(sql, parameters=dict(params))
+
+    def _insert_arrow(self, table: str, names: list[str], block: bytes, token: str | None) -> None:
+        settings = {"insert_deduplication_token": token} if token else {}
+        client = self._connection()
+        with _translated():
+            client.raw_insert(table, names, block, settings=settings, fmt="ArrowStream")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,59 @@
+"""The in-process flusher: a daemon thread that runs the periodic jobs on schedule.
+
+Embedded mode's stand-in for Celery beat + workers. A failing job is logged and retried
+on its next turn; it never stops the thread or the other jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from events import jobs
+
+logger = logging.getLogger(__name__)
+
+
+class Flusher:
+    def __init__(self, tick: float = 0.2) -> None:
+        self._tick = tick
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs: dict[str, int] = {}
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="trail-flusher", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        due: dict[str, float] = {}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for job in jobs.registered():
+                if due.setdefault(job.name, now) > now:
+                    continue
+                due[job.name] = now + job.every
+                try:
+                    jobs.run(job.name)
+                except Exception:
+                    logger.exception(
+                        "periodic job %s failed; it runs again in %ss", job.name, job.every
+                    )
+                self.runs[job.name] = self.runs.get(job.name, 0) + 1
+            self._stop.wait(self._tick)
+
+
+flusher = Flusher()

@@ -1,0 +1,52 @@
+"""Periodic jobs: the work that runs beside the web requests (spool flushing, salt
+rotation, ...). One registry feeds both runners: Celery beat in services mode
+(`trail.celery`) and the in-process flusher thread in embedded mode (`events.flusher`);
+either way a job runs through `run()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every: float  # seconds
+    func: Callable[[], object]
+
+
+_jobs: dict[str, Job] = {}
+
+
+def periodic(
+    every: float, name: str | None = None
+) -> Callable[[Callable[[], object]], Callable[[], object]]:
+    """Register a function to run every `every` seconds."""
+
+    def register(func: Callable[[], object]) -> Callable[[], object]:
+        job = Job(name or f"{func.__module__}.{func.__qualname__}", every, func)
+        _jobs[job.name] = job
+        return func
+
+    return register
+
+
+def unregister(name: str) -> None:
+    _jobs.pop(name, None)
+
+
+def registered() -> list[Job]:
+    return sorted(_jobs.values(), key=lambda job: job.name)
+
+
+def run(name: str) -> object:
+    """Run one job by name (the Celery task and the flusher thread both call this)."""
+    job = _jobs.get(name)
+    if job is None:
+        raise KeyError(f"no periodic job named {name!r}")
+    return job.func()

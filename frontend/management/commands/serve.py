@@ -1,0 +1,52 @@
+"""`serve`: run Trail under granian, the production WSGI server.
+
+Embedded mode: exactly one worker process (it alone opens chDB) with a thread pool.
+Services mode: `--workers N` processes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from trail import preflight
+
+
+class Command(BaseCommand):
+    help = "Serve Trail with granian (one process in embedded mode)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "1")))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from granian.constants import Interfaces
+        from granian.server import Server
+
+        embedded = settings.CLICKHOUSE.embedded
+        if embedded and options["workers"] != 1:
+            raise CommandError(
+                "WEB_WORKERS: embedded mode serves from one process (chDB allows one per "
+                "data directory); set CLICKHOUSE_URL to run several workers"
+            )
+        preflight.check_all()
+        mode = "embedded" if embedded else "services"
+        self.stdout.write(
+            f"Trail ({mode} mode) on http://{options['host']}:{options['port']}/ "
+            f"({options['workers']} worker(s), {options['threads']} threads each)"
+        )
+        Server(
+            "trail.wsgi:application",
+            address=options["host"],
+            port=options["port"],
+            interface=Interfaces.WSGI,
+            workers=options["workers"],
+            blocking_threads=options["threads"],
+            respawn_failed_workers=not embedded,
+            log_access=False,
+        ).serve()

@@ -1,0 +1,42 @@
+"""The Celery app (services mode). Periodic jobs come from `events.jobs`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trail.settings")
+
+app = Celery("trail")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule_jobs(sender: Celery, **_: Any) -> None:
+    from events import jobs
+
+    for job in jobs.registered():
+        sender.add_periodic_task(
+            job.every, sender.signature("trail.run_job", args=(job.name,)), name=job.name
+        )
+
+
+@signals.celeryd_init.connect
+def _refuse_embedded_clickhouse(**_: Any) -> None:
+    """A separate worker process cannot open the web process's chDB directory."""
+    from django.conf import settings
+
+    from trail import preflight
+
+    if settings.CLICKHOUSE.embedded:
+        raise SystemExit(
+            "trail: a separate Celery worker needs a ClickHouse server: set CLICKHOUSE_URL "
+            "(embedded chDB allows one process, so embedded mode flushes in-process)"
+        )
+    try:
+        preflight.check_all()
+    except preflight.PreflightError as exc:
+        raise SystemExit(f"trail: {exc}") from None

@@ -1,0 +1,206 @@
+"""Trail's configuration, read from the environment in one place.
+
+Every variable is documented in the README. A missing or malformed value raises
+`ConfigError`, whose message is one line naming the variable; `manage.py` and the
+server print it without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting that Trail cannot start with. The message names the variable."""
+
+
+class FlushMode(StrEnum):
+    THREAD = "thread"  # in-process flusher thread (embedded)
+    CELERY = "celery"  # Celery workers + beat on Redis (services)
+
+
+@dataclass(frozen=True)
+class ClickHouseConfig:
+    url: str | None  # None: embedded chDB
+    data_dir: Path
+    cluster: str | None
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+
+@dataclass(frozen=True)
+class Config:
+    var_dir: Path
+    secret_key: str
+    debug: bool
+    base_url: str
+    allowed_hosts: list[str]
+    database: dict[str, object]
+    database_url: str | None
+    clickhouse: ClickHouseConfig
+    redis_url: str | None
+    flush_mode: FlushMode
+    log_level: str
+
+    @property
+    def services_mode(self) -> bool:
+        return self.flush_mode is FlushMode.CELERY
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by `***`, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _split(name: str, value: str, schemes: set[str]) -> SplitResult:
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError on a non-numeric or out-of-range port
+    except ValueError as exc:
+        raise ConfigError(f"{name}: malformed URL {redact(value)!r} ({exc})") from None
+    if parts.scheme not in schemes:
+        expected = " or ".join(sorted(f"{s}://" for s in schemes))
+        raise ConfigError(f"{name}: expected a {expected} URL, got {redact(value)!r}")
+    if not parts.hostname and parts.scheme != "sqlite":
+        raise ConfigError(f"{name}: the URL {redact(value)!r} has no host")
+    del port
+    return parts
+
+
+def _database(env: Mapping[str, str], var_dir: Path) -> tuple[dict[str, object], str | None]:
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(var_dir / "trail.sqlite3"),
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
+        }, None
+    parts = _split("DATABASE_URL", url, {"postgres", "postgresql", "sqlite"})
+    if parts.scheme == "sqlite":
+        if not parts.path or parts.path == "/":
+            raise ConfigError(f"DATABASE_URL: {url!r} names no SQLite file")
+    elif not parts.path.strip("/"):
+        raise ConfigError(f"DATABASE_URL: {redact(url)!r} names no database")
+    config = environ.Env.db_url_config(url)
+    config["CONN_MAX_AGE"] = 60
+    config["CONN_HEALTH_CHECKS"] = True
+    return config, url
+
+
+def _clickhouse(env: Mapping[str, str], var_dir: Path) -> ClickHouseConfig:
+    url = env.get("CLICKHOUSE_URL", "").strip() or None
+    if url is not None:
+        _split("CLICKHOUSE_URL", url, {"http", "https"})
+    data_dir = Path(env.get("CLICKHOUSE_DATA_DIR", "").strip() or var_dir / "clickhouse")
+    cluster = env.get("CLICKHOUSE_CLUSTER", "").strip() or None
+    if cluster is not None:
+        if url is None:
+            raise ConfigError(
+                "CLICKHOUSE_CLUSTER: needs CLICKHOUSE_URL (a cluster is a server setup)"
+            )
+        if not cluster.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"CLICKHOUSE_CLUSTER: {cluster!r} is not a plain cluster name")
+    return ClickHouseConfig(url=url, data_dir=data_dir.resolve(), cluster=cluster)
+
+
+def _flush_mode(
+    env: Mapping[str, str], clickhouse: ClickHouseConfig, redis_url: str | None
+) -> FlushMode:
+    value = env.get("TRAIL_FLUSH_MODE", "auto").strip().lower() or "auto"
+    if value == "auto":
+        return FlushMode.CELERY if (redis_url and not clickhouse.embedded) else FlushMode.THREAD
+    try:
+        mode = FlushMode(value)
+    except ValueError:
+        raise ConfigError(
+            f"TRAIL_FLUSH_MODE: expected auto, thread or celery, got {value!r}"
+        ) from None
+    if mode is FlushMode.CELERY and not redis_url:
+        raise ConfigError("TRAIL_FLUSH_MODE: celery needs REDIS_URL (the Celery broker)")
+    return mode
+
+
+def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
+    key = env.get("SECRET_KEY", "").strip()
+    if key:
+        if len(key) < 32:
+            raise ConfigError("SECRET_KEY: must be at least 32 characters")
+        return key
+    # Embedded installs keep a generated key in var/ so sessions survive restarts.
+    path = var_dir / "secret_key"
+    try:
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"SECRET_KEY: not set, and {path} is not writable ({exc})") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
+def load(env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    var_dir = Path(env.get("TRAIL_VAR_DIR", "").strip() or BASE_DIR / "var").resolve()
+    try:
+        (var_dir / "static").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"TRAIL_VAR_DIR: cannot create {var_dir} ({exc})") from None
+
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    if redis_url is not None:
+        _split("REDIS_URL", redis_url, {"redis", "rediss"})
+    clickhouse = _clickhouse(env, var_dir)
+    database, database_url = _database(env, var_dir)
+
+    port = env.get("PORT", "8000").strip() or "8000"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"PORT: expected a TCP port number, got {port!r}")
+    base_url = (env.get("TRAIL_BASE_URL", "").strip() or f"http://127.0.0.1:{port}").rstrip("/")
+    base = _split("TRAIL_BASE_URL", base_url, {"http", "https"})
+    hosts = {"127.0.0.1", "localhost", "[::1]", base.hostname or ""}
+    hosts.update(h.strip() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip())
+
+    log_level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+
+    return Config(
+        var_dir=var_dir,
+        secret_key=_secret_key(env, var_dir),
+        debug=_flag(env, "DEBUG"),
+        base_url=base_url,
+        allowed_hosts=sorted(h for h in hosts if h),
+        database=database,
+        database_url=database_url,
+        clickhouse=clickhouse,
+        redis_url=redis_url,
+        flush_mode=_flush_mode(env, clickhouse, redis_url),
+        log_level=log_level,
+    )
