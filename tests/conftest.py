@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 
 from events.clickhouse import ClickHouse, get_client
+from events.clickhouse.migrate import migrate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,9 +29,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def clickhouse(django_db_setup: None) -> ClickHouse:
-    """The test process's ClickHouse, migrated (Django's test `migrate` migrates it)."""
-    return get_client()
+def clickhouse() -> ClickHouse:
+    """The test process's ClickHouse with Trail's schema (the migrator is idempotent)."""
+    client = get_client()
+    migrate(client, cluster=settings.CLICKHOUSE.cluster)
+    return client
 
 
 @pytest.fixture
@@ -39,3 +42,17 @@ def isolated_var(tmp_path: Path) -> Iterator[Path]:
     var = tmp_path / "var"
     var.mkdir()
     yield var
+
+
+@pytest.fixture(scope="session")
+def celery_worker() -> Iterator[object]:
+    """A real Celery worker on the real broker, in this process (chDB allows one process)."""
+    if not settings.TRAIL.services_mode:
+        pytest.skip("needs REDIS_URL and TRAIL_FLUSH_MODE=celery (the services suite)")
+    from celery.contrib.testing.worker import start_worker
+
+    from trail.celery import app
+
+    app.loader.import_module("celery.contrib.testing.tasks")  # the ping task start_worker uses
+    with start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=15) as worker:
+        yield worker

@@ -39,7 +39,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         },
         "clickhouse": {
             **_probe(_clickhouse),
-            "backend": "embedded" if config.clickhouse.embedded else "server",
+            "backend": "embedded" if settings.CLICKHOUSE.embedded else "server",
         },
     }
     if config.redis_url:

@@ -17,12 +17,11 @@ logger = logging.getLogger(__name__)
 
 
 def start() -> None:
-    config = settings.TRAIL
-    if config.clickhouse.embedded:
+    if settings.CLICKHOUSE.embedded:
         from events.clickhouse import lock
 
-        lock.acquire(config.clickhouse.data_dir)
-    if config.flush_mode is FlushMode.THREAD:
+        lock.acquire(settings.CLICKHOUSE.data_dir)
+    if settings.TRAIL.flush_mode is FlushMode.THREAD:
         from events.flusher import flusher
 
         flusher.start()

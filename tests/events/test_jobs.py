@@ -1,0 +1,98 @@
+"""Periodic jobs run through one registry: the flusher thread (embedded) or Celery (services)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from events import jobs
+from events.flusher import Flusher
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def job_names() -> Iterator[list[str]]:
+    names: list[str] = []
+    yield names
+    for name in names:
+        jobs.unregister(name)
+
+
+def test_flusher_runs_jobs_on_their_schedule(job_names: list[str]) -> None:
+    fast, slow = [], []
+    jobs.periodic(every=0.05, name="test.fast")(lambda: fast.append(time.monotonic()))
+    jobs.periodic(every=60, name="test.slow")(lambda: slow.append(time.monotonic()))
+    job_names += ["test.fast", "test.slow"]
+    flusher = Flusher(tick=0.01)
+    flusher.start()
+    try:
+        _wait(lambda: len(fast) >= 4)
+        assert flusher.alive
+    finally:
+        flusher.stop()
+    assert not flusher.alive
+    assert len(slow) == 1  # ran once at start, next turn a minute away
+    gaps = [b - a for a, b in zip(fast, fast[1:], strict=False)]
+    assert min(gaps) >= 0.04
+
+
+def test_a_failing_job_neither_stops_the_thread_nor_the_others(
+    job_names: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    good = threading.Event()
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    jobs.periodic(every=0.02, name="test.broken")(broken)
+    jobs.periodic(every=0.02, name="test.good")(good.set)
+    job_names += ["test.broken", "test.good"]
+    flusher = Flusher(tick=0.01)
+    flusher.start()
+    try:
+        _wait(lambda: flusher.runs.get("test.broken", 0) >= 3 and good.is_set())
+        assert flusher.alive
+    finally:
+        flusher.stop()
+    assert "periodic job test.broken failed" in caplog.text
+
+
+def test_unknown_job_is_an_error() -> None:
+    with pytest.raises(KeyError, match="no periodic job named 'nope'"):
+        jobs.run("nope")
+
+
+def test_beat_schedule_comes_from_the_registry(job_names: list[str]) -> None:
+    from trail.celery import _schedule_jobs, app
+
+    jobs.periodic(every=2.5, name="test.beat")(lambda: None)
+    job_names.append("test.beat")
+    _schedule_jobs(app)
+    entry = app.conf.beat_schedule["test.beat"]
+    assert entry["task"] == "trail.run_job"
+    assert entry["args"] == ("test.beat",)
+    assert entry["schedule"] == 2.5
+
+
+@pytest.mark.services
+def test_celery_worker_runs_a_job_through_redis(
+    celery_worker: object, job_names: list[str]
+) -> None:
+    from events.tasks import run_job
+
+    seen: list[str] = []
+    jobs.periodic(every=60, name="test.celery")(
+        lambda: seen.append(threading.current_thread().name) or 42
+    )
+    job_names.append("test.celery")
+    assert run_job.delay("test.celery").get(timeout=20) == 42
+    assert seen and seen[0] != threading.current_thread().name  # ran in the worker
