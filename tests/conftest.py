@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,38 @@ def clickhouse() -> ClickHouse:
     client = get_client()
     migrate(client, cluster=settings.CLICKHOUSE.cluster)
     return client
+
+
+@pytest.fixture(scope="session")
+def server_clickhouse(clickhouse: ClickHouse) -> Iterator[ClickHouse]:
+    """The server backend (clickhouse-connect over HTTP) on the same engine and data."""
+    if not settings.CLICKHOUSE.embedded:
+        yield clickhouse
+        return
+    from events.clickhouse.server import ServerClickHouse
+    from tests.clickhouse_http import serve
+
+    with serve(settings.CLICKHOUSE.data_dir) as url:
+        client = ServerClickHouse(url)
+        yield client
+        client.close()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def either_clickhouse(request: pytest.FixtureRequest) -> ClickHouse:
+    """Each backend in turn: the same SQL must give the same results on both."""
+    name = "clickhouse" if request.param == "embedded" else "server_clickhouse"
+    client: ClickHouse = request.getfixturevalue(name)
+    return client
+
+
+_site_ids = itertools.count(secrets.randbelow(2**40) + 2**41)
+
+
+@pytest.fixture
+def site_id() -> int:
+    """A site id no other test uses: a fresh tenant instead of truncated tables."""
+    return next(_site_ids)
 
 
 @pytest.fixture

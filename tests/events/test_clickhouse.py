@@ -41,19 +41,20 @@ def _event_columns(site_id: int, count: int, **overrides: list[object]) -> dict[
     return columns
 
 
-def test_migrations_applied_and_recorded(clickhouse: ClickHouse) -> None:
+def test_migrations_applied_and_recorded(either_clickhouse: ClickHouse) -> None:
     versions = {
-        row["version"] for row in clickhouse.query("SELECT version FROM trail_schema_migrations")
+        row["version"]
+        for row in either_clickhouse.query("SELECT version FROM trail_schema_migrations")
     }
     assert versions == {m.version for m in discover()}
     # Running again applies nothing and records nothing twice.
-    assert migrate(clickhouse) == []
-    rows = clickhouse.query("SELECT count() AS n FROM trail_schema_migrations FINAL")
+    assert migrate(either_clickhouse) == []
+    rows = either_clickhouse.query("SELECT count() AS n FROM trail_schema_migrations FINAL")
     assert rows[0]["n"] == len(versions)
 
 
-def test_events_table_is_designed_for_reports(clickhouse: ClickHouse) -> None:
-    [table] = clickhouse.query(
+def test_events_table_is_designed_for_reports(either_clickhouse: ClickHouse) -> None:
+    [table] = either_clickhouse.query(
         "SELECT engine, partition_key, sorting_key, sampling_key FROM system.tables"
         " WHERE database = currentDatabase() AND name = 'events'"
     )
@@ -63,7 +64,7 @@ def test_events_table_is_designed_for_reports(clickhouse: ClickHouse) -> None:
     assert table["sampling_key"] == "visitor_id"
     types = {
         row["name"]: row["type"]
-        for row in clickhouse.query(
+        for row in either_clickhouse.query(
             "SELECT name, type FROM system.columns"
             " WHERE database = currentDatabase() AND table = 'events'"
         )
@@ -95,7 +96,7 @@ def test_migration_directory_rules(tmp_path: Path) -> None:
         discover(tmp_path)
 
 
-def test_a_new_migration_is_applied_once(clickhouse: ClickHouse, tmp_path: Path) -> None:
+def test_a_new_migration_is_applied_once(either_clickhouse: ClickHouse, tmp_path: Path) -> None:
     for migration in discover():
         (tmp_path / migration.path.name).write_text(migration.path.read_text())
     (tmp_path / "9001_scratch.sql").write_text(
@@ -103,26 +104,26 @@ def test_a_new_migration_is_applied_once(clickhouse: ClickHouse, tmp_path: Path)
         " ENGINE = {{replicated}}MergeTree ORDER BY x;\n"
     )
     try:
-        assert [m.version for m in migrate(clickhouse, directory=tmp_path)] == [9001]
-        assert migrate(clickhouse, directory=tmp_path) == []
-        assert clickhouse.query("EXISTS TABLE scratch_9001") == [{"result": 1}]
+        assert [m.version for m in migrate(either_clickhouse, directory=tmp_path)] == [9001]
+        assert migrate(either_clickhouse, directory=tmp_path) == []
+        assert either_clickhouse.query("EXISTS TABLE scratch_9001") == [{"result": 1}]
     finally:
-        clickhouse.command("DROP TABLE IF EXISTS scratch_9001")
-        clickhouse.command("DELETE FROM trail_schema_migrations WHERE version = 9001")
+        either_clickhouse.command("DROP TABLE IF EXISTS scratch_9001")
+        either_clickhouse.command("DELETE FROM trail_schema_migrations WHERE version = 9001")
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_parameters_are_bound_never_interpolated(clickhouse: ClickHouse, value: str) -> None:
-    [row] = clickhouse.query(
+def test_parameters_are_bound_never_interpolated(either_clickhouse: ClickHouse, value: str) -> None:
+    [row] = either_clickhouse.query(
         "SELECT {v:String} AS v, length({v:String}) AS n, {vs:Array(String)} AS vs",
         {"v": value, "vs": [value, "x"]},
     )
     assert row == {"v": value, "n": len(value.encode()), "vs": [value, "x"]}
 
 
-def test_typed_parameters_round_trip(clickhouse: ClickHouse) -> None:
+def test_typed_parameters_round_trip(either_clickhouse: ClickHouse) -> None:
     when = dt.datetime(2026, 3, 29, 1, 30, 15, tzinfo=dt.UTC)
-    [row] = clickhouse.query(
+    [row] = either_clickhouse.query(
         "SELECT {i:UInt64} AS i, {f:Float64} AS f, {d:Date} AS d, {t:DateTime64(3, 'UTC')} AS t,"
         " {n:Nullable(String)} AS n, {ids:Array(UInt64)} AS ids",
         {"i": 2**64 - 1, "f": 0.5, "d": dt.date(2026, 2, 28), "t": when, "n": None, "ids": [1, 2]},
@@ -137,8 +138,7 @@ def test_typed_parameters_round_trip(clickhouse: ClickHouse) -> None:
     }
 
 
-def test_columnar_insert_and_query(clickhouse: ClickHouse) -> None:
-    site_id = 9_000_001
+def test_columnar_insert_and_query(either_clickhouse: ClickHouse, site_id: int) -> None:
     columns = _event_columns(
         site_id,
         3,
@@ -148,8 +148,8 @@ def test_columnar_insert_and_query(clickhouse: ClickHouse) -> None:
         revenue_currency=["", "EUR", ""],
         country_code=["DE", "US", "DE"],
     )
-    assert clickhouse.insert("events", columns) == 3
-    rows = clickhouse.query(
+    assert either_clickhouse.insert("events", columns) == 3
+    rows = either_clickhouse.query(
         "SELECT name, props, revenue_amount, country_code FROM events"
         " WHERE site_id = {site:UInt64} ORDER BY timestamp DESC",
         {"site": site_id},
@@ -160,32 +160,38 @@ def test_columnar_insert_and_query(clickhouse: ClickHouse) -> None:
         "revenue_amount": Decimal("9.500"),
         "country_code": "US",
     }
-    [agg] = clickhouse.query(
+    [agg] = either_clickhouse.query(
         "SELECT count() AS n, uniqExact(event_id) AS ids FROM events WHERE site_id = {site:UInt64}",
         {"site": site_id},
     )
     assert agg == {"n": 3, "ids": 3}
 
 
-def test_deduplication_token_stores_a_block_once(clickhouse: ClickHouse) -> None:
-    site_id = 9_000_002
+def test_deduplication_token_stores_a_block_once(
+    either_clickhouse: ClickHouse, site_id: int
+) -> None:
     columns = _event_columns(site_id, 50)
     for _ in range(10):
-        clickhouse.insert("events", columns, dedup_token="segment-0001")
-    # Another token is another block, even with the same rows.
-    clickhouse.insert("events", _event_columns(site_id, 5), dedup_token="segment-0002")
-    [row] = clickhouse.query(
+        either_clickhouse.insert("events", columns, dedup_token=f"{site_id}-segment-1")
+    # Another token is another block.
+    either_clickhouse.insert(
+        "events", _event_columns(site_id, 5), dedup_token=f"{site_id}-segment-2"
+    )
+    # A token is matched alone, whatever the rows: a reused token drops a different block.
+    either_clickhouse.insert(
+        "events", _event_columns(site_id, 7), dedup_token=f"{site_id}-segment-1"
+    )
+    [row] = either_clickhouse.query(
         "SELECT count() AS n FROM events WHERE site_id = {site:UInt64}", {"site": site_id}
     )
     assert row["n"] == 55
 
 
-def test_sampling_runs(clickhouse: ClickHouse) -> None:
-    site_id = 9_000_003
-    clickhouse.insert(
+def test_sampling_runs(either_clickhouse: ClickHouse, site_id: int) -> None:
+    either_clickhouse.insert(
         "events", _event_columns(site_id, 200, visitor_id=[i * 7919 * 2**40 for i in range(200)])
     )
-    [row] = clickhouse.query(
+    [row] = either_clickhouse.query(
         "SELECT count() * any(_sample_factor) AS estimate FROM events SAMPLE 0.5"
         " WHERE site_id = {site:UInt64}",
         {"site": site_id},
@@ -193,17 +199,17 @@ def test_sampling_runs(clickhouse: ClickHouse) -> None:
     assert 0 < row["estimate"] < 600
 
 
-def test_bad_sql_and_bad_inserts_raise_clickhouse_error(clickhouse: ClickHouse) -> None:
+def test_bad_sql_and_bad_inserts_raise_clickhouse_error(either_clickhouse: ClickHouse) -> None:
     with pytest.raises(ClickHouseError, match="UNKNOWN_IDENTIFIER|Unknown expression"):
-        clickhouse.query("SELECT no_such_column FROM events")
+        either_clickhouse.query("SELECT no_such_column FROM events")
     with pytest.raises(ClickHouseError, match="table no_such_table does not exist"):
-        clickhouse.insert("no_such_table", {"x": [1]})
+        either_clickhouse.insert("no_such_table", {"x": [1]})
     with pytest.raises(ValueError, match="unknown columns: bogus"):
-        clickhouse.insert("events", {"site_id": [1], "bogus": [1]})
+        either_clickhouse.insert("events", {"site_id": [1], "bogus": [1]})
     with pytest.raises(ValueError, match="columns differ in length"):
-        clickhouse.insert("events", {"site_id": [1, 2], "name": ["a"]})
+        either_clickhouse.insert("events", {"site_id": [1, 2], "name": ["a"]})
     with pytest.raises(ClickHouseError):
-        clickhouse.insert("events", {"site_id": [1], "event_id": ["not-a-uuid"]})
+        either_clickhouse.insert("events", {"site_id": [1], "event_id": ["not-a-uuid"]})
 
 
 @pytest.mark.parametrize("name", ["events; DROP TABLE x", "1abc", "a.b.c", "", "ev`ents"])

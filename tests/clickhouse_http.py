@@ -1,0 +1,122 @@
+"""ClickHouse's HTTP interface, served by the test process's embedded engine.
+
+No ClickHouse server can be installed on CI, so the server backend (clickhouse-connect)
+is tested against this: real ClickHouse (chDB) behind the subset of the HTTP protocol
+that clickhouse-connect uses: the query in the body or the `query` URL parameter,
+`param_<name>` bound parameters, settings as URL parameters, `INSERT … FORMAT <fmt>` with
+the data in the body, errors as HTTP 500 with ClickHouse's message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import chdb
+
+_FORMAT = re.compile(r"\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE)
+_INSERT = re.compile(r"^\s*INSERT\s", re.IGNORECASE)
+_INSERT_BODY = re.compile(rb"^(\s*INSERT\s.*?\sFORMAT\s+\w+)\s", re.IGNORECASE | re.DOTALL)
+# URL parameters of the protocol itself, not query settings.
+_PROTOCOL = {
+    "query",
+    "query_id",
+    "database",
+    "default_format",
+    "user",
+    "password",
+    "session_id",
+    "wait_end_of_query",
+    "send_progress_in_http_headers",
+    "http_headers_progress_interval_ms",
+    "enable_http_compression",
+    "compress",
+    "decompress",
+    "buffer_size",
+}
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    data_dir: Path
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path == "/ping":
+            self._reply(200, b"Ok.\n", {})
+        else:
+            self.do_POST()
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        args = dict(parse_qsl(url.query, keep_blank_values=True))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Encoding") not in (None, "identity"):
+            self._reply(500, b"Code: 1. DB::Exception: compressed requests not supported here", {})
+            return
+        params = {k[len("param_") :]: v for k, v in args.items() if k.startswith("param_")}
+        settings = {
+            k: v for k, v in args.items() if k not in _PROTOCOL and not k.startswith("param_")
+        }
+        sql, data = args.get("query", ""), body
+        if not sql:
+            insert = _INSERT_BODY.match(body)
+            if insert:  # `INSERT … FORMAT x` then the data, in the body
+                sql, data = insert.group(1).decode(), body[insert.end() :]
+            else:
+                sql, data = body.decode(), b""
+        conn = chdb.connect(str(self.data_dir))
+        try:
+            for name, value in settings.items():
+                conn.query(f"SET {name} = {_quote(value)}", "Null")
+            match = _FORMAT.search(sql)
+            fmt = match.group(1) if match else args.get("default_format", "TabSeparated")
+            statement = sql[: match.start()] if match else sql
+            if _INSERT.match(statement) and data:
+                with conn.send_insert(statement, fmt) as inserter:
+                    inserter.append(data)
+                    written = inserter.finish().rows_written
+                summary = {"written_rows": str(written)}
+                self._reply(200, b"", {"X-ClickHouse-Summary": json.dumps(summary)})
+                return
+            result = conn.query(statement, fmt, params=params or None)
+            self._reply(200, result.bytes(), {"X-ClickHouse-Format": fmt})
+        except Exception as exc:  # every engine error becomes ClickHouse's HTTP 500
+            self._reply(500, f"Code: 1. DB::Exception: {exc}".encode(), {})
+        finally:
+            conn.close()
+
+    def _reply(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-ClickHouse-Timezone", "UTC")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@contextmanager
+def serve(data_dir: Path) -> Iterator[str]:
+    """Serve `data_dir`'s engine over HTTP on a free loopback port; the base URL."""
+    handler = type("Handler", (_Handler,), {"data_dir": data_dir})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://default:@127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
