@@ -20,7 +20,14 @@ class Flusher:
         self._tick = tick
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._soon: set[str] = set()
+        self._soon_guard = threading.Lock()
         self.runs: dict[str, int] = {}
+
+    def run_soon(self, name: str) -> None:
+        """Run `name` on the next tick instead of waiting for its turn."""
+        with self._soon_guard:
+            self._soon.add(name)
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -42,6 +49,10 @@ class Flusher:
         due: dict[str, float] = {}
         while not self._stop.is_set():
             now = time.monotonic()
+            with self._soon_guard:
+                soon, self._soon = self._soon, set()
+            for name in soon:
+                due[name] = now
             for job in jobs.registered():
                 if due.setdefault(job.name, now) > now:
                     continue

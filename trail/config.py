@@ -53,6 +53,8 @@ class Config:
     redis_url: str | None
     flush_mode: FlushMode
     log_level: str
+    email: dict[str, object]
+    email_from: str
 
     @property
     def services_mode(self) -> bool:
@@ -156,6 +158,31 @@ def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
         raise ConfigError(f"SECRET_KEY: not set, and {path} is not writable ({exc})") from None
 
 
+_EMAIL_SCHEMES = {
+    "smtp",
+    "smtps",
+    "smtp+tls",
+    "smtp+ssl",
+    "consolemail",
+    "filemail",
+    "memorymail",
+    "dummymail",
+}
+
+
+def _email(env: Mapping[str, str]) -> dict[str, object]:
+    url = env.get("EMAIL_URL", "").strip() or "consolemail://"
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in _EMAIL_SCHEMES:
+        raise ConfigError(
+            "EMAIL_URL: expected smtp://, smtp+tls://, smtps:// or consolemail://,"
+            f" got {redact(url)!r}"
+        )
+    if scheme.startswith("smtp"):
+        _split("EMAIL_URL", url, {scheme})
+    return dict(environ.Env.email_url_config(url))
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     value = env.get(name, "").strip().lower()
     if value in ("", "0", "false", "no", "off"):
@@ -203,4 +230,6 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         redis_url=redis_url,
         flush_mode=_flush_mode(env, clickhouse, redis_url),
         log_level=log_level,
+        email=_email(env),
+        email_from=env.get("EMAIL_FROM", "").strip() or f"Trail <noreply@{base.hostname}>",
     )

@@ -1,9 +1,21 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from sites.api import SiteDetailView, SiteListView
 from trail.health import healthz
+
+api_v1 = [
+    path("sites", SiteListView.as_view(), name="api-sites"),
+    path("sites/<str:domain>", SiteDetailView.as_view(), name="api-site"),
+]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    path("", include("frontend.urls")),
 ]

@@ -1,0 +1,117 @@
+"""What every Trail API view shares: API key authentication, scopes, per-key rate limits,
+and errors as `{"error": "..."}` naming the field at fault."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from accounts.errors import Forbidden, NotFound, ServiceError
+from accounts.models import ApiKey
+from accounts.services import api_key_authenticate
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer trail_…`: request.auth is the ApiKey, request.user anonymous."""
+
+    keyword = "bearer"
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, ApiKey] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != self.keyword:
+            return None
+        raw = raw.strip()
+        key = api_key_authenticate(raw) if raw else None
+        if key is None:
+            raise exceptions.AuthenticationFailed("invalid or revoked API key")
+        return AnonymousUser(), key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="trail"'
+
+
+def actor(request: Request) -> Any:
+    """Who acts: the API key when one authenticated the request, else the session user."""
+    return request.auth if isinstance(request.auth, ApiKey) else request.user
+
+
+class HasScope(BasePermission):
+    """Keys need the view's `required_scope`; signed-in users need only be signed in (their
+    role is checked by the site selector)."""
+
+    message = "authentication required: send Authorization: Bearer <API key>"
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        key = request.auth
+        if isinstance(key, ApiKey):
+            scope = getattr(view, "required_scope", "")
+            if not key.has_scope(scope):
+                self.message = f"this API key lacks the {scope} scope"
+                return False
+            return True
+        return bool(request.user and request.user.is_authenticated)
+
+
+class ApiKeyRateLimit(BasePermission):
+    """A fixed one-minute window per key, sized by the key's `rate_limit_per_minute`."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return True
+        window = int(time.time() // 60)
+        counter = f"trail:ratelimit:{key.pk}:{window}"
+        cache.add(counter, 0, timeout=120)
+        try:
+            used = cache.incr(counter)
+        except ValueError:  # expired between add and incr
+            cache.set(counter, 1, timeout=120)
+            used = 1
+        if used > key.rate_limit_per_minute:
+            raise exceptions.Throttled(wait=math.ceil(60 - time.time() % 60))
+        return True
+
+
+class TrailApiView(APIView):
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [HasScope, ApiKeyRateLimit]
+    required_scope = ""
+
+
+def _flatten(detail: Any, prefix: str = "") -> str:
+    if isinstance(detail, dict):
+        field, value = next(iter(detail.items()))
+        name = field if field != "non_field_errors" else ""
+        return _flatten(value, f"{prefix}.{name}" if prefix and name else name or prefix)
+    if isinstance(detail, list) and detail:
+        return _flatten(detail[0], prefix)
+    return f"{prefix}: {detail}" if prefix else str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ServiceError):
+        message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+        return Response({"error": message}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, NotFound | Http404):
+        return Response({"error": "not found"}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, Forbidden):
+        return Response({"error": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+    response = exception_handler(exc, context)
+    if response is not None:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data
+        response.data = {"error": _flatten(detail)}
+    return response

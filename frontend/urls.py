@@ -1,0 +1,21 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from frontend.views import api_keys, organization, sites
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="site-list"), name="home"),
+    path("sites/", sites.site_list, name="site-list"),
+    path("sites/new", sites.site_new, name="site-new"),
+    path("sites/<str:domain>/", sites.site_detail, name="site-detail"),
+    path("sites/<str:domain>/installation", sites.site_installation, name="site-installation"),
+    path("sites/<str:domain>/settings", sites.site_settings, name="site-settings"),
+    path("sites/<str:domain>/goals", sites.site_goals, name="site-goals"),
+    path("sites/<str:domain>/shared-links", sites.site_shared_links, name="site-shared-links"),
+    path("sites/<str:domain>/delete", sites.site_delete, name="site-delete"),
+    path("organization/", organization.organization, name="organization"),
+    path("organization/switch", organization.organization_switch, name="organization-switch"),
+    path("organization/new", organization.organization_create, name="organization-create"),
+    path("invitations/<str:token>", organization.invitation_accept, name="invitation-accept"),
+    path("settings/api-keys", api_keys.api_keys, name="api-keys"),
+]

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from accounts.errors import ServiceError
+from accounts.models import Membership, User
+from frontend.context import current_membership
+
+
+def user_of(request: HttpRequest) -> User:
+    """The signed-in user of a `login_required` view."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("sign in first")
+    return user
+
+
+def require_membership(request: HttpRequest) -> Membership:
+    membership = current_membership(request)
+    if membership is None:  # every account gets one at sign-up; a removed member may not
+        from accounts.services import organization_ensure_for_user
+
+        organization_ensure_for_user(user=user_of(request))
+        request._trail_memberships = None  # type: ignore[attr-defined]
+        membership = current_membership(request)
+        if membership is None:
+            raise PermissionDenied("no organization")
+    return membership
+
+
+def error_message(request: HttpRequest, error: ServiceError) -> dict[str, str]:
+    """Show a service error; the form field it names is marked too."""
+    messages.error(request, error.message)
+    return {error.field or "__all__": error.message}

@@ -1,0 +1,147 @@
+"""Pages for the current organization: members, roles, invitations, leaving, ownership,
+switching and creating organizations, accepting an invitation."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import selectors, services
+from accounts.errors import ServiceError
+from accounts.models import CAN_MANAGE_MEMBERS, CAN_MANAGE_OWNERS, Role, User
+from frontend.context import SESSION_KEY, memberships
+from frontend.views.helpers import error_message, require_membership, user_of
+
+
+def _member(request: HttpRequest) -> User:
+    """The member named by the form's `user` field (services check the membership)."""
+    user_id = request.POST.get("user", "")
+    user = User.objects.filter(pk=int(user_id) if user_id.isdigit() else 0).first()
+    if user is None:
+        raise ServiceError("that person is not a member", field="user")
+    return user
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organization(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    org = membership.organization
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "invite":
+                services.invitation_create(
+                    organization=org,
+                    actor=user_of(request),
+                    email=request.POST.get("email", ""),
+                    role=request.POST.get("role", Role.VIEWER),
+                )
+                messages.success(
+                    request, f"Invitation sent to {request.POST.get('email', '').strip()}."
+                )
+            elif action == "revoke-invitation":
+                invitation = org.invitations.filter(
+                    pk=int(request.POST.get("invitation") or 0)
+                ).first()
+                if invitation is None:
+                    raise ServiceError("no such invitation", field="invitation")
+                services.invitation_revoke(invitation=invitation, actor=user_of(request))
+                messages.success(request, "Invitation revoked.")
+            elif action == "role":
+                services.membership_set_role(
+                    organization=org,
+                    actor=user_of(request),
+                    user=_member(request),
+                    role=request.POST.get("role", ""),
+                )
+                messages.success(request, "Role changed.")
+            elif action == "remove":
+                services.membership_remove(
+                    organization=org, actor=user_of(request), user=_member(request)
+                )
+                messages.success(request, "Member removed.")
+            elif action == "leave":
+                services.membership_remove(
+                    organization=org, actor=user_of(request), user=user_of(request)
+                )
+                request.session.pop(SESSION_KEY, None)
+                messages.success(request, f"You left {org.name}.")
+                return redirect("site-list")
+            elif action == "transfer":
+                services.ownership_transfer(
+                    organization=org, actor=user_of(request), to_user=_member(request)
+                )
+                messages.success(request, "Ownership transferred; you are now an admin.")
+            else:
+                raise ServiceError("unknown action", field="action")
+        except ServiceError as exc:
+            errors = error_message(request, exc)
+        else:
+            return redirect("organization")
+    return render(
+        request,
+        "frontend/organization.html",
+        {
+            "organization": org,
+            "membership": membership,
+            "members": selectors.organization_members(organization=org),
+            "invitations": selectors.pending_invitations(organization=org),
+            "roles": Role.choices,
+            "can_manage": membership.role in CAN_MANAGE_MEMBERS,
+            "is_owner": membership.role in CAN_MANAGE_OWNERS,
+            "errors": errors,
+        },
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def organization_switch(request: HttpRequest) -> HttpResponse:
+    wanted = request.POST.get("organization", "")
+    for membership in memberships(request):
+        if str(membership.organization_id) == wanted:
+            request.session[SESSION_KEY] = membership.organization_id
+            return redirect("site-list")
+    return redirect("site-list")
+
+
+@login_required
+@require_POST
+def organization_create(request: HttpRequest) -> HttpResponse:
+    try:
+        org = services.organization_create(
+            name=request.POST.get("name", ""), owner=user_of(request)
+        )
+    except ServiceError as exc:
+        error_message(request, exc)
+        return redirect("organization")
+    request.session[SESSION_KEY] = org.id
+    messages.success(request, f"Organization {org.name} created.")
+    return redirect("site-list")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = services.invitation_get(token=token)
+    except ServiceError as exc:
+        return render(request, "frontend/invitation.html", {"error": exc.message}, status=410)
+    if not request.user.is_authenticated:
+        return render(
+            request, "frontend/invitation.html", {"invitation": invitation, "next": request.path}
+        )
+    if request.method == "POST":
+        try:
+            membership = services.invitation_accept(token=token, user=user_of(request))
+        except ServiceError as exc:
+            return render(request, "frontend/invitation.html", {"error": exc.message}, status=400)
+        request.session[SESSION_KEY] = membership.organization_id
+        messages.success(request, f"You joined {membership.organization.name}.")
+        return redirect("site-list")
+    return render(request, "frontend/invitation.html", {"invitation": invitation})

@@ -1,0 +1,219 @@
+"""Pages for sites: list, add, snippet and installation check, settings, goals,
+shared links, delete. Every site is resolved by `site_get_for_actor`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.errors import ServiceError
+from accounts.models import CAN_MANAGE_SITES
+from events.clickhouse import ClickHouseError
+from frontend.views.helpers import error_message, require_membership, user_of
+from reports.installation import first_event_at
+from sites import selectors, services
+from sites.models import Goal
+
+
+@login_required
+@require_GET
+def site_list(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    sites = selectors.sites_for_organization(organization=membership.organization)
+    return render(
+        request,
+        "frontend/site_list.html",
+        {"sites": sites, "can_manage": membership.role in CAN_MANAGE_SITES},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_new(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    errors: dict[str, str] = {}
+    values = {"domain": "", "timezone": "UTC"}
+    if request.method == "POST":
+        values = {
+            "domain": request.POST.get("domain", ""),
+            "timezone": request.POST.get("timezone", "UTC"),
+        }
+        try:
+            organization = selectors.organization_for_actor(
+                actor=user_of(request), organization_id=membership.organization_id, write=True
+            )
+            with transaction.atomic():
+                site = services.site_create(
+                    organization=organization,
+                    domain=values["domain"],
+                    timezone_name=values["timezone"],
+                )
+        except ServiceError as exc:
+            errors = error_message(request, exc)
+        else:
+            return redirect("site-detail", domain=site.domain)
+    return render(
+        request,
+        "frontend/site_new.html",
+        {"values": values, "errors": errors, "timezones": sorted(services.timezone_names())},
+        status=400 if errors else 200,
+    )
+
+
+def _snippet(domain: str) -> str:
+    src = f"{settings.TRAIL.base_url}/js/trail.js"
+    return f'<script defer data-domain="{domain}" src="{src}"></script>'
+
+
+@login_required
+@require_GET
+def site_detail(request: HttpRequest, domain: str) -> HttpResponse:
+    site = selectors.site_get_for_actor(actor=user_of(request), domain=domain)
+    return render(
+        request, "frontend/site_detail.html", {"site": site, "snippet": _snippet(site.domain)}
+    )
+
+
+@login_required
+@require_GET
+def site_installation(request: HttpRequest, domain: str) -> JsonResponse:
+    """Polled by the snippet page until the first event arrives."""
+    site = selectors.site_get_for_actor(actor=user_of(request), domain=domain)
+    try:
+        first = first_event_at(site)
+    except ClickHouseError:
+        return JsonResponse({"installed": False, "error": "event store unavailable"}, status=503)
+    return JsonResponse(
+        {"installed": first is not None, "first_event_at": first.isoformat() if first else None}
+    )
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.replace(",", "\n").splitlines() if line.strip()]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_settings(request: HttpRequest, domain: str) -> HttpResponse:
+    write = request.method == "POST"
+    site = selectors.site_get_for_actor(actor=user_of(request), domain=domain, write=write)
+    errors: dict[str, str] = {}
+    if write:
+        changes: dict[str, Any] = {
+            "timezone": request.POST.get("timezone", site.timezone),
+            "extra_hostnames": _lines(request.POST.get("extra_hostnames", "")),
+            "excluded_ips": _lines(request.POST.get("excluded_ips", "")),
+            "excluded_paths": _lines(request.POST.get("excluded_paths", "")),
+            "honor_dnt": request.POST.get("honor_dnt") == "on",
+            "is_public": request.POST.get("is_public") == "on",
+        }
+        try:
+            with transaction.atomic():
+                services.site_update(site=site, **changes)
+        except ServiceError as exc:
+            errors = error_message(request, exc)
+            site.refresh_from_db()
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("site-settings", domain=site.domain)
+    return render(
+        request,
+        "frontend/site_settings.html",
+        {"site": site, "errors": errors, "timezones": sorted(services.timezone_names())},
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_goals(request: HttpRequest, domain: str) -> HttpResponse:
+    write = request.method == "POST"
+    site = selectors.site_get_for_actor(actor=user_of(request), domain=domain, write=write)
+    errors: dict[str, str] = {}
+    if write:
+        try:
+            if "delete" in request.POST:
+                services.goal_delete(site=site, goal_id=int(request.POST["delete"] or 0))
+                messages.success(request, "Goal deleted.")
+            else:
+                goal = services.goal_create(
+                    site=site,
+                    kind=request.POST.get("kind", ""),
+                    value=request.POST.get("value", ""),
+                    display_name=request.POST.get("display_name", ""),
+                )
+                messages.success(request, f"Goal “{goal.display_name}” added.")
+        except (ServiceError, ValueError) as exc:
+            errors = error_message(
+                request, exc if isinstance(exc, ServiceError) else ServiceError("no such goal")
+            )
+        else:
+            return redirect("site-goals", domain=site.domain)
+    return render(
+        request,
+        "frontend/site_goals.html",
+        {
+            "site": site,
+            "goals": site.goals.order_by("display_name"),
+            "kinds": Goal.Kind.choices,
+            "errors": errors,
+        },
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_shared_links(request: HttpRequest, domain: str) -> HttpResponse:
+    write = request.method == "POST"
+    site = selectors.site_get_for_actor(actor=user_of(request), domain=domain, write=write)
+    errors: dict[str, str] = {}
+    if write:
+        try:
+            if "delete" in request.POST:
+                services.shared_link_delete(site=site, link_id=int(request.POST["delete"] or 0))
+                messages.success(request, "Link revoked.")
+            else:
+                services.shared_link_create(
+                    site=site,
+                    name=request.POST.get("name", ""),
+                    password=request.POST.get("password", ""),
+                )
+                messages.success(request, "Shared link created.")
+        except (ServiceError, ValueError) as exc:
+            errors = error_message(
+                request, exc if isinstance(exc, ServiceError) else ServiceError("no such link")
+            )
+        else:
+            return redirect("site-shared-links", domain=site.domain)
+    return render(
+        request,
+        "frontend/site_shared_links.html",
+        {
+            "site": site,
+            "links": site.shared_links.order_by("-created_at"),
+            "errors": errors,
+            "base_url": settings.TRAIL.base_url,
+        },
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def site_delete(request: HttpRequest, domain: str) -> HttpResponse:
+    site = selectors.site_get_for_actor(actor=user_of(request), domain=domain, write=True)
+    if request.POST.get("confirm", "").strip().lower() != site.domain:
+        messages.error(request, f"Type {site.domain} to confirm the deletion.")
+        return redirect("site-settings", domain=site.domain)
+    with transaction.atomic():
+        services.site_delete(site=site)
+    messages.success(request, f"{site.domain} and its data are being deleted.")
+    return redirect("site-list")

@@ -1,0 +1,67 @@
+"""The one way to find a site for an actor (a signed-in user or an API key).
+
+Another tenant's site is `NotFound` (answered 404, never 403, never data); a member whose
+role does not allow a change gets `Forbidden` (403). Scopes of API keys are checked by the
+API layer; here a key acts within its organization.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
+
+from accounts.errors import Forbidden, NotFound, ServiceError
+from accounts.models import CAN_MANAGE_SITES, ApiKey, Organization, User
+from accounts.selectors import membership_get
+from sites.domains import normalize_domain
+from sites.models import Site
+
+Actor = User | ApiKey | AnonymousUser
+
+
+def _live_sites() -> QuerySet[Site]:
+    return Site.objects.filter(deleted_at__isnull=True)
+
+
+def site_get_for_actor(*, actor: Actor, domain: str, write: bool = False) -> Site:
+    try:
+        canonical = normalize_domain(domain)
+    except ServiceError:
+        raise NotFound(domain) from None
+    site = _live_sites().select_related("organization").filter(domain=canonical).first()
+    if site is None:
+        raise NotFound(domain)
+    if isinstance(actor, ApiKey):
+        if not actor.is_active or actor.organization_id != site.organization_id:
+            raise NotFound(domain)
+        return site
+    if not actor.is_authenticated:
+        raise NotFound(domain)
+    membership = membership_get(user=actor, organization_id=site.organization_id)
+    if membership is None:
+        raise NotFound(domain)
+    if write and membership.role not in CAN_MANAGE_SITES:
+        raise Forbidden("viewers cannot change a site: ask an owner or admin")
+    return site
+
+
+def organization_for_actor(
+    *, actor: Actor, organization_id: int | None, write: bool = False
+) -> Organization:
+    """The organization an actor acts in (a key: its own; a user: a membership)."""
+    if isinstance(actor, ApiKey):
+        if organization_id is not None and organization_id != actor.organization_id:
+            raise NotFound("organization")
+        return actor.organization
+    if not actor.is_authenticated or organization_id is None:
+        raise NotFound("organization")
+    membership = membership_get(user=actor, organization_id=organization_id)
+    if membership is None:
+        raise NotFound("organization")
+    if write and membership.role not in CAN_MANAGE_SITES:
+        raise Forbidden("viewers cannot add or change sites: ask an owner or admin")
+    return membership.organization
+
+
+def sites_for_organization(*, organization: Organization) -> QuerySet[Site]:
+    return _live_sites().filter(organization=organization).order_by("domain")

@@ -1,0 +1,208 @@
+"""Writes for sites, goals and shared links. Callers pass a site resolved by
+`sites.selectors.site_get_for_actor(..., write=True)` or an organization resolved by
+`organization_for_actor(..., write=True)`; the services validate every value."""
+
+from __future__ import annotations
+
+import ipaddress
+import zoneinfo
+from functools import cache
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import tokens
+from accounts.errors import ServiceError
+from accounts.models import Organization
+from sites.domains import normalize_domain
+from sites.models import Goal, SharedLink, Site
+from sites.signals import site_deleted
+
+MAX_LIST_ITEMS = 100
+MAX_PATH = 300
+MAX_EVENT_NAME = 120
+
+
+@cache
+def timezone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def clean_timezone(value: str) -> str:
+    value = (value or "").strip()
+    if value not in timezone_names():
+        raise ServiceError(
+            f"unknown time zone {value[:64]!r}: use an IANA name like Europe/Berlin",
+            field="timezone",
+        )
+    return value
+
+
+def _clean_list(values: Any, field: str) -> list[str]:
+    if isinstance(values, str):
+        values = [line for line in values.replace(",", "\n").splitlines()]
+    if not isinstance(values, list | tuple):
+        raise ServiceError("expected a list", field=field)
+    cleaned = [str(v).strip() for v in values if str(v).strip()]
+    if len(cleaned) > MAX_LIST_ITEMS:
+        raise ServiceError(f"at most {MAX_LIST_ITEMS} entries", field=field)
+    return cleaned
+
+
+def clean_hostnames(values: Any) -> list[str]:
+    items = _clean_list(values, "extra_hostnames")
+    return sorted(
+        {normalize_domain(v, field="extra_hostnames", allow_wildcard=True) for v in items}
+    )
+
+
+def clean_ip_ranges(values: Any) -> list[str]:
+    ranges = []
+    for item in _clean_list(values, "excluded_ips"):
+        try:
+            ranges.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ServiceError(
+                f"{item[:60]!r} is not an IP address or CIDR range", field="excluded_ips"
+            ) from None
+    return sorted(set(ranges))
+
+
+def clean_paths(values: Any, field: str = "excluded_paths") -> list[str]:
+    paths = _clean_list(values, field)
+    for path in paths:
+        if not path.startswith("/") or len(path) > MAX_PATH:
+            raise ServiceError(
+                f"{path[:60]!r} must start with / and have at most {MAX_PATH} characters",
+                field=field,
+            )
+    return sorted(set(paths))
+
+
+def _clean_bool(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ServiceError("expected true or false", field=field)
+
+
+_CLEANERS = {
+    "timezone": clean_timezone,
+    "extra_hostnames": clean_hostnames,
+    "excluded_ips": clean_ip_ranges,
+    "excluded_paths": clean_paths,
+    "honor_dnt": lambda v: _clean_bool(v, "honor_dnt"),
+    "is_public": lambda v: _clean_bool(v, "is_public"),
+}
+
+
+def _save_unique(site: Site) -> None:
+    try:
+        with transaction.atomic():
+            site.save()
+    except IntegrityError:
+        raise ServiceError(
+            f"{site.domain} is already registered on this Trail", field="domain"
+        ) from None
+
+
+def site_create(
+    *, organization: Organization, domain: str, timezone_name: str = "UTC", **fields: Any
+) -> Site:
+    site = Site(
+        organization=organization,
+        domain=normalize_domain(domain),
+        timezone=clean_timezone(timezone_name),
+    )
+    for name, value in fields.items():
+        if name not in _CLEANERS:
+            raise ServiceError(f"unknown field {name!r}", field=name)
+        setattr(site, name, _CLEANERS[name](value))
+    if Site.objects.filter(domain=site.domain, deleted_at__isnull=True).exists():
+        raise ServiceError(f"{site.domain} is already registered on this Trail", field="domain")
+    _save_unique(site)
+    return site
+
+
+def site_update(*, site: Site, **fields: Any) -> Site:
+    for name, value in fields.items():
+        if name == "domain":
+            domain = normalize_domain(value)
+            if (
+                domain != site.domain
+                and Site.objects.filter(domain=domain, deleted_at__isnull=True).exists()
+            ):
+                raise ServiceError(f"{domain} is already registered on this Trail", field="domain")
+            site.domain = domain
+        elif name in _CLEANERS:
+            setattr(site, name, _CLEANERS[name](value))
+        else:
+            raise ServiceError(f"unknown field {name!r}", field=name)
+    _save_unique(site)
+    return site
+
+
+def site_delete(*, site: Site) -> None:
+    """The site disappears at once; its events are deleted by the purge job."""
+    site.deleted_at = timezone.now()
+    site.save(update_fields=["deleted_at"])
+    site_id = site.id
+    transaction.on_commit(lambda: site_deleted.send(sender=Site, site_id=site_id))
+
+
+# Goals
+
+
+def goal_create(*, site: Site, kind: str, value: str, display_name: str = "") -> Goal:
+    value = (value or "").strip()
+    if kind == Goal.Kind.PAGEVIEW:
+        [value] = clean_paths([value], field="value") or [""]
+        if not value:
+            raise ServiceError("enter a page path like /signup or /blog/*", field="value")
+        default_name = f"Visit {value}"
+    elif kind == Goal.Kind.EVENT:
+        if not value or len(value) > MAX_EVENT_NAME:
+            raise ServiceError(f"an event name has 1 to {MAX_EVENT_NAME} characters", field="value")
+        default_name = value
+    else:
+        raise ServiceError("a goal is a pageview or a custom event", field="kind")
+    display_name = (display_name or "").strip() or default_name
+    if len(display_name) > MAX_EVENT_NAME:
+        raise ServiceError(
+            f"a goal name has at most {MAX_EVENT_NAME} characters", field="display_name"
+        )
+    try:
+        with transaction.atomic():
+            return Goal.objects.create(site=site, kind=kind, value=value, display_name=display_name)
+    except IntegrityError:
+        raise ServiceError("this goal exists already", field="value") from None
+
+
+def goal_delete(*, site: Site, goal_id: int) -> None:
+    deleted, _ = Goal.objects.filter(site=site, pk=goal_id).delete()
+    if not deleted:
+        raise ServiceError("no such goal", field="goal")
+
+
+# Shared links
+
+
+def shared_link_create(*, site: Site, name: str, password: str = "") -> SharedLink:
+    name = (name or "").strip() or "Shared link"
+    if len(name) > 100:
+        raise ServiceError("a link name has at most 100 characters", field="name")
+    if password and len(password) < 8:
+        raise ServiceError("a link password has at least 8 characters", field="password")
+    return SharedLink.objects.create(
+        site=site,
+        name=name,
+        slug=tokens.new_secret(24),
+        password_hash=make_password(password) if password else "",
+    )
+
+
+def shared_link_delete(*, site: Site, link_id: int) -> None:
+    deleted, _ = SharedLink.objects.filter(site=site, pk=link_id).delete()
+    if not deleted:
+        raise ServiceError("no such shared link", field="link")
