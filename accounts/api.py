@@ -74,7 +74,7 @@ class ApiKeyRateLimit(BasePermission):
         if not isinstance(key, ApiKey):
             return True
         window = int(time.time() // 60)
-        counter = f"trail:ratelimit:{key.pk}:{window}"
+        counter = f"trail:ratelimit:{key.prefix}:{window}"
         cache.add(counter, 0, timeout=120)
         try:
             used = cache.incr(counter)
