@@ -66,6 +66,8 @@ def test_services_switch_on_piece_by_piece(tmp_path: Path) -> None:
         ("DEBUG", "maybe", "DEBUG: expected true or false"),
         ("PORT", "http", "PORT: expected a TCP port number"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL: expected"),
+        ("EMAIL_URL", "sendgrid://key@api", "EMAIL_URL: expected smtp://"),
+        ("EMAIL_URL", "smtp+tls://u:pw@:587", "EMAIL_URL: the URL"),
     ],
 )
 def test_bad_values_name_the_variable(
