@@ -30,6 +30,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Rate limits and cached lookups must not leak between tests (or runs, with Redis)."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "delete_pattern"):  # Redis: only Trail's prefixed keys, not Celery's
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+
+
 @pytest.fixture(scope="session")
 def clickhouse() -> ClickHouse:
     """The test process's ClickHouse with Trail's schema (the migrator is idempotent)."""

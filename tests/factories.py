@@ -12,7 +12,10 @@ from sites.models import Site
 _n = itertools.count(1)
 
 
-def user(email: str | None = None, password: str = "correct-horse-battery-9") -> User:
+PASSWORD = "correct-horse-battery-9"
+
+
+def user(email: str | None = None, password: str = PASSWORD) -> User:
     return User.objects.create_user(
         email=email or f"person{next(_n)}@example.com", password=password
     )

@@ -43,7 +43,9 @@ def test_add_a_site_and_see_its_snippet(owner_client: tuple[Client, User]) -> No
     assert response.status_code == 302 and response["Location"] == "/sites/my-blog.org/"
     page = html.unescape(client.get("/sites/my-blog.org/").content.decode())
     # The snippet is shown as text to copy, so it is escaped in the HTML.
-    assert '<script defer data-domain="my-blog.org" src="http://127.0.0.1:8000/js/trail.js">' in page
+    assert (
+        '<script defer data-domain="my-blog.org" src="http://127.0.0.1:8000/js/trail.js">' in page
+    )
     assert "/js/trail.js" in page
     assert "Waiting for the first event" in page
 

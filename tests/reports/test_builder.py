@@ -15,9 +15,9 @@ def test_site_guard_comes_first_and_is_bound() -> None:
         where=("name = {name:String}",),
         params={"name": "x"},
     ).render()
-    assert (
-        sql
-        == "SELECT count() AS n FROM events WHERE site_id = {site_id:UInt64} AND (name = {name:String})"
+    assert sql == (
+        "SELECT count() AS n FROM events"
+        " WHERE site_id = {site_id:UInt64} AND (name = {name:String})"
     )
     assert params == {"name": "x", "site_id": 42}
 
