@@ -1,21 +1,42 @@
-"""The on-disk spool where accepted events wait for the flusher.
+"""The on-disk spool: accepted events are durable here before the request is answered.
 
-Segments are files under `<TRAIL_VAR_DIR>/spool/`; `backlog()` measures what waits.
+Each process appends JSON lines to its own open segment (`*.open`, held with `flock`).
+One writer thread writes and `fdatasync`s whatever is pending, then wakes every request
+that waited for it (group commit), so a `2xx` always means "on disk". Segments close
+(rename to `*.seg`) every `rotate_seconds` or `rotate_records`; the flusher reads closed
+segments and deletes each only after ClickHouse confirmed its insert. A segment left open by
+a killed process is found by its free lock and closed by `recover_orphans()`; a torn last
+line (a crash mid-write, never acknowledged) is skipped.
+
+Segment names are globally unique (host, pid, start time, sequence) and serve as the insert
+deduplication token of their block.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
 SEGMENT_SUFFIX = ".seg"
+OPEN_SUFFIX = ".open"
 
 
 def spool_dir() -> Path:
     return Path(settings.TRAIL.var_dir) / "spool"
+
+
+class SpoolFull(Exception):
+    """The backlog is over its cap (or the disk nearly full): answer 503 + Retry-After."""
 
 
 @dataclass(frozen=True)
@@ -28,17 +49,225 @@ class Backlog:
         return asdict(self)
 
 
-def backlog() -> Backlog:
+def backlog(directory: Path | None = None) -> Backlog:
+    """What waits for the flusher: closed and open segments."""
     segments, size, oldest = 0, 0, None
-    directory = spool_dir()
+    directory = directory or spool_dir()
     if directory.is_dir():
-        for path in directory.glob(f"*{SEGMENT_SUFFIX}"):
+        for entry in os.scandir(directory):
+            if not entry.name.endswith((SEGMENT_SUFFIX, OPEN_SUFFIX)):
+                continue
             try:
-                stat = path.stat()
+                stat = entry.stat()
             except FileNotFoundError:  # flushed meanwhile
+                continue
+            if stat.st_size == 0:
                 continue
             segments += 1
             size += stat.st_size
             oldest = stat.st_mtime if oldest is None else min(oldest, stat.st_mtime)
     age = max(0.0, time.time() - oldest) if oldest is not None else 0.0
     return Backlog(segments=segments, bytes=size, oldest_seconds=round(age, 3))
+
+
+def closed_segments(directory: Path | None = None) -> list[Path]:
+    """Closed segments, oldest first."""
+    directory = directory or spool_dir()
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob(f"*{SEGMENT_SUFFIX}"))
+
+
+def read_segment(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a segment; a torn (unterminated) last line is skipped."""
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                return  # torn by a crash mid-write: it was never acknowledged
+            yield json.loads(line)
+
+
+def recover_orphans(directory: Path | None = None) -> list[Path]:
+    """Close the open segments of processes that died; the segments closed."""
+    directory = directory or spool_dir()
+    recovered = []
+    for path in sorted(directory.glob(f"*{OPEN_SUFFIX}")) if directory.is_dir() else []:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live writer holds it
+        else:
+            closed = path.with_suffix(SEGMENT_SUFFIX)
+            if os.fstat(fd).st_size == 0:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(path, closed)
+                recovered.append(closed)
+        finally:
+            os.close(fd)
+    return recovered
+
+
+class Spool:
+    """The appending side; one per process (see `spool()`)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        rotate_seconds: float = 1.0,
+        rotate_records: int = 50_000,
+        max_backlog_bytes: int = 2 * 1024**3,
+        min_free_bytes: int = 512 * 1024**2,
+    ) -> None:
+        self.directory = directory
+        self.rotate_seconds = rotate_seconds
+        self.rotate_records = rotate_records
+        self.max_backlog_bytes = max_backlog_bytes
+        self.min_free_bytes = min_free_bytes
+        self.directory.mkdir(parents=True, exist_ok=True)
+        host = "".join(c for c in socket.gethostname() if c.isalnum())[:40] or "host"
+        self._prefix = f"{host}-{os.getpid()}-{time.time_ns()}"
+        self._sequence = 0
+        self._cond = threading.Condition()
+        self._pending: list[bytes] = []
+        self._submitted = 0  # records handed to append()
+        self._durable = 0  # records fsynced
+        self._failure: BaseException | None = None
+        self._fd: int | None = None
+        self._path: Path | None = None
+        self._opened_at = 0.0
+        self._records_in_segment = 0
+        self._stop = False
+        self._backlog_checked_at = 0.0
+        self._backlog_bytes = 0
+        self._thread = threading.Thread(target=self._run, name="trail-spool", daemon=True)
+        self._thread.start()
+
+    # the request side
+
+    def append(self, records: list[dict[str, Any]], timeout: float = 10.0) -> None:
+        """Write `records`; return once they are on disk. Raises SpoolFull or OSError."""
+        self._check_capacity()
+        lines = [
+            json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+            for r in records
+        ]
+        with self._cond:
+            if self._failure is not None:
+                raise OSError(f"the spool cannot write: {self._failure}")
+            self._pending.extend(lines)
+            self._submitted += len(lines)
+            target = self._submitted
+            self._cond.notify_all()
+            deadline = time.monotonic() + timeout
+            while self._durable < target:
+                if self._failure is not None:
+                    raise OSError(f"the spool cannot write: {self._failure}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise OSError("the spool did not confirm the write in time")
+                self._cond.wait(left)
+
+    def _check_capacity(self) -> None:
+        now = time.monotonic()
+        if now - self._backlog_checked_at > 0.5:
+            self._backlog_checked_at = now
+            self._backlog_bytes = backlog(self.directory).bytes
+            usage = os.statvfs(self.directory)
+            if usage.f_bavail * usage.f_frsize < self.min_free_bytes:
+                self._backlog_bytes = max(self._backlog_bytes, self.max_backlog_bytes + 1)
+        if self._backlog_bytes > self.max_backlog_bytes:
+            raise SpoolFull("the ingest backlog is over its cap")
+
+    # the writer thread
+
+    def _open(self) -> int:
+        self._sequence += 1
+        self._path = self.directory / f"{self._prefix}-{self._sequence:08d}{OPEN_SUFFIX}"
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._fd = fd
+        self._opened_at = time.monotonic()
+        self._records_in_segment = 0
+        return fd
+
+    def _close(self) -> None:
+        if self._fd is None or self._path is None:
+            return
+        os.close(self._fd)
+        if self._records_in_segment:
+            os.replace(self._path, self._path.with_suffix(SEGMENT_SUFFIX))
+            self._fsync_directory()
+        else:
+            self._path.unlink(missing_ok=True)
+        self._fd = None
+        self._path = None
+
+    def _fsync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stop and not self._rotation_due():
+                    self._cond.wait(self.rotate_seconds / 4)
+                batch, self._pending = self._pending, []
+                stopping = self._stop
+            try:
+                if batch:
+                    fd = self._fd if self._fd is not None else self._open()
+                    data = memoryview(b"".join(batch))
+                    while data:  # a write to a regular file may still be short (disk full)
+                        data = data[os.write(fd, data) :]
+                    os.fdatasync(fd)
+                    self._records_in_segment += len(batch)
+                if self._rotation_due() or stopping:
+                    self._close()
+            except OSError as exc:
+                with self._cond:
+                    self._failure = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._durable += len(batch)
+                self._cond.notify_all()
+            if stopping:
+                return
+
+    def _rotation_due(self) -> bool:
+        if self._fd is None:
+            return False
+        return (
+            self._records_in_segment >= self.rotate_records
+            or time.monotonic() - self._opened_at >= self.rotate_seconds
+        )
+
+    def close(self) -> None:
+        """Write what is pending, close the open segment, stop the writer thread."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(10)
+
+
+_spool: Spool | None = None
+_guard = threading.Lock()
+
+
+def spool() -> Spool:
+    """This process's spool (created on first use)."""
+    global _spool
+    if _spool is None:
+        with _guard:
+            if _spool is None:
+                _spool = Spool(spool_dir())
+    return _spool
