@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import TrailApiView, actor
-from accounts.errors import ServiceError
+from accounts.errors import Forbidden, ServiceError
 from accounts.models import ApiKey, Scope
 from accounts.selectors import memberships_for_user
 from sites import selectors, services
@@ -90,9 +90,7 @@ class SiteListView(TrailApiView):
         if organization_id is None and not isinstance(who, ApiKey):
             writable = [m for m in memberships_for_user(user=who) if m.role in ("owner", "admin")]
             if not writable:
-                raise ServiceError(
-                    "you are not an owner or admin of any organization", field="organization_id"
-                )
+                raise Forbidden("you are not an owner or admin of any organization")
             organization_id = writable[0].organization_id
         organization = selectors.organization_for_actor(
             actor=who, organization_id=organization_id, write=True

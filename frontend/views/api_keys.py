@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import selectors, services
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_MEMBERS, Scope
-from frontend.views.helpers import error_message, require_membership, user_of
+from frontend.views.helpers import error_message, posted_id, require_membership, user_of
 
 
 @login_required
@@ -24,7 +24,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             if "revoke" in request.POST:
-                key = org.api_keys.filter(pk=int(request.POST.get("revoke") or 0)).first()
+                key = org.api_keys.filter(pk=posted_id(request, "revoke", "key")).first()
                 if key is None:
                     raise ServiceError("no such key", field="revoke")
                 services.api_key_revoke(key=key, actor=user_of(request))

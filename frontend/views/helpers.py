@@ -30,6 +30,14 @@ def require_membership(request: HttpRequest) -> Membership:
     return membership
 
 
+def posted_id(request: HttpRequest, field: str, what: str) -> int:
+    """A numeric id from the form; anything else is the same error as an unknown id."""
+    value = request.POST.get(field, "").strip()
+    if not value.isdigit() or len(value) > 18:
+        raise ServiceError(f"no such {what}", field=field)
+    return int(value)
+
+
 def error_message(request: HttpRequest, error: ServiceError) -> dict[str, str]:
     """Show a service error; the form field it names is marked too."""
     messages.error(request, error.message)

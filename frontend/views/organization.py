@@ -13,13 +13,12 @@ from accounts import selectors, services
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_MEMBERS, CAN_MANAGE_OWNERS, Role, User
 from frontend.context import SESSION_KEY, memberships
-from frontend.views.helpers import error_message, require_membership, user_of
+from frontend.views.helpers import error_message, posted_id, require_membership, user_of
 
 
 def _member(request: HttpRequest) -> User:
     """The member named by the form's `user` field (services check the membership)."""
-    user_id = request.POST.get("user", "")
-    user = User.objects.filter(pk=int(user_id) if user_id.isdigit() else 0).first()
+    user = User.objects.filter(pk=posted_id(request, "user", "member")).first()
     if user is None:
         raise ServiceError("that person is not a member", field="user")
     return user
@@ -46,7 +45,7 @@ def organization(request: HttpRequest) -> HttpResponse:
                 )
             elif action == "revoke-invitation":
                 invitation = org.invitations.filter(
-                    pk=int(request.POST.get("invitation") or 0)
+                    pk=posted_id(request, "invitation", "invitation")
                 ).first()
                 if invitation is None:
                     raise ServiceError("no such invitation", field="invitation")

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_SITES
 from events.clickhouse import ClickHouseError
-from frontend.views.helpers import error_message, require_membership, user_of
+from frontend.views.helpers import error_message, posted_id, require_membership, user_of
 from reports.installation import first_event_at
 from sites import selectors, services
 from sites.models import Goal
@@ -140,7 +140,7 @@ def site_goals(request: HttpRequest, domain: str) -> HttpResponse:
     if write:
         try:
             if "delete" in request.POST:
-                services.goal_delete(site=site, goal_id=int(request.POST["delete"] or 0))
+                services.goal_delete(site=site, goal_id=posted_id(request, "delete", "goal"))
                 messages.success(request, "Goal deleted.")
             else:
                 goal = services.goal_create(
@@ -150,10 +150,8 @@ def site_goals(request: HttpRequest, domain: str) -> HttpResponse:
                     display_name=request.POST.get("display_name", ""),
                 )
                 messages.success(request, f"Goal “{goal.display_name}” added.")
-        except (ServiceError, ValueError) as exc:
-            errors = error_message(
-                request, exc if isinstance(exc, ServiceError) else ServiceError("no such goal")
-            )
+        except ServiceError as exc:
+            errors = error_message(request, exc)
         else:
             return redirect("site-goals", domain=site.domain)
     return render(
@@ -178,7 +176,9 @@ def site_shared_links(request: HttpRequest, domain: str) -> HttpResponse:
     if write:
         try:
             if "delete" in request.POST:
-                services.shared_link_delete(site=site, link_id=int(request.POST["delete"] or 0))
+                services.shared_link_delete(
+                    site=site, link_id=posted_id(request, "delete", "shared link")
+                )
                 messages.success(request, "Link revoked.")
             else:
                 services.shared_link_create(
@@ -187,10 +187,8 @@ def site_shared_links(request: HttpRequest, domain: str) -> HttpResponse:
                     password=request.POST.get("password", ""),
                 )
                 messages.success(request, "Shared link created.")
-        except (ServiceError, ValueError) as exc:
-            errors = error_message(
-                request, exc if isinstance(exc, ServiceError) else ServiceError("no such link")
-            )
+        except ServiceError as exc:
+            errors = error_message(request, exc)
         else:
             return redirect("site-shared-links", domain=site.domain)
     return render(
