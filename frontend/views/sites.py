@@ -3,13 +3,14 @@ shared links, delete. Every site is resolved by `site_get_for_actor`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -19,7 +20,7 @@ from events.clickhouse import ClickHouseError
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
 from reports.installation import first_event_at
 from sites import selectors, services
-from sites.models import Goal
+from sites.models import Goal, Site
 
 
 @login_required
@@ -131,76 +132,98 @@ def site_settings(request: HttpRequest, domain: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def site_goals(request: HttpRequest, domain: str) -> HttpResponse:
+def _site_items_page(
+    request: HttpRequest,
+    domain: str,
+    *,
+    url_name: str,
+    create: Callable[[Site, QueryDict], str],
+    delete: Callable[[Site, int], str],
+    what: str,
+    context: Callable[[Site], dict[str, Any]],
+) -> HttpResponse:
+    """A site's list of things (goals, shared links): GET shows it, POST adds one or, with
+    `delete=<id>`, removes one; a bad value shows the form again with the reason."""
     write = request.method == "POST"
     site = selectors.site_get_for_actor(actor=user_of(request), domain=domain, write=write)
     errors: dict[str, str] = {}
     if write:
         try:
             if "delete" in request.POST:
-                services.goal_delete(site=site, goal_id=posted_id(request, "delete", "goal"))
-                messages.success(request, "Goal deleted.")
+                message = delete(site, posted_id(request, "delete", what))
             else:
-                goal = services.goal_create(
-                    site=site,
-                    kind=request.POST.get("kind", ""),
-                    value=request.POST.get("value", ""),
-                    display_name=request.POST.get("display_name", ""),
-                )
-                messages.success(request, f"Goal “{goal.display_name}” added.")
+                message = create(site, request.POST)
         except ServiceError as exc:
             errors = error_message(request, exc)
         else:
-            return redirect("site-goals", domain=site.domain)
+            messages.success(request, message)
+            return redirect(url_name, domain=site.domain)
     return render(
         request,
-        "frontend/site_goals.html",
-        {
-            "site": site,
-            "goals": site.goals.order_by("display_name"),
-            "kinds": Goal.Kind.choices,
-            "errors": errors,
-        },
+        f"frontend/{url_name.replace('-', '_')}.html",
+        {"site": site, "errors": errors, **context(site)},
         status=400 if errors else 200,
     )
+
+
+def _goal_create(site: Site, form: QueryDict) -> str:
+    goal = services.goal_create(
+        site=site,
+        kind=form.get("kind", ""),
+        value=form.get("value", ""),
+        display_name=form.get("display_name", ""),
+    )
+    return f"Goal “{goal.display_name}” added."
+
+
+def _goal_delete(site: Site, goal_id: int) -> str:
+    services.goal_delete(site=site, goal_id=goal_id)
+    return "Goal deleted."
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_goals(request: HttpRequest, domain: str) -> HttpResponse:
+    return _site_items_page(
+        request,
+        domain,
+        url_name="site-goals",
+        create=_goal_create,
+        delete=_goal_delete,
+        what="goal",
+        context=lambda site: {
+            "goals": site.goals.order_by("display_name"),
+            "kinds": Goal.Kind.choices,
+        },
+    )
+
+
+def _link_create(site: Site, form: QueryDict) -> str:
+    services.shared_link_create(
+        site=site, name=form.get("name", ""), password=form.get("password", "")
+    )
+    return "Shared link created."
+
+
+def _link_delete(site: Site, link_id: int) -> str:
+    services.shared_link_delete(site=site, link_id=link_id)
+    return "Link revoked."
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def site_shared_links(request: HttpRequest, domain: str) -> HttpResponse:
-    write = request.method == "POST"
-    site = selectors.site_get_for_actor(actor=user_of(request), domain=domain, write=write)
-    errors: dict[str, str] = {}
-    if write:
-        try:
-            if "delete" in request.POST:
-                services.shared_link_delete(
-                    site=site, link_id=posted_id(request, "delete", "shared link")
-                )
-                messages.success(request, "Link revoked.")
-            else:
-                services.shared_link_create(
-                    site=site,
-                    name=request.POST.get("name", ""),
-                    password=request.POST.get("password", ""),
-                )
-                messages.success(request, "Shared link created.")
-        except ServiceError as exc:
-            errors = error_message(request, exc)
-        else:
-            return redirect("site-shared-links", domain=site.domain)
-    return render(
+    return _site_items_page(
         request,
-        "frontend/site_shared_links.html",
-        {
-            "site": site,
+        domain,
+        url_name="site-shared-links",
+        create=_link_create,
+        delete=_link_delete,
+        what="shared link",
+        context=lambda site: {
             "links": site.shared_links.order_by("-created_at"),
-            "errors": errors,
             "base_url": settings.TRAIL.base_url,
         },
-        status=400 if errors else 200,
     )
 
 
