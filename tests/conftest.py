@@ -101,3 +101,34 @@ def celery_worker() -> Iterator[object]:
     app.loader.import_module("celery.contrib.testing.tasks")  # the ping task start_worker uses
     with start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=15) as worker:
         yield worker
+
+
+@pytest.fixture
+def fresh_site_ids() -> int:
+    """Make the next site created get a fresh id, returned (use it with a db fixture).
+
+    ClickHouse keeps the events tests write, but rolled-back tests hand the same
+    autoincrement site ids out again: a site created in the browser could otherwise
+    "receive" another test's events. The ids
+    start in a range of their own, far above the `site_id` fixture's (2**41 + up to 2**40),
+    as later tests get ids after it from the same sequence.
+    """
+    from django.db import connection
+
+    from sites.models import Site
+
+    first = 2**52 + secrets.randbelow(2**40)
+    table = Site._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)", [table, first]
+            )
+        elif connection.vendor == "sqlite":
+            cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
+            cursor.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, first - 1]
+            )
+        else:
+            pytest.fail(f"fresh_site_ids does not know {connection.vendor}")
+    return first

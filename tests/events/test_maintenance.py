@@ -37,7 +37,9 @@ def _count(clickhouse: ClickHouse, site_id: int) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_purge_deletes_only_the_deleted_sites_events(clickhouse: ClickHouse) -> None:
+def test_purge_deletes_only_the_deleted_sites_events(
+    clickhouse: ClickHouse, fresh_site_ids: int
+) -> None:
     org = factories.organization()
     doomed, kept = factories.site(org), factories.site(org)
     _seed(clickhouse, doomed, 30)
@@ -56,7 +58,7 @@ def test_purge_deletes_only_the_deleted_sites_events(clickhouse: ClickHouse) -> 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_site_deletion_purges_through_the_celery_worker(
-    clickhouse: ClickHouse, celery_worker: object
+    clickhouse: ClickHouse, celery_worker: object, fresh_site_ids: int
 ) -> None:
     org = factories.organization()
     doomed, kept = factories.site(org), factories.site(org)

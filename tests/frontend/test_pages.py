@@ -69,7 +69,7 @@ def test_bad_site_shows_the_reason(
 
 
 def test_installation_check_reads_clickhouse(
-    owner_client: tuple[Client, User], clickhouse: ClickHouse
+    owner_client: tuple[Client, User], clickhouse: ClickHouse, fresh_site_ids: int
 ) -> None:
     client, owner = owner_client
     site = factories.site(owner.memberships.get().organization)
