@@ -1,0 +1,52 @@
+"""What a page URL tells: host, path (with the fragment in hash mode), UTM tags, click id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+CLICK_IDS = (
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "fbclid",
+    "ttclid",
+    "twclid",
+    "li_fat_id",
+    "dclid",
+)
+MAX_TAG = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PageUrl:
+    hostname: str
+    pathname: str
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_content: str = ""
+    utm_term: str = ""
+    click_id_param: str = ""
+
+
+def parse_page_url(url: str, *, hash_mode: bool = False) -> PageUrl:
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if hash_mode and parts.fragment:
+        path = f"{path}#{parts.fragment}"
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=False):
+        query.setdefault(key.lower(), value.strip()[:MAX_TAG])
+    source = query.get("utm_source") or query.get("ref") or query.get("source") or ""
+    return PageUrl(
+        hostname=(parts.hostname or "").removeprefix("www."),
+        pathname=path,
+        utm_source=source,
+        utm_medium=query.get("utm_medium", ""),
+        utm_campaign=query.get("utm_campaign", ""),
+        utm_content=query.get("utm_content", ""),
+        utm_term=query.get("utm_term", ""),
+        click_id_param=next((c for c in CLICK_IDS if c in query), ""),
+    )
