@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from accounts.api import TrailApiView, actor
 from accounts.errors import Forbidden, ServiceError
-from accounts.models import ApiKey, Scope
+from accounts.models import CAN_MANAGE_SITES, ApiKey, Scope
 from accounts.selectors import memberships_for_user
 from sites import selectors, services
 from sites.models import Site
@@ -70,14 +70,7 @@ class SiteListView(TrailApiView):
 
     @extend_schema(responses=SiteSerializer(many=True), summary="List the sites you can see")
     def get(self, request: Request) -> Response:
-        who = actor(request)
-        if isinstance(who, ApiKey):
-            organizations = [who.organization_id]
-        else:
-            organizations = [m.organization_id for m in memberships_for_user(user=who)]
-        sites = Site.objects.filter(
-            organization_id__in=organizations, deleted_at__isnull=True
-        ).order_by("domain")
+        sites = selectors.sites_for_actor(actor=actor(request))
         return Response({"sites": SiteSerializer(sites, many=True).data})
 
     @extend_schema(
@@ -88,7 +81,7 @@ class SiteListView(TrailApiView):
         who = actor(request)
         organization_id = data.pop("organization_id", None)
         if organization_id is None and not isinstance(who, ApiKey):
-            writable = [m for m in memberships_for_user(user=who) if m.role in ("owner", "admin")]
+            writable = [m for m in memberships_for_user(user=who) if m.role in CAN_MANAGE_SITES]
             if not writable:
                 raise Forbidden("you are not an owner or admin of any organization")
             organization_id = writable[0].organization_id

@@ -63,5 +63,14 @@ def organization_for_actor(
     return membership.organization
 
 
+def sites_for_actor(*, actor: Actor) -> QuerySet[Site]:
+    """Every live site the actor may see: a key's organization's, or a user's memberships'."""
+    if isinstance(actor, ApiKey):
+        return _live_sites().filter(organization_id=actor.organization_id).order_by("domain")
+    if not actor.is_authenticated:
+        return Site.objects.none()
+    return _live_sites().filter(organization__memberships__user=actor).order_by("domain")
+
+
 def sites_for_organization(*, organization: Organization) -> QuerySet[Site]:
     return _live_sites().filter(organization=organization).order_by("domain")
