@@ -73,6 +73,7 @@ def test_events_table_is_designed_for_reports(either_clickhouse: ClickHouse) -> 
     assert types["name"] == "LowCardinality(String)"
     assert types["country_code"] == "LowCardinality(String)"
     assert types["props"] == "Map(String, String)"
+    assert types["region"] == "LowCardinality(String)" and "region_code" not in types  # 0002
 
 
 def test_cluster_rendering_adds_on_cluster_and_replication() -> None:
