@@ -7,6 +7,7 @@ server print it without a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -40,6 +41,18 @@ class ClickHouseConfig:
         return self.url is None
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    trusted_proxies: tuple[IPNetwork, ...]  # peers whose X-Forwarded-For is believed
+    spool_max_bytes: int  # backlog cap: over it, ingest answers 503 + Retry-After
+    spool_min_free_bytes: int  # free disk under it: 503 as well
+    site_events_per_second: float  # per site and web process; 0 = unlimited
+    geoip_database: Path | None  # a MaxMind/DB-IP City .mmdb chosen by the user
+
+
 @dataclass(frozen=True)
 class Config:
     var_dir: Path
@@ -55,6 +68,7 @@ class Config:
     log_level: str
     email: dict[str, object]
     email_from: str
+    ingest: IngestConfig
 
     @property
     def services_mode(self) -> bool:
@@ -192,6 +206,48 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
 
+def _size(env: Mapping[str, str], name: str, default: str) -> int:
+    """A byte size: a plain number, or with a K, M or G suffix (powers of 1024)."""
+    value = env.get(name, "").strip().upper() or default
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    number, unit = (value[:-1], units[value[-1]]) if value[-1:] in units else (value, 1)
+    if not number.isdigit():
+        raise ConfigError(f"{name}: expected a size such as 512M or 2G, got {value!r}")
+    return int(number) * unit
+
+
+def _ingest(env: Mapping[str, str]) -> IngestConfig:
+    proxies = []
+    for item in env.get("TRAIL_TRUSTED_PROXIES", "").split(","):
+        if item.strip():
+            try:
+                proxies.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"TRAIL_TRUSTED_PROXIES: {item.strip()!r} is not an IP address or CIDR"
+                ) from None
+    rate = env.get("TRAIL_SITE_EVENTS_PER_SECOND", "").strip() or "0"
+    try:
+        per_second = float(rate)
+    except ValueError:
+        per_second = -1.0
+    if not 0 <= per_second < float("inf"):
+        raise ConfigError(
+            f"TRAIL_SITE_EVENTS_PER_SECOND: expected a number >= 0 (0: no limit), got {rate!r}"
+        )
+    geoip = env.get("GEOIP_DATABASE", "").strip()
+    geoip_path = Path(geoip).expanduser().resolve() if geoip else None
+    if geoip_path is not None and not geoip_path.is_file():
+        raise ConfigError(f"GEOIP_DATABASE: {geoip_path} is not a file")
+    return IngestConfig(
+        trusted_proxies=tuple(proxies),
+        spool_max_bytes=_size(env, "TRAIL_SPOOL_MAX_BYTES", "2G"),
+        spool_min_free_bytes=_size(env, "TRAIL_SPOOL_MIN_FREE_BYTES", "512M"),
+        site_events_per_second=per_second,
+        geoip_database=geoip_path,
+    )
+
+
 def load(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     var_dir = Path(env.get("TRAIL_VAR_DIR", "").strip() or BASE_DIR / "var").resolve()
@@ -232,4 +288,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         log_level=log_level,
         email=_email(env),
         email_from=env.get("EMAIL_FROM", "").strip() or f"Trail <noreply@{base.hostname}>",
+        ingest=_ingest(env),
     )
