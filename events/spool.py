@@ -269,5 +269,10 @@ def spool() -> Spool:
     if _spool is None:
         with _guard:
             if _spool is None:
-                _spool = Spool(spool_dir())
+                ingest = settings.TRAIL.ingest
+                _spool = Spool(
+                    spool_dir(),
+                    max_backlog_bytes=ingest.spool_max_bytes,
+                    min_free_bytes=ingest.spool_min_free_bytes,
+                )
     return _spool

@@ -163,3 +163,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": TRAIL.log_level},
 }
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024  # the batch ingest API takes up to 8 MiB

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from events.api import EventBatchView
 from sites.api import SiteDetailView, SiteListView
 from trail.health import healthz
 
 api_v1 = [
+    path("events", EventBatchView.as_view(), name="api-events"),
     path("sites", SiteListView.as_view(), name="api-sites"),
     path("sites/<str:domain>", SiteDetailView.as_view(), name="api-site"),
 ]

@@ -22,6 +22,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     id: int
+    organization_id: int
     domain: str
     public_id: uuid.UUID
     timezone: str
@@ -35,6 +36,7 @@ class SiteConfig:
         paths = [fnmatch.translate(p) for p in site.excluded_paths]
         return cls(
             id=site.id,
+            organization_id=site.organization_id,
             domain=site.domain,
             public_id=site.public_id,
             timezone=site.timezone,

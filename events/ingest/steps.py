@@ -10,6 +10,8 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +29,7 @@ class DropReason(StrEnum):
     EXCLUDED_IP = "excluded_ip"
     EXCLUDED_PATH = "excluded_path"
     DO_NOT_TRACK = "do_not_track"
+    OVER_QUOTA = "over_quota"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ def is_bot(user_agent: str) -> bool:
 
 
 def drop_bots(incoming: Incoming) -> Incoming | Drop:
+    if incoming.trusted and not incoming.user_agent:
+        return incoming  # a server sent it without the visitor's user agent
     return Drop(DropReason.BOT) if is_bot(incoming.user_agent) else incoming
 
 
@@ -126,8 +131,39 @@ def honor_do_not_track(incoming: Incoming) -> Incoming | Drop:
     return incoming
 
 
-def pipeline(sites: SiteDirectory = directory) -> list[Step]:
-    return [
+class SiteQuota:
+    """A token bucket per site in this process: `per_second` events on average, bursts of
+    up to `burst_seconds` worth. A flood guard (one site's traffic or a runaway script must
+    not starve the others), not billing; 0 means no limit."""
+
+    def __init__(self, per_second: float, burst_seconds: float = 10.0) -> None:
+        self.per_second = per_second
+        self.capacity = per_second * burst_seconds
+        self._buckets: dict[int, tuple[float, float]] = {}  # site -> (tokens, at)
+        self._guard = threading.Lock()
+
+    def take(self, site_id: int) -> bool:
+        if self.per_second <= 0:
+            return True
+        now = time.monotonic()
+        with self._guard:
+            tokens, at = self._buckets.get(site_id, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - at) * self.per_second)
+            allowed = tokens >= 1
+            self._buckets[site_id] = (tokens - 1 if allowed else tokens, now)
+        return allowed
+
+
+def make_enforce_quota(quota: SiteQuota) -> Step:
+    def enforce_quota(incoming: Incoming) -> Incoming | Drop:
+        return incoming if quota.take(_site(incoming).id) else Drop(DropReason.OVER_QUOTA)
+
+    return enforce_quota
+
+
+def pipeline(sites: SiteDirectory = directory, quota: SiteQuota | None = None) -> list[Step]:
+    """The steps in order. The quota comes last: dropped events do not use it up."""
+    steps = [
         drop_bots,
         make_resolve_site(sites),
         drop_foreign_hostnames,
@@ -135,12 +171,12 @@ def pipeline(sites: SiteDirectory = directory) -> list[Step]:
         drop_excluded_paths,
         honor_do_not_track,
     ]
+    if quota is not None and quota.per_second > 0:
+        steps.append(make_enforce_quota(quota))
+    return steps
 
 
-PIPELINE = pipeline()
-
-
-def run(incoming: Incoming, steps: list[Step] = PIPELINE) -> Incoming | Drop:
+def run(incoming: Incoming, steps: list[Step]) -> Incoming | Drop:
     for step in steps:
         outcome = step(incoming)
         if isinstance(outcome, Drop):

@@ -1,0 +1,181 @@
+"""`POST /api/v1/events`: the native batch API for servers (API key, scope `events:write`).
+
+Up to 1,000 events a request, each with its own `domain`, optional `timestamp`,
+`event_id`, `ip` and `user_agent`. Answers `202 {"accepted": n, "rejected": [{"index": i,
+"reason": "..."}]}`: an item that is malformed, dropped by a step or for a site outside
+the key's organization is rejected alone; the others are durable when the answer comes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api import TrailApiView
+from accounts.models import ApiKey, Scope
+from events.ingest.edge import RETRY_AFTER_SECONDS, client_ip, collector
+from events.ingest.request import (
+    MAX_BATCH_BODY,
+    BadRequest,
+    EventInput,
+    batch_items,
+    from_batch_item,
+    parse_json,
+    read_body,
+)
+from events.ingest.sites import directory
+from events.ingest.steps import DropReason, Incoming
+from events.spool import SpoolFull
+
+
+class _RawBody(BaseParser):
+    """The body is parsed by Trail's edge (strict UTF-8, limits), not by DRF."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return None
+
+
+class EventBatchView(TrailApiView):
+    required_scope = Scope.EVENTS_WRITE.value
+    parser_classes = [_RawBody]
+
+    @extend_schema(
+        summary="Send a batch of events (server-side ingest)",
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {
+                    "events": {
+                        "type": "array",
+                        "maxItems": 1000,
+                        "items": {
+                            "type": "object",
+                            "required": ["domain", "name", "url"],
+                            "properties": {
+                                "domain": {"type": "string"},
+                                "name": {"type": "string", "maxLength": 120},
+                                "url": {"type": "string", "maxLength": 2000},
+                                "referrer": {"type": "string"},
+                                "props": {"type": "object"},
+                                "timestamp": {
+                                    "description": "ISO-8601 or epoch ms; ≤ 5 min ahead",
+                                    "oneOf": [{"type": "string"}, {"type": "integer"}],
+                                },
+                                "event_id": {"type": "string", "maxLength": 128},
+                                "ip": {"type": "string"},
+                                "user_agent": {"type": "string"},
+                                "screen_width": {"type": "integer"},
+                                "revenue": {
+                                    "type": "object",
+                                    "properties": {
+                                        "amount": {"type": "number"},
+                                        "currency": {"type": "string"},
+                                    },
+                                },
+                            },
+                        },
+                    }
+                },
+            }
+        },
+        responses={
+            202: OpenApiResponse(description='{"accepted": n, "rejected": [{index, reason}]}'),
+            400: OpenApiResponse(description='{"error": "..."} naming the field'),
+            413: OpenApiResponse(description="over 8 MiB or over 1,000 events"),
+            503: OpenApiResponse(description="backlog full: retry after Retry-After seconds"),
+        },
+        examples=[
+            OpenApiExample(
+                "one pageview",
+                value={
+                    "events": [
+                        {
+                            "domain": "example.com",
+                            "name": "pageview",
+                            "url": "https://example.com/pricing",
+                            "event_id": "order-42-view",
+                        }
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return _error("send an API key with the events:write scope", 403)
+        try:
+            raw = request.body
+        except RequestDataTooBig:
+            return _error(f"body too large: at most {MAX_BATCH_BODY} bytes", 413)
+        meta = request.META
+        try:
+            body = read_body(raw, meta.get("HTTP_CONTENT_ENCODING", ""), MAX_BATCH_BODY)
+            items = batch_items(parse_json(body))
+        except BadRequest as exc:
+            return _error(exc.message, exc.status)
+        now = dt.datetime.now(dt.UTC)
+        request_ip = client_ip(
+            meta.get("REMOTE_ADDR", ""),
+            meta.get("HTTP_X_FORWARDED_FOR", ""),
+            settings.TRAIL.ingest.trusted_proxies,
+        )
+        rejected: list[dict[str, Any]] = []
+        incomings: list[Incoming] = []
+        positions: list[int] = []
+        for index, item in enumerate(items):
+            try:
+                event = from_batch_item(item, now)
+            except BadRequest as exc:
+                rejected.append({"index": index, "reason": exc.message})
+                continue
+            if not _in_organization(event, key.organization_id):
+                rejected.append({"index": index, "reason": DropReason.UNKNOWN_SITE.value})
+                continue
+            incomings.append(
+                Incoming(
+                    event=event,
+                    ip=event.ip or request_ip,
+                    # No user agent given: the server's own would make every event a bot.
+                    user_agent=event.user_agent,
+                    received_at=now,
+                    trusted=True,
+                )
+            )
+            positions.append(index)
+        try:
+            outcome = collector().accept(incomings)
+        except SpoolFull:
+            response = _error("the ingest backlog is full: retry later", 503)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        except OSError:
+            response = _error("events cannot be stored right now: retry later", 503)
+            response["Retry-After"] = "5"
+            return response
+        rejected.extend(
+            {"index": positions[index], "reason": reason} for index, reason in outcome.drops
+        )
+        rejected.sort(key=lambda item: item["index"])
+        return Response({"accepted": outcome.accepted, "rejected": rejected}, status=202)
+
+
+def _in_organization(event: EventInput, organization_id: int) -> bool:
+    """The event's site must belong to the key's organization: another tenant's site looks
+    exactly like an unknown one."""
+    site = directory.by_domain(event.domains[0]) if event.domains else None
+    return site is not None and site.organization_id == organization_id
+
+
+def _error(message: str, status: int) -> Response:
+    return Response({"error": message}, status=status)

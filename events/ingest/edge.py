@@ -1,0 +1,109 @@
+"""Accepting events: run the drop steps, then make the survivors durable in the spool.
+
+Both entry points use it: the lean WSGI route of the browser endpoints
+(`events.ingest.wsgi`) and the batch API (`events.api`). Nothing here calls PostgreSQL,
+Redis or Celery: sites come from the in-process directory, the spool is a local file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from events.ingest.record import to_record
+from events.ingest.sites import directory
+from events.ingest.steps import Drop, Incoming, SiteQuota, Step, pipeline, run
+from events.spool import Spool, spool
+from trail.config import IPNetwork
+
+RETRY_AFTER_SECONDS = 30
+
+
+def client_ip(remote_addr: str, forwarded_for: str, trusted: Sequence[IPNetwork]) -> str:
+    """`REMOTE_ADDR`, or, when that peer is a trusted proxy, the right-most hop of
+    `X-Forwarded-For` that is not itself a trusted proxy (hops left of it can be forged)."""
+    if not trusted or not forwarded_for or not _within(remote_addr, trusted):
+        return remote_addr
+    for hop in reversed(forwarded_for.split(",")):
+        hop = hop.strip()
+        if not hop:
+            continue
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return remote_addr  # a malformed hop: believe nothing left of it
+        if not _within(hop, trusted):
+            return hop
+    return remote_addr
+
+
+def _within(ip: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    accepted: int
+    drops: tuple[tuple[int, str], ...]  # (index, DropReason) of the dropped events
+
+
+class Collector:
+    def __init__(self, steps: list[Step], sink: Spool) -> None:
+        self.steps = steps
+        self.sink = sink
+
+    def accept(self, incomings: Sequence[Incoming]) -> Outcome:
+        """Run the steps; write the survivors to the spool and return once they are on disk.
+
+        Raises `SpoolFull` (backlog over its cap) or `OSError` (the spool cannot write):
+        the caller answers 503 and nothing was accepted.
+        """
+        records, drops = [], []
+        for index, item in enumerate(incomings):
+            result = run(item, self.steps)
+            if isinstance(result, Drop):
+                drops.append((index, result.reason.value))
+                continue
+            assert result.site is not None  # noqa: S101 (resolve_site ran)
+            records.append(
+                to_record(
+                    result.event,
+                    site_id=result.site.id,
+                    ip=result.ip,
+                    user_agent=result.user_agent,
+                    received_at=result.received_at,
+                )
+            )
+        if records:
+            self.sink.append(records)
+        return Outcome(accepted=len(records), drops=tuple(drops))
+
+
+_collector: Collector | None = None
+_guard = threading.Lock()
+
+
+def collector() -> Collector:
+    """This process's collector (built on first use, once settings are loaded)."""
+    global _collector
+    if _collector is None:
+        with _guard:
+            if _collector is None:
+                quota = SiteQuota(settings.TRAIL.ingest.site_events_per_second)
+                _collector = Collector(pipeline(directory, quota), spool())
+    return _collector
+
+
+def reset_collector() -> None:
+    """Forget the collector (tests that change settings)."""
+    global _collector
+    with _guard:
+        _collector = None
