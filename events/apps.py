@@ -7,4 +7,4 @@ class EventsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the periodic jobs and signal handlers (for the flusher and Celery beat).
-        from events import maintenance, salts  # noqa: F401
+        from events import flush, maintenance, salts  # noqa: F401

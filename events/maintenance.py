@@ -21,7 +21,11 @@ def purge_deleted_sites() -> int:
     """Delete the events of deleted sites, then the sites' rows; sites purged."""
     purged = 0
     for site in Site.objects.filter(deleted_at__isnull=False).order_by("id"):
-        get_client().command("DELETE FROM events WHERE site_id = {site:UInt64}", {"site": site.id})
+        for table in ("events", "sessions"):
+            get_client().command(
+                f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}",  # noqa: S608
+                {"site": site.id},
+            )
         site.delete()
         purged += 1
         logger.info("purged the events of deleted site %s", site.id)

@@ -143,6 +143,8 @@ class Spool:
         self._opened_at = 0.0
         self._records_in_segment = 0
         self._stop = False
+        self._rotations_asked = 0
+        self._rotations_done = 0
         self._backlog_checked_at = 0.0
         self._backlog_bytes = 0
         self._thread = threading.Thread(target=self._run, name="trail-spool", daemon=True)
@@ -171,6 +173,26 @@ class Spool:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise OSError("the spool did not confirm the write in time")
+                self._cond.wait(left)
+
+    @property
+    def appended(self) -> int:
+        """Records handed to `append()` by this process so far."""
+        return self._submitted
+
+    def rotate(self, timeout: float = 10.0) -> None:
+        """Close the open segment now (so the flush can take it); return once closed."""
+        with self._cond:
+            self._rotations_asked += 1
+            target = self._rotations_asked
+            self._cond.notify_all()
+            deadline = time.monotonic() + timeout
+            while self._rotations_done < target:
+                if self._failure is not None:
+                    raise OSError(f"the spool cannot write: {self._failure}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise OSError("the spool did not rotate in time")
                 self._cond.wait(left)
 
     def _check_capacity(self) -> None:
@@ -218,10 +240,16 @@ class Spool:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._stop and not self._rotation_due():
+                while (
+                    not self._pending
+                    and not self._stop
+                    and not self._rotation_due()
+                    and self._rotations_asked == self._rotations_done
+                ):
                     self._cond.wait(self.rotate_seconds / 4)
                 batch, self._pending = self._pending, []
                 stopping = self._stop
+                asked = self._rotations_asked
             try:
                 if batch:
                     fd = self._fd if self._fd is not None else self._open()
@@ -230,7 +258,7 @@ class Spool:
                         data = data[os.write(fd, data) :]
                     os.fdatasync(fd)
                     self._records_in_segment += len(batch)
-                if self._rotation_due() or stopping:
+                if self._rotation_due() or stopping or asked != self._rotations_done:
                     self._close()
             except OSError as exc:
                 with self._cond:
@@ -239,6 +267,7 @@ class Spool:
                 return
             with self._cond:
                 self._durable += len(batch)
+                self._rotations_done = asked
                 self._cond.notify_all()
             if stopping:
                 return

@@ -111,17 +111,3 @@ class SpooledEvent:
             screen_width=record.get("w"),
             client_event_id=bool(record.get("cid", False)),
         )
-
-    def without_ip(self) -> dict[str, Any]:
-        """What a dead letter keeps of the event: everything but the IP and user agent."""
-        return {
-            "event_id": str(self.event_id),
-            "site_id": self.site_id,
-            "timestamp": self.timestamp.isoformat(),
-            "name": self.name,
-            "url": self.url,
-            "referrer": self.referrer,
-            "props": dict(self.props),
-            "revenue_amount": str(self.revenue_amount) if self.revenue_amount else None,
-            "revenue_currency": self.revenue_currency,
-        }

@@ -105,9 +105,11 @@ def _text(
     if "\x00" in value:
         raise BadRequest(f"{field}: contains a NUL character")
     try:
-        size = len(value.encode("utf-8")) if in_bytes else len(value)
+        size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
         raise BadRequest(f"{field}: contains an unpaired surrogate") from None
+    if not in_bytes:
+        size = len(value)
     if size > limit:
         raise BadRequest(f"{field}: at most {limit} {'bytes' if in_bytes else 'characters'}")
     if required and not value.strip():

@@ -18,12 +18,14 @@ from enum import StrEnum
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from events.ingest.referrers import is_spam_referrer
 from events.ingest.request import EventInput
 from events.ingest.sites import SiteConfig, SiteDirectory, directory
 
 
 class DropReason(StrEnum):
     BOT = "bot"
+    REFERRER_SPAM = "referrer_spam"
     UNKNOWN_SITE = "unknown_site"
     HOSTNAME_NOT_ALLOWED = "hostname_not_allowed"
     EXCLUDED_IP = "excluded_ip"
@@ -76,6 +78,11 @@ def drop_bots(incoming: Incoming) -> Incoming | Drop:
     if incoming.trusted and not incoming.user_agent:
         return incoming  # a server sent it without the visitor's user agent
     return Drop(DropReason.BOT) if is_bot(incoming.user_agent) else incoming
+
+
+def drop_referrer_spam(incoming: Incoming) -> Incoming | Drop:
+    spam = incoming.event.referrer and is_spam_referrer(incoming.event.referrer)
+    return Drop(DropReason.REFERRER_SPAM) if spam else incoming
 
 
 def make_resolve_site(sites: SiteDirectory) -> Step:
@@ -165,6 +172,7 @@ def pipeline(sites: SiteDirectory = directory, quota: SiteQuota | None = None) -
     """The steps in order. The quota comes last: dropped events do not use it up."""
     steps = [
         drop_bots,
+        drop_referrer_spam,
         make_resolve_site(sites),
         drop_foreign_hostnames,
         drop_excluded_ips,

@@ -1,0 +1,206 @@
+"""Visits: events stitched into sessions with the 30-minute rule, as the flush writes them.
+
+A visit is a visitor's run of events on a site with no gap over 30 minutes. The flush
+hands each block of enriched rows to `stitch()`, which
+1. loads the visits of the block's visitors that may continue (one query to `sessions`),
+2. walks the rows in time order, giving each its visit's `session_id` (a new visit's id is
+   derived from its first event's id, so a retried block gets the same ids), and
+3. returns the `sessions` rows to write: for every visit the block changed, its previous
+   state with `sign = -1` and its new state with `sign = +1` (VersionedCollapsingMergeTree),
+   so `sum(sign * x)` is exact at any time, merged or not.
+
+Engagement events join the visit they belong to but neither start nor change one (as
+Plausible: they carry scroll depth and engaged time, not activity). A visit's attributes
+(entry page, source, UTM, location, device) are those of its first event; its exit page is
+its last pageview's. An event older than its visit's start still joins it but does not
+move the start (the sorting key of a visit must not change between its versions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from events.clickhouse.base import ClickHouse
+from events.ingest.enrich import EventRow
+
+TIMEOUT = dt.timedelta(minutes=30)
+# Columns copied from a visit's first event.
+_ATTRIBUTES = (
+    "hostname",
+    "referrer",
+    "referrer_source",
+    "channel",
+    "utm_medium",
+    "utm_source",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "click_id_param",
+    "country_code",
+    "region",
+    "city",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "screen_size",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    site_id: int
+    session_id: int
+    visitor_id: int
+    version: int
+    start: dt.datetime
+    timestamp: dt.datetime  # the last event's
+    entry_page: str
+    exit_page: str
+    pageviews: int
+    events: int
+    interactive_events: int
+    hostname: str
+    referrer: str
+    referrer_source: str
+    channel: str
+    utm_medium: str
+    utm_source: str
+    utm_campaign: str
+    utm_content: str
+    utm_term: str
+    click_id_param: str
+    country_code: str
+    region: str
+    city: str
+    browser: str
+    browser_version: str
+    os: str
+    os_version: str
+    device: str
+    screen_size: str
+
+    @property
+    def is_bounce(self) -> int:
+        """One pageview and nothing else interactive (Plausible's bounce)."""
+        return 1 if self.interactive_events <= 1 else 0
+
+    @property
+    def duration(self) -> int:
+        return max(0, int((self.timestamp - self.start).total_seconds()))
+
+    def accepts(self, when: dt.datetime) -> bool:
+        return self.start - TIMEOUT <= when <= self.timestamp + TIMEOUT
+
+    def row(self, sign: int) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(sign=sign, is_bounce=self.is_bounce, duration=self.duration)
+        return values
+
+    @classmethod
+    def begin(cls, event: EventRow) -> Visit:
+        digest = hashlib.blake2b(event.event_id.bytes, digest_size=8, person=b"trail-visit")
+        return cls(
+            site_id=event.site_id,
+            session_id=int.from_bytes(digest.digest(), "big") >> 1,
+            visitor_id=event.visitor_id,
+            version=0,  # bumped to 1 when written
+            start=event.timestamp,
+            timestamp=event.timestamp,
+            entry_page=event.pathname,
+            exit_page=event.pathname,
+            pageviews=1 if event.is_pageview else 0,
+            events=1,
+            interactive_events=1 if event.is_pageview or event.interactive else 0,
+            **{name: getattr(event, name) for name in _ATTRIBUTES},
+        )
+
+    def add(self, event: EventRow) -> Visit:
+        later = event.timestamp >= self.timestamp
+        return replace(
+            self,
+            timestamp=max(self.timestamp, event.timestamp),
+            exit_page=event.pathname if event.is_pageview and later else self.exit_page,
+            pageviews=self.pageviews + (1 if event.is_pageview else 0),
+            events=self.events + 1,
+            interactive_events=self.interactive_events
+            + (1 if event.is_pageview or event.interactive else 0),
+        )
+
+
+VISIT_COLUMNS = tuple(f.name for f in fields(Visit))
+SESSION_COLUMNS = (*VISIT_COLUMNS, "sign", "is_bounce", "duration")
+
+_OPEN_VISITS = (
+    f"SELECT {', '.join(VISIT_COLUMNS)}"  # noqa: S608 (column names from the dataclass)
+    """
+FROM sessions FINAL
+WHERE site_id IN {sites:Array(UInt64)}
+  AND toDate(start) >= toDate({since:DateTime64(3, 'UTC')}) - 1
+  AND (site_id, visitor_id) IN {visitors:Array(Tuple(UInt64, UInt64))}
+  AND timestamp >= {since:DateTime64(3, 'UTC')}
+  AND sign = 1
+"""
+)
+
+
+def open_visits(client: ClickHouse, rows: list[EventRow]) -> dict[tuple[int, int], Visit]:
+    """The latest visit of each of the rows' visitors that may still continue."""
+    if not rows:
+        return {}
+    since = min(row.timestamp for row in rows) - TIMEOUT
+    visitors = sorted({(row.site_id, row.visitor_id) for row in rows})
+    found = client.query(
+        _OPEN_VISITS,
+        {
+            "sites": sorted({site for site, _ in visitors}),
+            "since": since,
+            "visitors": visitors,
+        },
+    )
+    latest: dict[tuple[int, int], Visit] = {}
+    for values in found:
+        visit = Visit(**values)
+        key = (visit.site_id, visit.visitor_id)
+        current = latest.get(key)
+        if current is None or (visit.timestamp, visit.version) > (
+            current.timestamp,
+            current.version,
+        ):
+            latest[key] = visit
+    return latest
+
+
+def stitch(rows: list[EventRow], known: dict[tuple[int, int], Visit]) -> list[dict[str, Any]]:
+    """Give each row its `session_id`; the `sessions` rows (cancel + new state) to write."""
+    current = dict(known)
+    before: dict[int, Visit] = {v.session_id: v for v in known.values()}
+    after: dict[int, Visit] = {}
+    for row in sorted(rows, key=lambda r: (r.timestamp, r.event_id.bytes)):
+        key = (row.site_id, row.visitor_id)
+        visit = current.get(key)
+        joins = visit is not None and visit.accepts(row.timestamp)
+        if row.is_engagement:
+            row.session_id = visit.session_id if visit is not None and joins else 0
+            continue
+        if visit is None or not joins:
+            visit = Visit.begin(row)
+        else:
+            visit = visit.add(row)
+        current[key] = after[visit.session_id] = visit
+        row.session_id = visit.session_id
+    changes: list[dict[str, Any]] = []
+    for session_id, visit in after.items():
+        previous = before.get(session_id)
+        if previous is not None:
+            changes.append(previous.row(-1))
+        changes.append(replace(visit, version=(previous.version if previous else 0) + 1).row(1))
+    return changes
+
+
+def session_columns(changes: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [change[name] for change in changes] for name in SESSION_COLUMNS}
