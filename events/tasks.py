@@ -1,5 +1,7 @@
 """Celery tasks: thin wrappers around the functions the flusher thread also calls."""
 
+import dataclasses
+
 from celery import shared_task
 
 from events import jobs
@@ -7,4 +9,7 @@ from events import jobs
 
 @shared_task(name="trail.run_job", ignore_result=False)
 def run_job(name: str) -> object:
-    return jobs.run(name)
+    result = jobs.run(name)
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)  # a report: JSON for the result backend
+    return result

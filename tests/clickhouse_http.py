@@ -14,6 +14,8 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email import policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,21 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The fields of a multipart/form-data body (clickhouse-connect sends a long query and
+    its parameters this way, as ClickHouse's HTTP interface allows)."""
+    message = BytesParser(policy=policy.default).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields[name] = payload.decode()
+    return fields
+
+
 class _Handler(BaseHTTPRequestHandler):
     data_dir: Path
 
@@ -63,6 +80,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         args = dict(parse_qsl(url.query, keep_blank_values=True))
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        content_type = self.headers.get("Content-Type") or ""
+        if content_type.startswith("multipart/form-data"):  # long queries: query + params
+            args.update(_form_fields(content_type, body))
+            body = b""
         if self.headers.get("Content-Encoding") not in (None, "identity"):
             self._reply(500, b"Code: 1. DB::Exception: compressed requests not supported here", {})
             return

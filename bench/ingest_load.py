@@ -1,0 +1,115 @@
+"""Browser-endpoint load: open-loop, constant rate, against a real running Trail.
+
+    .venv/bin/python bench/ingest_load.py embedded 2500 30
+    .venv/bin/python bench/ingest_load.py services 5000 30 --workers 2
+
+Starts Trail (embedded: `manage.py serve`; services: 2 web workers, a Celery worker and
+beat, PostgreSQL, Redis, a ClickHouse HTTP server), adds a site, and drives
+`POST /api/event` with bench/loadgen (open loop: latency from each request's due time)
+with synthetic pageviews and custom events. Then waits for the spool to drain and checks
+that ClickHouse holds exactly one row per 2xx answer. Prints the achieved rate, latency
+percentiles, the web process's memory and the drain time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from synthetic import Traffic
+from trail_proc import REPO, Trail, rss_mib
+
+LOADGEN = REPO / "bench" / ".bin" / "loadgen"
+DOMAIN = "bench-load.com"
+
+
+def build_loadgen() -> None:
+    subprocess.run(
+        ["bash", str(REPO / "bench" / "build-loadgen.sh")], check=True, capture_output=True
+    )
+
+
+def drive(trail: Trail, rate: int, duration: int, bodies: Path, warmup: int = 3) -> dict:
+    done = subprocess.run(
+        [
+            str(LOADGEN),
+            "--url",
+            f"{trail.base}/api/event",
+            "--rate",
+            str(rate),
+            "--duration",
+            str(duration),
+            "--warmup",
+            str(warmup),
+            "--connections",
+            "128",
+            "--body-file",
+            str(bodies),
+            "--header",
+            "Content-Type: text/plain",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        raise SystemExit(f"loadgen failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return dict(json.loads(lines[-1]))
+
+
+def count(trail: Trail) -> int:
+    rows = trail.query(
+        "SELECT count() AS n FROM events WHERE site_id IN "
+        "(SELECT DISTINCT site_id FROM events)"  # one site per bench run
+    )
+    return int(str(rows[0]["n"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["embedded", "services"])
+    parser.add_argument("rate", type=int)
+    parser.add_argument("duration", type=int)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    build_loadgen()
+    trail = Trail(mode=args.mode, workers=args.workers, threads=args.threads)
+    trail.prepare()
+    trail.start()
+    try:
+        trail.add_site(DOMAIN)
+        bodies = trail.var / "bodies.txt"
+        bodies.write_text("\n".join(Traffic(DOMAIN).body_lines(50_000)) + "\n")
+        result = drive(trail, args.rate, args.duration, bodies)
+        web_rss = rss_mib(trail.procs["web"].pid)
+        print(json.dumps(result))
+        sent_ok = int(result.get("status_2xx", result.get("ok", 0)))
+        total_ok = sent_ok + int(result.get("warmup_2xx", 0))
+        print(
+            f"{args.mode}: target {args.rate}/s, achieved {result.get('achieved_rate')}/s; "
+            f"p50 {result.get('p50_ms')} ms, p99 {result.get('p99_ms')} ms, "
+            f"max {result.get('max_ms')} ms; web RSS {web_rss:.0f} MiB"
+        )
+        drained_at = time.monotonic()
+        spool = trail.var / "spool"
+        while any(spool.glob("*.seg")) or any(p.stat().st_size for p in spool.glob("*.open")):
+            if time.monotonic() - drained_at > 300:
+                raise SystemExit("the spool did not drain within 300 s")
+            time.sleep(0.5)
+        print(f"spool drained {time.monotonic() - drained_at:.1f} s after the load stopped")
+    finally:
+        trail.stop()
+    stored = count(trail)
+    verdict = "OK" if stored == total_ok else "MISMATCH"
+    print(f"ClickHouse rows {stored:,} vs 2xx answers {total_ok:,}: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
