@@ -46,12 +46,17 @@ def _row(letter: DeadLetter) -> EventRow:
     return row
 
 
+def _token(letter: DeadLetter) -> str:
+    """Stable and unique for ever: where the event sat in the spool (ids can be reused)."""
+    return f"dead-{letter.segment.removesuffix('.seg')}-{letter.index}"
+
+
 def replay(client: ClickHouse, *, ids: list[int] | None = None) -> ReplayReport:
     replayed = failed = 0
     for letter in letters(ids=ids):
         try:
             row = _row(letter)
-            client.insert("events", columns([row]), dedup_token=f"dead-letter-{letter.id}")
+            client.insert("events", columns([row]), dedup_token=_token(letter))
         except ClickHouseUnavailable:
             raise
         except (ClickHouseError, KeyError, TypeError, ValueError) as exc:

@@ -65,6 +65,10 @@ class _Dead:
     row: dict[str, Any] | None = None
 
 
+# A block is refused by ClickHouse, or cannot even be encoded for it (pyarrow's errors are
+# ValueError/TypeError subclasses): either way it is halved down to the rows at fault.
+_REJECTED = (ClickHouseError, ValueError, TypeError, OverflowError)
+
 _local_lock = threading.Lock()
 
 
@@ -185,7 +189,7 @@ def _insert(
         return []
     except ClickHouseUnavailable:
         raise
-    except ClickHouseError as exc:
+    except _REJECTED as exc:
         if len(rows) == 1:
             index, row = rows[0]
             reason = f"rejected by ClickHouse: {str(exc)[:1000]}"
@@ -237,7 +241,7 @@ def flush_segment(
             client.insert("sessions", session_columns(changes), dedup_token=f"{token}.s")
         except ClickHouseUnavailable:
             raise
-        except ClickHouseError:
+        except _REJECTED:
             logger.exception("ClickHouse rejected the visits of %s; storing its events", path)
             report.errors.append(f"visits of {path.name} rejected")
     dead += _insert(client, table, rows, f"{token}.e")

@@ -148,8 +148,8 @@ WHERE site_id IN {sites:Array(UInt64)}
 )
 
 
-def open_visits(client: ClickHouse, rows: list[EventRow]) -> dict[tuple[int, int], Visit]:
-    """The latest visit of each of the rows' visitors that may still continue."""
+def open_visits(client: ClickHouse, rows: list[EventRow]) -> dict[tuple[int, int], list[Visit]]:
+    """The visits of the rows' visitors that may still take one of the rows."""
     if not rows:
         return {}
     since = min(row.timestamp for row in rows) - TIMEOUT
@@ -162,37 +162,48 @@ def open_visits(client: ClickHouse, rows: list[EventRow]) -> dict[tuple[int, int
             "visitors": visitors,
         },
     )
-    latest: dict[tuple[int, int], Visit] = {}
+    latest: dict[int, Visit] = {}  # FINAL collapses versions; keep the newest if it lagged
     for values in found:
         visit = Visit(**values)
-        key = (visit.site_id, visit.visitor_id)
-        current = latest.get(key)
-        if current is None or (visit.timestamp, visit.version) > (
-            current.timestamp,
-            current.version,
-        ):
-            latest[key] = visit
-    return latest
+        current = latest.get(visit.session_id)
+        if current is None or visit.version > current.version:
+            latest[visit.session_id] = visit
+    visits: dict[tuple[int, int], list[Visit]] = {}
+    for visit in latest.values():
+        visits.setdefault((visit.site_id, visit.visitor_id), []).append(visit)
+    return visits
 
 
-def stitch(rows: list[EventRow], known: dict[tuple[int, int], Visit]) -> list[dict[str, Any]]:
+def _joinable(visits: list[Visit], when: dt.datetime) -> Visit | None:
+    """The visit `when` belongs to: of those that accept it, the one nearest in time."""
+    best = None
+    for visit in visits:
+        if visit.accepts(when):
+            gap = abs((when - min(max(when, visit.start), visit.timestamp)).total_seconds())
+            if best is None or gap < best[0]:
+                best = (gap, visit)
+    return best[1] if best else None
+
+
+def stitch(rows: list[EventRow], known: dict[tuple[int, int], list[Visit]]) -> list[dict[str, Any]]:
     """Give each row its `session_id`; the `sessions` rows (cancel + new state) to write."""
-    current = dict(known)
-    before: dict[int, Visit] = {v.session_id: v for v in known.values()}
+    open_: dict[tuple[int, int], list[Visit]] = {key: list(v) for key, v in known.items()}
+    before: dict[int, Visit] = {v.session_id: v for vs in known.values() for v in vs}
     after: dict[int, Visit] = {}
     for row in sorted(rows, key=lambda r: (r.timestamp, r.event_id.bytes)):
-        key = (row.site_id, row.visitor_id)
-        visit = current.get(key)
-        joins = visit is not None and visit.accepts(row.timestamp)
+        visits = open_.setdefault((row.site_id, row.visitor_id), [])
+        visit = _joinable(visits, row.timestamp)
         if row.is_engagement:
-            row.session_id = visit.session_id if visit is not None and joins else 0
+            row.session_id = visit.session_id if visit is not None else 0
             continue
-        if visit is None or not joins:
-            visit = Visit.begin(row)
+        if visit is None:
+            changed = Visit.begin(row)
+            visits.append(changed)
         else:
-            visit = visit.add(row)
-        current[key] = after[visit.session_id] = visit
-        row.session_id = visit.session_id
+            changed = visit.add(row)
+            visits[visits.index(visit)] = changed
+        after[changed.session_id] = changed
+        row.session_id = changed.session_id
     changes: list[dict[str, Any]] = []
     for session_id, visit in after.items():
         previous = before.get(session_id)

@@ -22,6 +22,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import chdb
+import pyarrow as pa
+
+from events.clickhouse.embedded import insert_arrow
 
 _FORMAT = re.compile(r"\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT\s", re.IGNORECASE)
@@ -62,6 +65,35 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
         if isinstance(name, str) and isinstance(payload, bytes):
             fields[name] = payload.decode()
     return fields
+
+
+_INTO = re.compile(r"^\s*INSERT\s+INTO\s+([A-Za-z0-9_.]+)", re.IGNORECASE)
+
+
+def _insert(conn: Any, statement: str, fmt: str, data: bytes) -> int:
+    """Insert as a server would: Arrow blocks through the embedded backend's own insert
+    (chDB's streaming insert loses refused blocks silently), other formats streamed."""
+    if fmt == "ArrowStream":
+        table = _INTO.match(statement)
+        if table is None:
+            raise ValueError(f"cannot tell the table of {statement[:80]!r}")
+        rows = pa.ipc.open_stream(data).read_all()
+        types = dict(
+            conn.query(
+                "SELECT name, type FROM system.columns WHERE database = currentDatabase()"
+                " AND table = {table:String}",
+                "ArrowTable",
+                params={"table": table.group(1)},
+            )
+            .to_pydict()
+            .items()
+        )
+        by_name = dict(zip(types["name"], types["type"], strict=True))
+        insert_arrow(conn, table.group(1), by_name, rows, None)  # token: SET above
+        return int(rows.num_rows)
+    with conn.send_insert(statement, fmt) as inserter:
+        inserter.append(data)
+        return int(inserter.finish().rows_written)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -106,9 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
             fmt = match.group(1) if match else args.get("default_format", "TabSeparated")
             statement = sql[: match.start()] if match else sql
             if _INSERT.match(statement) and data:
-                with conn.send_insert(statement, fmt) as inserter:
-                    inserter.append(data)
-                    written = inserter.finish().rows_written
+                written = _insert(conn, statement, fmt, data)
                 summary = {"written_rows": str(written)}
                 self._reply(200, b"", {"X-ClickHouse-Summary": json.dumps(summary)})
                 return

@@ -24,6 +24,33 @@ def _translated() -> Iterator[None]:
         raise ClickHouseError(str(exc).strip()) from exc
 
 
+def insert_arrow(
+    conn: Any,
+    table: str,
+    types: dict[str, str],
+    rows: pa.Table,
+    token: str | None,
+) -> None:
+    """`INSERT … SELECT CAST(…)` from the Arrow table through chDB's `Python()` table function.
+
+    Not `send_insert`: in chDB 4.4 its `finish()` returns without an error when the table
+    refuses the block (a CHECK constraint, too many parts) and the rows are silently lost.
+    Each column is cast to the table's type explicitly: an implicit conversion from the
+    Python() source turns an invalid UUID into zeros and garbles FixedString values, where
+    CAST raises as a server parsing `FORMAT ArrowStream` does. `table`, the column names
+    and `token` were checked by the caller; `types` come from `system.columns`.
+    """
+    settings = f" SETTINGS insert_deduplication_token = '{token}'" if token else ""
+    names = rows.column_names
+    casts = ", ".join(f"CAST({name} AS {types[name]})" for name in names)
+    trail_rows = rows  # noqa: F841 (read by name by the Python() table function)
+    conn.query(
+        f"INSERT INTO {table} ({', '.join(names)}){settings}"  # noqa: S608 (checked names)
+        f" SELECT {casts} FROM Python(trail_rows)",
+        "Null",
+    )
+
+
 class EmbeddedClickHouse(ArrowBackend):
     """One chDB connection per thread (they share the in-process server and run in
     parallel); the data directory is locked for this process on first use."""
@@ -64,16 +91,10 @@ class EmbeddedClickHouse(ArrowBackend):
             conn.query(sql, "Null", params=format_params(params) or None)
 
     def _insert_arrow(self, table: str, names: list[str], block: bytes, token: str | None) -> None:
-        settings = f" SETTINGS insert_deduplication_token = '{token}'" if token else ""
-        conn = self._connection()
-        with (
-            _translated(),
-            conn.send_insert(
-                f"INSERT INTO {table} ({', '.join(names)}){settings}", "ArrowStream"
-            ) as inserter,
-        ):
-            inserter.append(block)
-            inserter.finish()
+        rows = pa.ipc.open_stream(block).read_all()
+        types = self._column_types(table)
+        with _translated():
+            insert_arrow(self._connection(), table, types, rows, token)
 
     def close(self) -> None:
         with self._guard:

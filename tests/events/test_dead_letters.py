@@ -104,11 +104,6 @@ def assert_anonymous(letter: DeadLetter) -> None:
             "/reject-me",
             "no_reject",
             id="check-constraint",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="events/clickhouse/embedded.py: chDB's streaming insert (send_insert)"
-                " reports success for a block that violates a constraint and stores nothing",
-            ),
         ),
         pytest.param(
             NARROW_TABLE, "/promo?utm_campaign=far-too-long", "FixedString(8)", id="too-long"
@@ -352,12 +347,6 @@ def test_damaged_records_become_anonymous_dead_letters(
         assert_anonymous(letter)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="events/flush.py: a value that cannot be encoded (pyarrow error, not a"
-    " ClickHouseError) escapes flush_segment; the segment is never deleted and blocks the rest",
-)
 def test_a_record_whose_values_cannot_be_stored_does_not_block_the_spool(
     make_site: Callable[..., Site], clickhouse: ClickHouse
 ) -> None:

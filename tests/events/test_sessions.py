@@ -118,7 +118,7 @@ def test_a_gap_of_29_59_continues_the_visit_and_30_01_starts_another() -> None:
 
 def test_the_rule_counts_from_the_known_visits_last_event() -> None:
     [written] = stitch([event(0), event(10)], {})
-    known = {(1, 7): as_visit(written)}
+    known = {(1, 7): [as_visit(written)]}
     within = event(dt.timedelta(minutes=10 + 29, seconds=59))
     stitch([within], known)
     assert within.session_id == written["session_id"]
@@ -148,7 +148,7 @@ def test_engagement_events_neither_start_nor_change_a_visit() -> None:
 def test_an_engagement_event_joins_a_known_visit_without_rewriting_it() -> None:
     [written] = stitch([event(0)], {})
     engagement = event(3, name="engagement")
-    assert stitch([engagement], {(1, 7): as_visit(written)}) == []
+    assert stitch([engagement], {(1, 7): [as_visit(written)]}) == []
     assert engagement.session_id == written["session_id"]
 
 
@@ -180,7 +180,7 @@ def test_bounce_rules(later: list[tuple[str, bool]], bounce: int) -> None:
 def test_a_bounce_stops_being_one_when_the_visit_continues() -> None:
     [first] = stitch([event(0)], {})
     assert first["is_bounce"] == 1
-    cancel, new = stitch([event(2, name="Signup")], {(1, 7): as_visit(first)})
+    cancel, new = stitch([event(2, name="Signup")], {(1, 7): [as_visit(first)]})
     assert (cancel["sign"], cancel["is_bounce"]) == (-1, 1)
     assert (new["sign"], new["is_bounce"], new["duration"]) == (1, 0, 120)
 
@@ -230,7 +230,7 @@ def test_entry_page_and_source_are_the_first_events_exit_page_the_last_pageviews
 
 def test_a_later_pageview_in_a_later_block_moves_the_exit_page() -> None:
     [first] = stitch([event(0, path="/a"), event(1, path="/b")], {})
-    _, new = stitch([event(4, path="/c")], {(1, 7): as_visit(first)})
+    _, new = stitch([event(4, path="/c")], {(1, 7): [as_visit(first)]})
     assert (new["entry_page"], new["exit_page"], new["pageviews"]) == ("/a", "/c", 3)
 
 
@@ -240,7 +240,7 @@ def test_a_later_pageview_in_a_later_block_moves_the_exit_page() -> None:
 def test_continuing_a_known_visit_cancels_its_previous_state() -> None:
     [first] = stitch([event(0, path="/a")], {})
     assert (first["sign"], first["version"]) == (1, 1)
-    known = {(1, 7): as_visit(first)}
+    known = {(1, 7): [as_visit(first)]}
     continued = event(10, path="/b")
     cancel, new = stitch([continued], known)
     assert cancel == {**first, "sign": -1}  # exactly the state written before, to collapse
@@ -262,7 +262,7 @@ def test_continuing_a_known_visit_cancels_its_previous_state() -> None:
 
 def test_a_visit_continued_in_the_same_block_as_a_new_one_is_cancelled_once() -> None:
     [first] = stitch([event(0)], {})
-    known = {(1, 7): as_visit(first)}
+    known = {(1, 7): [as_visit(first)]}
     rows = [event(20, path="/again"), event(25, path="/more"), event(120, path="/next-visit")]
     changes = stitch(rows, known)
     assert [(c["sign"], c["version"], c["pageviews"]) for c in changes] == [
@@ -340,7 +340,7 @@ def test_out_of_order_rows_are_stitched_in_time_order() -> None:
 
 def test_a_late_event_joins_its_known_visit_without_moving_its_start() -> None:
     [first] = stitch([event(10, path="/a"), event(20, path="/b")], {})
-    known = {(1, 7): as_visit(first)}
+    known = {(1, 7): [as_visit(first)]}
     late = event(1, path="/arrived-late")  # 9 minutes before the visit's start
     _, new = stitch([late], known)
     assert late.session_id == first["session_id"]
@@ -352,14 +352,9 @@ def test_a_late_event_joins_its_known_visit_without_moving_its_start() -> None:
     assert [(c["sign"], c["start"]) for c in changes] == [(1, too_late.timestamp)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="events/sessions.py stitch(): an old row of a visitor replaces the known visit"
-    " in `current`, so a later row within 30 min of the known visit starts a new one",
-)
 def test_an_old_event_does_not_split_a_known_visit() -> None:
     [first] = stitch([event(60, path="/a"), event(80, path="/b")], {})
-    known = {(1, 7): as_visit(first)}
+    known = {(1, 7): [as_visit(first)]}
     old = event(0, path="/an-hour-earlier")  # e.g. a batch event sent late
     fresh = event(85, path="/c")  # 5 minutes after the known visit's last event
     changes = stitch([fresh, old], known)
@@ -395,17 +390,18 @@ def test_open_visits_and_signed_sums_over_several_flushes(
     _flush_round(clickhouse, [at(5, 1, path="/b"), at(6, 1, name="Signup", path="/b")])
     latest = open_visits(clickhouse, [at(10, 1), at(10, 2)])
     assert set(latest) == {(site_id, 1), (site_id, 2)}
-    one = latest[(site_id, 1)]
+    [one] = latest[(site_id, 1)]
     assert (one.version, one.pageviews, one.events, one.exit_page) == (2, 2, 3, "/b")
     assert (one.start, one.timestamp) == (start, start + dt.timedelta(minutes=6))
-    assert latest[(site_id, 2)].version == 1
+    [two] = latest[(site_id, 2)]
+    assert two.version == 1
     # Round 3: visitor 1 goes on, visitor 2 comes back after the timeout (a new visit).
     third = [at(10, 1, path="/c"), at(50, 2, path="/y"), at(51, 2, name="engagement")]
     _flush_round(clickhouse, third)
     assert third[0].session_id == one.session_id
-    assert third[1].session_id == third[2].session_id != latest[(site_id, 2)].session_id
+    assert third[1].session_id == third[2].session_id != two.session_id
     # The next round starts from the state this one wrote.
-    assert open_visits(clickhouse, third)[(site_id, 1)].version == 3
+    assert [v.version for v in open_visits(clickhouse, third)[(site_id, 1)]] == [3]
 
     [totals] = clickhouse.query(
         "SELECT sum(sign) AS visits, sum(sign * pageviews) AS pageviews,"
