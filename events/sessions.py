@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from copy import copy
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -51,7 +52,7 @@ _ATTRIBUTES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Visit:
     site_id: int
     session_id: int
@@ -119,17 +120,18 @@ class Visit:
             **{name: getattr(event, name) for name in _ATTRIBUTES},
         )
 
-    def add(self, event: EventRow) -> Visit:
-        later = event.timestamp >= self.timestamp
-        return replace(
-            self,
-            timestamp=max(self.timestamp, event.timestamp),
-            exit_page=event.pathname if event.is_pageview and later else self.exit_page,
-            pageviews=self.pageviews + (1 if event.is_pageview else 0),
-            events=self.events + 1,
-            interactive_events=self.interactive_events
-            + (1 if event.is_pageview or event.interactive else 0),
-        )
+    def add(self, event: EventRow) -> None:
+        """Count `event` in (mutable: the flush changes its own copies, in a hot loop)."""
+        if event.timestamp >= self.timestamp:
+            self.timestamp = event.timestamp
+            if event.is_pageview:
+                self.exit_page = event.pathname
+        self.events += 1
+        if event.is_pageview:
+            self.pageviews += 1
+            self.interactive_events += 1
+        elif event.interactive:
+            self.interactive_events += 1
 
 
 VISIT_COLUMNS = tuple(f.name for f in fields(Visit))
@@ -187,7 +189,7 @@ def _joinable(visits: list[Visit], when: dt.datetime) -> Visit | None:
 
 def stitch(rows: list[EventRow], known: dict[tuple[int, int], list[Visit]]) -> list[dict[str, Any]]:
     """Give each row its `session_id`; the `sessions` rows (cancel + new state) to write."""
-    open_: dict[tuple[int, int], list[Visit]] = {key: list(v) for key, v in known.items()}
+    open_ = {key: [copy(v) for v in visits] for key, visits in known.items()}
     before: dict[int, Visit] = {v.session_id: v for vs in known.values() for v in vs}
     after: dict[int, Visit] = {}
     for row in sorted(rows, key=lambda r: (r.timestamp, r.event_id.bytes)):
@@ -197,13 +199,12 @@ def stitch(rows: list[EventRow], known: dict[tuple[int, int], list[Visit]]) -> l
             row.session_id = visit.session_id if visit is not None else 0
             continue
         if visit is None:
-            changed = Visit.begin(row)
-            visits.append(changed)
+            visit = Visit.begin(row)
+            visits.append(visit)
         else:
-            changed = visit.add(row)
-            visits[visits.index(visit)] = changed
-        after[changed.session_id] = changed
-        row.session_id = changed.session_id
+            visit.add(row)
+        after[visit.session_id] = visit
+        row.session_id = visit.session_id
     changes: list[dict[str, Any]] = []
     for session_id, visit in after.items():
         previous = before.get(session_id)

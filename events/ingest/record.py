@@ -66,7 +66,7 @@ def _when(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per event in the flush, and never changed
 class SpooledEvent:
     event_id: uuid.UUID
     site_id: int
