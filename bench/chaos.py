@@ -202,8 +202,6 @@ def main() -> None:
         time.sleep(1)
     time.sleep(2)
     trail.stop()
-    if args.mode == "services":
-        trail.start_clickhouse(same_port=True)
     [batch] = trail.query(
         "SELECT count() AS n, uniqExact(event_id) AS ids FROM events WHERE name = 'pageview'"
     )

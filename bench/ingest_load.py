@@ -90,12 +90,14 @@ def main() -> None:
         result = drive(trail, args.rate, args.duration, bodies)
         web_rss = rss_mib(trail.procs["web"].pid)
         print(json.dumps(result))
-        sent_ok = int(result.get("status_2xx", result.get("ok", 0)))
-        total_ok = sent_ok + int(result.get("warmup_2xx", 0))
+        total_ok = int(result["accepted_2xx_all"])
+        latency = result["latency_ms"]
         print(
-            f"{args.mode}: target {args.rate}/s, achieved {result.get('achieved_rate')}/s; "
-            f"p50 {result.get('p50_ms')} ms, p99 {result.get('p99_ms')} ms, "
-            f"max {result.get('max_ms')} ms; web RSS {web_rss:.0f} MiB"
+            f"{args.mode}: target {args.rate}/s, achieved {result['achieved_rate']:.0f}/s "
+            f"({result['status']['2xx']:,} 2xx in the measured window, "
+            f"{sum(result['status'].values()) - result['status']['2xx']} other, "
+            f"{result['errors_total']} errors); p50 {latency['p50']} ms, p90 {latency['p90']} ms, "
+            f"p99 {latency['p99']} ms, max {latency['max']} ms; web RSS {web_rss:.0f} MiB"
         )
         drained_at = time.monotonic()
         spool = trail.var / "spool"

@@ -253,8 +253,8 @@ class Trail:
             "print(json.dumps(get_client().query(sys.argv[1]), default=str))"
         )
         env = self.env()
-        if self.mode == "services":
-            env["CLICKHOUSE_URL"] = self.clickhouse_url
+        if self.mode == "services" and "clickhouse" not in self.procs:
+            self.start_clickhouse(same_port=True)
         done = subprocess.run(
             [PYTHON, "-c", f"import django;django.setup();{code}", sql],
             cwd=REPO,

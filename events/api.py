@@ -3,7 +3,8 @@
 Up to 1,000 events a request, each with its own `domain`, optional `timestamp`,
 `event_id`, `ip` and `user_agent`. Answers `202 {"accepted": n, "rejected": [{"index": i,
 "reason": "..."}]}`: an item that is malformed, dropped by a step or for a site outside
-the key's organization is rejected alone; the others are durable when the answer comes.
+the key's organization (`unknown_site`, as if it did not exist) is rejected alone; the
+others are durable when the answer comes.
 """
 
 from __future__ import annotations
@@ -24,14 +25,12 @@ from events.ingest.edge import RETRY_AFTER_SECONDS, client_ip, collector
 from events.ingest.request import (
     MAX_BATCH_BODY,
     BadRequest,
-    EventInput,
     batch_items,
     from_batch_item,
     parse_json,
     read_body,
 )
-from events.ingest.sites import directory
-from events.ingest.steps import DropReason, Incoming
+from events.ingest.steps import Incoming
 from events.spool import SpoolFull
 
 
@@ -139,9 +138,6 @@ class EventBatchView(TrailApiView):
             except BadRequest as exc:
                 rejected.append({"index": index, "reason": exc.message})
                 continue
-            if not _in_organization(event, key.organization_id):
-                rejected.append({"index": index, "reason": DropReason.UNKNOWN_SITE.value})
-                continue
             incomings.append(
                 Incoming(
                     event=event,
@@ -150,6 +146,7 @@ class EventBatchView(TrailApiView):
                     user_agent=event.user_agent,
                     received_at=now,
                     trusted=True,
+                    organization_id=key.organization_id,
                 )
             )
             positions.append(index)
@@ -168,13 +165,6 @@ class EventBatchView(TrailApiView):
         )
         rejected.sort(key=lambda item: item["index"])
         return Response({"accepted": outcome.accepted, "rejected": rejected}, status=202)
-
-
-def _in_organization(event: EventInput, organization_id: int) -> bool:
-    """The event's site must belong to the key's organization: another tenant's site looks
-    exactly like an unknown one."""
-    site = directory.by_domain(event.domains[0]) if event.domains else None
-    return site is not None and site.organization_id == organization_id
 
 
 def _error(message: str, status: int) -> Response:

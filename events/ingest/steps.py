@@ -6,7 +6,6 @@ One step, one reason, one test (tests/events/test_ingest_steps.py).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import ipaddress
 import re
@@ -49,10 +48,20 @@ class Incoming:
     received_at: dt.datetime
     do_not_track: bool = False  # `DNT: 1` or `Sec-GPC: 1`
     trusted: bool = False  # sent with an API key (batch API): no hostname check
+    organization_id: int | None = None  # the API key's: other organizations' sites are unknown
     site: SiteConfig | None = None
 
     def with_site(self, site: SiteConfig) -> Incoming:
-        return dataclasses.replace(self, site=site)
+        return Incoming(  # not dataclasses.replace: this runs for every event, and is 3x faster
+            self.event,
+            self.ip,
+            self.user_agent,
+            self.received_at,
+            self.do_not_track,
+            self.trusted,
+            self.organization_id,
+            site,
+        )
 
 
 Step = Callable[[Incoming], Incoming | Drop]
@@ -91,7 +100,9 @@ def make_resolve_site(sites: SiteDirectory) -> Step:
         site = sites.by_public_id(event.website) if event.website else None
         if site is None and event.domains:
             site = sites.by_domain(event.domains[0])
-        return Drop(DropReason.UNKNOWN_SITE) if site is None else incoming.with_site(site)
+        if site is None or incoming.organization_id not in (None, site.organization_id):
+            return Drop(DropReason.UNKNOWN_SITE)  # another tenant's site looks like none
+        return incoming.with_site(site)
 
     return resolve_site
 
