@@ -41,9 +41,15 @@ def main() -> None:
     events = list(traffic.events(20_000))
     for first in range(0, len(events), 1000):
         items = [
-            {"domain": DOMAIN, "name": e["body"]["n"], "url": e["body"]["u"],
-             "referrer": e["body"]["r"], "ip": e["ip"], "user_agent": e["ua"],
-             "props": e["body"].get("p", {})}
+            {
+                "domain": DOMAIN,
+                "name": e["body"]["n"],
+                "url": e["body"]["u"],
+                "referrer": e["body"]["r"],
+                "ip": e["ip"],
+                "user_agent": e["ua"],
+                "props": e["body"].get("p", {}),
+            }
             for e in events[first : first + 1000]
         ]
         bodies.append(json.dumps({"events": items}).encode())
@@ -77,9 +83,11 @@ def main() -> None:
     elapsed = time.monotonic() - started
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    print(f"{args.mode}: {accepted[0] / elapsed:,.0f} events/s accepted "
-          f"({accepted[0]:,} in {elapsed:.1f} s, {args.clients} clients, 1,000 events a request); "
-          f"request p50 {pick(0.5):.0f} ms, p99 {pick(0.99):.0f} ms")
+    print(
+        f"{args.mode}: {accepted[0] / elapsed:,.0f} events/s accepted "
+        f"({accepted[0]:,} in {elapsed:.1f} s, {args.clients} clients, 1,000 events a request); "
+        f"request p50 {pick(0.5):.0f} ms, p99 {pick(0.99):.0f} ms"
+    )
     spool = trail.var / "spool"
     waited = time.monotonic()
     while any(spool.glob("*.seg")) or any(p.stat().st_size for p in spool.glob("*.open")):
@@ -87,8 +95,10 @@ def main() -> None:
     print(f"spool drained {time.monotonic() - waited:.1f} s after the load stopped")
     trail.stop()
     [row] = trail.query("SELECT count() AS n FROM events")
-    print(f"ClickHouse rows {int(str(row['n'])):,} vs accepted {accepted[0]:,}: "
-          f"{'OK' if int(str(row['n'])) == accepted[0] else 'MISMATCH'}")
+    print(
+        f"ClickHouse rows {int(str(row['n'])):,} vs accepted {accepted[0]:,}: "
+        f"{'OK' if int(str(row['n'])) == accepted[0] else 'MISMATCH'}"
+    )
 
 
 if __name__ == "__main__":
