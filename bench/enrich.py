@@ -9,7 +9,6 @@ DB-IP database is installed (`make geoip`).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import time
@@ -18,31 +17,20 @@ import _setup
 
 _setup.django()
 
-from synthetic import Traffic  # noqa: E402
+from synthetic import Traffic, spool_records  # noqa: E402
 
 from events.clickhouse import get_client  # noqa: E402
 from events.clickhouse.migrate import migrate  # noqa: E402
 from events.flush import flush_segment  # noqa: E402
 from events.ingest.enrich import enrich  # noqa: E402
 from events.ingest.geo import geo_database  # noqa: E402
-from events.ingest.record import SpooledEvent, to_record  # noqa: E402
-from events.ingest.request import from_plausible  # noqa: E402
+from events.ingest.record import SpooledEvent  # noqa: E402
 from events.spool import spool_dir  # noqa: E402
 
 
 def main(count: int) -> None:
-    now = dt.datetime.now(dt.UTC)
     traffic = Traffic("bench-enrich.com")
-    records = [
-        to_record(
-            from_plausible(e["body"]),
-            site_id=1,
-            ip=str(e["ip"]),
-            user_agent=str(e["ua"]),
-            received_at=now,
-        )
-        for e in traffic.events(count)
-    ]
+    records = spool_records(traffic, count, site_id=1)
     events = [SpooledEvent.of(r) for r in records]
     geo = geo_database()
     for event in events:  # warm the caches (user agents, referrers, the salt)

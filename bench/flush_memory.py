@@ -9,7 +9,6 @@ resident memory every million events.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import time
@@ -19,13 +18,11 @@ import _setup
 
 _setup.django()
 
-from synthetic import Traffic  # noqa: E402
+from synthetic import Traffic, spool_records  # noqa: E402
 
 from events.clickhouse import get_client  # noqa: E402
 from events.clickhouse.migrate import migrate  # noqa: E402
 from events.flush import flush_spool  # noqa: E402
-from events.ingest.record import to_record  # noqa: E402
-from events.ingest.request import from_plausible  # noqa: E402
 from events.spool import spool_dir  # noqa: E402
 
 
@@ -33,17 +30,7 @@ def main(total: int, size: int) -> None:
     client = get_client()
     migrate(client)
     traffic = Traffic("bench-memory.com", visitors=2_000_000)
-    now = dt.datetime.now(dt.UTC)
-    templates = [
-        to_record(
-            from_plausible(e["body"]),
-            site_id=2,
-            ip=str(e["ip"]),
-            user_agent=str(e["ua"]),
-            received_at=now,
-        )
-        for e in traffic.events(200_000)
-    ]
+    templates = spool_records(traffic, 200_000, site_id=2)
     directory = spool_dir()
     directory.mkdir(parents=True, exist_ok=True)
     flushed, started, next_report = 0, time.perf_counter(), 0

@@ -147,3 +147,23 @@ class Traffic:
         return [
             f"{e['ua']}\t{json.dumps(e['body'], separators=(',', ':'))}" for e in self.events(count)
         ]
+
+
+def spool_records(traffic: Traffic, count: int, *, site_id: int) -> list[dict[str, object]]:
+    """`count` events as the edge writes them to the spool (received now)."""
+    import datetime as dt
+
+    from events.ingest.record import to_record
+    from events.ingest.request import from_plausible
+
+    now = dt.datetime.now(dt.UTC)
+    return [
+        to_record(
+            from_plausible(e["body"]),
+            site_id=site_id,
+            ip=str(e["ip"]),
+            user_agent=str(e["ua"]),
+            received_at=now,
+        )
+        for e in traffic.events(count)
+    ]

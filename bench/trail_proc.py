@@ -147,37 +147,19 @@ class Trail:
         )
         self._wait(f"http://127.0.0.1:{port}/ping")
 
+    def argv(self, name: str) -> list[str]:
+        """How each of Trail's processes is started."""
+        celery = [CELERY, "-A", "trail"]
+        return {
+            "web": [PYTHON, "manage.py", "serve"],
+            "worker": [*celery, "worker", "-P", "threads", "-c", "2", "--loglevel", "WARNING"],
+            "beat": [*celery, "beat", "--loglevel", "WARNING", "-s", str(self.var / "beat")],
+        }[name]
+
     def start(self) -> None:
-        self._spawn("web", [PYTHON, "manage.py", "serve"])
-        if self.mode == "services":
-            self._spawn(
-                "worker",
-                [
-                    CELERY,
-                    "-A",
-                    "trail",
-                    "worker",
-                    "-P",
-                    "threads",
-                    "-c",
-                    "2",
-                    "--loglevel",
-                    "WARNING",
-                ],
-            )
-            self._spawn(
-                "beat",
-                [
-                    CELERY,
-                    "-A",
-                    "trail",
-                    "beat",
-                    "--loglevel",
-                    "WARNING",
-                    "-s",
-                    str(self.var / "celerybeat-schedule"),
-                ],
-            )
+        names = ["web", "worker", "beat"] if self.mode == "services" else ["web"]
+        for name in names:
+            self._spawn(name, self.argv(name))
         self._wait(f"{self.base}/healthz")
 
     def add_site(self, domain: str) -> None:
@@ -221,22 +203,7 @@ class Trail:
             proc.wait(30)
 
     def restart(self, name: str) -> None:
-        argv = {
-            "web": [PYTHON, "manage.py", "serve"],
-            "worker": [
-                CELERY,
-                "-A",
-                "trail",
-                "worker",
-                "-P",
-                "threads",
-                "-c",
-                "2",
-                "--loglevel",
-                "WARNING",
-            ],
-        }[name]
-        self._spawn(name, argv)
+        self._spawn(name, self.argv(name))
         if name == "web":
             self._wait(f"{self.base}/healthz")
 
