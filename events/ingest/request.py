@@ -38,6 +38,15 @@ class BadRequest(Exception):
         self.status = status
 
 
+class NotAnEvent(Exception):
+    """A well-formed request that carries no event to store (Umami's `identify`): it is
+    answered 202 with `X-Trail-Dropped: <reason>`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class EventInput:
     name: str
@@ -243,7 +252,9 @@ def from_plausible(data: Any) -> EventInput:
 def from_umami(data: Any) -> EventInput:
     """An Umami `/api/send` body: `{type: "event", payload: {website, url, ...}}`."""
     data = _require_object(data)
-    if data.get("type") not in ("event", "identify"):
+    if data.get("type") == "identify":
+        raise NotAnEvent("identify")  # Umami's session data: Trail keeps no visitor profiles
+    if data.get("type") != "event":
         raise BadRequest('type: expected "event"')
     payload = _require_object(data.get("payload"))
     website = _text(payload.get("website"), "payload.website", limit=36, required=True).strip()

@@ -24,6 +24,7 @@ from events.ingest.request import (
     MAX_BODY,
     BadRequest,
     EventInput,
+    NotAnEvent,
     from_plausible,
     from_umami,
     parse_json,
@@ -121,6 +122,9 @@ def handle(route: _Route, environ: dict[str, Any], start_response: StartResponse
         event = route.parse(parse_json(body))
     except BadRequest as exc:
         return _error(start_response, exc.status, exc.message)
+    except NotAnEvent as exc:
+        dropped = [("X-Trail-Dropped", exc.reason)]
+        return _answer(start_response, "202 Accepted", route.body, route.content_type, dropped)
     ingest = settings.TRAIL.ingest
     incoming = Incoming(
         event=event,

@@ -139,6 +139,18 @@ def test_umami_unknown_website_is_202_dropped(nothing_spooled: None) -> None:
     assert (answer.status, answer.dropped) == (202, "unknown_site")
 
 
+def test_umami_identify_is_202_and_not_stored(nothing_spooled: None) -> None:
+    body = {"type": "identify", "payload": {"website": "x", "data": {"plan": "pro"}}}
+    answer = post("/api/send", json.dumps(body), content_type="application/json")
+    assert (answer.status, answer.dropped) == (202, "identify")
+
+
+def test_umami_unknown_type_is_400(nothing_spooled: None) -> None:
+    body = {"type": "pageview", "payload": {"website": "x", "url": "/"}}
+    answer = post("/api/send", json.dumps(body), content_type="application/json")
+    assert answer.status == 400 and "type" in json.loads(answer.body)["error"]
+
+
 def test_spool_full_is_503_with_retry_after(
     make_site: Callable[..., Site], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
