@@ -1,10 +1,12 @@
 """Flusher memory over many events: RSS must stay flat (no growth with events flushed).
 
-    .venv/bin/python bench/flush_memory.py [events] [segment size]
+    .venv/bin/python bench/flush_memory.py [events] [segment size] [--server]
 
 Writes spool segments of synthetic events (many visitors, real user agents and referrers)
-and flushes each into embedded ClickHouse through `flush_spool()`, printing the process's
-resident memory every million events.
+and flushes each through `flush_spool()`, printing the process's resident memory every
+million events. By default into embedded ClickHouse, in this process (embedded mode: the
+engine's memory counts too); with `--server` into a ClickHouse HTTP server in another
+process (services mode: this process is only the flusher, like a Celery worker).
 """
 
 from __future__ import annotations
@@ -26,11 +28,20 @@ from events.flush import flush_spool  # noqa: E402
 from events.spool import spool_dir  # noqa: E402
 
 
-def main(total: int, size: int) -> None:
-    client = get_client()
+def main(total: int, size: int, server: bool) -> None:
+    if server:
+        from trail_proc import Trail
+
+        from events.clickhouse.server import ServerClickHouse
+
+        engine = Trail(mode="services")
+        engine.start_clickhouse()
+        client = ServerClickHouse(engine.clickhouse_url)
+    else:
+        client = get_client()
     migrate(client)
     traffic = Traffic("bench-memory.com", visitors=2_000_000)
-    templates = spool_records(traffic, 200_000, site_id=2)
+    templates = spool_records(traffic, 50_000, site_id=2)
     directory = spool_dir()
     directory.mkdir(parents=True, exist_ok=True)
     flushed, started, next_report = 0, time.perf_counter(), 0
@@ -58,5 +69,9 @@ def main(total: int, size: int) -> None:
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:]]
-    main(args[0] if args else 10_000_000, args[1] if len(args) > 1 else 50_000)
+    args = [int(a) for a in sys.argv[1:] if a != "--server"]
+    main(
+        args[0] if args else 10_000_000,
+        args[1] if len(args) > 1 else 50_000,
+        server="--server" in sys.argv,
+    )

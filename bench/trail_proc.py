@@ -99,7 +99,6 @@ class Trail:
     # set-up
 
     def prepare(self) -> None:
-        atexit.register(self.stop)  # never leave a benchmark's processes behind
         if self.mode == "services":
             subprocess.run(
                 [
@@ -170,6 +169,8 @@ class Trail:
     # processes
 
     def _spawn(self, name: str, argv: list[str]) -> None:
+        if not self.procs:
+            atexit.register(self.stop)  # never leave a benchmark's processes behind
         log = open(self.var / f"{name}.log", "ab")  # noqa: SIM115 (lives with the process)
         self.procs[name] = subprocess.Popen(
             argv,
