@@ -16,8 +16,9 @@ logger = logging.getLogger(__name__)
 
 
 class Flusher:
-    def __init__(self, tick: float = 0.2) -> None:
+    def __init__(self, tick: float = 0.2, only: set[str] | None = None) -> None:
         self._tick = tick
+        self._only = only  # run just these jobs (tests); None: every registered job
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._soon: set[str] = set()
@@ -54,9 +55,11 @@ class Flusher:
             for name in soon:
                 due[name] = now
             for job in jobs.registered():
+                if self._only is not None and job.name not in self._only:
+                    continue
                 if due.setdefault(job.name, now) > now:
                     continue
-                due[job.name] = now + job.every
+                due[job.name] = time.monotonic() + job.every  # from its start, not the tick's
                 try:
                     jobs.run(job.name)
                 except Exception:
