@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("rate", type=int)
     parser.add_argument("duration", type=int)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
 
     build_loadgen()

@@ -50,7 +50,7 @@ def http(method: str, url: str, body: object = None, key: str = "") -> tuple[int
 class Trail:
     mode: str = "embedded"  # or "services"
     workers: int = 1
-    threads: int = 4
+    threads: int = 16
     port: int = field(default_factory=free_port)
     var: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="trail-bench-")))
     extra_env: dict[str, str] = field(default_factory=dict)

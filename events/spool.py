@@ -1,8 +1,11 @@
 """The on-disk spool: accepted events are durable here before the request is answered.
 
 Each process appends JSON lines to its own open segment (`*.open`, held with `flock`).
-One writer thread writes and `fdatasync`s whatever is pending, then wakes every request
-that waited for it (group commit), so a `2xx` always means "on disk". Segments close
+Group commit without a writer thread: the first request to find no write in progress
+becomes the writer, writes and `fdatasync`s everything pending (its own records and those
+of the requests that arrived meanwhile), then wakes them; a lone request thus writes its
+own record with no thread hand-off (measured: ~100 µs of CPU per append with a dedicated
+writer thread). A `2xx` always means "on disk". Segments close
 (rename to `*.seg`) every `rotate_seconds` or `rotate_records`; the flusher reads closed
 segments and deletes each only after ClickHouse confirmed its insert. A segment left open by
 a killed process is found by its free lock and closed by `recover_orphans()`; a torn last
@@ -28,6 +31,7 @@ from typing import Any
 from django.conf import settings
 
 SEGMENT_SUFFIX = ".seg"
+COMMIT_DELAY = 0.001  # seconds a contended writer waits for more records to share its fsync
 OPEN_SUFFIX = ".open"
 
 
@@ -142,13 +146,14 @@ class Spool:
         self._path: Path | None = None
         self._opened_at = 0.0
         self._records_in_segment = 0
-        self._stop = False
-        self._rotations_asked = 0
-        self._rotations_done = 0
+        self._writing = False  # a thread is writing (or rotating) the segment now
+        self._contended = False
+        self._closed = False
         self._backlog_checked_at = 0.0
         self._backlog_bytes = 0
-        self._thread = threading.Thread(target=self._run, name="trail-spool", daemon=True)
-        self._thread.start()
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._rotate_on_time, name="trail-spool", daemon=True)
+        self._timer.start()
 
     # the request side
 
@@ -159,17 +164,19 @@ class Spool:
             json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
             for r in records
         ]
+        deadline = time.monotonic() + timeout
         with self._cond:
-            if self._failure is not None:
-                raise OSError(f"the spool cannot write: {self._failure}")
+            if self._closed:
+                raise OSError("the spool is closed")
             self._pending.extend(lines)
             self._submitted += len(lines)
             target = self._submitted
-            self._cond.notify_all()
-            deadline = time.monotonic() + timeout
             while self._durable < target:
                 if self._failure is not None:
                     raise OSError(f"the spool cannot write: {self._failure}")
+                if not self._writing:
+                    self._write_pending()  # become the writer for everything pending
+                    continue
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise OSError("the spool did not confirm the write in time")
@@ -182,18 +189,72 @@ class Spool:
 
     def rotate(self, timeout: float = 10.0) -> None:
         """Close the open segment now (so the flush can take it); return once closed."""
+        self._exclusive(self._close, timeout)
+
+    def _exclusive(self, action: Any, timeout: float = 10.0) -> None:
+        """Run `action` as the writer (no write in progress), pending records first."""
+        deadline = time.monotonic() + timeout
         with self._cond:
-            self._rotations_asked += 1
-            target = self._rotations_asked
-            self._cond.notify_all()
-            deadline = time.monotonic() + timeout
-            while self._rotations_done < target:
-                if self._failure is not None:
-                    raise OSError(f"the spool cannot write: {self._failure}")
+            while self._writing:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise OSError("the spool did not rotate in time")
+                    raise OSError("the spool is busy")
                 self._cond.wait(left)
+            if self._pending:
+                self._write_pending()
+            if self._failure is not None:
+                raise OSError(f"the spool cannot write: {self._failure}")
+            self._writing = True
+            self._cond.release()
+            try:
+                action()
+            except OSError as exc:
+                failure: OSError | None = exc
+            else:
+                failure = None
+            finally:
+                self._cond.acquire()
+            self._writing = False
+            if failure is not None:
+                self._failure = failure
+            self._cond.notify_all()
+        if failure is not None:
+            raise OSError(f"the spool cannot write: {failure}")
+
+    def _write_pending(self) -> None:
+        """Called holding `_cond`, with no write in progress: write and fsync what is
+        pending outside the lock (others keep appending), then wake the waiters.
+
+        Under contention (records arrived while the previous write was in progress) the
+        writer first waits `COMMIT_DELAY` for more records to share the fsync: an
+        fdatasync costs ~70 µs of CPU here, whatever it writes. Otherwise it writes at
+        once, so a quiet site or a lone client pays no delay.
+        """
+        self._writing = True
+        busy = self._contended
+        self._cond.release()
+        try:
+            if busy:
+                time.sleep(COMMIT_DELAY)
+        finally:
+            self._cond.acquire()
+        batch, self._pending = self._pending, []
+        self._cond.release()
+        try:
+            self._write(batch)
+        except OSError as exc:
+            failure: OSError | None = exc
+        else:
+            failure = None
+        finally:
+            self._cond.acquire()
+        self._writing = False
+        self._contended = bool(self._pending)  # others came while this write ran
+        if failure is not None:
+            self._failure = failure
+        else:
+            self._durable += len(batch)
+        self._cond.notify_all()
 
     def _check_capacity(self) -> None:
         now = time.monotonic()
@@ -206,7 +267,7 @@ class Spool:
         if self._backlog_bytes > self.max_backlog_bytes:
             raise SpoolFull("the ingest backlog is over its cap")
 
-    # the writer thread
+    # writing (by whichever thread is the writer)
 
     def _open(self) -> int:
         self._sequence += 1
@@ -237,40 +298,28 @@ class Spool:
         finally:
             os.close(fd)
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while (
-                    not self._pending
-                    and not self._stop
-                    and not self._rotation_due()
-                    and self._rotations_asked == self._rotations_done
-                ):
-                    self._cond.wait(self.rotate_seconds / 4)
-                batch, self._pending = self._pending, []
-                stopping = self._stop
-                asked = self._rotations_asked
-            try:
-                if batch:
-                    fd = self._fd if self._fd is not None else self._open()
-                    data = memoryview(b"".join(batch))
-                    while data:  # a write to a regular file may still be short (disk full)
-                        data = data[os.write(fd, data) :]
-                    os.fdatasync(fd)
-                    self._records_in_segment += len(batch)
-                if self._rotation_due() or stopping or asked != self._rotations_done:
-                    self._close()
-            except OSError as exc:
-                with self._cond:
-                    self._failure = exc
-                    self._cond.notify_all()
-                return
-            with self._cond:
-                self._durable += len(batch)
-                self._rotations_done = asked
-                self._cond.notify_all()
-            if stopping:
-                return
+    def _write(self, batch: list[bytes]) -> None:
+        fd = self._fd if self._fd is not None else self._open()
+        data = memoryview(b"".join(batch))
+        while data:  # a write to a regular file may still be short (disk full)
+            data = data[os.write(fd, data) :]
+        os.fdatasync(fd)
+        self._records_in_segment += len(batch)
+        if self._rotation_due():
+            self._close()
+
+    def _rotate_on_time(self) -> None:
+        """Close a segment that is due even when no request comes to write."""
+        while not self._stop.wait(self.rotate_seconds / 4):
+            if self._rotation_due():
+                try:
+                    self._exclusive(self._close_if_due)
+                except OSError:
+                    continue  # recorded as the spool's failure; appends report it
+
+    def _close_if_due(self) -> None:
+        if self._rotation_due():
+            self._close()
 
     def _rotation_due(self) -> bool:
         if self._fd is None:
@@ -281,11 +330,14 @@ class Spool:
         )
 
     def close(self) -> None:
-        """Write what is pending, close the open segment, stop the writer thread."""
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-        self._thread.join(10)
+        """Write what is pending, close the open segment, refuse further appends."""
+        self._stop.set()
+        try:
+            self._exclusive(self._close)
+        finally:
+            with self._cond:
+                self._closed = True
+        self._timer.join(10)
 
 
 _spool: Spool | None = None
