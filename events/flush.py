@@ -21,7 +21,6 @@ embedded mode), so visits are stitched in order.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from django.conf import settings
 
 from events.clickhouse import ClickHouse, ClickHouseError, ClickHouseUnavailable, get_client
@@ -147,7 +147,7 @@ def _read_records(path: Path, dead: list[_Dead]) -> list[tuple[int, dict[str, An
             if not line.endswith(b"\n"):
                 break  # torn by a crash mid-write: never acknowledged
             try:
-                record = json.loads(line)
+                record = orjson.loads(line)
             except ValueError as exc:  # a damaged line: it may hold an IP, keep no text
                 dead.append(_Dead(index, f"unreadable spool record: {exc}", {"bytes": len(line)}))
                 continue

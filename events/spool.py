@@ -18,7 +18,6 @@ deduplication token of their block.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import socket
 import threading
@@ -28,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from django.conf import settings
 
 SEGMENT_SUFFIX = ".seg"
@@ -88,7 +88,7 @@ def read_segment(path: Path) -> Iterator[dict[str, Any]]:
         for line in handle:
             if not line.endswith(b"\n"):
                 return  # torn by a crash mid-write: it was never acknowledged
-            yield json.loads(line)
+            yield orjson.loads(line)
 
 
 def recover_orphans(directory: Path | None = None) -> list[Path]:
@@ -161,7 +161,7 @@ class Spool:
         """Write `records`; return once they are on disk. Raises SpoolFull or OSError."""
         self._check_capacity()
         lines = [
-            json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+            orjson.dumps(r) + b"\n"  # compact UTF-8; ~8x faster than json.dumps
             for r in records
         ]
         deadline = time.monotonic() + timeout
