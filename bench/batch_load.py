@@ -30,9 +30,10 @@ def main() -> None:
     parser.add_argument("seconds", type=float, nargs="?", default=20)
     parser.add_argument("clients", type=int, nargs="?", default=4)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--nice-flusher", action="store_true", help="Celery worker at nice 19")
     args = parser.parse_args()
 
-    trail = Trail(mode=args.mode, workers=args.workers)
+    trail = Trail(mode=args.mode, workers=args.workers, nice_flusher=args.nice_flusher)
     trail.prepare()
     trail.start()
     trail.add_site(DOMAIN)
@@ -55,6 +56,7 @@ def main() -> None:
         bodies.append(json.dumps({"events": items}).encode())
 
     accepted, latencies, lock = [0], [], threading.Lock()
+    failures: list[str] = []
     stop_at = time.monotonic() + args.seconds
     host = urlsplit(trail.base)
 
@@ -68,7 +70,8 @@ def main() -> None:
             response = conn.getresponse()
             answer = json.loads(response.read())
             if response.status != 202:
-                raise SystemExit(f"batch answered {response.status}: {answer}")
+                failures.append(f"{response.status}: {answer}")
+                return
             with lock:
                 accepted[0] += int(answer["accepted"])
                 latencies.append(time.perf_counter() - started)
@@ -81,6 +84,8 @@ def main() -> None:
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
+    if failures:
+        raise SystemExit(f"{len(failures)} client(s) got an error, e.g. {failures[0]}")
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     print(

@@ -10,6 +10,7 @@ others are durable when the answer comes.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,8 @@ from events.ingest.request import (
 )
 from events.ingest.steps import Incoming
 from events.spool import SpoolFull
+
+logger = logging.getLogger(__name__)
 
 
 class _RawBody(BaseParser):
@@ -157,6 +160,7 @@ class EventBatchView(TrailApiView):
             response["Retry-After"] = str(RETRY_AFTER_SECONDS)
             return response
         except OSError:
+            logger.exception("the spool cannot write: answering 503")
             response = _error("events cannot be stored right now: retry later", 503)
             response["Retry-After"] = "5"
             return response

@@ -17,7 +17,9 @@ deduplication token of their block.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import logging
 import os
 import socket
 import threading
@@ -30,9 +32,12 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+logger = logging.getLogger(__name__)
+
 SEGMENT_SUFFIX = ".seg"
 COMMIT_DELAY = 0.001  # seconds a contended writer waits for more records to share its fsync
 OPEN_SUFFIX = ".open"
+NEW_SUFFIX = ".new"  # a segment being created, not yet locked
 
 
 def spool_dir() -> Path:
@@ -94,26 +99,44 @@ def read_segment(path: Path) -> Iterator[dict[str, Any]]:
 def recover_orphans(directory: Path | None = None) -> list[Path]:
     """Close the open segments of processes that died; the segments closed."""
     directory = directory or spool_dir()
-    recovered = []
-    for path in sorted(directory.glob(f"*{OPEN_SUFFIX}")) if directory.is_dir() else []:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a live writer holds it
-        else:
-            closed = path.with_suffix(SEGMENT_SUFFIX)
+    recovered: list[Path] = []
+    if not directory.is_dir():
+        return recovered
+    for path in sorted(directory.glob(f"*{OPEN_SUFFIX}")):
+        with _unlocked(path) as fd:
+            if fd is None:
+                continue  # a live writer holds it, or it is gone
             if os.fstat(fd).st_size == 0:
                 path.unlink(missing_ok=True)
             else:
+                closed = path.with_suffix(SEGMENT_SUFFIX)
                 os.replace(path, closed)
                 recovered.append(closed)
-        finally:
-            os.close(fd)
+    for path in directory.glob(f"*{NEW_SUFFIX}"):  # a crash between create and lock
+        with _unlocked(path) as fd:
+            if fd is not None and time.time() - os.fstat(fd).st_mtime > 60:
+                path.unlink(missing_ok=True)
     return recovered
+
+
+@contextlib.contextmanager
+def _unlocked(path: Path) -> Iterator[int | None]:
+    """`path` opened and locked by us, if no live writer holds it and it is still `path`
+    (a writer renames its segment while it holds the lock, then lets go)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except (BlockingIOError, FileNotFoundError):
+            same = False
+        yield fd if same else None
+    finally:
+        os.close(fd)
 
 
 class Spool:
@@ -140,8 +163,8 @@ class Spool:
         self._cond = threading.Condition()
         self._pending: list[bytes] = []
         self._submitted = 0  # records handed to append()
-        self._durable = 0  # records fsynced
-        self._failure: BaseException | None = None
+        self._done = 0  # records written or failed: always a prefix of those submitted
+        self._failed: list[tuple[int, int, str]] = []  # recent failed ranges [first, end)
         self._fd: int | None = None
         self._path: Path | None = None
         self._opened_at = 0.0
@@ -168,12 +191,11 @@ class Spool:
         with self._cond:
             if self._closed:
                 raise OSError("the spool is closed")
+            first = self._submitted
             self._pending.extend(lines)
             self._submitted += len(lines)
             target = self._submitted
-            while self._durable < target:
-                if self._failure is not None:
-                    raise OSError(f"the spool cannot write: {self._failure}")
+            while self._done < target:
                 if not self._writing:
                     self._write_pending()  # become the writer for everything pending
                     continue
@@ -181,6 +203,9 @@ class Spool:
                 if left <= 0:
                     raise OSError("the spool did not confirm the write in time")
                 self._cond.wait(left)
+            for start, end, reason in self._failed:
+                if start < target and first < end:
+                    raise OSError(f"the spool cannot write: {reason}")
 
     @property
     def appended(self) -> int:
@@ -202,8 +227,6 @@ class Spool:
                 self._cond.wait(left)
             if self._pending:
                 self._write_pending()
-            if self._failure is not None:
-                raise OSError(f"the spool cannot write: {self._failure}")
             self._writing = True
             self._cond.release()
             try:
@@ -214,9 +237,9 @@ class Spool:
                 failure = None
             finally:
                 self._cond.acquire()
-            self._writing = False
             if failure is not None:
-                self._failure = failure
+                self._abandon_segment()
+            self._writing = False
             self._cond.notify_all()
         if failure is not None:
             raise OSError(f"the spool cannot write: {failure}")
@@ -239,6 +262,7 @@ class Spool:
         finally:
             self._cond.acquire()
         batch, self._pending = self._pending, []
+        first = self._done
         self._cond.release()
         try:
             self._write(batch)
@@ -248,13 +272,24 @@ class Spool:
             failure = None
         finally:
             self._cond.acquire()
+        if failure is not None:  # these appends fail (503); later ones start a new segment
+            self._failed = [*self._failed[-50:], (first, first + len(batch), str(failure))]
+            self._abandon_segment()
+        self._done += len(batch)
         self._writing = False
         self._contended = bool(self._pending)  # others came while this write ran
-        if failure is not None:
-            self._failure = failure
-        else:
-            self._durable += len(batch)
         self._cond.notify_all()
+
+    def _abandon_segment(self) -> None:
+        """After a failed write: let go of the segment (its lock with it), so the flush
+        recovers what reached it as an orphan and the next write starts a new one. Lines
+        of the failed appends that did reach it are flushed too: at least once, never lost
+        (their clients got a 503 and may send them again)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = None
+        self._path = None
 
     def _check_capacity(self) -> None:
         now = time.monotonic()
@@ -270,26 +305,39 @@ class Spool:
     # writing (by whichever thread is the writer)
 
     def _open(self) -> int:
+        """A new segment, locked *before* it is visible as `.open`: `recover_orphans()` in
+        another process takes any unlocked `.open` file for a dead writer's (a test under
+        load caught it taking a segment between its creation and its lock)."""
         self._sequence += 1
         self._path = self.directory / f"{self._prefix}-{self._sequence:08d}{OPEN_SUFFIX}"
-        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        new = self._path.with_suffix(NEW_SUFFIX)
+        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocking: an orphan hunter may look at it briefly
+            os.replace(new, self._path)
+        except OSError:
+            os.close(fd)
+            raise
         self._fd = fd
         self._opened_at = time.monotonic()
         self._records_in_segment = 0
         return fd
 
     def _close(self) -> None:
+        """Rename (or remove, if empty) the segment while still holding its lock, then
+        let go: an orphan hunter never sees an unlocked `.open` of a live writer."""
         if self._fd is None or self._path is None:
             return
-        os.close(self._fd)
-        if self._records_in_segment:
-            os.replace(self._path, self._path.with_suffix(SEGMENT_SUFFIX))
-            self._fsync_directory()
-        else:
-            self._path.unlink(missing_ok=True)
-        self._fd = None
-        self._path = None
+        try:
+            if self._records_in_segment:
+                os.replace(self._path, self._path.with_suffix(SEGMENT_SUFFIX))
+                self._fsync_directory()
+            else:
+                self._path.unlink(missing_ok=True)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+            self._path = None
 
     def _fsync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
@@ -315,7 +363,7 @@ class Spool:
                 try:
                     self._exclusive(self._close_if_due)
                 except OSError:
-                    continue  # recorded as the spool's failure; appends report it
+                    logger.exception("the spool could not close a segment; it starts a new one")
 
     def _close_if_due(self) -> None:
         if self._rotation_due():

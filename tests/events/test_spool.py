@@ -144,3 +144,51 @@ def test_acknowledged_records_survive_kill_9(tmp_path: Path) -> None:
     stored = {int(r["i"]) for r in _all_records(tmp_path / "spool")}  # type: ignore[call-overload]
     assert acknowledged <= stored
     assert not list((tmp_path / "spool").glob(f"*{OPEN_SUFFIX}"))
+
+
+def test_the_orphan_hunter_never_takes_a_live_writers_segment(tmp_path: Path) -> None:
+    """Found under load: a flusher took a segment between its creation and its lock."""
+    writer = Spool(tmp_path, rotate_seconds=0.01, rotate_records=7)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def hunt() -> None:
+        while not stop.is_set():
+            recover_orphans(tmp_path)
+
+    def append(base: int) -> None:
+        for n in range(300):
+            try:
+                writer.append([{"n": base + n}])
+            except OSError as exc:
+                errors.append(exc)
+
+    hunters = [threading.Thread(target=hunt) for _ in range(2)]
+    appenders = [threading.Thread(target=append, args=(i * 1000,)) for i in range(4)]
+    for thread in hunters + appenders:
+        thread.start()
+    for thread in appenders:
+        thread.join()
+    stop.set()
+    for thread in hunters:
+        thread.join()
+    writer.close()
+    assert errors == []
+    numbers = sorted(int(str(r["n"])) for r in _all_records(tmp_path))
+    assert numbers == sorted(i * 1000 + n for i in range(4) for n in range(300))
+
+
+def test_a_failed_write_fails_its_appends_only_and_the_spool_goes_on(tmp_path: Path) -> None:
+    writer = Spool(tmp_path, rotate_seconds=60)
+    try:
+        writer.append([{"n": 1}])
+        [segment] = tmp_path.glob(f"*{OPEN_SUFFIX}")
+        segment.rename(tmp_path / "moved-away")  # the writer's rename will now fail
+        with pytest.raises(OSError, match="cannot write"):
+            writer.rotate()
+        writer.append([{"n": 2}])  # a new segment, no lasting failure
+        writer.rotate()
+    finally:
+        writer.close()
+    assert [r["n"] for r in _all_records(tmp_path)] == [2]
+    assert [r["n"] for r in read_segment(tmp_path / "moved-away")] == [1]
