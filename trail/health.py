@@ -1,4 +1,11 @@
-"""`GET /healthz`: 200 when every dependency answers, 503 otherwise (for load balancers)."""
+"""`GET /healthz`: 200 when Trail can serve, 503 otherwise (for load balancers).
+
+One exception: a ClickHouse *server* that does not answer makes it 200 with
+`"status": "degraded"`, not 503, as long as the spool can take events. Ingest goes on into
+the spool during a ClickHouse outage and the flush catches up afterwards; a 503 would
+make the load balancer turn away the very traffic the spool is there to keep. The
+embedded engine failing is a failure of this process: 503.
+"""
 
 from __future__ import annotations
 
@@ -44,11 +51,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
     }
     if config.redis_url:
         checks["redis"] = _probe(preflight.check_redis)
-    healthy = all(check["ok"] for check in checks.values())
+    embedded = settings.CLICKHOUSE.embedded
+    buffer = backlog()
+    spool_ok = buffer.bytes <= config.ingest.spool_max_bytes
+    # A ClickHouse server's outage does not stop ingest (module docstring); the rest does.
+    essential = [c["ok"] for n, c in checks.items() if n != "clickhouse" or embedded]
+    healthy = all(essential) and spool_ok
+    status = "ok" if healthy and checks["clickhouse"]["ok"] else "degraded"
     body = {
-        "status": "ok" if healthy else "unhealthy",
+        "status": status if healthy else "unhealthy",
         "mode": config.flush_mode.value,
         **checks,
-        "buffer": backlog().as_dict(),
+        "buffer": {**buffer.as_dict(), "ok": spool_ok},
     }
     return JsonResponse(body, status=200 if healthy else 503)
