@@ -25,35 +25,14 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from events.clickhouse.base import ClickHouse
-from events.ingest.enrich import EventRow
+from events.ingest.enrich import EventRow, VisitAttributes
 
 TIMEOUT = dt.timedelta(minutes=30)
-# Columns copied from a visit's first event.
-_ATTRIBUTES = (
-    "hostname",
-    "referrer",
-    "referrer_source",
-    "channel",
-    "utm_medium",
-    "utm_source",
-    "utm_campaign",
-    "utm_content",
-    "utm_term",
-    "click_id_param",
-    "country_code",
-    "region",
-    "city",
-    "browser",
-    "browser_version",
-    "os",
-    "os_version",
-    "device",
-    "screen_size",
-)
+_ATTRIBUTES = tuple(f.name for f in fields(VisitAttributes))
 
 
 @dataclass(slots=True)
-class Visit:
+class Visit(VisitAttributes):
     site_id: int
     session_id: int
     visitor_id: int
@@ -65,25 +44,6 @@ class Visit:
     pageviews: int
     events: int
     interactive_events: int
-    hostname: str
-    referrer: str
-    referrer_source: str
-    channel: str
-    utm_medium: str
-    utm_source: str
-    utm_campaign: str
-    utm_content: str
-    utm_term: str
-    click_id_param: str
-    country_code: str
-    region: str
-    city: str
-    browser: str
-    browser_version: str
-    os: str
-    os_version: str
-    device: str
-    screen_size: str
 
     @property
     def is_bounce(self) -> int:

@@ -24,7 +24,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -228,15 +228,7 @@ class Spool:
             if self._pending:
                 self._write_pending()
             self._writing = True
-            self._cond.release()
-            try:
-                action()
-            except OSError as exc:
-                failure: OSError | None = exc
-            else:
-                failure = None
-            finally:
-                self._cond.acquire()
+            failure = self._unlocked(action)
             if failure is not None:
                 self._abandon_segment()
             self._writing = False
@@ -254,24 +246,11 @@ class Spool:
         once, so a quiet site or a lone client pays no delay.
         """
         self._writing = True
-        busy = self._contended
-        self._cond.release()
-        try:
-            if busy:
-                time.sleep(COMMIT_DELAY)
-        finally:
-            self._cond.acquire()
+        if self._contended:
+            self._unlocked(lambda: time.sleep(COMMIT_DELAY))
         batch, self._pending = self._pending, []
         first = self._done
-        self._cond.release()
-        try:
-            self._write(batch)
-        except OSError as exc:
-            failure: OSError | None = exc
-        else:
-            failure = None
-        finally:
-            self._cond.acquire()
+        failure = self._unlocked(lambda: self._write(batch))
         if failure is not None:  # these appends fail (503); later ones start a new segment
             self._failed = [*self._failed[-50:], (first, first + len(batch), str(failure))]
             self._abandon_segment()
@@ -279,6 +258,18 @@ class Spool:
         self._writing = False
         self._contended = bool(self._pending)  # others came while this write ran
         self._cond.notify_all()
+
+    def _unlocked(self, action: Callable[[], object]) -> OSError | None:
+        """Run `action` without holding `_cond` (called holding it, as the writer); the
+        OSError it raised, if any."""
+        self._cond.release()
+        try:
+            action()
+        except OSError as exc:
+            return exc
+        finally:
+            self._cond.acquire()
+        return None
 
     def _abandon_segment(self) -> None:
         """After a failed write: let go of the segment (its lock with it), so the flush

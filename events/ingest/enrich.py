@@ -25,16 +25,11 @@ PAGEVIEW = "pageview"
 
 
 @dataclass(slots=True)
-class EventRow:
-    """One `events` row (session_id is filled in by the session stitching)."""
+class VisitAttributes:
+    """What an event says about its visit: where the visitor came from, with what, from
+    where. A visit keeps its first event's (events/sessions.py)."""
 
-    site_id: int
-    event_id: uuid.UUID
-    timestamp: dt.datetime
-    name: str
-    visitor_id: int
     hostname: str
-    pathname: str
     referrer: str
     referrer_source: str
     channel: str
@@ -53,6 +48,18 @@ class EventRow:
     os_version: str
     device: str
     screen_size: str
+
+
+@dataclass(slots=True)
+class EventRow(VisitAttributes):
+    """One `events` row (session_id is filled in by the session stitching)."""
+
+    site_id: int
+    event_id: uuid.UUID
+    timestamp: dt.datetime
+    name: str
+    visitor_id: int
+    pathname: str
     props: dict[str, str]
     revenue_amount: Decimal | None
     revenue_currency: str
