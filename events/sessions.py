@@ -152,7 +152,7 @@ def stitch(rows: list[EventRow], known: dict[tuple[int, int], list[Visit]]) -> l
     open_ = {key: [copy(v) for v in visits] for key, visits in known.items()}
     before: dict[int, Visit] = {v.session_id: v for vs in known.values() for v in vs}
     after: dict[int, Visit] = {}
-    for row in sorted(rows, key=lambda r: (r.timestamp, r.event_id.bytes)):
+    for row in sorted(rows, key=lambda r: r.timestamp):  # stable: arrival order breaks ties
         visits = open_.setdefault((row.site_id, row.visitor_id), [])
         visit = _joinable(visits, row.timestamp)
         if row.is_engagement:
