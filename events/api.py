@@ -10,7 +10,6 @@ others are durable when the answer comes.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +21,7 @@ from rest_framework.response import Response
 
 from accounts.api import TrailApiView
 from accounts.models import ApiKey, Scope
-from events.ingest.edge import RETRY_AFTER_SECONDS, client_ip, collector
+from events.ingest.edge import IngestUnavailable, client_ip, collector
 from events.ingest.request import (
     MAX_BATCH_BODY,
     BadRequest,
@@ -32,9 +31,6 @@ from events.ingest.request import (
     read_body,
 )
 from events.ingest.steps import Incoming
-from events.spool import SpoolFull
-
-logger = logging.getLogger(__name__)
 
 
 class _RawBody(BaseParser):
@@ -155,14 +151,9 @@ class EventBatchView(TrailApiView):
             positions.append(index)
         try:
             outcome = collector().accept(incomings)
-        except SpoolFull:
-            response = _error("the ingest backlog is full: retry later", 503)
-            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            return response
-        except OSError:
-            logger.exception("the spool cannot write: answering 503")
-            response = _error("events cannot be stored right now: retry later", 503)
-            response["Retry-After"] = "5"
+        except IngestUnavailable as exc:
+            response = _error(exc.message, 503)
+            response["Retry-After"] = str(exc.retry_after)
             return response
         rejected.extend(
             {"index": positions[index], "reason": reason} for index, reason in outcome.drops

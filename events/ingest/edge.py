@@ -8,6 +8,7 @@ Redis or Celery: sites come from the in-process directory, the spool is a local 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,18 +16,27 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from events.ingest.record import to_record
-from events.ingest.sites import directory
+from events.ingest.sites import directory, ip_within
 from events.ingest.steps import Drop, Incoming, SiteQuota, Step, pipeline, run
-from events.spool import Spool, spool
+from events.spool import Spool, SpoolFull, spool
 from trail.config import IPNetwork
 
-RETRY_AFTER_SECONDS = 30
+logger = logging.getLogger(__name__)
+
+
+class IngestUnavailable(Exception):
+    """Nothing of the request was accepted: answer 503 with `Retry-After`."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
 
 
 def client_ip(remote_addr: str, forwarded_for: str, trusted: Sequence[IPNetwork]) -> str:
     """`REMOTE_ADDR`, or, when that peer is a trusted proxy, the right-most hop of
     `X-Forwarded-For` that is not itself a trusted proxy (hops left of it can be forged)."""
-    if not trusted or not forwarded_for or not _within(remote_addr, trusted):
+    if not forwarded_for or not ip_within(remote_addr, trusted):
         return remote_addr
     for hop in reversed(forwarded_for.split(",")):
         hop = hop.strip()
@@ -36,17 +46,9 @@ def client_ip(remote_addr: str, forwarded_for: str, trusted: Sequence[IPNetwork]
             ipaddress.ip_address(hop)
         except ValueError:
             return remote_addr  # a malformed hop: believe nothing left of it
-        if not _within(hop, trusted):
+        if not ip_within(hop, trusted):
             return hop
     return remote_addr
-
-
-def _within(ip: str, networks: Sequence[IPNetwork]) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +65,8 @@ class Collector:
     def accept(self, incomings: Sequence[Incoming]) -> Outcome:
         """Run the steps; write the survivors to the spool and return once they are on disk.
 
-        Raises `SpoolFull` (backlog over its cap) or `OSError` (the spool cannot write):
-        the caller answers 503 and nothing was accepted.
+        Raises `IngestUnavailable` (the backlog is over its cap, or the spool cannot
+        write): nothing was accepted.
         """
         records, drops = [], []
         for index, item in enumerate(incomings):
@@ -83,7 +85,15 @@ class Collector:
                 )
             )
         if records:
-            self.sink.append(records)
+            try:
+                self.sink.append(records)
+            except SpoolFull:
+                raise IngestUnavailable("the ingest backlog is full: retry later", 30) from None
+            except OSError:
+                logger.exception("the spool cannot write: answering 503")
+                raise IngestUnavailable(
+                    "events cannot be stored right now: retry later", 5
+                ) from None
         return Outcome(accepted=len(records), drops=tuple(drops))
 
 

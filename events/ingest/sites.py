@@ -12,11 +12,22 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sites.models import Site
+from trail.config import IPNetwork
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+def ip_within(ip: str, networks: Sequence[IPNetwork]) -> bool:
+    """`ip` is in one of `networks` (a malformed or empty address is in none)."""
+    if not networks or not ip:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 @dataclass(frozen=True, slots=True)

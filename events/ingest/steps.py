@@ -7,7 +7,6 @@ One step, one reason, one test (tests/events/test_ingest_steps.py).
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 import threading
 import time
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 
 from events.ingest.referrers import is_spam_referrer
 from events.ingest.request import EventInput
-from events.ingest.sites import SiteConfig, SiteDirectory, directory
+from events.ingest.sites import SiteConfig, SiteDirectory, directory, ip_within
 
 
 class DropReason(StrEnum):
@@ -123,14 +122,7 @@ def drop_foreign_hostnames(incoming: Incoming) -> Incoming | Drop:
 
 
 def drop_excluded_ips(incoming: Incoming) -> Incoming | Drop:
-    networks = _site(incoming).excluded_networks
-    if not networks or not incoming.ip:
-        return incoming
-    try:
-        address = ipaddress.ip_address(incoming.ip)
-    except ValueError:
-        return incoming
-    if any(address in network for network in networks):
+    if ip_within(incoming.ip, _site(incoming).excluded_networks):
         return Drop(DropReason.EXCLUDED_IP)
     return incoming
 

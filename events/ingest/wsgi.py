@@ -15,11 +15,12 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
 
-from events.ingest.edge import RETRY_AFTER_SECONDS, client_ip, collector
+from events.ingest.edge import IngestUnavailable, client_ip, collector
 from events.ingest.request import (
     MAX_BODY,
     BadRequest,
@@ -31,7 +32,6 @@ from events.ingest.request import (
     read_body,
 )
 from events.ingest.steps import Incoming
-from events.spool import SpoolFull
 
 logger = logging.getLogger(__name__)
 
@@ -80,18 +80,9 @@ def _answer(
 
 
 def _error(start_response: StartResponse, status: int, message: str, **extra: str) -> list[bytes]:
-    reason = {
-        400: "Bad Request",
-        405: "Method Not Allowed",
-        411: "Length Required",
-        413: "Payload Too Large",
-        415: "Unsupported Media Type",
-        500: "Internal Server Error",
-        503: "Service Unavailable",
-    }[status]
     body = json.dumps({"error": message}).encode()
     headers = [(name.replace("_", "-"), value) for name, value in extra.items()]
-    return _answer(start_response, f"{status} {reason}", body, extra=headers)
+    return _answer(start_response, f"{status} {HTTPStatus(status).phrase}", body, extra=headers)
 
 
 def _read(environ: dict[str, Any]) -> bytes:
@@ -139,18 +130,8 @@ def handle(route: _Route, environ: dict[str, Any], start_response: StartResponse
     )
     try:
         outcome = collector().accept([incoming])
-    except SpoolFull:
-        return _error(
-            start_response,
-            503,
-            "the ingest backlog is full: retry later",
-            Retry_After=str(RETRY_AFTER_SECONDS),
-        )
-    except OSError:
-        logger.exception("the spool cannot write: answering 503")
-        return _error(
-            start_response, 503, "events cannot be stored right now: retry later", Retry_After="5"
-        )
+    except IngestUnavailable as exc:
+        return _error(start_response, 503, exc.message, Retry_After=str(exc.retry_after))
     dropped = [("X-Trail-Dropped", reason) for _, reason in outcome.drops]
     return _answer(start_response, "202 Accepted", route.body, route.content_type, dropped)
 
