@@ -32,6 +32,7 @@ import orjson
 from django.conf import settings
 
 from events.clickhouse import ClickHouse, ClickHouseError, ClickHouseUnavailable, get_client
+from events.clickhouse.base import checked_identifier
 from events.ingest.enrich import EventRow, columns, enrich
 from events.ingest.geo import GeoDatabase, geo_database
 from events.ingest.record import SpooledEvent
@@ -39,7 +40,7 @@ from events.jobs import periodic
 from events.models import DeadLetter
 from events.salts import visitor_id
 from events.sessions import open_visits, session_columns, stitch
-from events.spool import closed_segments, recover_orphans, spool_dir
+from events.spool import closed_segments, recover_orphans, segment_lines, spool_dir
 
 logger = logging.getLogger(__name__)
 
@@ -126,10 +127,15 @@ def flush_spool(
     return report
 
 
+def _without_client(record: dict[str, Any]) -> dict[str, Any]:
+    """A spool record without the visitor's IP and user agent."""
+    return {key: value for key, value in record.items() if key not in ("ip", "ua")}
+
+
 def anonymous(record: dict[str, Any], event: SpooledEvent) -> dict[str, Any]:
     """What a dead letter keeps of a spool record: no IP, no user agent, but the visitor
     hash they give (so a replay counts the same visitor)."""
-    kept = {key: value for key, value in record.items() if key not in ("ip", "ua")}
+    kept = _without_client(record)
     with contextlib.suppress(Exception):
         kept["visitor_id"] = visitor_id(
             site_id=event.site_id,
@@ -142,21 +148,17 @@ def anonymous(record: dict[str, Any], event: SpooledEvent) -> dict[str, Any]:
 
 def _read_records(path: Path, dead: list[_Dead]) -> list[tuple[int, dict[str, Any], SpooledEvent]]:
     events = []
-    with path.open("rb") as handle:
-        for index, line in enumerate(handle):
-            if not line.endswith(b"\n"):
-                break  # torn by a crash mid-write: never acknowledged
-            try:
-                record = orjson.loads(line)
-            except ValueError as exc:  # a damaged line: it may hold an IP, keep no text
-                dead.append(_Dead(index, f"unreadable spool record: {exc}", {"bytes": len(line)}))
-                continue
-            try:
-                events.append((index, record, SpooledEvent.of(record)))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                items = record.items() if isinstance(record, dict) else ()
-                kept = {k: v for k, v in items if k not in ("ip", "ua")}
-                dead.append(_Dead(index, f"invalid spool record: {exc!r}", kept))
+    for index, line in enumerate(segment_lines(path)):
+        try:
+            record = orjson.loads(line)
+        except ValueError as exc:  # a damaged line: it may hold an IP, keep no text
+            dead.append(_Dead(index, f"unreadable spool record: {exc}", {"bytes": len(line)}))
+            continue
+        try:
+            events.append((index, record, SpooledEvent.of(record)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            kept = _without_client(record) if isinstance(record, dict) else {}
+            dead.append(_Dead(index, f"invalid spool record: {exc!r}", kept))
     return events
 
 
@@ -165,7 +167,7 @@ def _already_stored(client: ClickHouse, table: str, rows: list[EventRow]) -> set
     if not rows:
         return set()
     found = client.query(
-        f"SELECT DISTINCT toString(event_id) AS id FROM {table}"  # noqa: S608 (checked name)
+        f"SELECT DISTINCT toString(event_id) AS id FROM {checked_identifier(table)}"  # noqa: S608
         " WHERE site_id IN {sites:Array(UInt64)} AND event_id IN {ids:Array(UUID)}"
         " AND toDate(timestamp) BETWEEN {first:Date} AND {last:Date}",
         {

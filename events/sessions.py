@@ -65,7 +65,7 @@ class Visit(VisitAttributes):
     @classmethod
     def begin(cls, event: EventRow) -> Visit:
         digest = hashlib.blake2b(event.event_id.bytes, digest_size=8, person=b"trail-visit")
-        return cls(
+        visit = cls(
             site_id=event.site_id,
             session_id=int.from_bytes(digest.digest(), "big") >> 1,
             visitor_id=event.visitor_id,
@@ -74,11 +74,13 @@ class Visit(VisitAttributes):
             timestamp=event.timestamp,
             entry_page=event.pathname,
             exit_page=event.pathname,
-            pageviews=1 if event.is_pageview else 0,
-            events=1,
-            interactive_events=1 if event.is_pageview or event.interactive else 0,
+            pageviews=0,
+            events=0,
+            interactive_events=0,
             **{name: getattr(event, name) for name in _ATTRIBUTES},
         )
+        visit.add(event)  # the counters follow one rule, first event or not
+        return visit
 
     def add(self, event: EventRow) -> None:
         """Count `event` in (mutable: the flush changes its own copies, in a hot loop)."""

@@ -87,13 +87,18 @@ def closed_segments(directory: Path | None = None) -> list[Path]:
     return sorted(directory.glob(f"*{SEGMENT_SUFFIX}"))
 
 
-def read_segment(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of a segment; a torn (unterminated) last line is skipped."""
+def segment_lines(path: Path) -> Iterator[bytes]:
+    """The complete lines of a segment; a torn (unterminated) last line is skipped."""
     with path.open("rb") as handle:
         for line in handle:
             if not line.endswith(b"\n"):
                 return  # torn by a crash mid-write: it was never acknowledged
-            yield orjson.loads(line)
+            yield line
+
+
+def read_segment(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a segment (see `segment_lines`)."""
+    return (orjson.loads(line) for line in segment_lines(path))
 
 
 def recover_orphans(directory: Path | None = None) -> list[Path]:
