@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import shutil
 from collections.abc import Callable
@@ -423,3 +424,40 @@ def test_batch_needs_a_key_with_the_events_scope(
     anonymous = client.post("/api/v1/events", data="{}", content_type="application/json")
     assert anonymous.status_code in (401, 403)
     assert "error" in anonymous.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "status", "message"),
+    [
+        (b"{not json", "", 400, "not valid JSON"),
+        (b'{"events": []}', "", 400, "empty"),
+        (b'{"events": {"a": 1}}', "", 400, "list"),
+        (b"[1]", "", 400, "object"),
+        (json.dumps({"events": [{}] * 1001}).encode(), "", 413, "1000"),
+        (b'{"events": ["' + b"x" * (8 * 1024 * 1024) + b'"]}', "", 413, "too large"),
+        (gzip.compress(b"{" + b" " * 20_000_000 + b"}"), "gzip", 413, "too large"),
+    ],
+    ids=["malformed", "empty", "not-a-list", "array", "1001-events", "9-MiB", "gzip-bomb"],
+)
+def test_batch_bad_bodies_are_refused_whole(
+    body: bytes,
+    encoding: str,
+    status: int,
+    message: str,
+    make_site: Callable[..., Site],
+    client: Any,
+) -> None:
+    site = make_site("bad-batch-trail.com")
+    _, key = factories.api_key(site.organization)
+    before = spool().appended
+    extra = {"HTTP_CONTENT_ENCODING": encoding} if encoding else {}
+    answer = client.post(
+        "/api/v1/events",
+        data=body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+        **extra,
+    )
+    assert answer.status_code == status
+    assert message.lower() in answer.json()["error"].lower()
+    assert spool().appended == before
