@@ -3,14 +3,21 @@ from __future__ import annotations
 import itertools
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 
 from events.clickhouse import ClickHouse, get_client
 from events.clickhouse.migrate import migrate
+from events.flush import FlushReport, flush_spool
+from events.ingest.edge import reset_collector
+from events.ingest.sites import directory
+from events.spool import spool
+from sites.models import Site
+from tests import factories
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -132,3 +139,37 @@ def fresh_site_ids() -> int:
         else:
             pytest.fail(f"fresh_site_ids does not know {connection.vendor}")
     return first
+
+
+@pytest.fixture
+def make_site(fresh_site_ids: int, db: None) -> Callable[..., Site]:
+    """Create a live site (fresh id) that the ingest directory sees at once."""
+
+    def make(domain: str, **options: Any) -> Site:
+        org = options.pop("organization", None) or factories.organization()
+        site = factories.site(org, domain)
+        if options:
+            Site.objects.filter(pk=site.pk).update(**options)
+            site.refresh_from_db()
+        directory.invalidate()
+        return site
+
+    return make
+
+
+@pytest.fixture
+def flush(clickhouse: ClickHouse) -> Callable[..., FlushReport]:
+    """Close the open spool segment and flush every closed one into ClickHouse."""
+
+    def run(**options: Any) -> FlushReport:
+        spool().rotate()
+        return flush_spool(client=clickhouse, **options)
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _fresh_collector() -> Iterator[None]:
+    reset_collector()
+    yield
+    reset_collector()

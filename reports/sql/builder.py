@@ -1,54 +1,158 @@
 """The SQL builder: the only way Trail builds a ClickHouse read.
 
-Every query it renders starts its WHERE clause with `site_id = {site_id:UInt64}`; callers
-cannot leave it out. Values are bound as `{name:Type}` parameters, never interpolated.
-Expressions and table names come from Trail's code, never from a request.
+Every table a query reads gets `site_id = {site_id:UInt64}` as the first condition of its
+WHERE clause, subqueries included; callers cannot leave it out. Values are bound as
+`{name:Type}` parameters, never interpolated. Expressions and table names come from
+Trail's code, never from a request; a request's values reach SQL only as parameters.
+
+Conditions are plain strings (expressions with `{name:Type}` placeholders whose values are
+in `Select.params`) or `Expr`s, which carry their own parameters and may hold guarded
+subqueries (`in_subquery`), combined with `all_of`, `any_of` and `negate`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from events.clickhouse import get_client
 
 _PARAM_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-TABLES = frozenset({"events"})
+TABLES = frozenset({"events", "sessions"})
+# A query may not take more memory than this (ClickHouse stops it with an error instead).
+MAX_MEMORY_BYTES = 2 * 2**30
+
+
+def _merge(into: dict[str, Any], params: Mapping[str, Any]) -> None:
+    for name, value in params.items():
+        if not _PARAM_NAME.match(name):
+            raise ValueError(f"bad parameter name {name!r}")
+        if name in into and into[name] != value:
+            raise ValueError(f"parameter {name!r} bound twice with different values")
+        into[name] = value
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A boolean SQL expression with the parameters it binds."""
+
+    sql: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+TRUE = Expr("1")
+
+
+def _expr(condition: str | Expr) -> Expr:
+    return condition if isinstance(condition, Expr) else Expr(condition)
+
+
+def all_of(conditions: Iterable[str | Expr]) -> Expr:
+    parts = [_expr(c) for c in conditions]
+    if not parts:
+        return TRUE
+    if len(parts) == 1:
+        return parts[0]
+    params: dict[str, Any] = {}
+    for part in parts:
+        _merge(params, part.params)
+    return Expr(" AND ".join(f"({p.sql})" for p in parts), params)
+
+
+def any_of(conditions: Iterable[str | Expr]) -> Expr:
+    parts = [_expr(c) for c in conditions]
+    if not parts:
+        return Expr("0")
+    if len(parts) == 1:
+        return parts[0]
+    params: dict[str, Any] = {}
+    for part in parts:
+        _merge(params, part.params)
+    return Expr(" OR ".join(f"({p.sql})" for p in parts), params)
+
+
+def negate(condition: str | Expr) -> Expr:
+    inner = _expr(condition)
+    return Expr(f"NOT ({inner.sql})", inner.params)
+
+
+def in_subquery(columns: str, select: Select) -> Expr:
+    """`columns IN (select)`: the subquery is rendered by the builder, so it is guarded."""
+    sql, params = select.render()
+    return Expr(f"{columns} IN ({sql})", params)
 
 
 @dataclass(frozen=True)
 class Select:
     site_id: int
-    table: str
+    table: str | Select  # a table, or a subquery (guarded itself)
     columns: tuple[str, ...]
-    where: tuple[str, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
+    where: tuple[str | Expr, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
     group_by: tuple[str, ...] = ()
+    having: tuple[str, ...] = ()
     order_by: tuple[str, ...] = ()
     limit: int | None = None
+    offset: int = 0
+    sample: float | None = None  # SAMPLE fraction of visitors (tables only)
+    alias: str = ""
 
     def render(self) -> tuple[str, dict[str, Any]]:
-        if self.table not in TABLES:
-            raise ValueError(f"unknown table {self.table!r}")
+        params: dict[str, Any] = {}
         if "site_id" in self.params:
             raise ValueError("site_id is bound by the builder")
-        for name in self.params:
-            if not _PARAM_NAME.match(name):
-                raise ValueError(f"bad parameter name {name!r}")
-        where = ["site_id = {site_id:UInt64}", *(f"({w})" for w in self.where)]
+        _merge(params, self.params)
+        if isinstance(self.table, Select):
+            if self.table.site_id != self.site_id:
+                raise ValueError("a subquery reads another site")
+            inner_sql, inner_params = self.table.render()
+            _merge(params, inner_params)
+            source = f"({inner_sql})"
+            guard = []
+        else:
+            if self.table not in TABLES:
+                raise ValueError(f"unknown table {self.table!r}")
+            source = self.table
+            if self.sample is not None:
+                if not 0 < self.sample <= 1:
+                    raise ValueError(f"bad sample fraction {self.sample!r}")
+                source += f" SAMPLE {float(self.sample)!r}"
+            guard = ["site_id = {site_id:UInt64}"]
+        conditions = [_expr(w) for w in self.where]
+        for condition in conditions:
+            _merge(params, condition.params)
+        if self.alias:
+            if not _PARAM_NAME.match(self.alias):
+                raise ValueError(f"bad alias {self.alias!r}")
+            source += f" AS {self.alias}"
         # Expressions and the table come from Trail's code (checked above); values are bound.
-        columns, conditions = ", ".join(self.columns), " AND ".join(where)
-        sql = f"SELECT {columns} FROM {self.table} WHERE {conditions}"  # noqa: S608
+        sql = f"SELECT {', '.join(self.columns)} FROM {source}"  # noqa: S608
+        where = [*guard, *(f"({c.sql})" for c in conditions)]
+        if where:
+            sql += f" WHERE {' AND '.join(where)}"
         if self.group_by:
             sql += f" GROUP BY {', '.join(self.group_by)}"
+        if self.having:
+            sql += f" HAVING {' AND '.join(f'({h})' for h in self.having)}"
         if self.order_by:
             sql += f" ORDER BY {', '.join(self.order_by)}"
         if self.limit is not None:
             sql += f" LIMIT {int(self.limit)}"
-        return sql, {**self.params, "site_id": self.site_id}
+            if self.offset:
+                sql += f" OFFSET {int(self.offset)}"
+        params["site_id"] = self.site_id
+        return sql, params
 
 
 def run(select: Select) -> list[dict[str, Any]]:
     sql, params = select.render()
-    return get_client().query(sql, params)
+    return get_client().query(f"{sql} SETTINGS max_memory_usage = {MAX_MEMORY_BYTES}", params)
+
+
+def estimate_rows(select: Select) -> int:
+    """How many rows the query would read, from the primary index alone (no data read)."""
+    sql, params = select.render()
+    found = get_client().query(f"EXPLAIN ESTIMATE {sql}", params)
+    return sum(int(row["rows"]) for row in found)

@@ -1,0 +1,80 @@
+"""Seeding known traffic through the real collector (batch API → spool → flush → ClickHouse)
+for report tests, and calling the report endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from events.flush import FlushReport
+from sites.models import Site
+from tests import factories
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+CHROME_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/131.0.0.0 Mobile Safari/537.36"
+)
+SAFARI_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+    " Version/17.5 Safari/605.1.15"
+)
+
+
+def hit(
+    site: Site,
+    at: dt.datetime,
+    path: str = "/",
+    *,
+    name: str = "pageview",
+    ip: str = "192.0.2.1",
+    user_agent: str = FIREFOX,
+    referrer: str = "",
+    query: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    """One event for the batch API, at an aware time."""
+    event: dict[str, Any] = {
+        "domain": site.domain,
+        "name": name,
+        "url": f"https://{site.domain}{path}{query}",
+        "timestamp": at.astimezone(dt.UTC).isoformat(),
+        "ip": ip,
+        "user_agent": user_agent,
+    }
+    if referrer:
+        event["referrer"] = referrer
+    event.update(extra)
+    return event
+
+
+@pytest.fixture
+def seed(
+    client: Any, flush: Callable[..., FlushReport]
+) -> Callable[[Site, list[dict[str, Any]]], None]:
+    """Send events through the batch API and flush them into ClickHouse."""
+
+    def run(site: Site, events: list[dict[str, Any]]) -> None:
+        _, key = factories.api_key(site.organization, scopes=("events:write",))
+        for start in range(0, len(events), 1000):
+            answer = client.post(
+                "/api/v1/events",
+                data=json.dumps({"events": events[start : start + 1000]}),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {key}",
+            )
+            assert answer.status_code == 202, answer.content
+            assert answer.json()["rejected"] == [], answer.json()
+        flush()
+
+    return run
+
+
+def post_json(client: Any, path: str, body: Any, key: str | None = None) -> Any:
+    """POST a JSON body, with a Bearer key when given (else the client's session)."""
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+    return client.post(path, data=json.dumps(body), content_type="application/json", **headers)
