@@ -147,3 +147,36 @@ def resolve(
         f"unknown date range {value!r}; use one of {', '.join(NAMED)} or [first, last]",
         field=field,
     )
+
+
+def time_labels(span: DateRange, interval: str) -> list[str]:
+    """Every time bucket of the range, as the `time:<interval>` dimension labels it."""
+    if interval == "hour":
+        tz = ZoneInfo(span.timezone)
+        labels: list[str] = []
+        moment = span.start
+        while moment < span.end:
+            label = moment.astimezone(tz).strftime("%Y-%m-%d %H:00:00")
+            if not labels or labels[-1] != label:
+                labels.append(label)
+            moment += dt.timedelta(hours=1)
+        return labels
+    days = [span.first + dt.timedelta(days=i) for i in range(span.days)]
+    if interval == "day":
+        return [day.isoformat() for day in days]
+    if interval == "week":
+        starts = [day for day in days if day == span.first or day.weekday() == 0]
+    elif interval == "month":
+        starts = [day for day in days if day == span.first or day.day == 1]
+    else:
+        raise ValueError(f"unknown interval {interval!r}")
+    return [day.isoformat() for day in starts]
+
+
+def default_interval(span: DateRange) -> str:
+    """The interval of the `time` dimension: hours for a day, days up to ~6 weeks, else months."""
+    if span.days <= 1:
+        return "hour"
+    if span.days <= 40:
+        return "day"
+    return "month"

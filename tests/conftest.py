@@ -110,8 +110,7 @@ def celery_worker() -> Iterator[object]:
         yield worker
 
 
-@pytest.fixture
-def fresh_site_ids() -> int:
+def restart_site_ids() -> int:
     """Make the next site created get a fresh id, returned (use it with a db fixture).
 
     ClickHouse keeps the events tests write, but rolled-back tests hand the same
@@ -139,6 +138,12 @@ def fresh_site_ids() -> int:
         else:
             pytest.fail(f"fresh_site_ids does not know {connection.vendor}")
     return first
+
+
+@pytest.fixture
+def fresh_site_ids() -> int:
+    """`restart_site_ids()` for a test (use it with a db fixture)."""
+    return restart_site_ids()
 
 
 @pytest.fixture

@@ -69,6 +69,8 @@ class Config:
     email: dict[str, object]
     email_from: str
     ingest: IngestConfig
+    # Reports read a sample of visitors when a query would read more event rows than this.
+    report_sample_rows: int
 
     @property
     def services_mode(self) -> bool:
@@ -216,6 +218,15 @@ def _size(env: Mapping[str, str], name: str, default: str) -> int:
     return int(number) * unit
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip().replace("_", "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) == 0:
+        raise ConfigError(f"{name}: expected a whole number above 0, got {value!r}")
+    return int(value)
+
+
 def _ingest(env: Mapping[str, str]) -> IngestConfig:
     proxies = []
     for item in env.get("TRAIL_TRUSTED_PROXIES", "").split(","):
@@ -289,4 +300,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         email=_email(env),
         email_from=env.get("EMAIL_FROM", "").strip() or f"Trail <noreply@{base.hostname}>",
         ingest=_ingest(env),
+        report_sample_rows=_count(env, "TRAIL_REPORT_SAMPLE_ROWS", 15_000_000),
     )

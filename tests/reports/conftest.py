@@ -78,3 +78,49 @@ def post_json(client: Any, path: str, body: Any, key: str | None = None) -> Any:
     """POST a JSON body, with a Bearer key when given (else the client's session)."""
     headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
     return client.post(path, data=json.dumps(body), content_type="application/json", **headers)
+
+
+def seed_sites(
+    django_db_blocker: Any,
+    clickhouse: Any,
+    sites: dict[str, tuple[str, str]],
+    events: Callable[[Site], list[dict[str, Any]]],
+    goals: tuple[tuple[str, str, str], ...] = (),
+) -> dict[str, Site]:
+    """Sites (name → (domain, time zone)) committed for a whole test module, each sent
+    `events(site)` through the batch API and flushed; `goals` are (kind, value, name)."""
+    from django.test import Client
+
+    from events.flush import flush_spool
+    from events.ingest.sites import directory
+    from events.spool import spool
+    from sites.models import Goal
+
+    made = {}
+    from tests.conftest import restart_site_ids
+
+    with django_db_blocker.unblock():
+        restart_site_ids()
+        org = factories.organization()
+        _, key = factories.api_key(org, scopes=("events:write",))
+        for name, (domain, timezone) in sites.items():
+            site = factories.site(org, domain, timezone=timezone)
+            for kind, value, display in goals:
+                Goal.objects.create(site=site, kind=kind, value=value, display_name=display)
+            made[name] = site
+        directory.invalidate()
+        client = Client()
+        for site in made.values():
+            batch = events(site)
+            for start in range(0, len(batch), 1000):
+                answer = client.post(
+                    "/api/v1/events",
+                    data=json.dumps({"events": batch[start : start + 1000]}),
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {key}",
+                )
+                assert answer.status_code == 202, answer.content
+                assert answer.json()["rejected"] == [], answer.json()
+        spool().rotate()
+        flush_spool(client=clickhouse)
+    return made

@@ -1,0 +1,64 @@
+"""`POST /api/v2/query`: Plausible's Stats API v2 (docs/reports.md).
+
+A Bearer key with `stats:read`, or a signed-in member of the site's organization (the
+dashboard). Another tenant's site is 404; a bad body is `400 {"error": "<field>: …"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api import TrailApiView, actor
+from accounts.errors import ServiceError
+from accounts.models import Scope
+from events.clickhouse.errors import ClickHouseError
+from reports.stats import answer
+from sites.selectors import site_get_for_actor
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    body = request.data
+    if not isinstance(body, dict):
+        raise ServiceError("expected a JSON object", field="body")
+    return dict(body)
+
+
+class StatsQueryView(TrailApiView):
+    required_scope = Scope.STATS_READ
+
+    @extend_schema(
+        request=dict[str, Any],
+        responses=dict[str, Any],
+        summary="Query stats (Plausible Stats API v2)",
+        examples=[
+            OpenApiExample(
+                "Top pages this month",
+                value={
+                    "site_id": "example.com",
+                    "metrics": ["visitors", "pageviews"],
+                    "date_range": "month",
+                    "dimensions": ["event:page"],
+                    "pagination": {"limit": 10},
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        body = json_body(request)
+        domain = body.get("site_id")
+        if not isinstance(domain, str) or not domain:
+            raise ServiceError("required: the site's domain", field="site_id")
+        site = site_get_for_actor(actor=actor(request), domain=domain)
+        try:
+            return Response(answer(site=site, body=body))
+        except ClickHouseError as exc:
+            if "regular expression" in str(exc) or "re2" in str(exc).lower():
+                raise ServiceError(
+                    "a pattern is not a valid RE2 expression", field="filters"
+                ) from exc
+            raise

@@ -1,0 +1,248 @@
+"""Funnels: how many visitors went through a sequence of steps, in order, within a window.
+
+A funnel is 2–8 steps, each a page (a path pattern, `*` matches any characters, as for
+pageview goals) or a custom event (by exact name). ClickHouse's `windowFunnel` walks each
+visitor's events of the date range in time order and gives the deepest step reached with
+every step after the previous one and all of them within `window` seconds of the first.
+Decisions (default window, strictness, counting by visitor): docs/funnels-and-realtime.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from accounts.errors import ServiceError
+from reports import dates
+from reports.sql.builder import Select, any_of, run
+from sites.models import Site
+
+MIN_STEPS = 2
+MAX_STEPS = 8
+MAX_TEXT = 2000
+DEFAULT_WINDOW = 30 * 60  # seconds: as long as a visit lasts without events
+MAX_WINDOW = 90 * 24 * 3600
+# windowFunnel mode: a step needs a strictly later event than the previous step's, so one
+# event never completes two steps ("/blog/*" then "/blog/*" needs two pageviews).
+MODE = "strict_increase"
+KEYS = ("site_id", "date_range", "steps", "window")
+# Events before a site's creation can only come from the batch API's 30-day backfill.
+BACKFILL = dt.timedelta(days=30)
+_ESCAPE = frozenset(string.punctuation)
+
+StepType = Literal["page", "event"]
+
+
+@dataclass(frozen=True)
+class Step:
+    type: StepType
+    value: str  # the page pattern or the event name
+
+    @property
+    def label(self) -> str:
+        return f"Visit {self.value}" if self.type == "page" else self.value
+
+
+@dataclass(frozen=True)
+class FunnelQuery:
+    site_id: str  # the site's domain, as sent
+    date_range: dates.DateRange
+    steps: tuple[Step, ...]
+    window: int  # seconds
+
+
+def page_regex(pattern: str) -> str:
+    """A page pattern as an anchored RE2 regex: `*` is any characters, the rest literal."""
+    parts = ("".join(f"\\{c}" if c in _ESCAPE else c for c in part) for part in pattern.split("*"))
+    return f"^{'.*'.join(parts)}$"
+
+
+def _object(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ServiceError("expected a JSON object", field="body")
+    return body
+
+
+def site_domain(body: object) -> str:
+    """The `site_id` of a body that must be a JSON object (checked before the site is found)."""
+    value = _object(body).get("site_id")
+    if not isinstance(value, str) or not value.strip():
+        raise ServiceError("expected the site's domain", field="site_id")
+    return value
+
+
+def first_day(site: Site) -> dt.date:
+    """The earliest day the site can have events on (where "all" starts)."""
+    return dates.today_in(site.timezone, site.created_at - BACKFILL)
+
+
+def parse(body: object, *, site: Site, now: dt.datetime | None = None) -> FunnelQuery:
+    """A funnel request body, checked strictly; errors name the field at fault."""
+    domain = site_domain(body)
+    fields = _object(body)
+    for key in fields:
+        if key not in KEYS:
+            raise ServiceError(f"unknown key; expected {', '.join(KEYS)}", field=key[:100])
+    if "date_range" not in fields:
+        raise ServiceError("required", field="date_range")
+    date_range = dates.resolve(
+        fields["date_range"],
+        timezone=site.timezone,
+        first_day=first_day(site),
+        now=now,
+    )
+    return FunnelQuery(
+        site_id=domain,
+        date_range=date_range,
+        steps=_steps(fields.get("steps")),
+        window=_window(fields.get("window", DEFAULT_WINDOW)),
+    )
+
+
+def _steps(value: object) -> tuple[Step, ...]:
+    if not isinstance(value, list):
+        raise ServiceError("expected a list of steps", field="steps")
+    if not MIN_STEPS <= len(value) <= MAX_STEPS:
+        raise ServiceError(
+            f"a funnel has {MIN_STEPS} to {MAX_STEPS} steps, got {len(value)}", field="steps"
+        )
+    return tuple(_step(item, f"steps[{index}]") for index, item in enumerate(value))
+
+
+def _step(item: object, field: str) -> Step:
+    if not isinstance(item, dict):
+        raise ServiceError(
+            'expected {"type": "page", "pattern": …} or {"type": "event", "name": …}', field=field
+        )
+    kind: StepType
+    if item.get("type") == "page":
+        kind, key = "page", "pattern"
+    elif item.get("type") == "event":
+        kind, key = "event", "name"
+    else:
+        raise ServiceError('expected "page" or "event"', field=f"{field}.type")
+    for extra in item:
+        if extra not in ("type", key):
+            raise ServiceError(
+                f'unknown key; a {kind} step has "type" and "{key}"',
+                field=f"{field}.{extra[:100]}",
+            )
+    text = item.get(key)
+    if not isinstance(text, str) or not text:
+        raise ServiceError("expected a non-empty string", field=f"{field}.{key}")
+    if len(text) > MAX_TEXT:
+        raise ServiceError(f"at most {MAX_TEXT} characters", field=f"{field}.{key}")
+    return Step(type=kind, value=text)
+
+
+def _window(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ServiceError("expected a whole number of seconds", field="window")
+    if not 0 < value <= MAX_WINDOW:
+        raise ServiceError(f"expected 1 to {MAX_WINDOW} seconds (90 days)", field="window")
+    return value
+
+
+def _condition(step: Step, index: int) -> tuple[str, dict[str, Any]]:
+    name = f"step_{index}"
+    if step.type == "page":
+        return f"name = 'pageview' AND match(pathname, {{{name}:String}})", {
+            name: page_regex(step.value)
+        }
+    return f"name = {{{name}:String}}", {name: step.value}
+
+
+def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
+    """Visitors by the deepest step they reached (`level`, 1..n; 0 never entered)."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {
+        "start": query.date_range.start,
+        "end": query.date_range.end,
+        "first_day": query.date_range.start.date(),  # UTC days, for the primary index
+        "last_day": (query.date_range.end - dt.timedelta(milliseconds=1)).date(),
+        "window_ms": query.window * 1000,
+    }
+    for index, step in enumerate(query.steps):
+        sql, bound = _condition(step, index)
+        conditions.append(sql)
+        params.update(bound)
+    per_visitor = Select(
+        site_id=site.pk,
+        table="events",
+        columns=(
+            "visitor_id",
+            f"windowFunnel({{window_ms:UInt64}}, '{MODE}')"
+            f"(toUInt64(toUnixTimestamp64Milli(timestamp)), {', '.join(conditions)}) AS level",
+        ),
+        where=(
+            "toDate(timestamp) BETWEEN {first_day:Date} AND {last_day:Date}",
+            "timestamp >= {start:DateTime64(3, 'UTC')}",
+            "timestamp < {end:DateTime64(3, 'UTC')}",
+            "name != 'engagement'",
+            any_of(conditions),  # only the rows a step can match
+        ),
+        params=params,
+        group_by=("visitor_id",),
+    )
+    return Select(
+        site_id=site.pk,
+        table=per_visitor,
+        columns=("level", "count() AS visitors"),
+        where=("level > 0",),
+        group_by=("level",),
+    )
+
+
+def _percent(part: int, whole: int) -> float:
+    return round(part * 100 / whole, 2) if whole else 0.0
+
+
+def compute(*, site: Site, query: FunnelQuery) -> dict[str, Any]:
+    """The funnel's steps with visitors, conversion and drop-off, as the API answers."""
+    by_level = {
+        int(row["level"]): int(row["visitors"])
+        for row in run(funnel_select(site=site, query=query))
+    }
+    return result(query=query, by_level=by_level)
+
+
+def result(*, query: FunnelQuery, by_level: Mapping[int, int]) -> dict[str, Any]:
+    """Visitors reaching exactly level k → visitors reaching each step, and the rates."""
+    count = len(query.steps)
+    reached = [
+        sum(by_level.get(level, 0) for level in range(n, count + 1)) for n in range(1, count + 1)
+    ]
+    entered = reached[0]
+    steps = []
+    for index, step in enumerate(query.steps):
+        previous = reached[index - 1] if index else entered
+        lost = previous - reached[index]
+        steps.append(
+            {
+                "label": step.label,
+                "type": step.type,
+                "pattern" if step.type == "page" else "name": step.value,
+                "visitors": reached[index],
+                "conversion_rate": _percent(reached[index], entered),
+                "conversion_rate_step": _percent(reached[index], previous),
+                "dropoff": lost,
+                "dropoff_percentage": _percent(lost, previous),
+            }
+        )
+    return {
+        "steps": steps,
+        "entered": entered,
+        "converted": reached[-1],
+        "conversion_rate": _percent(reached[-1], entered),
+        "meta": {
+            "site_id": query.site_id,
+            "date_range": [query.date_range.first.isoformat(), query.date_range.last.isoformat()],
+            "timezone": query.date_range.timezone,
+            "window": query.window,
+            "counted_by": "visitor",
+            "mode": MODE,
+        },
+    }

@@ -1,0 +1,152 @@
+"""`POST /api/v1/funnels/query`: a funnel of 2–8 page or event steps (reports/funnels.py).
+
+Scope `stats:read` for API keys; signed-in members may call it for their sites.
+"""
+
+from __future__ import annotations
+
+import json
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api import TrailApiView, actor
+from accounts.errors import ServiceError
+from accounts.models import Scope
+from reports import funnels
+from sites.selectors import site_get_for_actor
+
+STEP_SCHEMA = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["type", "pattern"],
+            "properties": {
+                "type": {"const": "page"},
+                "pattern": {
+                    "type": "string",
+                    "maxLength": funnels.MAX_TEXT,
+                    "description": "a path; `*` matches any characters",
+                },
+            },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["type", "name"],
+            "properties": {
+                "type": {"const": "event"},
+                "name": {"type": "string", "maxLength": funnels.MAX_TEXT},
+            },
+            "additionalProperties": False,
+        },
+    ]
+}
+REQUEST_SCHEMA = {
+    "type": "object",
+    "required": ["site_id", "date_range", "steps"],
+    "additionalProperties": False,
+    "properties": {
+        "site_id": {"type": "string", "description": "the site's domain"},
+        "date_range": {
+            "description": 'as the Stats API: "day", "7d", "30d", "month", "6mo", "12mo",'
+            ' "year", "all" or ["YYYY-MM-DD", "YYYY-MM-DD"]',
+            "oneOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+            ],
+        },
+        "steps": {
+            "type": "array",
+            "minItems": funnels.MIN_STEPS,
+            "maxItems": funnels.MAX_STEPS,
+            "items": STEP_SCHEMA,
+        },
+        "window": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": funnels.MAX_WINDOW,
+            "default": funnels.DEFAULT_WINDOW,
+            "description": "seconds from a visitor's first step to its last",
+        },
+    },
+}
+RESPONSE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "steps": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "label": {"type": "string"},
+                    "type": {"type": "string", "enum": ["page", "event"]},
+                    "visitors": {"type": "integer"},
+                    "conversion_rate": {"type": "number", "description": "% of step 1"},
+                    "conversion_rate_step": {
+                        "type": "number",
+                        "description": "% of the previous step",
+                    },
+                    "dropoff": {"type": "integer", "description": "lost since the previous step"},
+                    "dropoff_percentage": {"type": "number"},
+                },
+            },
+        },
+        "entered": {"type": "integer"},
+        "converted": {"type": "integer"},
+        "conversion_rate": {"type": "number"},
+        "meta": {"type": "object"},
+    },
+}
+
+
+class _RawBody(BaseParser):
+    """The body is read as JSON here, so a malformed one is an error naming `body`."""
+
+    media_type = "*/*"
+
+    def parse(
+        self, stream: object, media_type: str | None = None, parser_context: object = None
+    ) -> None:
+        return None
+
+
+class FunnelQueryView(TrailApiView):
+    required_scope = Scope.STATS_READ.value
+    parser_classes = [_RawBody]
+
+    @extend_schema(
+        summary="Query a funnel",
+        request={"application/json": REQUEST_SCHEMA},
+        responses={
+            200: OpenApiResponse(response=RESPONSE_SCHEMA, description="the funnel"),
+            400: OpenApiResponse(description='{"error": "steps[2].pattern: ..."}'),
+            404: OpenApiResponse(description="no such site for this key or user"),
+        },
+        examples=[
+            OpenApiExample(
+                "blog to signup",
+                value={
+                    "site_id": "example.com",
+                    "date_range": "30d",
+                    "steps": [
+                        {"type": "page", "pattern": "/blog/*"},
+                        {"type": "page", "pattern": "/pricing"},
+                        {"type": "event", "name": "Signup"},
+                    ],
+                    "window": 1800,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            raise ServiceError("not valid JSON", field="body") from None
+        site = site_get_for_actor(actor=actor(request), domain=funnels.site_domain(body))
+        query = funnels.parse(body, site=site)
+        return Response(funnels.compute(site=site, query=query))

@@ -1,0 +1,136 @@
+"""The optimizer: which table answers which metric, and whether a top list is ranked first.
+
+Small steps over a `ReportQuery` (Plausible's query optimizer works the same way):
+1. `tables`: metrics of visits (bounce rate, duration, views per visit, and every metric
+   when the breakdown is by a visit attribute) come from `sessions`, written by the
+   collector; metrics of events (and every metric broken down by an event dimension) from
+   `events`. Raw events are never re-sessionized per query.
+2. `ranked`: a top list (a breakdown by anything but time or goals) is ranked by a cheap
+   count (events or visits) first, and exact metrics are computed for the returned rows
+   only, unless the request orders by something the count cannot stand for.
+3. `pageviews only`: a breakdown by page reads pageview rows only (engagement rows too
+   when scroll depth or time on page is asked): the primary key skips the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accounts.errors import ServiceError
+from reports.query import Combined, Condition, Filter, ReportQuery, is_time
+from reports.sql.catalog import EVENT_METRICS, EVENTS, SESSION_METRICS, SESSIONS, on_table
+
+DERIVED = frozenset({"percentage", "conversion_rate"})
+VISIT_ONLY = frozenset({"bounce_rate", "visit_duration", "views_per_visit"})
+
+
+@dataclass(frozen=True)
+class Part:
+    table: str
+    metrics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    parts: tuple[Part, ...]
+    ranked: bool  # rank by a count first, exact metrics for the returned rows
+    event_names: tuple[str, ...] = ()  # the events part reads only these names, if any
+
+    @property
+    def primary(self) -> Part:
+        return self.parts[0]
+
+    def part_for(self, metric: str) -> Part:
+        return next(part for part in self.parts if metric in part.metrics)
+
+
+def has_goal_filter(filters: tuple[Filter, ...]) -> bool:
+    def walk(node: Filter) -> bool:
+        if isinstance(node, Combined):
+            return any(walk(child) for child in node.children)
+        return node.dimension == "event:goal"
+
+    return any(walk(node) for node in filters)
+
+
+def without_goal_filters(filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
+    """The filters a conversion rate divides by: all but the top-level goal conditions."""
+    return tuple(
+        f for f in filters if not (isinstance(f, Condition) and f.dimension == "event:goal")
+    )
+
+
+def _base_metrics(query: ReportQuery) -> tuple[str, ...]:
+    metrics = [m for m in query.metrics if m not in DERIVED]
+    if DERIVED & set(query.metrics) and "visitors" not in metrics:
+        metrics.append("visitors")
+    return tuple(metrics)
+
+
+def tables(query: ReportQuery) -> tuple[Part, ...]:
+    breakdown = [d for d in query.dimensions if not is_time(d)]
+    event_dims = [d for d in breakdown if d.startswith("event:")]
+    visit_dims = [d for d in breakdown if d.startswith("visit:")]
+    metrics = _base_metrics(query)
+    if "conversion_rate" in query.metrics and not (
+        "event:goal" in query.dimensions or has_goal_filter(query.filters)
+    ):
+        raise ServiceError(
+            "conversion_rate needs a goal: filter or break down by event:goal", field="metrics"
+        )
+    if event_dims:
+        for dim in visit_dims:
+            if not on_table(dim, EVENTS):
+                raise ServiceError(
+                    f"{dim} cannot be combined with {event_dims[0]} (a visit attribute, not an"
+                    " event's)",
+                    field="dimensions",
+                )
+        for metric in metrics:
+            if metric not in EVENT_METRICS:
+                raise ServiceError(
+                    f"{metric} cannot be broken down by {event_dims[0]} (a metric of visits)",
+                    field="metrics",
+                )
+        return (Part(EVENTS, metrics),)
+    if visit_dims:
+        for metric in metrics:
+            if metric not in SESSION_METRICS:
+                raise ServiceError(
+                    f"{metric} cannot be broken down by {visit_dims[0]} (a metric of page views)",
+                    field="metrics",
+                )
+        return (Part(SESSIONS, metrics),)
+    on_events = tuple(m for m in metrics if m in EVENT_METRICS and m != "visits")
+    on_sessions = tuple(m for m in metrics if m not in on_events)
+    parts = []
+    if on_events:
+        parts.append(Part(EVENTS, on_events))
+    if on_sessions:
+        parts.append(Part(SESSIONS, on_sessions))
+    return tuple(parts)
+
+
+def _rankable(query: ReportQuery, primary: Part) -> bool:
+    if any(is_time(d) or d == "event:goal" for d in query.dimensions) or not query.dimensions:
+        return False
+    for key, _ in query.order_by:
+        if key in query.dimensions or key in primary.metrics or key == "percentage":
+            continue
+        return False
+    return True
+
+
+def _event_names(query: ReportQuery, parts: tuple[Part, ...]) -> tuple[str, ...]:
+    if "event:page" not in query.dimensions or parts[0].table != EVENTS:
+        return ()
+    if {"scroll_depth", "time_on_page"} & set(parts[0].metrics):
+        return ("pageview", "engagement")
+    return ("pageview",)
+
+
+def plan(query: ReportQuery) -> Plan:
+    parts = tables(query)
+    return Plan(
+        parts=parts, ranked=_rankable(query, parts[0]), event_names=_event_names(query, parts)
+    )

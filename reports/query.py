@@ -1,0 +1,119 @@
+"""A report as data: the frozen `ReportQuery` every report runs from (API and dashboard).
+
+Names follow Plausible's Stats API v2 (metrics, `event:`/`visit:` dimensions, filter
+operators); `reports/parse.py` builds a query from a request body, `reports/plan.py`
+decides how to answer it, `reports/runner.py` runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from reports.dates import DateRange
+
+METRICS = (
+    "visitors",
+    "visits",
+    "pageviews",
+    "views_per_visit",
+    "bounce_rate",
+    "visit_duration",
+    "events",
+    "conversion_rate",
+    "scroll_depth",
+    "time_on_page",
+    "percentage",
+)
+EVENT_DIMENSIONS = ("event:page", "event:name", "event:goal", "event:hostname")
+PROPS_PREFIX = "event:props:"
+VISIT_DIMENSIONS = tuple(
+    f"visit:{name}"
+    for name in (
+        "entry_page",
+        "exit_page",
+        "source",
+        "referrer",
+        "channel",
+        "utm_medium",
+        "utm_source",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "country",
+        "region",
+        "city",
+        "device",
+        "browser",
+        "browser_version",
+        "os",
+        "os_version",
+        "screen",
+    )
+)
+TIME_DIMENSIONS = ("time", "time:hour", "time:day", "time:week", "time:month")
+OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
+NEGATED = {"is_not": "is", "contains_not": "contains", "matches_not": "matches"}
+LOGICAL = ("and", "or", "not")
+
+Interval = Literal["hour", "day", "week", "month"]
+
+
+def is_time(dimension: str) -> bool:
+    return dimension.startswith("time")
+
+
+def interval_of(dimension: str) -> str:
+    return dimension.partition(":")[2]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`[op, dimension, clauses]`: one dimension against a list of values."""
+
+    op: str
+    dimension: str
+    clauses: tuple[str, ...]
+    case_sensitive: bool = True
+
+
+@dataclass(frozen=True)
+class Combined:
+    """`["and" | "or", [filters]]` or `["not", filter]`."""
+
+    op: str
+    children: tuple[Filter, ...]
+
+
+Filter = Condition | Combined
+
+
+@dataclass(frozen=True)
+class GoalDefinition:
+    """A site's goal: a custom event name, or a pageview path pattern (`*` = any text)."""
+
+    name: str
+    kind: Literal["event", "page"]
+    value: str
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    site_id: int
+    date_range: DateRange
+    metrics: tuple[str, ...]
+    dimensions: tuple[str, ...] = ()  # `time` is resolved to `time:<interval>`
+    filters: tuple[Filter, ...] = ()  # AND-ed
+    order_by: tuple[tuple[str, str], ...] = ()  # (metric or dimension, "asc" | "desc")
+    limit: int = 10_000
+    offset: int = 0
+    comparison: DateRange | None = None
+    sampling: str | float = "auto"  # "auto", "exact" or a fraction of visitors
+    goals: tuple[GoalDefinition, ...] = ()
+
+    @property
+    def timezone(self) -> str:
+        return self.date_range.timezone
+
+    def over(self, date_range: DateRange) -> ReportQuery:
+        return replace(self, date_range=date_range, comparison=None)

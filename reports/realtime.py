@@ -1,0 +1,167 @@
+"""Realtime: who is on a site now, and its last 30 minutes, cheap enough to poll.
+
+Every query reads the last 30 minutes only: the `toDate(timestamp)` condition lets the
+primary index (`site_id, toDate(timestamp), …`) skip other days, the `timestamp` bounds
+skip the rest of today's granules. Engagement events are neither visits nor pageviews and
+are left out everywhere. Decisions: docs/funnels-and-realtime.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from reports import dates
+from reports.sql.builder import Select, run
+from sites.models import Site
+
+MINUTES = 30
+CURRENT = dt.timedelta(minutes=5)  # "visitors now": an event in the last 5 minutes
+TOP = 10
+DIRECT = "Direct / None"
+_MINUTE = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """`MINUTES` whole minutes ending with the current one, and the last 5 minutes."""
+
+    now: dt.datetime
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.now.replace(second=0, microsecond=0) + _MINUTE
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.end - MINUTES * _MINUTE
+
+    @property
+    def current_start(self) -> dt.datetime:
+        return self.now - CURRENT
+
+
+def _events(
+    site: Site,
+    window: Window,
+    since: dt.datetime,
+    *,
+    columns: tuple[str, ...],
+    where: tuple[str, ...] = (),
+    group_by: tuple[str, ...] = (),
+    order_by: tuple[str, ...] = (),
+    limit: int | None = None,
+) -> Select:
+    """A read of the site's events from `since` to the window's end, engagement left out."""
+    return Select(
+        site_id=site.pk,
+        table="events",
+        columns=columns,
+        where=(
+            "toDate(timestamp) BETWEEN {first_day:Date} AND {last_day:Date}",
+            "timestamp >= {since:DateTime64(3, 'UTC')}",
+            "timestamp < {end:DateTime64(3, 'UTC')}",
+            "name != 'engagement'",
+            *where,
+        ),
+        params={
+            "first_day": since.date(),
+            "last_day": window.end.date(),
+            "since": since,
+            "end": window.end,
+        },
+        group_by=group_by,
+        order_by=order_by,
+        limit=limit,
+    )
+
+
+def current_visitors_select(*, site: Site, window: Window) -> Select:
+    return _events(site, window, window.current_start, columns=("uniq(visitor_id) AS visitors",))
+
+
+def minutes_select(*, site: Site, window: Window) -> Select:
+    return _events(
+        site,
+        window,
+        window.start,
+        columns=(
+            "intDiv(toUnixTimestamp64Milli(timestamp), 60000) AS minute",
+            "countIf(name = 'pageview') AS pageviews",
+            "uniq(visitor_id) AS visitors",
+        ),
+        group_by=("minute",),
+    )
+
+
+def pages_select(*, site: Site, window: Window) -> Select:
+    return _events(
+        site,
+        window,
+        window.start,
+        columns=("pathname AS page", "uniq(visitor_id) AS visitors"),
+        where=("name = 'pageview'",),
+        group_by=("page",),
+        order_by=("visitors DESC", "page"),
+        limit=TOP,
+    )
+
+
+def sources_select(*, site: Site, window: Window) -> Select:
+    """Each visitor counts once, under the first non-empty source of its events in the
+    window: the pages a visitor reaches from the landing page have no referrer of their
+    own and would count it again under Direct / None."""
+    per_visitor = _events(
+        site,
+        window,
+        window.start,
+        columns=(
+            "visitor_id",
+            "toString(argMinIf(referrer_source, timestamp, referrer_source != '')) AS found",
+        ),
+        group_by=("visitor_id",),
+    )
+    return Select(
+        site_id=site.pk,
+        table=per_visitor,
+        columns=("if(found = '', {direct:String}, found) AS source", "count() AS visitors"),
+        params={"direct": DIRECT},
+        group_by=("source",),
+        order_by=("visitors DESC", "source"),
+        limit=TOP,
+    )
+
+
+def realtime(*, site: Site, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Visitors now, 30 minutes of pageviews and visitors (oldest first, in the site's time
+    zone, zero-filled), and the top pages and sources of those 30 minutes."""
+    zone = dates.zone(site.timezone)
+    window = Window((now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0))
+    current = run(current_visitors_select(site=site, window=window))
+    by_minute = {int(row["minute"]): row for row in run(minutes_select(site=site, window=window))}
+    first = int(window.start.timestamp()) // 60
+    minutes = []
+    for index in range(first, first + MINUTES):
+        row = by_minute.get(index, {})
+        local = dt.datetime.fromtimestamp(index * 60, dt.UTC).astimezone(zone)
+        minutes.append(
+            {
+                "minute": local.strftime("%Y-%m-%d %H:%M"),
+                "pageviews": int(row.get("pageviews", 0)),
+                "visitors": int(row.get("visitors", 0)),
+            }
+        )
+    return {
+        "visitors": int(current[0]["visitors"]) if current else 0,
+        "minutes": minutes,
+        "pages": [
+            {"page": row["page"], "visitors": int(row["visitors"])}
+            for row in run(pages_select(site=site, window=window))
+        ],
+        "sources": [
+            {"source": row["source"], "visitors": int(row["visitors"])}
+            for row in run(sources_select(site=site, window=window))
+        ],
+        "timezone": site.timezone,
+    }

@@ -1,0 +1,342 @@
+"""Run a `ReportQuery`: the main query and its comparison, each part of the plan, merged on
+dimensions; derived metrics (percentage, conversion rate) and sampling applied last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.conf import settings
+
+from reports.dates import time_labels
+from reports.plan import Part, Plan, plan, tables, without_goal_filters
+from reports.query import Filter, ReportQuery, interval_of, is_time
+from reports.sql.builder import Select, any_of, estimate_rows, run
+from reports.sql.catalog import (
+    COUNTS,
+    EVENTS,
+    METRICS_ON,
+    RANK_BY,
+    SESSIONS,
+    Binder,
+    date_condition,
+    dimension_sql,
+    goal_condition,
+)
+from reports.sql.filters import FilterCompiler
+
+Key = tuple[Any, ...]
+Values = dict[str, float]
+MIN_SAMPLE = 0.01
+
+
+@dataclass(frozen=True)
+class Row:
+    dimensions: Key
+    metrics: Values
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: list[Row]
+    comparison: list[Row | None] | None  # the comparison row of each row, if asked
+    sample_fraction: float | None  # None: every row was read
+
+
+def _part_select(
+    query: ReportQuery,
+    part: Part,
+    *,
+    dimensions: tuple[str, ...],
+    filters: tuple[Filter, ...],
+    fraction: float | None,
+    keys: list[Key] | None = None,
+    event_names: tuple[str, ...] = (),
+    columns: tuple[str, ...] | None = None,
+    order_by: tuple[str, ...] = (),
+) -> Select:
+    binder = Binder()
+    span = query.date_range
+    dims = [
+        dimension_sql(
+            d,
+            part.table,
+            binder,
+            timezone=query.timezone,
+            first_day=span.first,
+            goals=query.goals,
+        )
+        for d in dimensions
+    ]
+    where: list[Any] = [
+        date_condition(part.table, binder, span.start, span.end),
+        FilterCompiler(query, binder).compile(filters, part.table),
+    ]
+    if part.table == EVENTS and event_names:
+        where.append(f"name IN {binder.bind(list(event_names), 'Array(String)')}")
+    if "event:goal" in dimensions:  # only rows that complete a goal
+        where.append(any_of(goal_condition(goal, binder) for goal in query.goals))
+    if keys is not None:
+        if len(dims) == 1:
+            where.append(f"{dims[0]} IN {binder.bind([k[0] for k in keys], 'Array(String)')}")
+        else:
+            kind = f"Array(Tuple({', '.join('String' for _ in dims)}))"
+            where.append(f"tuple({', '.join(dims)}) IN {binder.bind(keys, kind)}")
+    expressions = METRICS_ON[part.table]
+    if columns is None:
+        columns = tuple(f"{expressions[m]} AS {m}" for m in part.metrics)
+    grouped = tuple(f"d{i}" for i in range(len(dims)))
+    return Select(
+        site_id=query.site_id,
+        table=part.table,
+        columns=(*(f"{sql} AS d{i}" for i, sql in enumerate(dims)), *columns),
+        where=tuple(where),
+        params=binder.params,
+        group_by=grouped,
+        having=("sum(sign) > 0",) if part.table == SESSIONS and grouped else (),
+        order_by=order_by,
+        limit=query.limit if order_by else None,
+        offset=query.offset if order_by else 0,
+        sample=fraction,
+    )
+
+
+def _collect(
+    query: ReportQuery, part: Part, fraction: float | None, **options: Any
+) -> dict[Key, Values]:
+    dimensions = options.pop("dimensions", query.dimensions)
+    filters = options.pop("filters", query.filters)
+    found = run(
+        _part_select(
+            query, part, dimensions=dimensions, filters=filters, fraction=fraction, **options
+        )
+    )
+    width = len(dimensions)
+    values: dict[Key, Values] = {}
+    for row in found:
+        key = tuple(row[f"d{i}"] for i in range(width))
+        values[key] = {m: float(row[m]) for m in part.metrics}
+    return values
+
+
+def _goal_names(query: ReportQuery, values: dict[Key, Values]) -> dict[Key, Values]:
+    """Goal numbers (the SQL's) to goal names."""
+    at = query.dimensions.index("event:goal")
+    named = {}
+    for key, metrics in values.items():
+        number = int(key[at])
+        named[(*key[:at], query.goals[number - 1].name, *key[at + 1 :])] = metrics
+    return named
+
+
+def _rank(query: ReportQuery, the_plan: Plan, fraction: float | None) -> list[Key]:
+    """The keys of the page of rows to return, ranked by a cheap count or the requested order."""
+    part = the_plan.primary
+    expressions = METRICS_ON[part.table]
+    order = []
+    for name, direction in query.order_by:
+        if name in query.dimensions:
+            order.append(f"d{query.dimensions.index(name)} {direction.upper()}")
+        else:
+            metric = "visitors" if name == "percentage" else name
+            order.append(f"{expressions[metric]} {direction.upper()}")
+    if not order:
+        order.append(f"{RANK_BY[part.table]} DESC")
+    order.extend(f"d{i} ASC" for i in range(len(query.dimensions)))
+    select = _part_select(
+        query,
+        part,
+        dimensions=query.dimensions,
+        filters=query.filters,
+        fraction=fraction,
+        event_names=the_plan.event_names,
+        columns=(),
+        order_by=tuple(order),
+    )
+    width = len(query.dimensions)
+    return [tuple(row[f"d{i}"] for i in range(width)) for row in run(select)]
+
+
+def _values(
+    query: ReportQuery, the_plan: Plan, fraction: float | None, keys: list[Key] | None
+) -> dict[Key, Values]:
+    """Every metric of every row (of `keys` only, when given), derived ones included."""
+    merged: dict[Key, Values] = {}
+    for part in the_plan.parts:
+        names = the_plan.event_names if part is the_plan.primary else ()
+        found = _collect(query, part, fraction, keys=keys, event_names=names)
+        if "event:goal" in query.dimensions:
+            found = _goal_names(query, found)
+        for key, metrics in found.items():
+            merged.setdefault(key, {}).update(metrics)
+    if not query.dimensions and not merged:
+        merged[()] = {}
+    for metrics in merged.values():
+        for part in the_plan.parts:
+            for metric in part.metrics:
+                metrics.setdefault(metric, 0.0)
+    if "percentage" in query.metrics:
+        _percentages(query, the_plan, fraction, merged)
+    if "conversion_rate" in query.metrics:
+        _conversion_rates(query, fraction, merged)
+    return merged
+
+
+def _percentages(
+    query: ReportQuery, the_plan: Plan, fraction: float | None, merged: dict[Key, Values]
+) -> None:
+    part = the_plan.part_for("visitors")
+    totals = _collect(
+        query,
+        Part(part.table, ("visitors",)),
+        fraction,
+        dimensions=(),
+        event_names=the_plan.event_names if part is the_plan.primary else (),
+    )
+    total = next(iter(totals.values()), {}).get("visitors", 0.0)
+    for metrics in merged.values():
+        metrics["percentage"] = 100 * metrics["visitors"] / total if total else 0.0
+
+
+def _conversion_rates(
+    query: ReportQuery, fraction: float | None, merged: dict[Key, Values]
+) -> None:
+    """Visitors who converted ÷ visitors of the same row without the goal filters."""
+    kept = tuple(i for i, d in enumerate(query.dimensions) if d != "event:goal")
+    base = replace(
+        query,
+        dimensions=tuple(query.dimensions[i] for i in kept),
+        filters=without_goal_filters(query.filters),
+        metrics=("visitors",),
+    )
+    [part] = [p for p in tables(base) if "visitors" in p.metrics]
+    keys = sorted({tuple(key[i] for i in kept) for key in merged}) if kept else None
+    if keys == []:
+        return
+    totals = _collect(base, Part(part.table, ("visitors",)), fraction, keys=keys)
+    for key, metrics in merged.items():
+        total = totals.get(tuple(key[i] for i in kept), {}).get("visitors", 0.0)
+        metrics["conversion_rate"] = 100 * metrics["visitors"] / total if total else 0.0
+
+
+def _sort_key(query: ReportQuery) -> list[tuple[str, str]]:
+    if query.order_by:
+        return list(query.order_by)
+    times = [d for d in query.dimensions if is_time(d)]
+    if times:
+        return [(d, "asc") for d in times]
+    first = "visitors" if "visitors" in query.metrics else query.metrics[0]
+    return [(first, "desc")]
+
+
+def _ordered(query: ReportQuery, merged: dict[Key, Values]) -> list[Row]:
+    rows = [Row(key, metrics) for key, metrics in merged.items()]
+    rows.sort(key=lambda row: tuple(str(v) for v in row.dimensions))
+    for name, direction in reversed(_sort_key(query)):
+        if name in query.dimensions:
+            at = query.dimensions.index(name)
+            rows.sort(key=lambda row, at=at: str(row.dimensions[at]), reverse=direction == "desc")
+        else:
+            rows.sort(key=lambda row, n=name: row.metrics.get(n, 0.0), reverse=direction == "desc")
+    return rows
+
+
+def sample_fraction(query: ReportQuery) -> float | None:
+    """`None` (read every row) or the fraction of visitors to read."""
+    if query.sampling == "exact":
+        return None
+    if isinstance(query.sampling, float):
+        return None if query.sampling >= 1 else query.sampling
+    binder = Binder()
+    span = query.date_range
+    estimate = estimate_rows(
+        Select(
+            site_id=query.site_id,
+            table=EVENTS,
+            columns=("count()",),
+            where=(date_condition(EVENTS, binder, span.start, span.end),),
+            params=binder.params,
+        )
+    )
+    threshold = settings.TRAIL.report_sample_rows
+    if estimate <= threshold:
+        return None
+    return max(MIN_SAMPLE, round(threshold / estimate, 2))
+
+
+def _scaled(rows: Iterable[Row | None], fraction: float | None) -> None:
+    if fraction is None:
+        return
+    for row in rows:
+        if row is not None:
+            for metric in COUNTS & row.metrics.keys():
+                row.metrics[metric] = row.metrics[metric] / fraction
+
+
+def _position_keys(query: ReportQuery, rows: dict[Key, Values]) -> dict[Key, Values]:
+    """Time buckets as their position in the range, so a comparison lines up with the main."""
+    positions = []
+    for d in query.dimensions:
+        if is_time(d):
+            labels = time_labels(query.date_range, interval_of(d))
+            positions.append({label: i for i, label in enumerate(labels)})
+        else:
+            positions.append({})
+    aligned = {}
+    for key, metrics in rows.items():
+        aligned[tuple(p.get(v, v) if p else v for p, v in zip(positions, key, strict=True))] = (
+            metrics
+        )
+    return aligned
+
+
+def execute(query: ReportQuery) -> Report:
+    the_plan = plan(query)
+    fraction = sample_fraction(query)
+    if the_plan.ranked:
+        keys = _rank(query, the_plan, fraction)
+        merged = _values(query, the_plan, fraction, keys) if keys else {}
+        rows = _ordered(query, merged)
+    else:
+        rows = _ordered(query, _values(query, the_plan, fraction, None))
+        rows = rows[query.offset : query.offset + query.limit]
+    comparison = None
+    if query.comparison is not None:
+        previous = query.over(query.comparison)
+        has_time = any(is_time(d) for d in query.dimensions)
+        keys = None if has_time or not query.dimensions else [row.dimensions for row in rows]
+        found = _values(previous, the_plan, fraction, keys) if keys != [] else {}
+        if has_time:
+            found = _position_keys(previous, found)
+            index = _position_keys(query, {row.dimensions: {} for row in rows})
+            lookup = list(index)
+        else:
+            lookup = [row.dimensions for row in rows]
+        original = {
+            aligned: key for aligned, key in zip(lookup, (r.dimensions for r in rows), strict=True)
+        }
+        comparison = []
+        for aligned in lookup:
+            metrics = found.get(aligned)
+            if metrics is None:
+                comparison.append(None)
+                continue
+            dims = _comparison_dims(previous, aligned, original[aligned])
+            comparison.append(Row(dims, metrics))
+    _scaled(rows, fraction)
+    _scaled(comparison or [], fraction)
+    return Report(rows=rows, comparison=comparison, sample_fraction=fraction)
+
+
+def _comparison_dims(previous: ReportQuery, aligned: Key, main: Key) -> Key:
+    """A comparison row's own dimension values (its time labels, not the main's)."""
+    dims = []
+    for d, value, own in zip(previous.dimensions, aligned, main, strict=True):
+        if is_time(d):
+            labels = time_labels(previous.date_range, interval_of(d))
+            dims.append(labels[value] if isinstance(value, int) and value < len(labels) else own)
+        else:
+            dims.append(value)
+    return tuple(dims)

@@ -1,0 +1,171 @@
+"""The one table of metric and dimension expressions, per ClickHouse table.
+
+`events` holds one row per event; `sessions` one visit per `session_id` as cancel (-1) and
+state (+1) rows, so its counts are `sum(sign * x)` (docs/clickhouse.md). A dimension that
+a table cannot answer is `None` there: the planner reads the other table or filters
+through a subquery on `session_id`.
+
+Expressions are Trail's code; a request's values (a props key, a time zone, goal patterns)
+enter only through `Binder`, as bound parameters.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from reports.query import PROPS_PREFIX, GoalDefinition, interval_of, is_time
+
+NOT_SET = "(not set)"
+NONE = "(none)"
+DIRECT = "Direct / None"
+EVENTS, SESSIONS = "events", "sessions"
+TIME_COLUMN = {EVENTS: "timestamp", SESSIONS: "start"}
+
+
+@dataclass
+class Binder:
+    """Parameter names unique within one query (subqueries included) and their values."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    _names: itertools.count[int] = field(default_factory=itertools.count)
+
+    def bind(self, value: Any, kind: str) -> str:
+        name = f"p{next(self._names)}"
+        self.params[name] = value
+        return f"{{{name}:{kind}}}"
+
+
+def _labelled(column: str, empty: str) -> str:
+    return f"if({column} = '', '{empty}', {column})" if empty else column
+
+
+# visit dimension → (column, label of an empty value, also on every event row?). The
+# location and device of a visit are those of every one of its events (one visitor hash,
+# one IP and user agent); its source, UTM tags and entry/exit pages are the visit's alone.
+_VISIT = {
+    "entry_page": ("entry_page", "", False),
+    "exit_page": ("exit_page", "", False),
+    "source": ("referrer_source", DIRECT, False),
+    "referrer": ("referrer", DIRECT, False),
+    "channel": ("channel", NOT_SET, False),
+    "utm_medium": ("utm_medium", NONE, False),
+    "utm_source": ("utm_source", NONE, False),
+    "utm_campaign": ("utm_campaign", NONE, False),
+    "utm_content": ("utm_content", NONE, False),
+    "utm_term": ("utm_term", NONE, False),
+    "country": ("country_code", NOT_SET, True),
+    "region": ("region", NOT_SET, True),
+    "city": ("city", NOT_SET, True),
+    "device": ("device", NOT_SET, True),
+    "browser": ("browser", NOT_SET, True),
+    "browser_version": ("browser_version", NOT_SET, True),
+    "os": ("os", NOT_SET, True),
+    "os_version": ("os_version", NOT_SET, True),
+    "screen": ("screen_size", NOT_SET, True),
+}
+_EVENT = {"event:page": "pathname", "event:name": "name", "event:hostname": "hostname"}
+
+
+def on_table(dimension: str, table: str) -> bool:
+    """Can `table` answer `dimension` from its own columns?"""
+    if is_time(dimension):
+        return True
+    if dimension.startswith("visit:"):
+        _, _, on_events = _VISIT[dimension[6:]]
+        return table == SESSIONS or on_events
+    return table == EVENTS  # event:*
+
+
+def goal_condition(goal: GoalDefinition, binder: Binder) -> str:
+    if goal.kind == "event":
+        return f"name = {binder.bind(goal.value, 'String')}"
+    return f"name = 'pageview' AND match(pathname, {binder.bind(page_regex(goal.value), 'String')})"
+
+
+def page_regex(pattern: str) -> str:
+    """A path pattern where `*` matches any characters, as an anchored RE2 expression."""
+    escaped = "".join(c if c.isalnum() or c == "*" else "\\" + c for c in pattern)
+    return "^" + escaped.replace("*", ".*") + "$"
+
+
+def goal_index(goals: tuple[GoalDefinition, ...], binder: Binder) -> str:
+    """Per event row, the 1-based numbers of the goals it completes, one row each."""
+    parts = ", ".join(
+        f"if({goal_condition(goal, binder)}, {number}, 0)"
+        for number, goal in enumerate(goals, start=1)
+    )
+    return f"arrayJoin(arrayFilter(g -> g != 0, [{parts}]))"
+
+
+def dimension_sql(
+    dimension: str,
+    table: str,
+    binder: Binder,
+    *,
+    timezone: str,
+    first_day: Any,
+    goals: tuple[GoalDefinition, ...] = (),
+) -> str:
+    """The expression of `dimension` on `table` (which must be able to answer it)."""
+    if is_time(dimension):
+        column, tz = TIME_COLUMN[table], binder.bind(timezone, "String")
+        interval = interval_of(dimension)
+        if interval == "hour":
+            return f"formatDateTime(toStartOfHour({column}, {tz}), '%Y-%m-%d %H:00:00', {tz})"
+        if interval == "day":
+            return f"toString(toDate({column}, {tz}))"
+        start = {"week": "toMonday", "month": "toStartOfMonth"}[interval]
+        return f"toString(greatest({start}({column}, {tz}), {binder.bind(first_day, 'Date')}))"
+    if dimension.startswith("visit:"):
+        column, empty, _ = _VISIT[dimension[6:]]
+        return _labelled(column, empty)
+    if dimension.startswith(PROPS_PREFIX):
+        key = binder.bind(dimension[len(PROPS_PREFIX) :], "String")
+        return f"if(mapContains(props, {key}), props[{key}], '{NONE}')"
+    if dimension == "event:goal":
+        return goal_index(goals, binder)
+    return _EVENT[dimension]
+
+
+# metric → expression, per table. Counts scale with sampling; rates do not.
+EVENT_METRICS = {
+    "visitors": "uniqExactIf(visitor_id, name != 'engagement')",
+    "visits": "uniqExactIf(session_id, name != 'engagement')",
+    "pageviews": "countIf(name = 'pageview')",
+    "events": "countIf(name != 'engagement')",
+    # the deepest scroll of each page view (visit and page), averaged; engaged seconds likewise
+    "scroll_depth": (
+        "toUInt8(round(arrayAvg((maxMapIf([cityHash64(session_id, pathname)], [scroll_depth],"
+        " name = 'engagement')).2)))"
+    ),
+    "time_on_page": (
+        "if(uniqExactIf(cityHash64(session_id, pathname), name = 'engagement') = 0, 0,"
+        " sumIf(engagement_ms, name = 'engagement') / 1000"
+        " / uniqExactIf(cityHash64(session_id, pathname), name = 'engagement'))"
+    ),
+}
+SESSION_METRICS = {
+    "visitors": "uniqExact(visitor_id)",
+    "visits": "sum(sign)",
+    "pageviews": "sum(sign * pageviews)",
+    "events": "sum(sign * events)",
+    "bounce_rate": "if(sum(sign) > 0, 100 * sum(sign * is_bounce) / sum(sign), 0)",
+    "visit_duration": "if(sum(sign) > 0, sum(sign * duration) / sum(sign), 0)",
+    "views_per_visit": "if(sum(sign) > 0, sum(sign * pageviews) / sum(sign), 0)",
+}
+METRICS_ON = {EVENTS: EVENT_METRICS, SESSIONS: SESSION_METRICS}
+COUNTS = frozenset({"visitors", "visits", "pageviews", "events"})
+# The cheap count a top list is ranked by before exact metrics are computed for its rows.
+RANK_BY = {EVENTS: "count()", SESSIONS: "sum(sign)"}
+
+
+def date_condition(table: str, binder: Binder, start: Any, end: Any) -> str:
+    """Rows of [start, end): the `toDate` bound lets the primary index skip other days."""
+    column = TIME_COLUMN[table]
+    low, high = binder.bind(start, "DateTime64(3, 'UTC')"), binder.bind(end, "DateTime64(3, 'UTC')")
+    return (
+        f"toDate({column}) >= toDate({low}) AND toDate({column}) <= toDate({high})"
+        f" AND {column} >= {low} AND {column} < {high}"
+    )

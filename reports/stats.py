@@ -1,0 +1,81 @@
+"""The Stats API's answer to a request body: parse, run, and shape it as Plausible's v2.
+
+`answer()` is what `POST /api/v2/query` and the dashboard call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from reports.dates import time_labels
+from reports.parse import parse
+from reports.query import interval_of, is_time
+from reports.runner import Row, execute
+from reports.sql.catalog import COUNTS
+from sites.models import Site
+
+# Rates are compared as a difference in points, counts as a percentage change (Plausible).
+RATES = frozenset({"bounce_rate", "conversion_rate", "percentage"})
+DECIMALS = {"views_per_visit": 2, "conversion_rate": 2, "percentage": 1}
+
+
+def metric_value(name: str, value: float) -> int | float:
+    """As Plausible shows it: counts, bounce rate and durations whole; ratios to 1–2 places."""
+    if name in DECIMALS:
+        return round(value, DECIMALS[name])
+    return int(round(value))
+
+
+def change(name: str, current: int | float, previous: int | float) -> int | float | None:
+    if name in RATES:
+        return round(current - previous, 1)
+    if previous == 0:
+        return 100 if current > 0 else 0
+    return int(round(100 * (current - previous) / previous))
+
+
+def _metrics(names: tuple[str, ...], row: Row) -> list[int | float]:
+    return [metric_value(name, row.metrics.get(name, 0.0)) for name in names]
+
+
+def answer(
+    *, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
+) -> dict[str, Any]:
+    parsed = parse(site=site, body=body, now=now)
+    query = parsed.query
+    report = execute(query)
+    results: list[dict[str, Any]] = []
+    for i, row in enumerate(report.rows):
+        metrics = _metrics(query.metrics, row)
+        result: dict[str, Any] = {"metrics": metrics, "dimensions": list(row.dimensions)}
+        if report.comparison is not None:
+            other = report.comparison[i]
+            previous = _metrics(query.metrics, other) if other else [0 for _ in query.metrics]
+            result["comparison"] = {
+                "dimensions": list(other.dimensions) if other else list(row.dimensions),
+                "metrics": previous,
+                "change": [
+                    change(name, now_, before)
+                    for name, now_, before in zip(query.metrics, metrics, previous, strict=True)
+                ],
+            }
+        results.append(result)
+    meta: dict[str, Any] = {
+        "imports_included": False,
+        "sampled": report.sample_fraction is not None,
+        "sample_fraction": report.sample_fraction,
+    }
+    if report.sample_fraction is not None:
+        meta["sampled_metrics"] = sorted(COUNTS & set(query.metrics))
+    if parsed.time_labels:
+        times = [d for d in query.dimensions if is_time(d)]
+        if times:
+            meta["time_labels"] = time_labels(query.date_range, interval_of(times[0]))
+    if query.comparison is not None:
+        meta["comparison_date_range"] = [
+            query.comparison.first.isoformat(),
+            query.comparison.last.isoformat(),
+        ]
+    return {"results": results, "meta": meta, "query": parsed.echo}
