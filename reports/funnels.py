@@ -10,7 +10,6 @@ Decisions (default window, strictness, counting by visitor): docs/funnels-and-re
 from __future__ import annotations
 
 import datetime as dt
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,13 +24,10 @@ MAX_STEPS = 8
 MAX_TEXT = 2000
 DEFAULT_WINDOW = 30 * 60  # seconds: as long as a visit lasts without events
 MAX_WINDOW = 90 * 24 * 3600
-# windowFunnel mode: a step needs a strictly later event than the previous step's, so one
-# event never completes two steps ("/blog/*" then "/blog/*" needs two pageviews).
-MODE = "strict_increase"
 KEYS = ("site_id", "date_range", "steps", "window")
 # Events before a site's creation can only come from the batch API's 30-day backfill.
 BACKFILL = dt.timedelta(days=30)
-_ESCAPE = frozenset(string.punctuation)
+_METACHARACTERS = frozenset("\\.+*?()|[]{}^$")  # RE2's; the rest of a pattern is literal
 
 StepType = Literal["page", "event"]
 
@@ -56,7 +52,10 @@ class FunnelQuery:
 
 def page_regex(pattern: str) -> str:
     """A page pattern as an anchored RE2 regex: `*` is any characters, the rest literal."""
-    parts = ("".join(f"\\{c}" if c in _ESCAPE else c for c in part) for part in pattern.split("*"))
+    parts = (
+        "".join(f"\\{c}" if c in _METACHARACTERS else c for c in part)
+        for part in pattern.split("*")
+    )
     return f"^{'.*'.join(parts)}$"
 
 
@@ -156,26 +155,39 @@ def _condition(step: Step, index: int) -> tuple[str, dict[str, Any]]:
 
 
 def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
-    """Visitors by the deepest step they reached (`level`, 1..n; 0 never entered)."""
+    """Visitors by the deepest step they reached (`level`, 1..n; 0 never entered).
+
+    `windowFunnel` on raw rows gets overlapping steps wrong: with its default mode one
+    pageview of /pricing completes both "any page" and "/pricing"; with `strict_increase`,
+    "/" then "/pricing" stops at step 1 (the second view restarts step 1 at its own time,
+    then cannot be a strictly later step 2). So each row is split into one row per step it
+    matches (`arrayJoin`), with a time of its own: milliseconds × n + (n − 1 − step), so a
+    deeper step of an event comes before a shallower one and uses only earlier events'
+    progress. One event thus completes at most one step, and a new start never erases the
+    step the same event completes. The window is scaled by n alike (see the docs).
+    """
     conditions: list[str] = []
     params: dict[str, Any] = {
         "start": query.date_range.start,
         "end": query.date_range.end,
         "first_day": query.date_range.start.date(),  # UTC days, for the primary index
         "last_day": (query.date_range.end - dt.timedelta(milliseconds=1)).date(),
-        "window_ms": query.window * 1000,
+        "steps": len(query.steps),
+        "window": query.window * 1000 * len(query.steps),
     }
     for index, step in enumerate(query.steps):
         sql, bound = _condition(step, index)
         conditions.append(sql)
         params.update(bound)
-    per_visitor = Select(
+    matches = Select(
         site_id=site.pk,
         table="events",
         columns=(
             "visitor_id",
-            f"windowFunnel({{window_ms:UInt64}}, '{MODE}')"
-            f"(toUInt64(toUnixTimestamp64Milli(timestamp)), {', '.join(conditions)}) AS level",
+            "arrayJoin(arrayFilter((k, hit) -> hit, range({steps:UInt8}),"
+            f" [{', '.join(f'({c})' for c in conditions)}])) AS step",
+            "toUInt64(toUnixTimestamp64Milli(timestamp) * {steps:UInt8} + {steps:UInt8} - 1 - step)"
+            " AS at",
         ),
         where=(
             "toDate(timestamp) BETWEEN {first_day:Date} AND {last_day:Date}",
@@ -185,6 +197,15 @@ def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
             any_of(conditions),  # only the rows a step can match
         ),
         params=params,
+    )
+    per_visitor = Select(
+        site_id=site.pk,
+        table=matches,
+        columns=(
+            "visitor_id",
+            "windowFunnel({window:UInt64})"
+            f"(at, {', '.join(f'step = {index}' for index in range(len(conditions)))}) AS level",
+        ),
         group_by=("visitor_id",),
     )
     return Select(
@@ -243,6 +264,5 @@ def result(*, query: FunnelQuery, by_level: Mapping[int, int]) -> dict[str, Any]
             "timezone": query.date_range.timezone,
             "window": query.window,
             "counted_by": "visitor",
-            "mode": MODE,
         },
     }

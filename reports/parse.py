@@ -44,6 +44,7 @@ FIELDS = frozenset(
         "include",
         "pagination",
         "sampling",
+        "timezone",
     }
 )
 INCLUDE = frozenset({"time_labels", "imports", "comparisons"})
@@ -243,7 +244,7 @@ def _first_day(site: Site) -> dt.date | None:
 
 
 def _comparison(
-    value: Any, span: dates.DateRange, site: Site, now: dt.datetime | None
+    value: Any, span: dates.DateRange, now: dt.datetime | None
 ) -> dates.DateRange:
     field = "include.comparisons"
     if not isinstance(value, dict) or set(value) - {"mode", "date_range"}:
@@ -261,7 +262,7 @@ def _comparison(
                 "a custom comparison needs [first, last] dates", field=f"{field}.date_range"
             )
         return dates.resolve(
-            value["date_range"], timezone=site.timezone, now=now, field=f"{field}.date_range"
+            value["date_range"], timezone=span.timezone, now=now, field=f"{field}.date_range"
         )
     raise ServiceError(
         f"unknown mode {mode!r}; known: {', '.join(COMPARISONS)}", field=f"{field}.mode"
@@ -287,8 +288,12 @@ def parse(*, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
     if "date_range" not in body:
         raise ServiceError("required", field="date_range")
     raw_range = body["date_range"]
+    timezone = body.get("timezone", site.timezone)
+    if not isinstance(timezone, str):
+        raise ServiceError("expected a time zone name such as Europe/Paris", field="timezone")
+    dates.zone(timezone)
     first_day = _first_day(site) if raw_range == "all" else None
-    span = dates.resolve(raw_range, timezone=site.timezone, first_day=first_day, now=now)
+    span = dates.resolve(raw_range, timezone=timezone, first_day=first_day, now=now)
     dimensions = _dimensions(body.get("dimensions"), span)
     goals = site_goals(site)
     filters = tuple(
@@ -310,7 +315,7 @@ def parse(*, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
             raise ServiceError("expected true or false", field=f"include.{key}")
     comparison = None
     if include.get("comparisons") is not None:
-        comparison = _comparison(include["comparisons"], span, site, now)
+        comparison = _comparison(include["comparisons"], span, now)
     query = ReportQuery(
         site_id=site.id,
         date_range=span,
@@ -324,12 +329,14 @@ def parse(*, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
         sampling=_sampling(body.get("sampling")),
         goals=goals,
     )
-    end = span.end.astimezone(dates.zone(site.timezone)) - dt.timedelta(seconds=1)
+    local = dates.zone(timezone)
+    end = span.end.astimezone(local) - dt.timedelta(seconds=1)
     echo = {
         "site_id": site.domain,
+        "timezone": timezone,
         "metrics": list(metrics),
         "date_range": [
-            span.start.astimezone(dates.zone(site.timezone)).isoformat(),
+            span.start.astimezone(local).isoformat(),
             end.isoformat(),
         ],
         "dimensions": list(dimensions),

@@ -120,7 +120,6 @@ def test_step_counts_conversion_and_dropoff(client: Any, shop: Site) -> None:
         "timezone": "UTC",
         "window": 1800,
         "counted_by": "visitor",
-        "mode": "strict_increase",
     }
 
 
@@ -178,6 +177,33 @@ def test_one_event_completes_one_step(client: Any, make_site: MakeSite, seed: Se
     blog = {"type": "page", "pattern": "/blog/*"}
     assert visitors(query(client, site, [blog, blog])) == [2, 1]
     assert visitors(query(client, site, [blog, blog, blog])) == [2, 1, 0]
+
+
+def test_overlapping_steps(client: Any, make_site: MakeSite, seed: Seed) -> None:
+    """Steps one event can match: each event completes at most one step, and a later
+    event matching step 1 as well does not lose the step it completes."""
+    site = make_site("overlap.example.com")
+    seed(
+        site,
+        [
+            hit(site, T, "/", ip=ip(1)),  # any page, then /pricing: converts
+            hit(site, T + MIN, "/pricing", ip=ip(1)),
+            hit(site, T, "/pricing", ip=ip(2)),  # /pricing alone: only step 1
+            hit(site, T, "/blog/a", ip=ip(3)),  # then X, A, A below
+            hit(site, T + MIN, "/docs", ip=ip(3)),
+            hit(site, T + 2 * MIN, "/docs", ip=ip(3)),
+        ],
+    )
+    anything = {"type": "page", "pattern": "*"}
+    docs = {"type": "page", "pattern": "/docs"}
+    assert visitors(query(client, site, [anything, PRICING])) == [3, 1]
+    assert visitors(query(client, site, [{"type": "page", "pattern": "/blog/*"}, docs, docs])) == [
+        1,
+        1,
+        1,
+    ]
+    assert visitors(query(client, site, [anything, anything, anything])) == [3, 2, 1]
+    assert visitors(query(client, site, [anything, docs, anything])) == [3, 1, 1]
 
 
 def test_eight_steps(client: Any, make_site: MakeSite, seed: Seed) -> None:
@@ -262,7 +288,7 @@ def test_hostile_patterns_and_names_are_literal(client: Any, pages: Site, text: 
 def test_page_regex_escapes_everything_but_the_star() -> None:
     assert funnels.page_regex("/blog/*") == "^/blog/.*$"
     assert funnels.page_regex("/a.b(c)|d*") == r"^/a\.b\(c\)\|d.*$"
-    assert funnels.page_regex("{x}'\\") == "^\\{x\\}\\'\\\\$"
+    assert funnels.page_regex("{x}'\\") == "^\\{x\\}'\\\\$"
     for pattern in ["/a.*(b", "/p?q=1&r[]=2", "/$^+|{}", "\\d\\w"]:
         regex = funnels.page_regex(pattern)
         assert re.fullmatch(regex.removeprefix("^").removesuffix("$"), pattern)
@@ -277,9 +303,12 @@ def test_the_sql_binds_every_value() -> None:
     sql, params = funnels.funnel_select(site=site, query=query).render()
     assert sql == (
         "SELECT level, count() AS visitors FROM ("
-        "SELECT visitor_id, windowFunnel({window_ms:UInt64}, 'strict_increase')"
-        "(toUInt64(toUnixTimestamp64Milli(timestamp)),"
-        " name = 'pageview' AND match(pathname, {step_0:String}), name = {step_1:String}) AS level"
+        "SELECT visitor_id, windowFunnel({window:UInt64})(at, step = 0, step = 1) AS level FROM ("
+        "SELECT visitor_id, arrayJoin(arrayFilter((k, hit) -> hit, range({steps:UInt8}),"
+        " [(name = 'pageview' AND match(pathname, {step_0:String})), (name = {step_1:String})]))"
+        " AS step,"
+        " toUInt64(toUnixTimestamp64Milli(timestamp) * {steps:UInt8} + {steps:UInt8} - 1 - step)"
+        " AS at"
         " FROM events WHERE site_id = {site_id:UInt64}"
         " AND (toDate(timestamp) BETWEEN {first_day:Date} AND {last_day:Date})"
         " AND (timestamp >= {start:DateTime64(3, 'UTC')})"
@@ -287,11 +316,12 @@ def test_the_sql_binds_every_value() -> None:
         " AND (name != 'engagement')"
         " AND ((name = 'pageview' AND match(pathname, {step_0:String}))"
         " OR (name = {step_1:String}))"
-        " GROUP BY visitor_id) WHERE (level > 0) GROUP BY level"
+        ") GROUP BY visitor_id) WHERE (level > 0) GROUP BY level"
     )
-    assert params["step_0"] == "^/a\\'.*$"
+    assert params["step_0"] == "^/a'.*$"
     assert params["step_1"] == "') OR 1=1"
-    assert params["window_ms"] == 1_800_000
+    assert params["window"] == 1_800_000 * 2  # milliseconds × steps
+    assert params["steps"] == 2
     assert params["site_id"] == 7
 
 

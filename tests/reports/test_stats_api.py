@@ -35,10 +35,10 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 
 def world(site: Site) -> list[dict[str, Any]]:
-    v1 = {"ip": "192.0.2.1", "user_agent": FIREFOX}
-    v2 = {"ip": "192.0.2.2", "user_agent": CHROME_ANDROID}
-    v3 = {"ip": "192.0.2.3", "user_agent": SAFARI_MAC}
-    v4 = {"ip": "192.0.2.4", "user_agent": FIREFOX}
+    v1 = {"ip": "192.0.2.1", "user_agent": FIREFOX, "screen_width": 1920}
+    v2 = {"ip": "192.0.2.2", "user_agent": CHROME_ANDROID, "screen_width": 390}
+    v3 = {"ip": "192.0.2.3", "user_agent": SAFARI_MAC, "screen_width": 1440}
+    v4 = {"ip": "192.0.2.4", "user_agent": FIREFOX, "screen_width": 1920}
     return [
         hit(site, at(D, 10, 0), "/", referrer="https://www.google.com/", **v1),
         hit(site, at(D, 10, 2), "/pricing", referrer=f"https://{site.domain}/", **v1),
@@ -104,3 +104,394 @@ def test_top_stats(client: Any, key: str, sites: dict[str, Site]) -> None:
     answer = query(client, key, sites["utc"], metrics=ALL)
     assert table(answer) == [(4, 5, 7, 8, 60, 72, 1.4)]
     assert answer["meta"]["sampled"] is False
+
+
+def test_pages(client: Any, key: str, sites: dict[str, Site]) -> None:
+    answer = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors", "pageviews", "visits"],
+        dimensions=["event:page"],
+    )
+    assert table(answer) == [
+        ("/", 2, 2, 2),
+        ("/blog/a", 2, 2, 2),
+        ("/pricing", 2, 2, 2),
+        ("/blog/b", 1, 1, 1),
+    ]
+
+
+def test_entry_and_exit_pages(client: Any, key: str, sites: dict[str, Site]) -> None:
+    entry = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visits", "bounce_rate", "visit_duration"],
+        dimensions=["visit:entry_page"],
+    )
+    assert table(entry) == [("/", 2, 50, 150), ("/blog/a", 2, 50, 30), ("/pricing", 1, 100, 0)]
+    exits = query(client, key, sites["utc"], metrics=["visits"], dimensions=["visit:exit_page"])
+    assert table(exits) == [("/pricing", 2), ("/", 1), ("/blog/a", 1), ("/blog/b", 1)]
+
+
+BREAKDOWNS = {
+    "visit:source": [
+        ("Direct / None", 1, 2, 50),
+        ("Google", 1, 1, 0),
+        ("Hacker News", 1, 1, 100),
+        ("newsletter", 1, 1, 100),
+    ],
+    "visit:referrer": [
+        ("Direct / None", 2, 3, 67),
+        ("google.com", 1, 1, 0),
+        ("news.ycombinator.com", 1, 1, 100),
+    ],
+    "visit:channel": [
+        ("Direct", 1, 2, 50),
+        ("Email", 1, 1, 100),
+        ("Organic Search", 1, 1, 0),
+        ("Organic Social", 1, 1, 100),
+    ],
+    "visit:utm_source": [("(none)", 3, 4, 50), ("newsletter", 1, 1, 100)],
+    "visit:utm_medium": [("(none)", 3, 4, 50), ("email", 1, 1, 100)],
+    "visit:utm_campaign": [("(none)", 3, 4, 50), ("spring", 1, 1, 100)],
+    "visit:utm_content": [("(none)", 4, 5, 60)],
+    "visit:utm_term": [("(none)", 4, 5, 60)],
+    "visit:device": [("Desktop", 3, 4, 50), ("Mobile", 1, 1, 100)],
+    "visit:browser": [("Firefox", 2, 2, 50), ("Chrome Mobile", 1, 1, 100), ("Safari", 1, 2, 50)],
+    "visit:browser_version": [("133.0", 2, 2, 50), ("131.0", 1, 1, 100), ("17.5", 1, 2, 50)],
+    "visit:os": [("Linux", 2, 2, 50), ("Android", 1, 1, 100), ("Mac OS X", 1, 2, 50)],
+    "visit:os_version": [("(not set)", 2, 2, 50), ("10", 1, 1, 100), ("10.15", 1, 2, 50)],
+    "visit:screen": [("Desktop", 3, 4, 50), ("Mobile", 1, 1, 100)],
+    # 192.0.2.0/24 is a documentation range: no location (tests/events/test_geo.py covers it)
+    "visit:country": [("(not set)", 4, 5, 60)],
+    "visit:region": [("(not set)", 4, 5, 60)],
+    "visit:city": [("(not set)", 4, 5, 60)],
+}
+
+
+@pytest.mark.parametrize("dimension", sorted(BREAKDOWNS))
+def test_visit_breakdowns(client: Any, key: str, sites: dict[str, Site], dimension: str) -> None:
+    answer = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors", "visits", "bounce_rate"],
+        dimensions=[dimension],
+    )
+    assert table(answer) == BREAKDOWNS[dimension]
+
+
+@pytest.mark.parametrize(
+    ("dimension", "expected"),
+    [
+        ("event:name", [("pageview", 4, 7), ("Signup", 1, 1)]),
+        ("event:hostname", [("stats-utc-trail.com", 4, 8)]),
+        ("event:props:plan", [("(none)", 4, 7), ("pro", 1, 1)]),
+    ],
+)
+def test_event_breakdowns(
+    client: Any, key: str, sites: dict[str, Site], dimension: str, expected: list[Any]
+) -> None:
+    answer = query(
+        client, key, sites["utc"], metrics=["visitors", "events"], dimensions=[dimension]
+    )
+    assert table(answer) == expected
+
+
+def test_goals_with_conversion_rate(client: Any, key: str, sites: dict[str, Site]) -> None:
+    answer = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors", "events", "conversion_rate"],
+        dimensions=["event:goal"],
+    )
+    assert table(answer) == [("Visit pricing", 2, 2, 50.0), ("Signup", 1, 1, 25.0)]
+    by_source = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors", "conversion_rate"],
+        dimensions=["visit:source"],
+        filters=[["is", "event:goal", ["Visit pricing"]]],
+    )
+    assert table(by_source) == [("Google", 1, 100.0), ("Hacker News", 1, 100.0)]
+    total = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors", "conversion_rate"],
+        filters=[["is", "event:goal", ["Signup"]]],
+    )
+    assert table(total) == [(1, 25.0)]
+
+
+def test_percentage(client: Any, key: str, sites: dict[str, Site]) -> None:
+    answer = query(
+        client, key, sites["utc"], metrics=["visitors", "percentage"], dimensions=["visit:device"]
+    )
+    assert table(answer) == [("Desktop", 3, 75.0), ("Mobile", 1, 25.0)]
+
+
+def test_time_series_by_day_hour_week_and_month(
+    client: Any, key: str, sites: dict[str, Site]
+) -> None:
+    site = sites["utc"]
+    days = query(
+        client,
+        key,
+        site,
+        metrics=["visitors", "pageviews", "visits", "bounce_rate"],
+        dimensions=["time:day"],
+        include={"time_labels": True},
+    )
+    assert table(days) == [(D.isoformat(), 4, 5, 4, 75), (D1.isoformat(), 1, 2, 1, 0)]
+    assert days["meta"]["time_labels"] == [D.isoformat(), D1.isoformat()]
+    hours = query(
+        client,
+        key,
+        site,
+        metrics=["visitors", "pageviews"],
+        dimensions=["time:hour"],
+        date_range=[D.isoformat(), D.isoformat()],
+        include={"time_labels": True},
+    )
+    stamp = D.isoformat()
+    assert table(hours) == [
+        (f"{stamp} 10:00:00", 1, 2),
+        (f"{stamp} 11:00:00", 1, 1),
+        (f"{stamp} 12:00:00", 1, 1),
+        (f"{stamp} 23:00:00", 1, 1),
+    ]
+    assert len(hours["meta"]["time_labels"]) == 24
+    auto = query(client, key, site, metrics=["pageviews"], dimensions=["time"])
+    assert auto["query"]["dimensions"] == ["time:day"]
+    months = query(client, key, site, metrics=["pageviews"], dimensions=["time:month"])
+    first_of_month = max(D.replace(day=1), D)
+    assert sum(row["metrics"][0] for row in months["results"]) == 7
+    assert months["results"][0]["dimensions"] == [first_of_month.isoformat()]
+    weeks = query(client, key, site, metrics=["pageviews"], dimensions=["time:week"])
+    assert sum(row["metrics"][0] for row in weeks["results"]) == 7
+    assert weeks["results"][0]["dimensions"] == [D.isoformat()]  # clamped to the range
+
+
+@pytest.mark.parametrize(
+    ("name", "day", "expected"),
+    [
+        # D in Tokyo (UTC+9) is D−1 15:00 … D 15:00 UTC: V1, V2, V3's first visit
+        ("tokyo", D, (3, 3, 4)),
+        # D in Los Angeles (UTC−8) is D 08:00 … D+1 08:00 UTC: also V4 at 23:30
+        ("la", D, (4, 4, 5)),
+        ("utc", D, (4, 4, 5)),
+        ("tokyo", D1, (2, 2, 3)),  # V4 (08:30 local) and V3 (18:00 local)
+        ("la", D1, (1, 1, 2)),
+    ],
+)
+def test_days_are_the_sites_local_days(
+    client: Any,
+    key: str,
+    sites: dict[str, Site],
+    name: str,
+    day: dt.date,
+    expected: tuple[int, ...],
+) -> None:
+    answer = query(
+        client,
+        key,
+        sites[name],
+        metrics=["visitors", "visits", "pageviews"],
+        date_range=[day.isoformat(), day.isoformat()],
+    )
+    assert table(answer) == [expected]
+
+
+def test_local_hours_in_a_utc_plus_9_site(client: Any, key: str, sites: dict[str, Site]) -> None:
+    answer = query(
+        client,
+        key,
+        sites["tokyo"],
+        metrics=["pageviews"],
+        dimensions=["time:hour"],
+        date_range=[D.isoformat(), D.isoformat()],
+    )
+    stamp = D.isoformat()
+    assert table(answer) == [
+        (f"{stamp} 19:00:00", 2),
+        (f"{stamp} 20:00:00", 1),
+        (f"{stamp} 21:00:00", 1),
+    ]
+    utc_view = query(
+        client,
+        key,
+        sites["tokyo"],
+        metrics=["pageviews"],
+        date_range=[D.isoformat(), D.isoformat()],
+        timezone="UTC",
+    )
+    assert table(utc_view) == [(5,)]
+
+
+FILTERS = [
+    (["is", "event:page", ["/pricing"]], (2, 2)),
+    (["is", "event:page", ["/pricing", "/"]], (3, 4)),
+    (["is_not", "event:page", ["/pricing"]], (3, 5)),
+    (["contains", "event:page", ["blog"]], (2, 3)),
+    (["contains_not", "event:page", ["blog"]], (3, 4)),
+    (["matches", "event:page", ["^/blog/[ab]$"]], (2, 3)),
+    (["matches_not", "event:page", ["^/blog"]], (3, 4)),
+    (["contains", "event:page", ["BLOG"], {"case_sensitive": False}], (2, 3)),
+    (["contains", "event:page", ["BLOG"]], (0, 0)),
+    (["is", "event:page", ["/PRICING"], {"case_sensitive": False}], (2, 2)),
+    (["matches", "event:page", ["^/BLOG/A"], {"case_sensitive": False}], (2, 2)),
+    (["is", "visit:source", ["Google"]], (1, 2)),
+    (["is_not", "visit:source", ["Google"]], (3, 5)),
+    (["is", "visit:browser", ["Firefox"]], (2, 3)),
+    (["is", "visit:entry_page", ["/"]], (2, 3)),
+    (["is", "visit:exit_page", ["/pricing"]], (2, 3)),
+    (["is", "visit:utm_campaign", ["spring"]], (1, 1)),
+    (["is", "event:props:plan", ["pro"]], (1, 0)),
+    (["is", "event:goal", ["Visit pricing"]], (2, 2)),
+    (["is", "event:name", ["Signup"]], (1, 0)),
+    (["or", [["is", "visit:browser", ["Safari"]], ["is", "event:page", ["/pricing"]]]], (3, 5)),
+    (["not", ["is", "event:page", ["/"]]], (4, 5)),
+    (["and", [["contains", "event:page", ["blog"]], ["is", "visit:browser", ["Safari"]]]], (1, 2)),
+]
+
+
+@pytest.mark.parametrize(("filter_", "expected"), FILTERS, ids=lambda v: str(v)[:60])
+def test_filters(
+    client: Any, key: str, sites: dict[str, Site], filter_: list[Any], expected: tuple[int, int]
+) -> None:
+    answer = query(client, key, sites["utc"], metrics=["visitors", "pageviews"], filters=[filter_])
+    assert table(answer) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("filter_", "expected"),
+    [
+        # visits with a pageview of /pricing: V1 (not a bounce) and V4 (a bounce)
+        (["is", "event:page", ["/pricing"]], (2, 50)),
+        # visits with no pageview of /pricing: V2, V3's two
+        (["is_not", "event:page", ["/pricing"]], (3, 67)),
+        (["is", "visit:entry_page", ["/"]], (2, 50)),
+        (["is", "event:goal", ["Signup"]], (1, 0)),
+    ],
+)
+def test_visit_metrics_with_filters(
+    client: Any, key: str, sites: dict[str, Site], filter_: list[Any], expected: tuple[int, int]
+) -> None:
+    answer = query(client, key, sites["utc"], metrics=["visits", "bounce_rate"], filters=[filter_])
+    assert table(answer) == [expected]
+
+
+def test_comparison_with_the_previous_period(client: Any, key: str, sites: dict[str, Site]) -> None:
+    answer = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors", "pageviews", "bounce_rate"],
+        date_range=[D1.isoformat(), D1.isoformat()],
+        include={"comparisons": {"mode": "previous_period"}},
+    )
+    [row] = answer["results"]
+    assert row["metrics"] == [1, 2, 0]
+    assert row["comparison"] == {"dimensions": [], "metrics": [4, 5, 75], "change": [-75, -60, -75]}
+    assert answer["meta"]["comparison_date_range"] == [D.isoformat(), D.isoformat()]
+    pages = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors"],
+        dimensions=["event:page"],
+        date_range=[D1.isoformat(), D1.isoformat()],
+        include={"comparisons": {"mode": "custom", "date_range": [D.isoformat(), D.isoformat()]}},
+    )
+    assert [
+        (r["dimensions"], r["metrics"], r["comparison"]["metrics"]) for r in pages["results"]
+    ] == [
+        (["/blog/a"], [1], [1]),
+        (["/blog/b"], [1], [0]),
+    ]
+    days = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["pageviews"],
+        dimensions=["time:day"],
+        date_range=[D1.isoformat(), D1.isoformat()],
+        include={"comparisons": {"mode": "previous_period"}},
+    )
+    [day] = days["results"]
+    assert day["dimensions"] == [D1.isoformat()]
+    assert day["comparison"] == {"dimensions": [D.isoformat()], "metrics": [5], "change": [-60]}
+
+
+def test_pagination_and_order(client: Any, key: str, sites: dict[str, Site]) -> None:
+    page = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors"],
+        dimensions=["event:page"],
+        pagination={"limit": 2, "offset": 1},
+    )
+    assert table(page) == [("/blog/a", 2), ("/pricing", 2)]
+    ascending = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["pageviews"],
+        dimensions=["event:page"],
+        order_by=[["pageviews", "asc"], ["event:page", "desc"]],
+    )
+    assert table(ascending) == [("/blog/b", 1), ("/pricing", 2), ("/blog/a", 2), ("/", 2)]
+    by_name = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visits"],
+        dimensions=["visit:exit_page"],
+        order_by=[["visit:exit_page", "asc"]],
+    )
+    assert [row[0] for row in table(by_name)] == ["/", "/blog/a", "/blog/b", "/pricing"]
+
+
+def test_the_answer_echoes_the_query(client: Any, key: str, sites: dict[str, Site]) -> None:
+    answer = query(
+        client, key, sites["la"], metrics=["visitors"], date_range=[D.isoformat(), D.isoformat()]
+    )
+    assert answer["query"]["date_range"] == [
+        f"{D.isoformat()}T00:00:00-08:00",
+        f"{D.isoformat()}T23:59:59-08:00",
+    ]
+    assert answer["query"]["site_id"] == "stats-la-trail.com"
+    assert answer["meta"]["imports_included"] is False
+
+
+def test_named_date_ranges(client: Any, key: str, sites: dict[str, Site]) -> None:
+    for name in ["day", "7d", "30d", "month", "6mo", "12mo", "year", "all"]:
+        answer = query(client, key, sites["utc"], metrics=["pageviews"], date_range=name)
+        first, last = answer["query"]["date_range"]
+        assert first <= last, name
+    assert table(query(client, key, sites["utc"], metrics=["pageviews"], date_range="30d")) == [
+        (7,)
+    ]
+    assert table(query(client, key, sites["utc"], metrics=["pageviews"], date_range="all")) == [
+        (7,)
+    ]
+    assert table(query(client, key, sites["utc"], metrics=["pageviews"], date_range="7d")) == [(0,)]
+
+
+def test_explicit_sampling_is_reported_and_scaled(
+    client: Any, key: str, sites: dict[str, Site]
+) -> None:
+    answer = query(client, key, sites["utc"], metrics=["visitors", "bounce_rate"], sampling=0.5)
+    assert answer["meta"]["sampled"] is True
+    assert answer["meta"]["sample_fraction"] == 0.5
+    [(visitors, bounce_rate)] = table(answer)
+    assert visitors % 2 == 0  # counts of the sample, doubled
+    assert 0 <= bounce_rate <= 100
+    exact = query(client, key, sites["utc"], metrics=["visitors"], sampling="exact")
+    assert exact["meta"]["sampled"] is False
