@@ -24,7 +24,7 @@ STEP_SCHEMA = {
             "type": "object",
             "required": ["type", "pattern"],
             "properties": {
-                "type": {"const": "page"},
+                "type": {"type": "string", "enum": ["page"]},
                 "pattern": {
                     "type": "string",
                     "maxLength": funnels.MAX_TEXT,
@@ -37,7 +37,7 @@ STEP_SCHEMA = {
             "type": "object",
             "required": ["type", "name"],
             "properties": {
-                "type": {"const": "event"},
+                "type": {"type": "string", "enum": ["event"]},
                 "name": {"type": "string", "maxLength": funnels.MAX_TEXT},
             },
             "additionalProperties": False,
