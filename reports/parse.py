@@ -243,9 +243,7 @@ def _first_day(site: Site) -> dt.date | None:
     return found[0]["first"] - dt.timedelta(days=1)
 
 
-def _comparison(
-    value: Any, span: dates.DateRange, now: dt.datetime | None
-) -> dates.DateRange:
+def _comparison(value: Any, span: dates.DateRange, now: dt.datetime | None) -> dates.DateRange:
     field = "include.comparisons"
     if not isinstance(value, dict) or set(value) - {"mode", "date_range"}:
         raise ServiceError(

@@ -4,13 +4,13 @@ dimensions; derived metrics (percentage, conversion rate) and sampling applied l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
 
-from reports.dates import time_labels
+from reports.dates import DateRange, time_labels
 from reports.plan import Part, Plan, plan, tables, without_goal_filters
 from reports.query import Filter, ReportQuery, interval_of, is_time
 from reports.sql.builder import Select, any_of, estimate_rows, run
@@ -45,7 +45,7 @@ class Report:
     sample_fraction: float | None  # None: every row was read
 
 
-def _part_select(
+def part_select(
     query: ReportQuery,
     part: Part,
     *,
@@ -70,10 +70,9 @@ def _part_select(
         )
         for d in dimensions
     ]
-    where: list[Any] = [
-        date_condition(part.table, binder, span.start, span.end),
-        FilterCompiler(query, binder).compile(filters, part.table),
-    ]
+    where: list[Any] = [date_condition(part.table, binder, span.start, span.end)]
+    if filters:
+        where.append(FilterCompiler(query, binder).compile(filters, part.table))
     if part.table == EVENTS and event_names:
         where.append(f"name IN {binder.bind(list(event_names), 'Array(String)')}")
     if "event:goal" in dimensions:  # only rows that complete a goal
@@ -109,7 +108,7 @@ def _collect(
     dimensions = options.pop("dimensions", query.dimensions)
     filters = options.pop("filters", query.filters)
     found = run(
-        _part_select(
+        part_select(
             query, part, dimensions=dimensions, filters=filters, fraction=fraction, **options
         )
     )
@@ -131,8 +130,8 @@ def _goal_names(query: ReportQuery, values: dict[Key, Values]) -> dict[Key, Valu
     return named
 
 
-def _rank(query: ReportQuery, the_plan: Plan, fraction: float | None) -> list[Key]:
-    """The keys of the page of rows to return, ranked by a cheap count or the requested order."""
+def rank_select(query: ReportQuery, the_plan: Plan, fraction: float | None) -> Select:
+    """The page of rows to return, ranked by a cheap count or by the requested order."""
     part = the_plan.primary
     expressions = METRICS_ON[part.table]
     order = []
@@ -145,7 +144,7 @@ def _rank(query: ReportQuery, the_plan: Plan, fraction: float | None) -> list[Ke
     if not order:
         order.append(f"{RANK_BY[part.table]} DESC")
     order.extend(f"d{i} ASC" for i in range(len(query.dimensions)))
-    select = _part_select(
+    return part_select(
         query,
         part,
         dimensions=query.dimensions,
@@ -155,8 +154,12 @@ def _rank(query: ReportQuery, the_plan: Plan, fraction: float | None) -> list[Ke
         columns=(),
         order_by=tuple(order),
     )
+
+
+def _rank(query: ReportQuery, the_plan: Plan, fraction: float | None) -> list[Key]:
     width = len(query.dimensions)
-    return [tuple(row[f"d{i}"] for i in range(width)) for row in run(select)]
+    found = run(rank_select(query, the_plan, fraction))
+    return [tuple(row[f"d{i}"] for i in range(width)) for row in found]
 
 
 def _values(
@@ -235,12 +238,15 @@ def _ordered(query: ReportQuery, merged: dict[Key, Values]) -> list[Row]:
     rows = [Row(key, metrics) for key, metrics in merged.items()]
     rows.sort(key=lambda row: tuple(str(v) for v in row.dimensions))
     for name, direction in reversed(_sort_key(query)):
-        if name in query.dimensions:
-            at = query.dimensions.index(name)
-            rows.sort(key=lambda row, at=at: str(row.dimensions[at]), reverse=direction == "desc")
-        else:
-            rows.sort(key=lambda row, n=name: row.metrics.get(n, 0.0), reverse=direction == "desc")
+        rows.sort(key=_sorter(query, name), reverse=direction == "desc")
     return rows
+
+
+def _sorter(query: ReportQuery, name: str) -> Callable[[Row], Any]:
+    if name in query.dimensions:
+        at = query.dimensions.index(name)
+        return lambda row: str(row.dimensions[at])
+    return lambda row: row.metrics.get(name, 0.0)
 
 
 def sample_fraction(query: ReportQuery) -> float | None:
@@ -304,30 +310,35 @@ def execute(query: ReportQuery) -> Report:
         rows = rows[query.offset : query.offset + query.limit]
     comparison = None
     if query.comparison is not None:
-        previous = query.over(query.comparison)
-        has_time = any(is_time(d) for d in query.dimensions)
-        keys = None if has_time or not query.dimensions else [row.dimensions for row in rows]
-        found = _values(previous, the_plan, fraction, keys) if keys != [] else {}
-        if has_time:
-            found = _position_keys(previous, found)
-            index = _position_keys(query, {row.dimensions: {} for row in rows})
-            lookup = list(index)
-        else:
-            lookup = [row.dimensions for row in rows]
-        original = {
-            aligned: key for aligned, key in zip(lookup, (r.dimensions for r in rows), strict=True)
-        }
-        comparison = []
-        for aligned in lookup:
-            metrics = found.get(aligned)
-            if metrics is None:
-                comparison.append(None)
-                continue
-            dims = _comparison_dims(previous, aligned, original[aligned])
-            comparison.append(Row(dims, metrics))
+        comparison = _compared(query, the_plan, fraction, rows, query.comparison)
     _scaled(rows, fraction)
     _scaled(comparison or [], fraction)
     return Report(rows=rows, comparison=comparison, sample_fraction=fraction)
+
+
+def _compared(
+    query: ReportQuery, the_plan: Plan, fraction: float | None, rows: list[Row], span: DateRange
+) -> list[Row | None]:
+    """The comparison period's row for each row: the same dimension values, or for time
+    buckets the bucket at the same position in the comparison range."""
+    previous = query.over(span)
+    has_time = any(is_time(d) for d in query.dimensions)
+    keys: list[Key] | None = None
+    if query.dimensions and not has_time:
+        keys = [row.dimensions for row in rows]
+    found = _values(previous, the_plan, fraction, keys) if keys != [] else {}
+    lookup = [row.dimensions for row in rows]
+    if has_time:
+        found = _position_keys(previous, found)
+        lookup = list(_position_keys(query, {row.dimensions: {} for row in rows}))
+    compared: list[Row | None] = []
+    for aligned, row in zip(lookup, rows, strict=True):
+        metrics = found.get(aligned)
+        if metrics is None:
+            compared.append(None)
+        else:
+            compared.append(Row(_comparison_dims(previous, aligned, row.dimensions), metrics))
+    return compared
 
 
 def _comparison_dims(previous: ReportQuery, aligned: Key, main: Key) -> Key:

@@ -120,10 +120,13 @@ def restart_site_ids() -> int:
     as later tests get ids after it from the same sequence.
     """
     from django.db import connection
+    from django.db.models import Max
 
     from sites.models import Site
 
-    first = 2**52 + secrets.randbelow(2**40)
+    # above every id in use: SQLite hands out max(rowid) + 1 when that is higher
+    highest = Site.objects.aggregate(highest=Max("id"))["highest"] or 0
+    first = max(2**52, highest + 1) + secrets.randbelow(2**40)
     table = Site._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

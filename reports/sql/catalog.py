@@ -84,9 +84,12 @@ def goal_condition(goal: GoalDefinition, binder: Binder) -> str:
     return f"name = 'pageview' AND match(pathname, {binder.bind(page_regex(goal.value), 'String')})"
 
 
+_REGEX_SPECIAL = frozenset("\\.^$|?+()[]{}")
+
+
 def page_regex(pattern: str) -> str:
     """A path pattern where `*` matches any characters, as an anchored RE2 expression."""
-    escaped = "".join(c if c.isalnum() or c == "*" else "\\" + c for c in pattern)
+    escaped = "".join("\\" + c if c in _REGEX_SPECIAL else c for c in pattern)
     return "^" + escaped.replace("*", ".*") + "$"
 
 
