@@ -3,6 +3,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from events.api import EventBatchView
+from reports.api import StatsQueryView
+from reports.funnels_api import FunnelQueryView
+from reports.realtime_api import RealtimeView
 from sites.api import SiteDetailView, SiteListView
 from trail.health import healthz
 
@@ -10,11 +13,14 @@ api_v1 = [
     path("events", EventBatchView.as_view(), name="api-events"),
     path("sites", SiteListView.as_view(), name="api-sites"),
     path("sites/<str:domain>", SiteDetailView.as_view(), name="api-site"),
+    path("funnels/query", FunnelQueryView.as_view(), name="api-funnels"),
+    path("realtime", RealtimeView.as_view(), name="api-realtime"),
 ]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
+    path("api/v2/query", StatsQueryView.as_view(), name="api-stats-query"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("allauth.urls")),
