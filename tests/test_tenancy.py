@@ -774,3 +774,47 @@ def test_malformed_ids_are_a_bad_request(world: World, path: str, data: dict[str
 
     assert response.status_code == 400
     assert_unchanged_except(world, before, None)
+
+
+def _post_json(client: Client, path: str, body: dict[str, Any]) -> HttpResponse:
+    return client.post(path, data=json.dumps(body), content_type="application/json")
+
+
+STATS_CALLS: dict[str, Callable[[Client, str], HttpResponse]] = {
+    "query": lambda c, domain: _post_json(
+        c,
+        "/api/v2/query",
+        {
+            "site_id": domain,
+            "metrics": ["visitors"],
+            "date_range": "7d",
+            "dimensions": ["event:page"],
+        },
+    ),
+    "funnel": lambda c, domain: _post_json(
+        c,
+        "/api/v1/funnels/query",
+        {
+            "site_id": domain,
+            "date_range": "7d",
+            "steps": [{"type": "page", "pattern": "/"}, {"type": "event", "name": "Signup"}],
+        },
+    ),
+    "realtime": lambda c, domain: c.get("/api/v1/realtime", {"site_id": domain}),
+}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("actor", API_ACTORS)
+@pytest.mark.parametrize("call", list(STATS_CALLS))
+def test_api_stats(world: World, call: str, actor: str, target: str) -> None:
+    """Reading stats needs `stats:read` (which the "no sites:manage" key has) and a member."""
+    tenant = world.tenant(target)
+    response = STATS_CALLS[call](client_for(world, actor), tenant.site.domain)
+
+    as_actor = "key_a" if actor == "noscope_key_a" else actor
+    expected = api_expectation(as_actor, target, write=False, success=200)
+    assert response.status_code == expected, response.content[:500]
+    assert_no_leak(world, as_actor, response)
+    if expected >= 400:
+        assert_api_error(as_actor, response, expected)
