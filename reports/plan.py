@@ -5,15 +5,18 @@ Small steps over a `ReportQuery` (Plausible's query optimizer works the same way
    when the breakdown is by a visit attribute) come from `sessions`, written by the
    collector; metrics of events (and every metric broken down by an event dimension) from
    `events`. Raw events are never re-sessionized per query.
-2. `ranked`: a top list (a breakdown by anything but time or goals) is ranked by a cheap
-   count (events or visits) first, and exact metrics are computed for the returned rows
-   only, unless the request orders by something the count cannot stand for.
+2. `ranked`: a top list of a dimension with many values (pages, referrers, campaigns,
+   cities, properties) is ranked by a cheap count (events or visits) first, and exact
+   metrics are computed for the returned rows only, unless the request orders by something
+   the count cannot stand for. Without event filters, visitors and counts of a report
+   that is not broken down by an event dimension come from `sessions` (fewer rows).
 3. `pageviews only`: a breakdown by page reads pageview rows only (engagement rows too
    when scroll depth or time on page is asked): the primary key skips the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from accounts.errors import ServiceError
@@ -44,13 +47,21 @@ class Plan:
         return next(part for part in self.parts if metric in part.metrics)
 
 
-def has_goal_filter(filters: tuple[Filter, ...]) -> bool:
+def _any_condition(filters: tuple[Filter, ...], test: Callable[[str], bool]) -> bool:
     def walk(node: Filter) -> bool:
         if isinstance(node, Combined):
             return any(walk(child) for child in node.children)
-        return node.dimension == "event:goal"
+        return test(node.dimension)
 
     return any(walk(node) for node in filters)
+
+
+def has_goal_filter(filters: tuple[Filter, ...]) -> bool:
+    return _any_condition(filters, lambda dimension: dimension == "event:goal")
+
+
+def has_event_filter(filters: tuple[Filter, ...]) -> bool:
+    return _any_condition(filters, lambda dimension: dimension.startswith("event:"))
 
 
 def without_goal_filters(filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
@@ -101,7 +112,10 @@ def tables(query: ReportQuery) -> tuple[Part, ...]:
                     field="metrics",
                 )
         return (Part(SESSIONS, metrics),)
-    on_events = tuple(m for m in metrics if m in EVENT_METRICS and m != "visits")
+    if has_event_filter(query.filters):  # counts of the matching events, visits' metrics
+        on_events = tuple(m for m in metrics if m in EVENT_METRICS and m != "visits")
+    else:  # a visit holds its visitor and its counts: the smaller table answers
+        on_events = tuple(m for m in metrics if m not in SESSION_METRICS)
     on_sessions = tuple(m for m in metrics if m not in on_events)
     parts = []
     if on_events:
@@ -111,8 +125,27 @@ def tables(query: ReportQuery) -> tuple[Part, ...]:
     return tuple(parts)
 
 
+# Dimensions with many values: a top list of them is ranked first (below). The others have a
+# few dozen values at most, so one query computes every row.
+MANY_VALUES = frozenset(
+    {
+        "event:page",
+        "visit:entry_page",
+        "visit:exit_page",
+        "visit:referrer",
+        "visit:utm_campaign",
+        "visit:utm_content",
+        "visit:utm_term",
+        "visit:city",
+        "visit:region",
+    }
+)
+
+
 def _rankable(query: ReportQuery, primary: Part) -> bool:
     if any(is_time(d) or d == "event:goal" for d in query.dimensions) or not query.dimensions:
+        return False
+    if not any(d in MANY_VALUES or d.startswith("event:props:") for d in query.dimensions):
         return False
     for key, _ in query.order_by:
         if key in query.dimensions or key in primary.metrics or key == "percentage":

@@ -4,13 +4,15 @@ dimensions; derived metrics (percentage, conversion rate) and sampling applied l
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
-from reports.dates import DateRange, time_labels
+from reports.dates import time_labels
 from reports.plan import Part, Plan, plan, tables, without_goal_filters
 from reports.query import Filter, ReportQuery, interval_of, is_time
 from reports.sql.builder import Select, any_of, estimate_rows, run
@@ -27,9 +29,33 @@ from reports.sql.catalog import (
 )
 from reports.sql.filters import FilterCompiler
 
+T = TypeVar("T")
 Key = tuple[Any, ...]
 Values = dict[str, float]
 MIN_SAMPLE = 0.01
+
+
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trail-report")
+_in_pool = threading.local()
+
+
+def _pooled(job: Callable[[], T]) -> Callable[[], T]:
+    def run() -> T:
+        _in_pool.active = True
+        return job()
+
+    return run
+
+
+def together(*jobs: Callable[[], T]) -> list[T]:
+    """Run independent queries at once (ClickHouse answers them in parallel); this thread
+    runs the first. Inside a pool thread they run one after another, so nesting cannot
+    exhaust the pool."""
+    if len(jobs) == 1 or getattr(_in_pool, "active", False):
+        return [job() for job in jobs]
+    futures = [_POOL.submit(_pooled(job)) for job in jobs[1:]]
+    first = jobs[0]()
+    return [first, *(future.result() for future in futures)]
 
 
 @dataclass(frozen=True)
@@ -85,7 +111,7 @@ def part_select(
             where.append(f"tuple({', '.join(dims)}) IN {binder.bind(keys, kind)}")
     expressions = METRICS_ON[part.table]
     if columns is None:
-        columns = tuple(f"{expressions[m]} AS {m}" for m in part.metrics)
+        columns = tuple(f"{expressions[m]} AS m_{m}" for m in part.metrics)
     grouped = tuple(f"d{i}" for i in range(len(dims)))
     return Select(
         site_id=query.site_id,
@@ -116,7 +142,7 @@ def _collect(
     values: dict[Key, Values] = {}
     for row in found:
         key = tuple(row[f"d{i}"] for i in range(width))
-        values[key] = {m: float(row[m]) for m in part.metrics}
+        values[key] = {m: float(row[f"m_{m}"]) for m in part.metrics}
     return values
 
 
@@ -166,10 +192,18 @@ def _values(
     query: ReportQuery, the_plan: Plan, fraction: float | None, keys: list[Key] | None
 ) -> dict[Key, Values]:
     """Every metric of every row (of `keys` only, when given), derived ones included."""
-    merged: dict[Key, Values] = {}
-    for part in the_plan.parts:
+
+    def collect(part: Part) -> Callable[[], dict[Key, Values]]:
         names = the_plan.event_names if part is the_plan.primary else ()
-        found = _collect(query, part, fraction, keys=keys, event_names=names)
+        return lambda: _collect(query, part, fraction, keys=keys, event_names=names)
+
+    jobs = [collect(part) for part in the_plan.parts]
+    if "percentage" in query.metrics:
+        jobs.append(lambda: _total_visitors(query, the_plan, fraction))
+    found_parts = together(*jobs)
+    totals = found_parts.pop() if "percentage" in query.metrics else {}
+    merged: dict[Key, Values] = {}
+    for found in found_parts:
         if "event:goal" in query.dimensions:
             found = _goal_names(query, found)
         for key, metrics in found.items():
@@ -181,26 +215,26 @@ def _values(
             for metric in part.metrics:
                 metrics.setdefault(metric, 0.0)
     if "percentage" in query.metrics:
-        _percentages(query, the_plan, fraction, merged)
+        total = next(iter(totals.values()), {}).get("visitors", 0.0)
+        for metrics in merged.values():
+            metrics["percentage"] = 100 * metrics["visitors"] / total if total else 0.0
     if "conversion_rate" in query.metrics:
         _conversion_rates(query, fraction, merged)
     return merged
 
 
-def _percentages(
-    query: ReportQuery, the_plan: Plan, fraction: float | None, merged: dict[Key, Values]
-) -> None:
+def _total_visitors(
+    query: ReportQuery, the_plan: Plan, fraction: float | None
+) -> dict[Key, Values]:
+    """Visitors of the whole report (what a row's percentage divides by)."""
     part = the_plan.part_for("visitors")
-    totals = _collect(
+    return _collect(
         query,
         Part(part.table, ("visitors",)),
         fraction,
         dimensions=(),
         event_names=the_plan.event_names if part is the_plan.primary else (),
     )
-    total = next(iter(totals.values()), {}).get("visitors", 0.0)
-    for metrics in merged.values():
-        metrics["percentage"] = 100 * metrics["visitors"] / total if total else 0.0
 
 
 def _conversion_rates(
@@ -301,34 +335,29 @@ def _position_keys(query: ReportQuery, rows: dict[Key, Values]) -> dict[Key, Val
 def execute(query: ReportQuery) -> Report:
     the_plan = plan(query)
     fraction = sample_fraction(query)
-    if the_plan.ranked:
-        keys = _rank(query, the_plan, fraction)
-        merged = _values(query, the_plan, fraction, keys) if keys else {}
-        rows = _ordered(query, merged)
-    else:
-        rows = _ordered(query, _values(query, the_plan, fraction, None))
+    previous = query.over(query.comparison) if query.comparison is not None else None
+    keys = _rank(query, the_plan, fraction) if the_plan.ranked else None
+
+    def values(of: ReportQuery) -> Callable[[], dict[Key, Values]]:
+        return lambda: _values(of, the_plan, fraction, keys) if keys != [] else {}
+
+    found = together(values(query), *([values(previous)] if previous else []))
+    rows = _ordered(query, found[0])
+    if keys is None:
         rows = rows[query.offset : query.offset + query.limit]
-    comparison = None
-    if query.comparison is not None:
-        comparison = _compared(query, the_plan, fraction, rows, query.comparison)
+    comparison = _compared(query, previous, rows, found[1]) if previous else None
     _scaled(rows, fraction)
     _scaled(comparison or [], fraction)
     return Report(rows=rows, comparison=comparison, sample_fraction=fraction)
 
 
 def _compared(
-    query: ReportQuery, the_plan: Plan, fraction: float | None, rows: list[Row], span: DateRange
+    query: ReportQuery, previous: ReportQuery, rows: list[Row], found: dict[Key, Values]
 ) -> list[Row | None]:
     """The comparison period's row for each row: the same dimension values, or for time
     buckets the bucket at the same position in the comparison range."""
-    previous = query.over(span)
-    has_time = any(is_time(d) for d in query.dimensions)
-    keys: list[Key] | None = None
-    if query.dimensions and not has_time:
-        keys = [row.dimensions for row in rows]
-    found = _values(previous, the_plan, fraction, keys) if keys != [] else {}
     lookup = [row.dimensions for row in rows]
-    if has_time:
+    if any(is_time(d) for d in query.dimensions):
         found = _position_keys(previous, found)
         lookup = list(_position_keys(query, {row.dimensions: {} for row in rows}))
     compared: list[Row | None] = []

@@ -1,0 +1,113 @@
+"""How fast the reports engine answers the dashboard's queries, through the runner.
+
+    .venv/bin/python bench/report_data.py --var /tmp/trail-bench-10m --events 10000000
+    .venv/bin/python bench/report_queries.py --var /tmp/trail-bench-10m [--sampling exact]
+
+Each query (a Stats API v2 body over the last 30 days) runs once to warm the cache, then
+`--runs` times; the median and the slowest run are printed, with the peak memory
+of the process above its resident size before the runs (chDB runs in this process; it has no
+query_log) and whether it was sampled. Every query is capped at 2 GiB by the runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+from _setup import django
+
+VISIT_METRICS = ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]
+DASHBOARD: dict[str, dict[str, Any]] = {
+    "top stats": {
+        "metrics": [*VISIT_METRICS, "views_per_visit"],
+        "include": {"comparisons": {"mode": "previous_period"}},
+    },
+    "time series": {"metrics": ["visitors", "visits", "pageviews"], "dimensions": ["time:day"]},
+    "pages": {"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]},
+    "entry pages": {"metrics": ["visits", "bounce_rate"], "dimensions": ["visit:entry_page"]},
+    "exit pages": {"metrics": ["visits"], "dimensions": ["visit:exit_page"]},
+    "sources": {"metrics": ["visitors", "bounce_rate"], "dimensions": ["visit:source"]},
+    "utm campaigns": {"metrics": ["visitors"], "dimensions": ["visit:utm_campaign"]},
+    "countries": {"metrics": ["visitors", "percentage"], "dimensions": ["visit:country"]},
+    "devices": {"metrics": ["visitors", "percentage"], "dimensions": ["visit:device"]},
+    "browsers": {"metrics": ["visitors", "percentage"], "dimensions": ["visit:browser"]},
+    "operating systems": {"metrics": ["visitors", "percentage"], "dimensions": ["visit:os"]},
+    "goals": {
+        "metrics": ["visitors", "events", "conversion_rate"],
+        "dimensions": ["event:goal"],
+    },
+}
+LIST_LIMIT = {"pagination": {"limit": 10}}
+
+
+def _status(field: str) -> float:
+    """A memory figure of this process from /proc/self/status, in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak() -> float:
+    """Reset the peak resident size (VmHWM) to the current one, which is returned."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    return _status("VmRSS")
+
+
+def _peak() -> float:
+    return _status("VmHWM")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--var", required=True, help="the var dir bench/report_data.py wrote")
+    parser.add_argument("--site-domain", default="bench.example.com")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sampling", default="auto", help='"auto", "exact" or a fraction')
+    parser.add_argument("--only", default="", help="run the queries whose name contains this")
+    args = parser.parse_args()
+    django(args.var, migrate=False)
+
+    from events.clickhouse import get_client
+    from reports.stats import answer
+    from sites.models import Site
+
+    site = Site.objects.get(domain=args.site_domain, deleted_at__isnull=True)
+    sampling: Any = args.sampling if args.sampling in ("auto", "exact") else float(args.sampling)
+    client = get_client()
+    [rows] = client.query(
+        "SELECT count() AS n FROM events WHERE site_id = {s:UInt64}", {"s": site.id}
+    )
+    print(f"site {site.domain} (id {site.id}): {rows['n']:,} events; sampling {sampling}")
+    print(f"{'query':<20}{'median ms':>10}{'max ms':>9}{'+peak MiB':>10}  sampled  rows")
+    worst = 0.0
+    for name, body in DASHBOARD.items():
+        if args.only not in name:
+            continue
+        request = {"site_id": site.domain, "date_range": "30d", "sampling": sampling, **body}
+        if "dimensions" in body and "time:day" not in body["dimensions"]:
+            request.update(LIST_LIMIT)
+        result = answer(site=site, body=request)  # warm-up
+        base = _reset_peak()
+        timings = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            result = answer(site=site, body=request)
+            timings.append((time.perf_counter() - start) * 1000)
+        peak = _peak() - base
+        median, slowest = statistics.median(timings), max(timings)
+        worst = max(worst, slowest)
+        sampled = result["meta"]["sample_fraction"] or "no"
+        print(
+            f"{name:<20}{median:>10.0f}{slowest:>9.0f}{peak:>10.0f}"
+            f"  {sampled!s:<7}  {len(result['results'])}"
+        )
+    print(f"slowest run of any query: {worst:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
