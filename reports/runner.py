@@ -26,6 +26,7 @@ from reports.sql.catalog import (
     date_condition,
     dimension_sql,
     goal_condition,
+    of_visitor,
 )
 from reports.sql.filters import FilterCompiler
 
@@ -198,10 +199,14 @@ def _values(
         return lambda: _collect(query, part, fraction, keys=keys, event_names=names)
 
     jobs = [collect(part) for part in the_plan.parts]
-    if "percentage" in query.metrics:
+    # Each visitor is in exactly one row of a complete breakdown by location or device, so
+    # the rows' visitors add up to the report's; otherwise that takes its own query.
+    summed = keys is None and len(query.dimensions) == 1 and of_visitor(query.dimensions[0])
+    total_query = "percentage" in query.metrics and not summed
+    if total_query:
         jobs.append(lambda: _total_visitors(query, the_plan, fraction))
     found_parts = together(*jobs)
-    totals = found_parts.pop() if "percentage" in query.metrics else {}
+    totals = found_parts.pop() if total_query else {}
     merged: dict[Key, Values] = {}
     for found in found_parts:
         if "event:goal" in query.dimensions:
@@ -215,7 +220,10 @@ def _values(
             for metric in part.metrics:
                 metrics.setdefault(metric, 0.0)
     if "percentage" in query.metrics:
-        total = next(iter(totals.values()), {}).get("visitors", 0.0)
+        if summed:
+            total = sum(metrics["visitors"] for metrics in merged.values())
+        else:
+            total = next(iter(totals.values()), {}).get("visitors", 0.0)
         for metrics in merged.values():
             metrics["percentage"] = 100 * metrics["visitors"] / total if total else 0.0
     if "conversion_rate" in query.metrics:

@@ -41,9 +41,10 @@ def _labelled(column: str, empty: str) -> str:
     return f"if({column} = '', '{empty}', {column})" if empty else column
 
 
-# visit dimension → (column, label of an empty value, also on every event row?). The
-# location and device of a visit are those of every one of its events (one visitor hash,
-# one IP and user agent); its source, UTM tags and entry/exit pages are the visit's alone.
+# visit dimension → (column, label of an empty value, the same on every row of a visitor?).
+# A visitor id is a hash of one IP and one user agent, so its location and device (not its
+# screen) are those of each of its events and visits; a visit's source, UTM tags and
+# entry/exit pages are the visit's alone.
 _VISIT = {
     "entry_page": ("entry_page", "", False),
     "exit_page": ("exit_page", "", False),
@@ -63,9 +64,14 @@ _VISIT = {
     "browser_version": ("browser_version", NOT_SET, True),
     "os": ("os", NOT_SET, True),
     "os_version": ("os_version", NOT_SET, True),
-    "screen": ("screen_size", NOT_SET, True),
+    "screen": ("screen_size", NOT_SET, False),
 }
 _EVENT = {"event:page": "pathname", "event:name": "name", "event:hostname": "hostname"}
+
+
+def of_visitor(dimension: str) -> bool:
+    """Is `dimension` the same on every event and visit of a visitor (location, device)?"""
+    return dimension.startswith("visit:") and _VISIT[dimension[6:]][2]
 
 
 def on_table(dimension: str, table: str) -> bool:
@@ -73,8 +79,7 @@ def on_table(dimension: str, table: str) -> bool:
     if is_time(dimension):
         return True
     if dimension.startswith("visit:"):
-        _, _, on_events = _VISIT[dimension[6:]]
-        return table == SESSIONS or on_events
+        return table == SESSIONS or of_visitor(dimension)
     return table == EVENTS  # event:*
 
 
