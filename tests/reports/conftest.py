@@ -124,3 +124,15 @@ def seed_sites(
         spool().rotate()
         flush_spool(client=clickhouse)
     return made
+
+
+def drop_seeded(django_db_blocker: Any, sites: dict[str, Site]) -> None:
+    """Delete what `seed_sites` committed (its organization, owner, sites, goals and keys),
+    so later tests find the database as they expect. Its events stay in ClickHouse under
+    site ids nobody gets again (`restart_site_ids`)."""
+    with django_db_blocker.unblock():
+        for org in {site.organization for site in sites.values()}:
+            owners = [m.user for m in org.memberships.select_related("user")]
+            org.delete()
+            for user in owners:
+                user.delete()

@@ -17,13 +17,22 @@ duration 72 s, 1.4 views per visit. Goals: Signup (1 visitor: 25 %), Visit prici
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from sites.models import Site
 from tests import factories
-from tests.reports.conftest import CHROME_ANDROID, FIREFOX, SAFARI_MAC, hit, post_json, seed_sites
+from tests.reports.conftest import (
+    CHROME_ANDROID,
+    FIREFOX,
+    SAFARI_MAC,
+    drop_seeded,
+    hit,
+    post_json,
+    seed_sites,
+)
 
 TODAY = dt.datetime.now(dt.UTC).date()
 D = TODAY - dt.timedelta(days=10)
@@ -58,8 +67,10 @@ def world(site: Site) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def sites(django_db_setup: None, django_db_blocker: Any, clickhouse: Any) -> dict[str, Site]:
-    return seed_sites(
+def sites(
+    django_db_setup: None, django_db_blocker: Any, clickhouse: Any
+) -> Iterator[dict[str, Site]]:
+    made = seed_sites(
         django_db_blocker,
         clickhouse,
         {
@@ -70,6 +81,8 @@ def sites(django_db_setup: None, django_db_blocker: Any, clickhouse: Any) -> dic
         world,
         goals=(("event", "Signup", "Signup"), ("pageview", "/pricing", "Visit pricing")),
     )
+    yield made
+    drop_seeded(django_db_blocker, made)
 
 
 @pytest.fixture
