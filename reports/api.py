@@ -6,9 +6,11 @@ dashboard). Another tenant's site is 404; a bad body is `400 {"error": "<field>:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,18 +19,39 @@ from accounts.errors import ServiceError
 from accounts.models import Scope
 from events.clickhouse.errors import ClickHouseError
 from reports.stats import answer
+from sites.models import Site
 from sites.selectors import site_get_for_actor
 
 
-def json_body(request: Request) -> dict[str, Any]:
-    body = request.data
+class RawBody(BaseParser):
+    """The body is read as JSON by `body_and_site`, so a malformed one is a 400 naming
+    `body` (DRF's own parser words it differently)."""
+
+    media_type = "*/*"
+
+    def parse(
+        self, stream: object, media_type: str | None = None, parser_context: object = None
+    ) -> None:
+        return None
+
+
+def body_and_site(request: Request) -> tuple[dict[str, Any], Site]:
+    """A report request's JSON object and the site its `site_id` names, for this actor."""
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise ServiceError("not valid JSON", field="body") from None
     if not isinstance(body, dict):
         raise ServiceError("expected a JSON object", field="body")
-    return dict(body)
+    domain = body.get("site_id")
+    if not isinstance(domain, str) or not domain.strip():
+        raise ServiceError("required: the site's domain", field="site_id")
+    return body, site_get_for_actor(actor=actor(request), domain=domain)
 
 
 class StatsQueryView(TrailApiView):
     required_scope = Scope.STATS_READ
+    parser_classes = [RawBody]
 
     @extend_schema(
         request=dict[str, Any],
@@ -49,11 +72,7 @@ class StatsQueryView(TrailApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        body = json_body(request)
-        domain = body.get("site_id")
-        if not isinstance(domain, str) or not domain:
-            raise ServiceError("required: the site's domain", field="site_id")
-        site = site_get_for_actor(actor=actor(request), domain=domain)
+        body, site = body_and_site(request)
         try:
             return Response(answer(site=site, body=body))
         except ClickHouseError as exc:

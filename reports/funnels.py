@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 from accounts.errors import ServiceError
 from reports import dates
+from reports.parse import first_day_of_data
 from reports.sql.builder import Select, any_of, run
+from reports.sql.catalog import page_regex
 from sites.models import Site
 
 MIN_STEPS = 2
@@ -25,9 +27,6 @@ MAX_TEXT = 2000
 DEFAULT_WINDOW = 30 * 60  # seconds: as long as a visit lasts without events
 MAX_WINDOW = 90 * 24 * 3600
 KEYS = ("site_id", "date_range", "steps", "window")
-# Events before a site's creation can only come from the batch API's 30-day backfill.
-BACKFILL = dt.timedelta(days=30)
-_METACHARACTERS = frozenset("\\.+*?()|[]{}^$")  # RE2's; the rest of a pattern is literal
 
 StepType = Literal["page", "event"]
 
@@ -50,51 +49,23 @@ class FunnelQuery:
     window: int  # seconds
 
 
-def page_regex(pattern: str) -> str:
-    """A page pattern as an anchored RE2 regex: `*` is any characters, the rest literal."""
-    parts = (
-        "".join(f"\\{c}" if c in _METACHARACTERS else c for c in part)
-        for part in pattern.split("*")
-    )
-    return f"^{'.*'.join(parts)}$"
-
-
-def _object(body: object) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ServiceError("expected a JSON object", field="body")
-    return body
-
-
-def site_domain(body: object) -> str:
-    """The `site_id` of a body that must be a JSON object (checked before the site is found)."""
-    value = _object(body).get("site_id")
-    if not isinstance(value, str) or not value.strip():
-        raise ServiceError("expected the site's domain", field="site_id")
-    return value
-
-
-def first_day(site: Site) -> dt.date:
-    """The earliest day the site can have events on (where "all" starts)."""
-    return dates.today_in(site.timezone, site.created_at - BACKFILL)
-
-
-def parse(body: object, *, site: Site, now: dt.datetime | None = None) -> FunnelQuery:
-    """A funnel request body, checked strictly; errors name the field at fault."""
-    domain = site_domain(body)
-    fields = _object(body)
+def parse(body: Mapping[str, Any], *, site: Site, now: dt.datetime | None = None) -> FunnelQuery:
+    """A funnel request body (a JSON object), checked strictly; errors name the field."""
+    fields = body
     for key in fields:
         if key not in KEYS:
             raise ServiceError(f"unknown key; expected {', '.join(KEYS)}", field=key[:100])
     if "date_range" not in fields:
         raise ServiceError("required", field="date_range")
+    raw_range = fields["date_range"]
     date_range = dates.resolve(
-        fields["date_range"],
+        raw_range,
         timezone=site.timezone,
-        first_day=first_day(site),
+        first_day=first_day_of_data(site) if raw_range == "all" else None,
         now=now,
     )
     return FunnelQuery(
-        site_id=domain,
+        site_id=site.domain,
         date_range=date_range,
         steps=_steps(fields.get("steps")),
         window=_window(fields.get("window", DEFAULT_WINDOW)),
@@ -149,7 +120,7 @@ def _condition(step: Step, index: int) -> tuple[str, dict[str, Any]]:
     name = f"step_{index}"
     if step.type == "page":
         return f"name = 'pageview' AND match(pathname, {{{name}:String}})", {
-            name: page_regex(step.value)
+            name: page_regex(step.value)  # as pageview goals match
         }
     return f"name = {{{name}:String}}", {name: step.value}
 

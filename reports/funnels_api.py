@@ -5,18 +5,14 @@ Scope `stats:read` for API keys; signed-in members may call it for their sites.
 
 from __future__ import annotations
 
-import json
-
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api import TrailApiView, actor
-from accounts.errors import ServiceError
+from accounts.api import TrailApiView
 from accounts.models import Scope
 from reports import funnels
-from sites.selectors import site_get_for_actor
+from reports.api import RawBody, body_and_site
 
 STEP_SCHEMA = {
     "oneOf": [
@@ -102,20 +98,9 @@ RESPONSE_SCHEMA = {
 }
 
 
-class _RawBody(BaseParser):
-    """The body is read as JSON here, so a malformed one is an error naming `body`."""
-
-    media_type = "*/*"
-
-    def parse(
-        self, stream: object, media_type: str | None = None, parser_context: object = None
-    ) -> None:
-        return None
-
-
 class FunnelQueryView(TrailApiView):
     required_scope = Scope.STATS_READ.value
-    parser_classes = [_RawBody]
+    parser_classes = [RawBody]
 
     @extend_schema(
         summary="Query a funnel",
@@ -143,10 +128,6 @@ class FunnelQueryView(TrailApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        try:
-            body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise ServiceError("not valid JSON", field="body") from None
-        site = site_get_for_actor(actor=actor(request), domain=funnels.site_domain(body))
+        body, site = body_and_site(request)
         query = funnels.parse(body, site=site)
         return Response(funnels.compute(site=site, query=query))

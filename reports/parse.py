@@ -227,7 +227,7 @@ def _sampling(value: Any) -> str | float:
     raise ServiceError('expected "auto", "exact" or a fraction from 0.01 to 1', field="sampling")
 
 
-def _first_day(site: Site) -> dt.date | None:
+def first_day_of_data(site: Site) -> dt.date | None:
     """The first local day with data (where "all" starts)."""
     found = run(
         Select(
@@ -290,7 +290,7 @@ def parse(*, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
     if not isinstance(timezone, str):
         raise ServiceError("expected a time zone name such as Europe/Paris", field="timezone")
     dates.zone(timezone)
-    first_day = _first_day(site) if raw_range == "all" else None
+    first_day = first_day_of_data(site) if raw_range == "all" else None
     span = dates.resolve(raw_range, timezone=timezone, first_day=first_day, now=now)
     dimensions = _dimensions(body.get("dimensions"), span)
     goals = site_goals(site)

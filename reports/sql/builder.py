@@ -49,28 +49,24 @@ def _expr(condition: str | Expr) -> Expr:
     return condition if isinstance(condition, Expr) else Expr(condition)
 
 
-def all_of(conditions: Iterable[str | Expr]) -> Expr:
+def _joined(conditions: Iterable[str | Expr], operator: str, empty: str) -> Expr:
     parts = [_expr(c) for c in conditions]
     if not parts:
-        return TRUE
+        return Expr(empty)
     if len(parts) == 1:
         return parts[0]
     params: dict[str, Any] = {}
     for part in parts:
         _merge(params, part.params)
-    return Expr(" AND ".join(f"({p.sql})" for p in parts), params)
+    return Expr(f" {operator} ".join(f"({p.sql})" for p in parts), params)
+
+
+def all_of(conditions: Iterable[str | Expr]) -> Expr:
+    return _joined(conditions, "AND", TRUE.sql)
 
 
 def any_of(conditions: Iterable[str | Expr]) -> Expr:
-    parts = [_expr(c) for c in conditions]
-    if not parts:
-        return Expr("0")
-    if len(parts) == 1:
-        return parts[0]
-    params: dict[str, Any] = {}
-    for part in parts:
-        _merge(params, part.params)
-    return Expr(" OR ".join(f"({p.sql})" for p in parts), params)
+    return _joined(conditions, "OR", "0")
 
 
 def negate(condition: str | Expr) -> Expr:

@@ -52,6 +52,19 @@ def hit(
     return event
 
 
+def send(client: Any, key: str, events: list[dict[str, Any]]) -> None:
+    """Post events to the batch API, 1,000 a request; every one must be accepted."""
+    for start in range(0, len(events), 1000):
+        answer = client.post(
+            "/api/v1/events",
+            data=json.dumps({"events": events[start : start + 1000]}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key}",
+        )
+        assert answer.status_code == 202, answer.content
+        assert answer.json()["rejected"] == [], answer.json()
+
+
 @pytest.fixture
 def seed(
     client: Any, flush: Callable[..., FlushReport]
@@ -60,15 +73,7 @@ def seed(
 
     def run(site: Site, events: list[dict[str, Any]]) -> None:
         _, key = factories.api_key(site.organization, scopes=("events:write",))
-        for start in range(0, len(events), 1000):
-            answer = client.post(
-                "/api/v1/events",
-                data=json.dumps({"events": events[start : start + 1000]}),
-                content_type="application/json",
-                HTTP_AUTHORIZATION=f"Bearer {key}",
-            )
-            assert answer.status_code == 202, answer.content
-            assert answer.json()["rejected"] == [], answer.json()
+        send(client, key, events)
         flush()
 
     return run
@@ -111,16 +116,7 @@ def seed_sites(
         directory.invalidate()
         client = Client()
         for site in made.values():
-            batch = events(site)
-            for start in range(0, len(batch), 1000):
-                answer = client.post(
-                    "/api/v1/events",
-                    data=json.dumps({"events": batch[start : start + 1000]}),
-                    content_type="application/json",
-                    HTTP_AUTHORIZATION=f"Bearer {key}",
-                )
-                assert answer.status_code == 202, answer.content
-                assert answer.json()["rejected"] == [], answer.json()
+            send(client, key, events(site))
         spool().rotate()
         flush_spool(client=clickhouse)
     return made
