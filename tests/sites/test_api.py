@@ -166,7 +166,9 @@ def test_openapi_schema_and_docs_are_served_without_cdn(client: Client) -> None:
     schema = client.get("/api/schema/")
     assert schema.status_code == 200
     body = schema.content.decode()
-    assert "/api/v1/sites/{domain}" in body
+    for path in ("/api/v1/sites/{domain}", "/api/v2/query", "/api/v1/funnels/query"):
+        assert path in body
+    assert "/api/v1/realtime" in body
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     html = docs.content.decode()
