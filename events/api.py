@@ -72,6 +72,14 @@ class EventBatchView(TrailApiView):
                                 "ip": {"type": "string"},
                                 "user_agent": {"type": "string"},
                                 "screen_width": {"type": "integer"},
+                                "sd": {
+                                    "type": "integer",
+                                    "description": "engagement events: scroll depth 0–100",
+                                },
+                                "e": {
+                                    "type": "integer",
+                                    "description": "engagement events: engaged ms",
+                                },
                                 "revenue": {
                                     "type": "object",
                                     "properties": {

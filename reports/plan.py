@@ -10,8 +10,8 @@ Small steps over a `ReportQuery` (Plausible's query optimizer works the same way
    metrics are computed for the returned rows only, unless the request orders by something
    the count cannot stand for. Without event filters, visitors and counts of a report
    that is not broken down by an event dimension come from `sessions` (fewer rows).
-3. `pageviews only`: a breakdown by page reads pageview rows only (engagement rows too
-   when scroll depth or time on page is asked): the primary key skips the rest.
+3. `pageviews only`: a breakdown by page reads pageview rows only: the primary key skips
+   the rest. Scroll depth and time on page read engagement rows only, as their own part.
 """
 
 from __future__ import annotations
@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 from accounts.errors import ServiceError
 from reports.query import Combined, Condition, Filter, ReportQuery, is_time
-from reports.sql.catalog import EVENT_METRICS, EVENTS, SESSION_METRICS, SESSIONS, on_table
+from reports.sql.catalog import (
+    ENGAGEMENT,
+    ENGAGEMENT_METRICS,
+    EVENT_METRICS,
+    EVENTS,
+    SESSION_METRICS,
+    SESSIONS,
+    on_table,
+)
 
 DERIVED = frozenset({"percentage", "conversion_rate"})
 VISIT_ONLY = frozenset({"bounce_rate", "visit_duration", "views_per_visit"})
@@ -82,7 +90,9 @@ def tables(query: ReportQuery) -> tuple[Part, ...]:
     breakdown = [d for d in query.dimensions if not is_time(d)]
     event_dims = [d for d in breakdown if d.startswith("event:")]
     visit_dims = [d for d in breakdown if d.startswith("visit:")]
-    metrics = _base_metrics(query)
+    everything = _base_metrics(query)
+    engaged = tuple(m for m in everything if m in ENGAGEMENT_METRICS)
+    metrics = tuple(m for m in everything if m not in engaged)
     if "conversion_rate" in query.metrics and not (
         "event:goal" in query.dimensions or has_goal_filter(query.filters)
     ):
@@ -103,9 +113,9 @@ def tables(query: ReportQuery) -> tuple[Part, ...]:
                     f"{metric} cannot be broken down by {event_dims[0]} (a metric of visits)",
                     field="metrics",
                 )
-        return (Part(EVENTS, metrics),)
+        return _parts((EVENTS, metrics), (ENGAGEMENT, engaged))
     if visit_dims:
-        for metric in metrics:
+        for metric in everything:
             if metric not in SESSION_METRICS:
                 raise ServiceError(
                     f"{metric} cannot be broken down by {visit_dims[0]} (a metric of page views)",
@@ -117,12 +127,11 @@ def tables(query: ReportQuery) -> tuple[Part, ...]:
     else:  # a visit holds its visitor and its counts: the smaller table answers
         on_events = tuple(m for m in metrics if m not in SESSION_METRICS)
     on_sessions = tuple(m for m in metrics if m not in on_events)
-    parts = []
-    if on_events:
-        parts.append(Part(EVENTS, on_events))
-    if on_sessions:
-        parts.append(Part(SESSIONS, on_sessions))
-    return tuple(parts)
+    return _parts((EVENTS, on_events), (SESSIONS, on_sessions), (ENGAGEMENT, engaged))
+
+
+def _parts(*tables: tuple[str, tuple[str, ...]]) -> tuple[Part, ...]:
+    return tuple(Part(table, metrics) for table, metrics in tables if metrics)
 
 
 # Dimensions with many values: a top list of them is ranked first (below). The others have a
@@ -143,6 +152,8 @@ MANY_VALUES = frozenset(
 
 
 def _rankable(query: ReportQuery, primary: Part) -> bool:
+    if primary.table == ENGAGEMENT:
+        return False
     if any(is_time(d) or d == "event:goal" for d in query.dimensions) or not query.dimensions:
         return False
     if not any(d in MANY_VALUES or d.startswith("event:props:") for d in query.dimensions):
@@ -157,8 +168,6 @@ def _rankable(query: ReportQuery, primary: Part) -> bool:
 def _event_names(query: ReportQuery, parts: tuple[Part, ...]) -> tuple[str, ...]:
     if "event:page" not in query.dimensions or parts[0].table != EVENTS:
         return ()
-    if {"scroll_depth", "time_on_page"} & set(parts[0].metrics):
-        return ("pageview", "engagement")
     return ("pageview",)
 
 

@@ -18,6 +18,7 @@ from reports.query import Filter, ReportQuery, interval_of, is_time
 from reports.sql.builder import Select, any_of, estimate_rows, run
 from reports.sql.catalog import (
     COUNTS,
+    ENGAGEMENT,
     EVENTS,
     METRICS_ON,
     RANK_BY,
@@ -86,10 +87,11 @@ def part_select(
 ) -> Select:
     binder = Binder()
     span = query.date_range
+    table = EVENTS if part.table == ENGAGEMENT else part.table  # what is read
     dims = [
         dimension_sql(
             d,
-            part.table,
+            table,
             binder,
             timezone=query.timezone,
             first_day=span.first,
@@ -97,11 +99,15 @@ def part_select(
         )
         for d in dimensions
     ]
-    where: list[Any] = [date_condition(part.table, binder, span.start, span.end)]
+    where: list[Any] = [date_condition(table, binder, span.start, span.end)]
     if filters:
-        where.append(FilterCompiler(query, binder).compile(filters, part.table))
-    if part.table == EVENTS and event_names:
+        where.append(FilterCompiler(query, binder).compile(filters, table))
+    if part.table == ENGAGEMENT:
+        event_names = ("engagement",)
+    if event_names:
         where.append(f"name IN {binder.bind(list(event_names), 'Array(String)')}")
+    elif table == EVENTS:  # engagement events are never events of a report
+        where.append("name != 'engagement'")
     if "event:goal" in dimensions:  # only rows that complete a goal
         where.append(any_of(goal_condition(goal, binder) for goal in query.goals))
     if keys is not None:
@@ -114,10 +120,28 @@ def part_select(
     if columns is None:
         columns = tuple(f"{expressions[m]} AS m_{m}" for m in part.metrics)
     grouped = tuple(f"d{i}" for i in range(len(dims)))
+    dimension_columns = tuple(f"{sql} AS d{i}" for i, sql in enumerate(dims))
+    if part.table == ENGAGEMENT:  # one row per page view, then the averages
+        views = Select(
+            site_id=query.site_id,
+            table=EVENTS,
+            columns=(
+                *dimension_columns,
+                "max(scroll_depth) AS depth",
+                "sum(engagement_ms) AS engaged",
+            ),
+            where=tuple(where),
+            params=binder.params,
+            group_by=(*grouped, "session_id", "pathname"),
+            sample=fraction,
+        )
+        return Select(
+            site_id=query.site_id, table=views, columns=(*grouped, *columns), group_by=grouped
+        )
     return Select(
         site_id=query.site_id,
         table=part.table,
-        columns=(*(f"{sql} AS d{i}" for i, sql in enumerate(dims)), *columns),
+        columns=(*dimension_columns, *columns),
         where=tuple(where),
         params=binder.params,
         group_by=grouped,

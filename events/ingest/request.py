@@ -308,8 +308,10 @@ def from_batch_item(data: Any, now: dt.datetime) -> EventInput:
     data = _require_object(data)
     domain = _text(data.get("domain"), "domain", limit=253, required=True).strip()
     amount, currency = _revenue(data.get("revenue"))
+    name = _name(data.get("name"))
+    engagement = name == ENGAGEMENT
     return EventInput(
-        name=_name(data.get("name")),
+        name=name,
         url=_url(data.get("url"), "url", required=True),
         referrer=_url(data.get("referrer"), "referrer", required=False),
         domains=(domain,),
@@ -317,6 +319,8 @@ def from_batch_item(data: Any, now: dt.datetime) -> EventInput:
         revenue_amount=amount,
         revenue_currency=currency,
         screen_width=_int(data.get("screen_width"), "screen_width", 0, 100_000),
+        scroll_depth=_int(data.get("sd"), "sd", 0, 100) if engagement else None,
+        engagement_ms=_int(data.get("e"), "e", 0, 86_400_000) if engagement else None,
         timestamp=_timestamp(data.get("timestamp"), now),
         event_id=_text(data.get("event_id"), "event_id", limit=128).strip(),
         ip=_text(data.get("ip"), "ip", limit=45).strip(),

@@ -21,7 +21,10 @@ NOT_SET = "(not set)"
 NONE = "(none)"
 DIRECT = "Direct / None"
 EVENTS, SESSIONS = "events", "sessions"
-TIME_COLUMN = {EVENTS: "timestamp", SESSIONS: "start"}
+# The engagement events of `events`, one row per page view (visit × page): their deepest
+# scroll and engaged time. Read through a subquery on `events` (reports/runner.py).
+ENGAGEMENT = "engagement"
+TIME_COLUMN = {EVENTS: "timestamp", SESSIONS: "start", ENGAGEMENT: "timestamp"}
 
 
 @dataclass
@@ -80,7 +83,7 @@ def on_table(dimension: str, table: str) -> bool:
         return True
     if dimension.startswith("visit:"):
         return table == SESSIONS or of_visitor(dimension)
-    return table == EVENTS  # event:*
+    return table != SESSIONS  # event:*
 
 
 def goal_condition(goal: GoalDefinition, binder: Binder) -> str:
@@ -143,16 +146,10 @@ EVENT_METRICS = {
     "visits": "uniqExactIf(session_id, name != 'engagement')",
     "pageviews": "countIf(name = 'pageview')",
     "events": "countIf(name != 'engagement')",
-    # the deepest scroll of each page view (visit and page), averaged; engaged seconds likewise
-    "scroll_depth": (
-        "toUInt8(round(arrayAvg((maxMapIf([cityHash64(session_id, pathname)], [scroll_depth],"
-        " name = 'engagement')).2)))"
-    ),
-    "time_on_page": (
-        "if(uniqExactIf(cityHash64(session_id, pathname), name = 'engagement') = 0, 0,"
-        " sumIf(engagement_ms, name = 'engagement') / 1000"
-        " / uniqExactIf(cityHash64(session_id, pathname), name = 'engagement'))"
-    ),
+}
+ENGAGEMENT_METRICS = {
+    "scroll_depth": "toUInt8(round(avg(depth)))",
+    "time_on_page": "avg(engaged) / 1000",
 }
 SESSION_METRICS = {
     "visitors": "uniqExact(visitor_id)",
@@ -163,7 +160,7 @@ SESSION_METRICS = {
     "visit_duration": "if(sum(sign) > 0, sum(sign * duration) / sum(sign), 0)",
     "views_per_visit": "if(sum(sign) > 0, sum(sign * pageviews) / sum(sign), 0)",
 }
-METRICS_ON = {EVENTS: EVENT_METRICS, SESSIONS: SESSION_METRICS}
+METRICS_ON = {EVENTS: EVENT_METRICS, SESSIONS: SESSION_METRICS, ENGAGEMENT: ENGAGEMENT_METRICS}
 COUNTS = frozenset({"visitors", "visits", "pageviews", "events"})
 # The cheap count a top list is ranked by before exact metrics are computed for its rows.
 RANK_BY = {EVENTS: "count()", SESSIONS: "sum(sign)"}

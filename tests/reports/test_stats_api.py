@@ -60,9 +60,21 @@ def world(site: Site) -> list[dict[str, Any]]:
             **v2,
         ),
         hit(site, at(D, 12, 0), "/", **v3),
+        *engagement(site, v1, v3),
         hit(site, at(D1, 9, 0), "/blog/a", **v3),
         hit(site, at(D1, 9, 1), "/blog/b", **v3),
         hit(site, at(D, 23, 30), "/pricing", referrer="https://news.ycombinator.com/", **v4),
+    ]
+
+
+def engagement(site: Site, v1: dict[str, Any], v3: dict[str, Any]) -> list[dict[str, Any]]:
+    """Scroll and engaged time: V1 on / (60 %, 10 s) and /pricing twice (80 % and 40 %,
+    20 + 5 s: one page view of 80 %, 25 s); V3 on / (100 %, 4 s)."""
+    return [
+        hit(site, at(D, 10, 1), "/", name="engagement", sd=60, e=10_000, **v1),
+        hit(site, at(D, 10, 4), "/pricing", name="engagement", sd=80, e=20_000, **v1),
+        hit(site, at(D, 10, 6), "/pricing", name="engagement", sd=40, e=5_000, **v1),
+        hit(site, at(D, 12, 1), "/", name="engagement", sd=100, e=4_000, **v3),
     ]
 
 
@@ -508,3 +520,24 @@ def test_explicit_sampling_is_reported_and_scaled(
     assert 0 <= bounce_rate <= 100
     exact = query(client, key, sites["utc"], metrics=["visitors"], sampling="exact")
     assert exact["meta"]["sampled"] is False
+
+
+def test_scroll_depth_and_time_on_page(client: Any, key: str, sites: dict[str, Site]) -> None:
+    site = sites["utc"]
+    total = query(client, key, site, metrics=["scroll_depth", "time_on_page", "pageviews"])
+    assert table(total) == [(80, 13, 7)]  # (60 + 80 + 100) / 3; (10 + 25 + 4) / 3
+    pages = query(
+        client,
+        key,
+        site,
+        metrics=["visitors", "scroll_depth", "time_on_page"],
+        dimensions=["event:page"],
+    )
+    assert table(pages) == [
+        ("/", 2, 80, 7),
+        ("/blog/a", 2, 0, 0),
+        ("/pricing", 2, 80, 25),
+        ("/blog/b", 1, 0, 0),
+    ]
+    names = query(client, key, site, metrics=["events"], dimensions=["event:name"])
+    assert table(names) == [("pageview", 7), ("Signup", 1)]  # engagement is not an event
