@@ -35,6 +35,8 @@ T = TypeVar("T")
 Key = tuple[Any, ...]
 Values = dict[str, float]
 MIN_SAMPLE = 0.01
+RANK_ROWS = 2_000_000
+SHORT_LIST = 100
 
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trail-report")
@@ -71,6 +73,7 @@ class Report:
     rows: list[Row]
     comparison: list[Row | None] | None  # the comparison row of each row, if asked
     sample_fraction: float | None  # None: every row was read
+    rank_fraction: float | None = None  # the top list was ranked on this sample
 
 
 def part_select(
@@ -315,15 +318,17 @@ def _sorter(query: ReportQuery, name: str) -> Callable[[Row], Any]:
     return lambda row: row.metrics.get(name, 0.0)
 
 
-def sample_fraction(query: ReportQuery) -> float | None:
-    """`None` (read every row) or the fraction of visitors to read."""
-    if query.sampling == "exact":
-        return None
-    if isinstance(query.sampling, float):
-        return None if query.sampling >= 1 else query.sampling
+@dataclass(frozen=True)
+class Sampling:
+    fraction: float | None  # of visitors every query reads; None: all of them
+    rank_fraction: float | None  # of visitors a short top list is ranked on
+
+
+def _rows_in_range(query: ReportQuery) -> int:
+    """The event rows of the range, as the primary index estimates them (reads no data)."""
     binder = Binder()
     span = query.date_range
-    estimate = estimate_rows(
+    return estimate_rows(
         Select(
             site_id=query.site_id,
             table=EVENTS,
@@ -332,10 +337,27 @@ def sample_fraction(query: ReportQuery) -> float | None:
             params=binder.params,
         )
     )
-    threshold = settings.TRAIL.report_sample_rows
-    if estimate <= threshold:
-        return None
-    return max(MIN_SAMPLE, round(threshold / estimate, 2))
+
+
+def _fraction(rows: int, target: int) -> float | None:
+    return None if rows <= target else max(MIN_SAMPLE, round(target / rows, 2))
+
+
+def sampling(query: ReportQuery) -> Sampling:
+    """Above `TRAIL_REPORT_SAMPLE_ROWS` rows, every query reads a sample of visitors. Below
+    it, a short top list (the dashboard's) is still ranked on a sample of about
+    `RANK_ROWS` rows when the range holds more than twice that: the order of the top rows
+    barely changes, and their metrics are then computed exactly."""
+    if query.sampling == "exact":
+        return Sampling(None, None)
+    if isinstance(query.sampling, float):
+        fraction = None if query.sampling >= 1 else query.sampling
+        return Sampling(fraction, fraction)
+    rows = _rows_in_range(query)
+    fraction = _fraction(rows, settings.TRAIL.report_sample_rows)
+    if fraction is not None or query.offset + query.limit > SHORT_LIST:
+        return Sampling(fraction, fraction)
+    return Sampling(None, _fraction(rows, 2 * RANK_ROWS) and _fraction(rows, RANK_ROWS))
 
 
 def _scaled(rows: Iterable[Row | None], fraction: float | None) -> None:
@@ -366,9 +388,10 @@ def _position_keys(query: ReportQuery, rows: dict[Key, Values]) -> dict[Key, Val
 
 def execute(query: ReportQuery) -> Report:
     the_plan = plan(query)
-    fraction = sample_fraction(query)
+    sampled = sampling(query)
+    fraction = sampled.fraction
     previous = query.over(query.comparison) if query.comparison is not None else None
-    keys = _rank(query, the_plan, fraction) if the_plan.ranked else None
+    keys = _rank(query, the_plan, sampled.rank_fraction) if the_plan.ranked else None
 
     def values(of: ReportQuery) -> Callable[[], dict[Key, Values]]:
         return lambda: _values(of, the_plan, fraction, keys) if keys != [] else {}
@@ -380,7 +403,12 @@ def execute(query: ReportQuery) -> Report:
     comparison = _compared(query, previous, rows, found[1]) if previous else None
     _scaled(rows, fraction)
     _scaled(comparison or [], fraction)
-    return Report(rows=rows, comparison=comparison, sample_fraction=fraction)
+    return Report(
+        rows=rows,
+        comparison=comparison,
+        sample_fraction=fraction,
+        rank_fraction=sampled.rank_fraction if keys is not None else None,
+    )
 
 
 def _compared(

@@ -69,6 +69,8 @@ def answer(
     }
     if report.sample_fraction is not None:
         meta["sampled_metrics"] = sorted(COUNTS & set(query.metrics))
+    elif report.rank_fraction is not None:
+        meta["ranked_on_sample"] = report.rank_fraction  # the order; the metrics are exact
     if parsed.time_labels:
         times = [d for d in query.dimensions if is_time(d)]
         if times:
