@@ -332,7 +332,7 @@ def _rows_in_range(query: ReportQuery) -> int:
         Select(
             site_id=query.site_id,
             table=EVENTS,
-            columns=("count()",),
+            columns=("site_id",),  # not count(): ClickHouse answers that without estimating
             where=(date_condition(EVENTS, binder, span.start, span.end),),
             params=binder.params,
         )

@@ -16,6 +16,7 @@ duration 72 s, 1.4 views per visit. Goals: Signup (1 visitor: 25 %), Visit prici
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -541,3 +542,14 @@ def test_scroll_depth_and_time_on_page(client: Any, key: str, sites: dict[str, S
     ]
     names = query(client, key, site, metrics=["events"], dimensions=["event:name"])
     assert table(names) == [("pageview", 7), ("Signup", 1)]  # engagement is not an event
+
+
+def test_sampling_starts_above_the_row_threshold(
+    client: Any, key: str, sites: dict[str, Site], settings: Any
+) -> None:
+    settings.TRAIL = dataclasses.replace(settings.TRAIL, report_sample_rows=1)
+    answer = query(client, key, sites["utc"], metrics=["visitors", "pageviews", "bounce_rate"])
+    # the primary index estimates more than one row: a fraction 1 / rows, at least 1 %
+    assert answer["meta"]["sampled"] is True
+    assert 0.01 <= answer["meta"]["sample_fraction"] < 1
+    assert answer["meta"]["sampled_metrics"] == ["pageviews", "visitors"]
