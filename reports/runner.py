@@ -104,7 +104,7 @@ def part_select(
     ]
     where: list[Any] = [date_condition(table, binder, span.start, span.end)]
     if filters:
-        where.append(FilterCompiler(query, binder).compile(filters, table))
+        where.append(FilterCompiler(query, binder, fraction).compile(filters, table))
     if part.table == ENGAGEMENT:
         event_names = ("engagement",)
     if event_names:

@@ -300,5 +300,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         email=_email(env),
         email_from=env.get("EMAIL_FROM", "").strip() or f"Trail <noreply@{base.hostname}>",
         ingest=_ingest(env),
-        report_sample_rows=_count(env, "TRAIL_REPORT_SAMPLE_ROWS", 15_000_000),
+        report_sample_rows=_count(env, "TRAIL_REPORT_SAMPLE_ROWS", 10_000_000),
     )

@@ -35,6 +35,9 @@ VISIT_REACH = dt.timedelta(days=1)
 class FilterCompiler:
     query: ReportQuery
     binder: Binder
+    # A sampled report's subqueries read the same sample: both tables are SAMPLE BY
+    # visitor_id, so a fraction selects the same visitors in each.
+    sample: float | None = None
 
     def compile(self, filters: tuple[Filter, ...], table: str) -> Expr:
         return all_of(self._node(f, table) for f in filters)
@@ -70,9 +73,14 @@ class FilterCompiler:
                 where=where,
                 group_by=("session_id",),
                 having=("sum(sign) > 0",),
+                sample=self.sample,
             )
         return Select(
-            site_id=self.query.site_id, table=EVENTS, columns=("session_id",), where=where
+            site_id=self.query.site_id,
+            table=EVENTS,
+            columns=("session_id",),
+            where=where,
+            sample=self.sample,
         )
 
     def _condition(self, condition: Condition, table: str) -> str | Expr:
