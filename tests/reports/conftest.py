@@ -3,12 +3,15 @@ for report tests, and calling the report endpoints."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from events.flush import FlushReport
 from sites.models import Site
@@ -91,10 +94,12 @@ def seed_sites(
     sites: dict[str, tuple[str, str]],
     events: Callable[[Site], list[dict[str, Any]]],
     goals: tuple[tuple[str, str, str], ...] = (),
+    geoip: Path | None = None,
 ) -> dict[str, Site]:
     """Sites (name → (domain, time zone)) committed for a whole test module, each sent
-    `events(site)` through the batch API and flushed; `goals` are (kind, value, name)."""
-    from django.test import Client
+    `events(site)` through the batch API and flushed with `geoip` as the GeoIP database;
+    `goals` are (kind, value, name)."""
+    from django.test import Client, override_settings
 
     from events.flush import flush_spool
     from events.ingest.sites import directory
@@ -104,7 +109,9 @@ def seed_sites(
     made = {}
     from tests.conftest import restart_site_ids
 
-    with django_db_blocker.unblock():
+    ingest = dataclasses.replace(settings.TRAIL.ingest, geoip_database=geoip)
+    trail = dataclasses.replace(settings.TRAIL, ingest=ingest)
+    with django_db_blocker.unblock(), override_settings(TRAIL=trail):
         restart_site_ids()
         org = factories.organization()
         _, key = factories.api_key(org, scopes=("events:write",))

@@ -19,12 +19,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sites.models import Site
 from tests import factories
+from tests.events.test_geo import _write as write_mmdb
 from tests.reports.conftest import (
     CHROME_ANDROID,
     FIREFOX,
@@ -45,10 +47,10 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 
 def world(site: Site) -> list[dict[str, Any]]:
-    v1 = {"ip": "192.0.2.1", "user_agent": FIREFOX, "screen_width": 1920}
-    v2 = {"ip": "192.0.2.2", "user_agent": CHROME_ANDROID, "screen_width": 390}
-    v3 = {"ip": "192.0.2.3", "user_agent": SAFARI_MAC, "screen_width": 1440}
-    v4 = {"ip": "192.0.2.4", "user_agent": FIREFOX, "screen_width": 1920}
+    v1 = {"ip": "81.2.69.10", "user_agent": FIREFOX, "screen_width": 1920}
+    v2 = {"ip": "91.198.174.20", "user_agent": CHROME_ANDROID, "screen_width": 390}
+    v3 = {"ip": "203.0.113.30", "user_agent": SAFARI_MAC, "screen_width": 1440}
+    v4 = {"ip": "81.2.70.40", "user_agent": FIREFOX, "screen_width": 1920}
     return [
         hit(site, at(D, 10, 0), "/", referrer="https://www.google.com/", **v1),
         hit(site, at(D, 10, 2), "/pricing", referrer=f"https://{site.domain}/", **v1),
@@ -79,9 +81,38 @@ def engagement(site: Site, v1: dict[str, Any], v3: dict[str, Any]) -> list[dict[
     ]
 
 
+def places(path: Path) -> Path:
+    """A GeoIP database of the world's visitors (V3's documentation address has none)."""
+    return write_mmdb(
+        path,
+        6,
+        {
+            "81.2.69.0/24": {
+                "country": {"iso_code": "GB"},
+                "subdivisions": [{"iso_code": "ENG", "names": {"en": "England"}}],
+                "city": {"names": {"en": "London"}},
+            },
+            "91.198.174.0/24": {
+                "country": {"iso_code": "DE"},
+                "subdivisions": [{"iso_code": "BE", "names": {"en": "Berlin"}}],
+                "city": {"names": {"en": "Berlin"}},
+            },
+            "81.2.70.0/24": {
+                "country": {"iso_code": "US"},
+                "subdivisions": [{"iso_code": "CA", "names": {"en": "California"}}],
+                "city": {"names": {"en": "San Francisco"}},
+            },
+        },
+        "GeoIP2-City",
+    )
+
+
 @pytest.fixture(scope="module")
 def sites(
-    django_db_setup: None, django_db_blocker: Any, clickhouse: Any
+    django_db_setup: None,
+    django_db_blocker: Any,
+    clickhouse: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Site]]:
     made = seed_sites(
         django_db_blocker,
@@ -93,6 +124,7 @@ def sites(
         },
         world,
         goals=(("event", "Signup", "Signup"), ("pageview", "/pricing", "Visit pricing")),
+        geoip=places(tmp_path_factory.mktemp("geoip") / "city.mmdb"),
     )
     yield made
     drop_seeded(django_db_blocker, made)
@@ -190,10 +222,24 @@ BREAKDOWNS = {
     "visit:os": [("Linux", 2, 2, 50), ("Android", 1, 1, 100), ("Mac OS X", 1, 2, 50)],
     "visit:os_version": [("(not set)", 2, 2, 50), ("10", 1, 1, 100), ("10.15", 1, 2, 50)],
     "visit:screen": [("Desktop", 3, 4, 50), ("Mobile", 1, 1, 100)],
-    # 192.0.2.0/24 is a documentation range: no location (tests/events/test_geo.py covers it)
-    "visit:country": [("(not set)", 4, 5, 60)],
-    "visit:region": [("(not set)", 4, 5, 60)],
-    "visit:city": [("(not set)", 4, 5, 60)],
+    "visit:country": [
+        ("(not set)", 1, 2, 50),
+        ("DE", 1, 1, 100),
+        ("GB", 1, 1, 0),
+        ("US", 1, 1, 100),
+    ],
+    "visit:region": [
+        ("(not set)", 1, 2, 50),
+        ("Berlin", 1, 1, 100),
+        ("California", 1, 1, 100),
+        ("England", 1, 1, 0),
+    ],
+    "visit:city": [
+        ("(not set)", 1, 2, 50),
+        ("Berlin", 1, 1, 100),
+        ("London", 1, 1, 0),
+        ("San Francisco", 1, 1, 100),
+    ],
 }
 
 
@@ -374,6 +420,8 @@ FILTERS = [
     (["is", "visit:source", ["Google"]], (1, 2)),
     (["is_not", "visit:source", ["Google"]], (3, 5)),
     (["is", "visit:browser", ["Firefox"]], (2, 3)),
+    (["is", "visit:country", ["GB", "US"]], (2, 3)),
+    (["is_not", "visit:city", ["London"]], (3, 5)),
     (["is", "visit:entry_page", ["/"]], (2, 3)),
     (["is", "visit:exit_page", ["/pricing"]], (2, 3)),
     (["is", "visit:utm_campaign", ["spring"]], (1, 1)),
