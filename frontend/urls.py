@@ -2,6 +2,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from frontend.views import api_keys, organization, sites
+from frontend.views.tracker import tracker_script
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="site-list"), name="home"),
@@ -18,4 +19,7 @@ urlpatterns = [
     path("organization/new", organization.organization_create, name="organization-create"),
     path("invitations/<str:token>", organization.invitation_accept, name="invitation-accept"),
     path("settings/api-keys", api_keys.api_keys, name="api-keys"),
+    path("js/trail.js", tracker_script, {"name": "trail.js"}, name="tracker"),
+    path("js/trail.core.js", tracker_script, {"name": "trail.core.js"}, name="tracker-core"),
+    path("assets/s.js", tracker_script, {"name": "trail.js"}, name="tracker-alias"),
 ]
