@@ -8,6 +8,7 @@ export function engagement(tracker) {
   if (!tracker.enabled('engagement', true)) return
   var w = window
   var d = document
+  var page = location.href // the page view measured (a single-page app changes it first)
   var depth = 0
   var engaged = 0
   var active = Date.now() // the last use of the page, while visible
@@ -26,7 +27,7 @@ export function engagement(tracker) {
   function report() {
     count()
     measure()
-    if (engaged > 0) tracker.send('engagement', { interactive: false }, { sd: depth, e: engaged })
+    if (engaged > 0) tracker.send('engagement', { interactive: false }, { u: page, sd: depth, e: engaged })
     engaged = 0
   }
 
@@ -44,6 +45,7 @@ export function engagement(tracker) {
   w.addEventListener('pagehide', report)
   tracker.leaving.push(function () {
     report()
+    page = location.href
     depth = 0
     active = Date.now()
   })
