@@ -2,7 +2,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from frontend.views import api_keys, organization, sites
-from frontend.views.tracker import tracker_script
+from frontend.views.tracker import tracker_docs, tracker_script
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="site-list"), name="home"),
@@ -22,4 +22,5 @@ urlpatterns = [
     path("js/trail.js", tracker_script, {"name": "trail.js"}, name="tracker"),
     path("js/trail.core.js", tracker_script, {"name": "trail.core.js"}, name="tracker-core"),
     path("assets/s.js", tracker_script, {"name": "trail.js"}, name="tracker-alias"),
+    path("docs/tracker", tracker_docs, name="tracker-docs"),
 ]

@@ -51,3 +51,22 @@ def test_served_to_anyone_without_cookies(client: Any, path: str, name: str) -> 
     again = client.get(path, HTTP_IF_NONE_MATCH=answer["ETag"])
     assert again.status_code == 304
     assert client.post(path).status_code == 405
+
+
+def test_the_snippet_page_links_to_the_tracker_docs(client: Any, db: None) -> None:
+    from tests import factories
+
+    owner = factories.user()
+    site = factories.site(factories.organization(owner), "docs-link-trail.com")
+    client.force_login(owner)
+    page = client.get(f"/sites/{site.domain}/").content.decode()
+    assert 'href="/docs/tracker"' in page
+    assert f"data-domain=&quot;{site.domain}&quot;" in page and "/js/trail.js" in page
+    docs = client.get("/docs/tracker")
+    assert docs.status_code == 200
+    text = docs.content.decode()
+    for option in ("data-api", "data-hash", "data-outbound-links", "data-file-downloads"):
+        assert option in text
+    for option in ("data-form-submissions", "data-404", "data-engagement", "data-allow-local"):
+        assert option in text
+    assert "trail_ignore" in text
