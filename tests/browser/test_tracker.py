@@ -180,6 +180,8 @@ def _pages(trail_url: str, site: str) -> dict[str, str]:
         "/quiet/": page("an owner's own visit"),
         "/robot/": page("automation"),
         "/after/": page("a page view that is counted"),
+        "/local/": page("served as 127.0.0.1"),
+        "/proxied/": page("through the site's own path", options='data-api="/p/event"'),
         "/thanks": page("thanks"),
         "/links/again": page("again"),
         "/landing": page("partner site"),
@@ -207,6 +209,21 @@ def site(trail: Trail) -> Iterator[str]:
             self.send_header("Content-Type", kind)
             self.end_headers()
             self.wfile.write(body.encode())
+
+        def do_POST(self) -> None:  # noqa: N802
+            """The site's first-party proxy: /p/event forwards to Trail's /api/event."""
+            if self.path != "/p/event":
+                self.send_error(404)
+                return
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            forward = urllib.request.Request(  # noqa: S310 (loopback)
+                f"{trail.url}/api/event",
+                data=body,
+                headers={"Content-Type": "text/plain", "User-Agent": self.headers["User-Agent"]},
+            )
+            with urllib.request.urlopen(forward, timeout=10) as answer:  # noqa: S310
+                self.send_response(answer.status)
+            self.end_headers()
 
         def log_message(self, *args: Any) -> None:
             return None
@@ -422,18 +439,29 @@ def test_scroll_depth_and_engaged_time(
     assert 2 <= seconds <= 15
 
 
-def test_ignore_flag_and_automation_send_nothing(
+def test_ignore_flag_localhost_and_automation_send_nothing(
     trail: Trail, open_page: Callable[[str], Page], person: Browser, site: str
 ) -> None:
+    sent: list[str] = []
+
+    def watch(page: Page) -> Page:
+        page.on("request", lambda r: sent.append(r.url) if "/api/event" in r.url else None)
+        return page
+
     page = open_page("/")
     page.evaluate("localStorage.trail_ignore = 'true'")
-    page.goto(f"{site}/quiet/")
+    watch(page).goto(f"{site}/quiet/")
     page.wait_for_function("typeof window.trail === 'function'")
+    page.evaluate("trail('Signup')")
+    local = watch(open_page("/"))
+    local.goto(f"http://127.0.0.1:{site.rsplit(':', 1)[1]}/local/")
+    local.wait_for_function("typeof window.trail === 'function'")
     robot = person.new_context(user_agent=PERSON_UA)
     robot.add_init_script("Object.defineProperty(navigator, 'webdriver', {get: () => true})")
-    automated = robot.new_page()
+    automated = watch(robot.new_page())
     automated.goto(f"{site}/robot/")
     automated.wait_for_function("typeof window.trail === 'function'")
+    assert sent == []
     # a page view that is sent, to know the ones before it would have arrived
     open_page("/after/")
     eventually(pages_under(trail, "/after/"), [("/after/", 1)])
@@ -441,3 +469,20 @@ def test_ignore_flag_and_automation_send_nothing(
     assert stats(
         trail, metrics=["pageviews"], filters=[["is", "event:page", ["/quiet/", "/robot/"]]]
     ) == [(0,)]
+
+
+def test_a_first_party_proxy_through_data_api(
+    trail: Trail, open_page: Callable[[str], Page], site: str
+) -> None:
+    page = open_page("/proxied/")
+    sent = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    assert f"{site}/p/event" in sent
+    assert not any("/api/event" in url for url in sent)
+    eventually(pages_under(trail, "/proxied/"), [("/proxied/", 1)])
+
+
+def test_no_cookies_and_nothing_stored(open_page: Callable[[str], Page]) -> None:
+    page = open_page("/article/")
+    page.evaluate("trail('Signup', {props: {plan: 'free'}})")
+    assert page.context.cookies() == []
+    assert page.evaluate("[localStorage.length, sessionStorage.length]") == [0, 0]
