@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext
+    from playwright.sync_api import Browser, BrowserContext, Playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -26,8 +26,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session; never downloaded (`playwright install` is not used)."""
+def playwright() -> Iterator[Playwright]:
+    """One Playwright for the session (two sync instances cannot run at once); Chromium is
+    Debian's, never downloaded (`playwright install` is not used)."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
@@ -39,17 +40,27 @@ def browser() -> Iterator[Browser]:
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
-            )
-            yield chromium
-            chromium.close()
+        with sync_playwright() as running:
+            yield running
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def launch(playwright: Playwright, *args: str) -> Browser:
+    """Headless Debian Chromium with Trail's arguments and `args`."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=[*LAUNCH_ARGS, *args]
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = launch(playwright)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

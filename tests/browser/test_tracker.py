@@ -24,12 +24,12 @@ import pytest
 from django.conf import settings
 
 from events.clickhouse import ClickHouse
-from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
+from tests.browser.conftest import launch
 from tests.clickhouse_http import serve
 from tests.helpers import PYTHON, REPO, child_env, free_port, manage, wait_for_http
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Playwright
 
 # Headless Chromium says "HeadlessChrome", which the collector drops as a bot.
 PERSON_UA = (
@@ -236,26 +236,17 @@ def site(trail: Trail) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def person() -> Iterator[Browser]:
+def person(playwright: Playwright) -> Iterator[Browser]:
     """Chromium as a person's browser: the fixture names resolve to this machine, and
     `navigator.webdriver` is false."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
     rules = f"MAP {DOMAIN} 127.0.0.1, MAP {OTHER} 127.0.0.1"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                *LAUNCH_ARGS,
-                f"--host-resolver-rules={rules}",
-                "--disable-blink-features=AutomationControlled",
-            ],
-        )
-        yield chromium
-        chromium.close()
+    chromium = launch(
+        playwright,
+        f"--host-resolver-rules={rules}",
+        "--disable-blink-features=AutomationControlled",
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
