@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
 
-.PHONY: run geoip tracker test test-services lint format migrate clean
+.PHONY: run geoip assets test test-services lint format migrate clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Trail needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
@@ -34,11 +34,11 @@ geoip:
 		echo "Note: npm not found, so Trail runs without geolocation (install Node.js and run 'make geoip', or set GEOIP_DATABASE; see docs/geoip.md)."; \
 	fi
 
-# The browser tracker: frontend/tracker/ → frontend/tracker/dist/ with esbuild (needs npm;
-# the built files are committed, so `make run` does not).
-tracker: $(VENV)/.installed
+# The JavaScript bundles (tracker, dashboard) with esbuild from package.json (needs npm; the
+# built files are committed, so `make run` does not). docs/tracker.md, frontend/assets.py.
+assets: $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
-	$(BIN)/python -m frontend.tracker_assets
+	$(BIN)/python -m frontend.assets
 
 run: $(VENV)/.installed geoip
 	$(BIN)/python manage.py migrate --noinput -v 1

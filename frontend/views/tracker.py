@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import etag, require_GET
 
-from frontend.tracker_assets import script, script_etag
+from frontend.assets import script, script_etag
 
 
 @require_GET

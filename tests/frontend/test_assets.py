@@ -1,4 +1,5 @@
-"""The tracker's built files: in step with the sources, within the size budget, served."""
+"""The built bundles: in step with their sources, the tracker within its size budget and
+served."""
 
 from __future__ import annotations
 
@@ -8,28 +9,30 @@ from typing import Any
 
 import pytest
 
-from frontend.tracker_assets import DIST, ENTRIES, ESBUILD, banner, build, source_digest
+from frontend.assets import BUNDLES, ESBUILD
 
 BUDGET = {"trail.core.js": 1536, "trail.js": 3072}  # bytes, gzipped (docs/tracker.md)
 
 
-@pytest.mark.parametrize("name", sorted(ENTRIES))
+@pytest.mark.parametrize("name", sorted(BUNDLES))
 def test_built_files_carry_the_digest_of_the_current_sources(name: str) -> None:
-    first_line = (DIST / name).read_text().splitlines()[0]
-    assert first_line == banner(source_digest()), (
-        f"frontend/tracker/dist/{name} was built from other sources: run `make tracker`"
+    bundle = BUNDLES[name]
+    first_line = bundle.out.read_text().splitlines()[0]
+    assert first_line == bundle.banner(), (
+        f"{bundle.out} was built from other sources: run `make assets`"
     )
 
 
-@pytest.mark.skipif(not ESBUILD.exists(), reason="esbuild not installed (make tracker installs it)")
-def test_a_rebuild_gives_the_committed_files(tmp_path: Path) -> None:
-    for path in build(out=tmp_path):
-        assert path.read_bytes() == (DIST / path.name).read_bytes(), path.name
+@pytest.mark.skipif(not ESBUILD.exists(), reason="esbuild not installed (make assets installs it)")
+@pytest.mark.parametrize("name", sorted(BUNDLES))
+def test_a_rebuild_gives_the_committed_file(tmp_path: Path, name: str) -> None:
+    bundle = BUNDLES[name]
+    assert bundle.build(out=tmp_path / name).read_bytes() == bundle.out.read_bytes()
 
 
 @pytest.mark.parametrize("name", sorted(BUDGET))
 def test_size_budget(name: str) -> None:
-    size = len(gzip.compress((DIST / name).read_bytes(), compresslevel=9))
+    size = len(gzip.compress(BUNDLES[name].out.read_bytes(), compresslevel=9))
     assert size <= BUDGET[name], f"{name}: {size} bytes gzipped, budget {BUDGET[name]}"
 
 
@@ -45,7 +48,7 @@ def test_served_to_anyone_without_cookies(client: Any, path: str, name: str) -> 
     answer = client.get(path)
     assert answer.status_code == 200
     assert answer["Content-Type"].startswith("application/javascript")
-    assert answer.content == (DIST / name).read_bytes()
+    assert answer.content == BUNDLES[name].out.read_bytes()
     assert answer["Cache-Control"] == "public, max-age=3600"
     assert not answer.cookies
     again = client.get(path, HTTP_IF_NONE_MATCH=answer["ETag"])
