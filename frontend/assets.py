@@ -75,6 +75,13 @@ BUNDLES = {
         TRACKER / "trail.core.js", TRACKER, TRACKER / "dist" / "trail.core.js", "es2017"
     ),
 }
+BUNDLES["dashboard.js"] = Bundle(
+    DASHBOARD / "main.js",
+    DASHBOARD,
+    ROOT / "frontend" / "static" / "trail" / "dashboard.js",
+    "es2020",
+    locked=True,
+)
 TRACKER_FILES = ("trail.js", "trail.core.js")
 
 

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from frontend.views import api_keys, organization, sites
+from frontend.views import api_keys, dashboard, organization, sites
 from frontend.views.tracker import tracker_docs, tracker_script
 
 urlpatterns = [
@@ -10,6 +10,11 @@ urlpatterns = [
     path("sites/new", sites.site_new, name="site-new"),
     path("sites/<str:domain>/", sites.site_detail, name="site-detail"),
     path("sites/<str:domain>/installation", sites.site_installation, name="site-installation"),
+    path("sites/<str:domain>/panel/<str:name>", dashboard.site_fragment, name="site-panel"),
+    path("sites/<str:domain>/export/<str:name>", dashboard.site_export, name="site-export"),
+    path("share/<str:domain>", dashboard.shared_dashboard, name="share"),
+    path("share/<str:domain>/panel/<str:name>", dashboard.shared_fragment, name="share-panel"),
+    path("share/<str:domain>/export/<str:name>", dashboard.shared_export, name="share-export"),
     path("sites/<str:domain>/settings", sites.site_settings, name="site-settings"),
     path("sites/<str:domain>/goals", sites.site_goals, name="site-goals"),
     path("sites/<str:domain>/shared-links", sites.site_shared_links, name="site-shared-links"),

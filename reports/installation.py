@@ -13,3 +13,8 @@ def first_event_at(site: Site) -> dt.datetime | None:
         Select(site_id=site.id, table="events", columns=("min(timestamp) AS first", "count() AS n"))
     )
     return row["first"] if row["n"] else None
+
+
+def has_events(site: Site) -> bool:
+    """Cheaper than `first_event_at`: stops at the first row."""
+    return bool(run(Select(site_id=site.id, table="events", columns=("1 AS found",), limit=1)))

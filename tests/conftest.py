@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
@@ -181,3 +182,30 @@ def _fresh_collector() -> Iterator[None]:
     reset_collector()
     yield
     reset_collector()
+
+
+def send(client: Any, key: str, events: list[dict[str, Any]]) -> None:
+    """Post events to the batch API, 1,000 a request; every one must be accepted."""
+    for start in range(0, len(events), 1000):
+        answer = client.post(
+            "/api/v1/events",
+            data=json.dumps({"events": events[start : start + 1000]}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {key}",
+        )
+        assert answer.status_code == 202, answer.content
+        assert answer.json()["rejected"] == [], answer.json()
+
+
+@pytest.fixture
+def seed(
+    client: Any, flush: Callable[..., FlushReport]
+) -> Callable[[Site, list[dict[str, Any]]], None]:
+    """Send events through the batch API and flush them into ClickHouse."""
+
+    def run(site: Site, events: list[dict[str, Any]]) -> None:
+        _, key = factories.api_key(site.organization, scopes=("events:write",))
+        send(client, key, events)
+        flush()
+
+    return run

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_SITES
 from events.clickhouse import ClickHouseError
+from frontend.views.dashboard import site_dashboard
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
-from reports.installation import first_event_at
+from reports.installation import first_event_at, has_events
 from sites import selectors, services
 from sites.models import Goal, Site
 
@@ -76,7 +77,10 @@ def _snippet(domain: str) -> str:
 @login_required
 @require_GET
 def site_detail(request: HttpRequest, domain: str) -> HttpResponse:
+    """The dashboard once the site has events; until then the snippet, waiting for one."""
     site = selectors.site_get_for_actor(actor=user_of(request), domain=domain)
+    if has_events(site):
+        return site_dashboard(request, domain)
     return render(
         request, "frontend/site_detail.html", {"site": site, "snippet": _snippet(site.domain)}
     )

@@ -10,12 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.conf import settings
 
-from events.flush import FlushReport
 from sites.models import Site
 from tests import factories
+from tests.conftest import send
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 CHROME_ANDROID = (
@@ -53,33 +52,6 @@ def hit(
         event["referrer"] = referrer
     event.update(extra)
     return event
-
-
-def send(client: Any, key: str, events: list[dict[str, Any]]) -> None:
-    """Post events to the batch API, 1,000 a request; every one must be accepted."""
-    for start in range(0, len(events), 1000):
-        answer = client.post(
-            "/api/v1/events",
-            data=json.dumps({"events": events[start : start + 1000]}),
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {key}",
-        )
-        assert answer.status_code == 202, answer.content
-        assert answer.json()["rejected"] == [], answer.json()
-
-
-@pytest.fixture
-def seed(
-    client: Any, flush: Callable[..., FlushReport]
-) -> Callable[[Site, list[dict[str, Any]]], None]:
-    """Send events through the batch API and flush them into ClickHouse."""
-
-    def run(site: Site, events: list[dict[str, Any]]) -> None:
-        _, key = factories.api_key(site.organization, scopes=("events:write",))
-        send(client, key, events)
-        flush()
-
-    return run
 
 
 def post_json(client: Any, path: str, body: Any, key: str | None = None) -> Any:

@@ -1,0 +1,332 @@
+"""The dashboard's state (date range, comparison, filters, chart) as URL parameters, and its
+panels as Stats API queries: every number on the dashboard comes from `reports.stats`.
+
+URL parameters (a view can be bookmarked and shared):
+- `period`: a preset of `PRESETS`, or `custom` with `from` and `to` (YYYY-MM-DD);
+- `compare`: `previous_period`, `year_over_year` or empty;
+- `f`: a filter `dimension|operator|value`, repeated (`visit:source|is|Google`);
+- `metric` (`visitors` or `pageviews`) and `interval` (`hour`, `day`, `week`, `month`) of
+  the chart. Unknown values fall back to the defaults.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import QueryDict
+
+from reports import dates
+from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
+from reports.stats import answer
+from sites.models import Site
+
+PRESETS = {
+    "day": "Today",
+    "yesterday": "Yesterday",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "month": "This month",
+    "last_month": "Last month",
+    "year": "This year",
+    "12mo": "Last 12 months",
+    "all": "All time",
+}
+# keyboard shortcuts of the presets (frontend/dashboard/main.js reads them from the page)
+SHORTCUTS = {
+    "day": "d",
+    "yesterday": "e",
+    "7d": "w",
+    "30d": "t",
+    "month": "m",
+    "last_month": "l",
+    "year": "y",
+    "12mo": "r",
+    "all": "a",
+}
+COMPARISONS = {"previous_period": "Previous period", "year_over_year": "Year over year"}
+CHART_METRICS = {"visitors": "Visitors", "pageviews": "Pageviews"}
+INTERVALS = ("hour", "day", "week", "month")
+TOP_METRICS = (
+    ("visitors", "Unique visitors"),
+    ("visits", "Total visits"),
+    ("pageviews", "Total pageviews"),
+    ("views_per_visit", "Views per visit"),
+    ("bounce_rate", "Bounce rate"),
+    ("visit_duration", "Visit duration"),
+)
+MAX_FILTERS = 10
+
+
+@dataclass(frozen=True)
+class View:
+    period: str = "30d"
+    first: str = ""  # custom range
+    last: str = ""
+    compare: str = "previous_period"
+    filters: tuple[tuple[str, str, str], ...] = ()
+    metric: str = "visitors"
+    interval: str = ""  # empty: the Stats API's choice for the range
+
+    def params(self, **changes: Any) -> str:
+        """This view's URL query, with `changes` applied."""
+        view = replace(self, **changes)
+        pairs: list[tuple[str, str]] = [("period", view.period)]
+        if view.period == "custom":
+            pairs += [("from", view.first), ("to", view.last)]
+        pairs.append(("compare", view.compare))
+        pairs += [("f", "|".join(f)) for f in view.filters]
+        if view.metric != "visitors":
+            pairs.append(("metric", view.metric))
+        if view.interval:
+            pairs.append(("interval", view.interval))
+        return urlencode(pairs)
+
+    def with_filter(self, dimension: str, value: str) -> str:
+        kept = tuple(f for f in self.filters if f[0] != dimension)
+        return self.params(filters=(*kept, (dimension, "is", value))[-MAX_FILTERS:])
+
+    def without_filter(self, index: int) -> str:
+        return self.params(filters=self.filters[:index] + self.filters[index + 1 :])
+
+
+def _filterable(dimension: str) -> bool:
+    if dimension.startswith(PROPS_PREFIX):
+        return len(dimension) > len(PROPS_PREFIX)
+    return dimension in EVENT_DIMENSIONS or dimension in VISIT_DIMENSIONS
+
+
+def view_from(query: QueryDict) -> View:
+    """The view a URL asks for; what is not understood is left at its default."""
+    view = View()
+    period = query.get("period", "")
+    if period in PRESETS:
+        view = replace(view, period=period)
+    elif period == "custom":
+        try:
+            first = dates.parse_date(query.get("from", ""), "from")
+            last = dates.parse_date(query.get("to", ""), "to")
+        except Exception:  # noqa: BLE001 (a bad date in a URL: keep the default range)
+            first = last = None
+        if first and last and first <= last:
+            view = replace(view, period="custom", first=first.isoformat(), last=last.isoformat())
+    compare = query.get("compare")
+    if compare is not None:
+        view = replace(view, compare=compare if compare in COMPARISONS else "")
+    filters = []
+    for raw in query.getlist("f")[:MAX_FILTERS]:
+        dimension, _, rest = raw.partition("|")
+        op, _, value = rest.partition("|")
+        if _filterable(dimension) and op in OPERATORS and value and len(value) <= 2000:
+            filters.append((dimension, op, value))
+    view = replace(view, filters=tuple(filters))
+    if query.get("metric") in CHART_METRICS:
+        view = replace(view, metric=query["metric"])
+    if query.get("interval") in INTERVALS:
+        view = replace(view, interval=query["interval"])
+    return view
+
+
+def date_range(view: View, site: Site, now: dt.datetime | None = None) -> Any:
+    """The Stats API `date_range` of a view."""
+    today = dates.today_in(site.timezone, now)
+    if view.period == "custom":
+        return [view.first, view.last]
+    if view.period == "yesterday":
+        day = (today - dt.timedelta(days=1)).isoformat()
+        return [day, day]
+    if view.period == "last_month":
+        end = today.replace(day=1) - dt.timedelta(days=1)
+        return [end.replace(day=1).isoformat(), end.isoformat()]
+    return view.period
+
+
+def base_query(view: View, site: Site) -> dict[str, Any]:
+    body: dict[str, Any] = {"site_id": site.domain, "date_range": date_range(view, site)}
+    if view.filters:
+        body["filters"] = [[op, dimension, [value]] for dimension, op, value in view.filters]
+    return body
+
+
+@dataclass(frozen=True)
+class Tab:
+    label: str
+    dimension: str
+    metrics: tuple[str, ...] = ("visitors",)
+    headers: tuple[str, ...] = ("Visitors",)
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    tabs: dict[str, Tab] = field(default_factory=dict)
+
+
+PANELS = {
+    "sources": Panel(
+        "Top sources",
+        {
+            "channels": Tab("Channels", "visit:channel"),
+            "sources": Tab("Sources", "visit:source"),
+            "referrers": Tab("Referrers", "visit:referrer"),
+            "utm_medium": Tab("UTM medium", "visit:utm_medium"),
+            "utm_source": Tab("UTM source", "visit:utm_source"),
+            "utm_campaign": Tab("UTM campaign", "visit:utm_campaign"),
+        },
+    ),
+    "pages": Panel(
+        "Top pages",
+        {
+            "pages": Tab(
+                "Top pages", "event:page", ("visitors", "pageviews"), ("Visitors", "Pageviews")
+            ),
+            "entry": Tab(
+                "Entry pages", "visit:entry_page", ("visits", "bounce_rate"), ("Visits", "Bounce")
+            ),
+            "exit": Tab("Exit pages", "visit:exit_page", ("visits",), ("Visits",)),
+        },
+    ),
+    "locations": Panel(
+        "Locations",
+        {
+            "countries": Tab(
+                "Countries", "visit:country", ("visitors", "percentage"), ("Visitors", "%")
+            ),
+            "regions": Tab("Regions", "visit:region"),
+            "cities": Tab("Cities", "visit:city"),
+        },
+    ),
+    "devices": Panel(
+        "Devices",
+        {
+            "devices": Tab(
+                "Devices", "visit:device", ("visitors", "percentage"), ("Visitors", "%")
+            ),
+            "browsers": Tab(
+                "Browsers", "visit:browser", ("visitors", "percentage"), ("Visitors", "%")
+            ),
+            "os": Tab(
+                "Operating systems", "visit:os", ("visitors", "percentage"), ("Visitors", "%")
+            ),
+            "screens": Tab(
+                "Screens", "visit:screen", ("visitors", "percentage"), ("Visitors", "%")
+            ),
+        },
+    ),
+    "goals": Panel(
+        "Goals",
+        {
+            "goals": Tab(
+                "Goals",
+                "event:goal",
+                ("visitors", "events", "conversion_rate"),
+                ("Uniques", "Total", "CR"),
+            ),
+        },
+    ),
+    "events": Panel(
+        "Custom events",
+        {
+            "events": Tab("Events", "event:name", ("visitors", "events"), ("Uniques", "Total")),
+        },
+    ),
+}
+LIST_SIZE = 9
+
+
+@dataclass(frozen=True)
+class Rows:
+    headers: tuple[str, ...]
+    rows: list[dict[str, Any]]  # {"label", "values", "filter" (URL query), "share" (0–100)}
+
+
+def panel_rows(
+    site: Site, view: View, panel: str, tab: str, *, prop: str = "", limit: int = LIST_SIZE
+) -> Rows:
+    """A panel's rows: its tab's dimension by its metrics, each row a filter link."""
+    chosen = PANELS[panel].tabs[tab]
+    dimension = f"{PROPS_PREFIX}{prop}" if prop else chosen.dimension
+    body = {**base_query(view, site), "metrics": list(chosen.metrics), "dimensions": [dimension]}
+    body["pagination"] = {"limit": limit}
+    if panel == "events":
+        body["filters"] = [*body.get("filters", []), ["is_not", "event:name", ["pageview"]]]
+    if prop:
+        body["filters"] = [*body.get("filters", []), ["is", "event:name", [view_event(view)]]]
+    found = answer(site=site, body=body)["results"]
+    top = max((r["metrics"][0] for r in found), default=0) or 1
+    rows = [
+        {
+            "label": r["dimensions"][0],
+            "values": r["metrics"],
+            "filter": view.with_filter(dimension, r["dimensions"][0]),
+            "share": round(100 * r["metrics"][0] / top),
+        }
+        for r in found
+    ]
+    return Rows(headers=chosen.headers, rows=rows)
+
+
+def view_event(view: View) -> str:
+    """The custom event a property breakdown is about: the view's `event:name` filter."""
+    return next((value for dimension, op, value in view.filters if dimension == "event:name"), "")
+
+
+def top_stats(site: Site, view: View) -> list[dict[str, Any]]:
+    body = {**base_query(view, site), "metrics": [m for m, _ in TOP_METRICS]}
+    if view.compare:
+        body["include"] = {"comparisons": {"mode": view.compare}}
+    [row] = answer(site=site, body=body)["results"]
+    compared = row.get("comparison")
+    return [
+        {
+            "metric": metric,
+            "label": label,
+            "value": row["metrics"][i],
+            "change": compared["change"][i] if compared else None,
+        }
+        for i, (metric, label) in enumerate(TOP_METRICS)
+    ]
+
+
+def time_series(site: Site, view: View) -> dict[str, Any]:
+    dimension = f"time:{view.interval}" if view.interval else "time"
+    body = {
+        **base_query(view, site),
+        "metrics": [view.metric],
+        "dimensions": [dimension],
+        "include": {"time_labels": True},
+    }
+    try:
+        found = answer(site=site, body=body)
+    except Exception:  # noqa: BLE001 (an interval too fine for the range: the API's default)
+        body["dimensions"] = ["time"]
+        found = answer(site=site, body=body)
+    values = {r["dimensions"][0]: r["metrics"][0] for r in found["results"]}
+    labels = found["meta"].get("time_labels", [])
+    return {"labels": labels, "values": [values.get(label, 0) for label in labels]}
+
+
+def property_keys(site: Site, view: View, event: str) -> list[str]:
+    """Property keys of an event, from its recent rows (for the custom events panel)."""
+    from reports.sql.builder import Select, run
+
+    span = dates.resolve(date_range(view, site), timezone=site.timezone)
+    found = run(
+        Select(
+            site_id=site.id,
+            table="events",
+            columns=("arrayJoin(mapKeys(props)) AS key", "count() AS n"),
+            where=(
+                "name = {event:String}",
+                "timestamp >= {start:DateTime64(3, 'UTC')}",
+                "timestamp < {end:DateTime64(3, 'UTC')}",
+            ),
+            params={"event": event, "start": span.start, "end": span.end},
+            group_by=("key",),
+            order_by=("n DESC", "key"),
+            limit=20,
+        )
+    )
+    return [row["key"] for row in found]

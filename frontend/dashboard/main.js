@@ -1,0 +1,41 @@
+// The dashboard's behaviour: htmx for the panels, Chart.js for the time series, keyboard
+// shortcuts for the date presets. Built into frontend/static/trail/dashboard.js.
+import htmx from 'htmx.org'
+import { CategoryScale, Chart, Filler, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js'
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Filler, Tooltip)
+window.htmx = htmx
+
+function drawCharts(root) {
+  root.querySelectorAll('canvas[data-series]').forEach(function (canvas) {
+    if (canvas.chart) canvas.chart.destroy()
+    var series = JSON.parse(canvas.dataset.series)
+    canvas.chart = new Chart(canvas, {
+      type: 'line',
+      data: {
+        labels: series.labels,
+        datasets: [{ data: series.values, borderColor: '#4f46e5', backgroundColor: 'rgba(79,70,229,0.12)', fill: true, tension: 0.25, pointRadius: 0 }],
+      },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+        plugins: { tooltip: { intersect: false, mode: 'index' } },
+      },
+    })
+  })
+}
+
+document.addEventListener('DOMContentLoaded', function () { drawCharts(document) })
+document.addEventListener('htmx:afterSwap', function (event) {
+  drawCharts(event.target)
+  event.target.removeAttribute('aria-busy')
+})
+
+// A key (without modifiers, outside form fields) picks the date preset that names it.
+document.addEventListener('keydown', function (event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return
+  if (/^(INPUT|SELECT|TEXTAREA)$/.test(event.target.tagName)) return
+  var link = document.querySelector('[data-shortcut="' + event.key + '"]')
+  if (link) link.click()
+})

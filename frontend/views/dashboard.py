@@ -1,0 +1,245 @@
+"""The dashboard: the page, its panels (htmx fragments), CSV and zip exports, realtime.
+
+Members reach it at `/sites/<domain>/`; anyone at `/share/<domain>` when the site is
+public, or with a shared link's `?auth=<slug>` (and its password, once per session). Every
+number comes from `reports.stats` through `frontend/dashboard.py`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.hashers import check_password
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.errors import NotFound
+from events.ingest.geo import attribution
+from frontend import dashboard
+from frontend.views.helpers import user_of
+from reports.realtime import realtime
+from sites import selectors
+from sites.domains import normalize_domain
+from sites.models import SharedLink, Site
+
+
+@dataclass(frozen=True)
+class Access:
+    site: Site
+    base: str  # URL prefix of the dashboard and its panels
+    auth: str = ""  # a shared link's slug, carried in every URL
+    member: bool = False
+
+    def query(self, params: str) -> str:
+        return f"{params}&auth={self.auth}" if self.auth else params
+
+
+def _member(request: HttpRequest, domain: str) -> Access:
+    if not request.user.is_authenticated:
+        raise NotFound(domain)
+    site = selectors.site_get_for_actor(actor=user_of(request), domain=domain)
+    return Access(site=site, base=f"/sites/{site.domain}", member=True)
+
+
+def _session_key(link: SharedLink) -> str:
+    return f"trail:share:{link.pk}"
+
+
+def _visitor(request: HttpRequest, domain: str) -> tuple[Access, SharedLink | None]:
+    """Who may see a shared dashboard: a public site, or a live shared link's slug."""
+    try:
+        canonical = normalize_domain(domain)
+    except Exception:  # noqa: BLE001 (not a domain: no such dashboard)
+        raise Http404("not found") from None
+    site = Site.objects.filter(domain=canonical, deleted_at__isnull=True).first()
+    if site is None:
+        raise Http404("not found")
+    slug = request.GET.get("auth", "")
+    base = f"/share/{site.domain}"
+    if slug:
+        link = SharedLink.objects.filter(site=site, slug=slug).first()
+        if link is None:
+            raise Http404("not found")
+        return Access(site=site, base=base, auth=slug), link
+    if not site.is_public:
+        raise Http404("not found")
+    return Access(site=site, base=base), None
+
+
+def _shared(request: HttpRequest, domain: str) -> Access:
+    access, link = _visitor(request, domain)
+    if link is not None and link.has_password and not request.session.get(_session_key(link)):
+        raise Http404("not found")
+    return access
+
+
+def _page(request: HttpRequest, access: Access) -> HttpResponse:
+    view = dashboard.view_from(request.GET)
+    chips = [
+        {"dimension": d, "op": op, "value": v, "remove": access.query(view.without_filter(i))}
+        for i, (d, op, v) in enumerate(view.filters)
+    ]
+    presets = [
+        {
+            "key": key,
+            "label": label,
+            "shortcut": dashboard.SHORTCUTS[key],
+            "url": access.query(view.params(period=key)),
+        }
+        for key, label in dashboard.PRESETS.items()
+    ]
+    context = {
+        "site": access.site,
+        "access": access,
+        "view": view,
+        "params": access.query(view.params()),
+        "presets": presets,
+        "chips": chips,
+        "comparisons": dashboard.COMPARISONS,
+        "panels": dashboard.PANELS,
+        "range": dashboard.date_range(view, access.site),
+    }
+    return render(request, "frontend/dashboard.html", context)
+
+
+@require_GET
+def site_dashboard(request: HttpRequest, domain: str) -> HttpResponse:
+    return _page(request, _member(request, domain))
+
+
+@require_http_methods(["GET", "POST"])
+def shared_dashboard(request: HttpRequest, domain: str) -> HttpResponse:
+    access, link = _visitor(request, domain)
+    if link is not None and link.has_password and not request.session.get(_session_key(link)):
+        wrong = False
+        if request.method == "POST":
+            if check_password(request.POST.get("password", ""), link.password_hash):
+                request.session[_session_key(link)] = True
+                return _page(request, access)
+            wrong = True
+        return render(
+            request,
+            "frontend/share_password.html",
+            {"site": access.site, "wrong": wrong},
+            status=401 if wrong else 200,
+        )
+    return _page(request, access)
+
+
+def _fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:
+    view = dashboard.view_from(request.GET)
+    site = access.site
+    context: dict[str, Any] = {"site": site, "access": access, "view": view, "name": name}
+    if name == "top":
+        context["stats"] = dashboard.top_stats(site, view)
+        return render(request, "frontend/_top.html", context)
+    if name == "chart":
+        series = dashboard.time_series(site, view)
+        context.update(
+            series_json=json.dumps(series),
+            rows=list(zip(series["labels"], series["values"], strict=True)),
+            metric_links=[
+                {
+                    "label": label,
+                    "url": access.query(view.params(metric=key)),
+                    "current": key == view.metric,
+                }
+                for key, label in dashboard.CHART_METRICS.items()
+            ],
+            interval_links=[
+                {
+                    "label": interval.capitalize(),
+                    "url": access.query(view.params(interval=interval)),
+                    "current": interval == view.interval,
+                }
+                for interval in dashboard.INTERVALS
+            ],
+        )
+        return render(request, "frontend/_chart.html", context)
+    if name == "realtime":
+        context["now"] = realtime(site=site)
+        return render(request, "frontend/_realtime.html", context)
+    panel = dashboard.PANELS.get(name)
+    if panel is None:
+        raise Http404("no such panel")
+    tab = request.GET.get("tab", "")
+    if tab not in panel.tabs:
+        tab = next(iter(panel.tabs))
+    prop = ""
+    if name == "events" and dashboard.view_event(view):
+        keys = dashboard.property_keys(site, view, dashboard.view_event(view))
+        prop = request.GET.get("prop", "") if request.GET.get("prop") in keys else ""
+        context["props"] = keys
+        context["prop"] = prop
+    context.update(
+        panel=panel,
+        tab=tab,
+        tab_label=panel.tabs[tab].label,
+        data=dashboard.panel_rows(site, view, name, tab, prop=prop),
+        params=access.query(view.params()),
+        attribution=attribution() if name == "locations" else None,
+    )
+    return render(request, "frontend/_panel.html", context)
+
+
+@require_GET
+def site_fragment(request: HttpRequest, domain: str, name: str) -> HttpResponse:
+    return _fragment(request, _member(request, domain), name)
+
+
+@require_GET
+def shared_fragment(request: HttpRequest, domain: str, name: str) -> HttpResponse:
+    return _fragment(request, _shared(request, domain), name)
+
+
+def _csv(site: Site, view: dashboard.View, name: str, tab: str) -> str:
+    chosen = dashboard.PANELS[name].tabs[tab]
+    rows = dashboard.panel_rows(site, view, name, tab, limit=10_000)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([chosen.label, *chosen.metrics])
+    for row in rows.rows:
+        writer.writerow([row["label"], *row["values"]])
+    return out.getvalue()
+
+
+def _export(request: HttpRequest, access: Access, name: str) -> HttpResponse:
+    view = dashboard.view_from(request.GET)
+    site = access.site
+    if name == "all":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for panel_name, panel in dashboard.PANELS.items():
+                for tab in panel.tabs:
+                    archive.writestr(f"{panel_name}-{tab}.csv", _csv(site, view, panel_name, tab))
+            series = dashboard.time_series(site, view)
+            rows = "\n".join(
+                f"{t},{v}" for t, v in zip(series["labels"], series["values"], strict=True)
+            )
+            archive.writestr("time-series.csv", f"time,{view.metric}\n{rows}\n")
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{site.domain}.zip"'
+        return response
+    panel = dashboard.PANELS.get(name)
+    tab = request.GET.get("tab", "")
+    if panel is None or tab not in panel.tabs:
+        raise Http404("no such panel")
+    response = HttpResponse(_csv(site, view, name, tab), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{site.domain}-{name}-{tab}.csv"'
+    return response
+
+
+@require_GET
+def site_export(request: HttpRequest, domain: str, name: str) -> HttpResponse:
+    return _export(request, _member(request, domain), name)
+
+
+@require_GET
+def shared_export(request: HttpRequest, domain: str, name: str) -> HttpResponse:
+    return _export(request, _shared(request, domain), name)

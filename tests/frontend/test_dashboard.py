@@ -1,0 +1,188 @@
+"""The dashboard's pages and panels (Django's client; the browser flow is in tests/browser/)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from frontend.dashboard import View, view_from
+from sites import services
+from sites.models import Goal, Site
+from tests import factories
+from tests.reports.conftest import CHROME_ANDROID, FIREFOX, hit
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+
+
+@pytest.fixture
+def site(make_site: Callable[..., Site], seed: Callable[..., None]) -> Site:
+    site = make_site("dash-board-trail.com")
+    Goal.objects.create(site=site, kind="event", value="Signup", display_name="Signup")
+    a = {"ip": "81.2.69.1", "user_agent": FIREFOX}
+    b = {"ip": "81.2.69.2", "user_agent": CHROME_ANDROID}
+    seed(
+        site,
+        [
+            hit(site, NOW - dt.timedelta(minutes=20), "/", referrer="https://www.google.com/", **a),
+            hit(site, NOW - dt.timedelta(minutes=19), "/pricing", **a),
+            hit(
+                site,
+                NOW - dt.timedelta(minutes=18),
+                "/pricing",
+                name="Signup",
+                props={"plan": "pro"},
+                **a,
+            ),
+            hit(
+                site,
+                NOW - dt.timedelta(minutes=10),
+                "/blog",
+                referrer="https://news.ycombinator.com/",
+                **b,
+            ),
+        ],
+    )
+    return site
+
+
+@pytest.fixture
+def member(client: Any, site: Site) -> Any:
+    owner = site.organization.memberships.get().user
+    client.force_login(owner)
+    return client
+
+
+def test_a_site_with_events_opens_on_its_dashboard(
+    member: Any, site: Site, django_assert_max_num_queries: Any
+) -> None:
+    with django_assert_max_num_queries(12):
+        page = member.get(f"/sites/{site.domain}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f'hx-get="/sites/{site.domain}/panel/top?period=30d&amp;compare=previous_period"' in html
+    assert "trail/dashboard.js" in html
+    for key in ("day", "yesterday", "7d", "30d", "month", "last_month", "year", "12mo", "all"):
+        assert f"period={key}" in html
+
+
+def test_a_site_without_events_shows_the_snippet(
+    member: Any, make_site: Callable[..., Site], site: Site
+) -> None:
+    empty = factories.site(site.organization, "empty-dash-trail.com")
+    html = member.get(f"/sites/{empty.domain}/").content.decode()
+    assert "Add the snippet to your site" in html and "Waiting for the first event" in html
+
+
+def test_top_stats_and_chart(member: Any, site: Site) -> None:
+    top = member.get(f"/sites/{site.domain}/panel/top?period=day&compare=").content.decode()
+    assert 'data-metric="visitors">2<' in top
+    assert 'data-metric="pageviews">3<' in top
+    assert 'data-metric="bounce_rate">50%<' in top
+    chart = member.get(
+        f"/sites/{site.domain}/panel/chart?period=day&metric=pageviews"
+    ).content.decode()
+    assert "data-series=" in chart and "pageviews over time" in chart
+
+
+def test_panels_rows_link_to_their_filter(member: Any, site: Site) -> None:
+    sources = member.get(
+        f"/sites/{site.domain}/panel/sources?period=day&tab=sources"
+    ).content.decode()
+    assert "Google" in sources and "Hacker News" in sources
+    assert "f=visit%3Asource%7Cis%7CGoogle" in sources
+    filtered = member.get(
+        f"/sites/{site.domain}/panel/pages?period=day&f=visit:source|is|Google"
+    ).content.decode()
+    assert "/pricing" in filtered and "/blog" not in filtered
+    top = member.get(
+        f"/sites/{site.domain}/panel/top?period=day&f=visit:source|is|Google"
+    ).content.decode()
+    assert 'data-metric="visitors">1<' in top
+    goals = member.get(f"/sites/{site.domain}/panel/goals?period=day").content.decode()
+    assert "Signup" in goals and "50.0" in goals
+    events = member.get(
+        f"/sites/{site.domain}/panel/events?period=day&f=event:name|is|Signup&prop=plan"
+    ).content.decode()
+    assert ">pro<" in events
+
+
+def test_csv_export_matches_the_panel_and_the_zip_holds_every_panel(
+    member: Any, site: Site
+) -> None:
+    answer = member.get(f"/sites/{site.domain}/export/pages?period=day&tab=pages")
+    assert answer["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.content.decode())))
+    assert rows[0] == ["Top pages", "visitors", "pageviews"]
+    assert sorted(rows[1:]) == [["/", "1", "1"], ["/blog", "1", "1"], ["/pricing", "1", "1"]]
+    archive = zipfile.ZipFile(
+        io.BytesIO(member.get(f"/sites/{site.domain}/export/all?period=day").content)
+    )
+    assert {"pages-pages.csv", "sources-channels.csv", "time-series.csv"} <= set(archive.namelist())
+
+
+def test_realtime_panel(member: Any, site: Site) -> None:
+    html = member.get(f"/sites/{site.domain}/panel/realtime").content.decode()
+    assert 'data-realtime="0"' in html or 'data-realtime="' in html
+
+
+def test_another_tenants_dashboard_is_404(client: Any, site: Site) -> None:
+    client.force_login(factories.user())
+    for path in ("/", "/panel/top", "/panel/pages", "/export/all"):
+        assert client.get(f"/sites/{site.domain}{path}").status_code == 404
+    client.logout()
+    assert client.get(f"/sites/{site.domain}/panel/top").status_code in (302, 404)
+
+
+def test_shared_links_public_sites_passwords_and_revocation(client: Any, site: Site) -> None:
+    assert client.get(f"/share/{site.domain}").status_code == 404  # not public, no link
+    link = services.shared_link_create(site=site, name="board")
+    page = client.get(f"/share/{site.domain}?auth={link.slug}")
+    assert page.status_code == 200
+    assert f"auth={link.slug}" in page.content.decode()
+    top = client.get(f"/share/{site.domain}/panel/top?period=day&auth={link.slug}").content.decode()
+    assert 'data-metric="visitors">2<' in top
+    locked = services.shared_link_create(site=site, name="locked", password="secret-pass-1")
+    assert (
+        "protected by a password"
+        in client.get(f"/share/{site.domain}?auth={locked.slug}").content.decode()
+    )
+    assert client.get(f"/share/{site.domain}/panel/top?auth={locked.slug}").status_code == 404
+    wrong = client.post(f"/share/{site.domain}?auth={locked.slug}", {"password": "nope"})
+    assert wrong.status_code == 401
+    right = client.post(f"/share/{site.domain}?auth={locked.slug}", {"password": "secret-pass-1"})
+    assert right.status_code == 200
+    assert client.get(f"/share/{site.domain}/panel/top?auth={locked.slug}").status_code == 200
+    services.shared_link_delete(site=site, link_id=link.id)
+    assert client.get(f"/share/{site.domain}?auth={link.slug}").status_code == 404
+    Site.objects.filter(pk=site.pk).update(is_public=True)
+    assert client.get(f"/share/{site.domain}").status_code == 200
+
+
+def test_the_view_lives_in_the_url() -> None:
+    from django.http import QueryDict
+
+    query = QueryDict(
+        "period=custom&from=2026-01-01&to=2026-01-31&compare=&f=visit:source|is|Google"
+        "&f=bogus|is|x&f=event:page|equals|/&metric=pageviews&interval=week"
+    )
+    view = view_from(query)
+    assert view == View(
+        period="custom",
+        first="2026-01-01",
+        last="2026-01-31",
+        compare="",
+        filters=(("visit:source", "is", "Google"),),
+        metric="pageviews",
+        interval="week",
+    )
+    assert view_from(QueryDict(view.params())) == view
+    assert view_from(QueryDict("period=custom&from=2026-02-01&to=2026-01-01")).period == "30d"
+    assert view_from(QueryDict("period=forever")).period == "30d"
