@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from django.http import QueryDict
 
+from accounts.errors import ServiceError
 from reports import dates
 from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
 from reports.stats import answer
@@ -105,10 +106,12 @@ def view_from(query: QueryDict) -> View:
     if period in PRESETS:
         view = replace(view, period=period)
     elif period == "custom":
+        first: dt.date | None
+        last: dt.date | None
         try:
             first = dates.parse_date(query.get("from", ""), "from")
             last = dates.parse_date(query.get("to", ""), "to")
-        except Exception:  # noqa: BLE001 (a bad date in a URL: keep the default range)
+        except ServiceError:  # a bad date in a URL: keep the default range
             first = last = None
         if first and last and first <= last:
             view = replace(view, period="custom", first=first.isoformat(), last=last.isoformat())
@@ -122,10 +125,11 @@ def view_from(query: QueryDict) -> View:
         if _filterable(dimension) and op in OPERATORS and value and len(value) <= 2000:
             filters.append((dimension, op, value))
     view = replace(view, filters=tuple(filters))
-    if query.get("metric") in CHART_METRICS:
-        view = replace(view, metric=query["metric"])
-    if query.get("interval") in INTERVALS:
-        view = replace(view, interval=query["interval"])
+    metric, interval = query.get("metric", ""), query.get("interval", "")
+    if metric in CHART_METRICS:
+        view = replace(view, metric=metric)
+    if interval in INTERVALS:
+        view = replace(view, interval=interval)
     return view
 
 
@@ -300,7 +304,7 @@ def time_series(site: Site, view: View) -> dict[str, Any]:
     }
     try:
         found = answer(site=site, body=body)
-    except Exception:  # noqa: BLE001 (an interval too fine for the range: the API's default)
+    except ServiceError:  # an interval too fine for the range: the API's default
         body["dimensions"] = ["time"]
         found = answer(site=site, body=body)
     values = {r["dimensions"][0]: r["metrics"][0] for r in found["results"]}

@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.errors import NotFound
+from accounts.errors import NotFound, ServiceError
 from events.ingest.geo import attribution
 from frontend import dashboard
 from frontend.views.helpers import user_of
@@ -55,7 +55,7 @@ def _visitor(request: HttpRequest, domain: str) -> tuple[Access, SharedLink | No
     """Who may see a shared dashboard: a public site, or a live shared link's slug."""
     try:
         canonical = normalize_domain(domain)
-    except Exception:  # noqa: BLE001 (not a domain: no such dashboard)
+    except ServiceError:  # not a domain: no such dashboard
         raise Http404("not found") from None
     site = Site.objects.filter(domain=canonical, deleted_at__isnull=True).first()
     if site is None:
@@ -226,9 +226,9 @@ def _export(request: HttpRequest, access: Access, name: str) -> HttpResponse:
         response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{site.domain}.zip"'
         return response
-    panel = dashboard.PANELS.get(name)
+    chosen = dashboard.PANELS.get(name)
     tab = request.GET.get("tab", "")
-    if panel is None or tab not in panel.tabs:
+    if chosen is None or tab not in chosen.tabs:
         raise Http404("no such panel")
     response = HttpResponse(_csv(site, view, name, tab), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{site.domain}-{name}-{tab}.csv"'
