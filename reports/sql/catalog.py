@@ -103,6 +103,8 @@ def page_regex(pattern: str) -> str:
 
 def goal_index(goals: tuple[GoalDefinition, ...], binder: Binder) -> str:
     """Per event row, the 1-based numbers of the goals it completes, one row each."""
+    if not goals:  # a site without goals: no row completes one
+        return "arrayJoin(CAST([], 'Array(UInt8)'))"
     parts = ", ".join(
         f"if({goal_condition(goal, binder)}, {number}, 0)"
         for number, goal in enumerate(goals, start=1)

@@ -61,6 +61,7 @@ class Trail:
     url: str
     key: str
     site_id: int
+    env: dict[str, str]  # for `manage.py` commands on the running Trail's data
 
 
 def _run(*args: str, env: dict[str, str]) -> str:
@@ -106,7 +107,7 @@ def trail(tmp_path_factory: pytest.TempPathFactory, clickhouse: ClickHouse) -> I
             created = _api(url, key, "/api/v1/sites", {"domain": DOMAIN})
             assert created["domain"] == DOMAIN
             site_id = _run("shell", "-c", SITE_ID.format(domain=DOMAIN), env=env)
-            yield Trail(url=url, key=key, site_id=int(site_id.split()[-1]))
+            yield Trail(url=url, key=key, site_id=int(site_id.split()[-1]), env=env)
         finally:
             server.send_signal(signal.SIGINT)
             try:

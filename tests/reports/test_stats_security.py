@@ -234,3 +234,8 @@ def test_a_member_may_query_with_the_session_and_a_stranger_may_not(
     assert answer.json()["results"] == [{"metrics": [2], "dimensions": []}]
     client.force_login(factories.user())
     assert ask(client, None, base(site)).status_code == 404
+
+
+def test_goals_of_a_site_without_goals_are_no_rows(client: Any, key: str, site: Site) -> None:
+    answer = ask(client, key, base(site, metrics=["visitors"], dimensions=["event:goal"]))
+    assert (answer.status_code, answer.json()["results"]) == (200, [])

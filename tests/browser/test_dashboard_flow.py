@@ -1,0 +1,166 @@
+# ruff: noqa: F811 (the running Trail's fixtures come from test_tracker.py, by name)
+"""The dashboard as a new user meets it, in Debian's Chromium against a running Trail: the
+tracker on a fixture page sends traffic, the dashboard shows it, a click on a source
+filters every panel and the URL, a preset changes the numbers, realtime updates without a
+reload, a shared link works logged out until it is revoked, and a CSV export matches its
+panel. Screenshots (desktop and phone) are written to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+import pytest
+
+from tests.browser.test_tracker import (  # noqa: F401 (fixtures, used by name)
+    DOMAIN,
+    EMAIL,
+    PERSON_UA,
+    Trail,
+    _run,
+    person,
+    site,
+    trail,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+PASSWORD = "x-9-long-pass"  # the one tests/browser/test_tracker.py gives the superuser
+VERIFIED = """from allauth.account.models import EmailAddress
+from accounts.models import User
+user = User.objects.get(email="{email}")
+EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={{"verified": True, "primary": True}})
+"""
+
+
+@pytest.fixture(scope="module")
+def signed_in(trail: Trail, person: Browser) -> Iterator[BrowserContext]:
+    """The site's owner, signed in to the running Trail."""
+    _run("shell", "-c", VERIFIED.format(email=EMAIL), env=trail.env)
+    context = person.new_context(base_url=trail.url, user_agent=PERSON_UA)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("Sign In", re.I)).click()
+    page.wait_for_url(re.compile(r"/sites/"))
+    page.close()
+    yield context
+    context.close()
+
+
+def visit(person: Browser, site: str, path: str, *, ip_hint: str, referer: str = "") -> None:
+    """A visitor (own user agent: a visitor of its own) viewing a page with the tracker."""
+    context = person.new_context(user_agent=f"{PERSON_UA} Visitor/{ip_hint}")
+    page = context.new_page()
+    page.goto(f"{site}{path}", referer=referer or None)
+    page.wait_for_function("typeof window.trail === 'function' && !window.trail.q")
+    context.close()
+
+
+def number(page: Page, metric: str) -> int:
+    text = page.locator(f'[data-metric="{metric}"]').inner_text()
+    return int(re.sub(r"[^0-9]", "", text) or 0)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
+
+
+def test_a_new_user_reads_filters_shares_and_exports(
+    trail: Trail, site: str, person: Browser, signed_in: BrowserContext, screenshots: Path
+) -> None:
+    visit(person, site, "/spa/", ip_hint="1", referer="https://www.google.com/search?q=shop")
+    visit(person, site, "/article/", ip_hint="2")
+    visit(person, site, "/hash/", ip_hint="3", referer="https://news.ycombinator.com/")
+
+    page = signed_in.new_page()
+    dashboard = f"/sites/{DOMAIN}/?period=day"
+
+    def loaded() -> bool:
+        page.goto(dashboard)
+        if page.get_by_text("Add the snippet to your site").count():
+            return False  # no event stored yet: the first-run page
+        page.wait_for_selector('[data-metric="visitors"]')
+        return number(page, "visitors") >= 3
+
+    wait_for(loaded, "the three visitors reach the dashboard")
+    page.wait_for_selector("#panel-sources table")
+    page.wait_for_selector("#panel-pages table")
+    page.wait_for_selector("canvas.series")
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.screenshot(path=str(screenshots / "dashboard-desktop.png"), full_page=True)
+
+    # a click on a source filters every panel and the URL
+    page.locator("#panel-sources").get_by_role("link", name="Sources", exact=True).click()
+    page.locator("#panel-sources table").get_by_role("link", name="Google").click()
+    page.wait_for_url(re.compile(r"f=visit%3Asource%7Cis%7CGoogle"))
+    page.wait_for_selector('[data-metric="visitors"]')
+    assert number(page, "visitors") == 1
+    assert "visit:source is Google" in page.locator(".chips").inner_text()
+    page.wait_for_selector("#panel-pages table")
+    assert page.locator("#panel-pages table tbody tr").all_inner_texts() == ["/spa/\t1\t1"]
+
+    # the date picker changes the numbers (yesterday had no traffic); its key works too
+    page.keyboard.press("e")
+    page.wait_for_url(re.compile(r"period=yesterday"))
+    page.wait_for_selector('[data-metric="visitors"]')
+    assert number(page, "visitors") == 0
+    page.goto(dashboard)
+    page.wait_for_selector('[data-metric="visitors"]')
+
+    # realtime updates without a reload
+    live = page.locator("[data-realtime]")
+    live.wait_for()
+    before = int(live.get_attribute("data-realtime") or 0)
+    visit(person, site, "/custom/", ip_hint="4")
+    wait_for(
+        lambda: int(page.locator("[data-realtime]").get_attribute("data-realtime") or 0) > before,
+        "realtime counts the new visitor without a reload",
+    )
+
+    # a CSV export matches its panel
+    page.goto(dashboard)
+    page.wait_for_selector("#panel-pages table")
+    shown = [
+        row.split("\t") for row in page.locator("#panel-pages table tbody tr").all_inner_texts()
+    ]
+    href = page.locator("#panel-pages").get_by_role("link", name="CSV").get_attribute("href")
+    exported = signed_in.request.get(str(href)).text()
+    assert list(csv.reader(io.StringIO(exported)))[1:] == shown
+
+    # a phone
+    phone = signed_in.new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(dashboard)
+    phone.wait_for_selector("#panel-pages table")
+    phone.screenshot(path=str(screenshots / "dashboard-phone.png"), full_page=True)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # a shared link shows the dashboard logged out, until it is revoked
+    page.goto(f"/sites/{DOMAIN}/shared-links")
+    page.get_by_label("Name").fill("for the board")
+    page.get_by_role("button", name="Create link").click()
+    link = page.locator("table.list code").first.inner_text()
+    shared_path = unquote(link[link.index("/share/") :])
+    outsider = person.new_context(base_url=trail.url, user_agent=PERSON_UA)
+    public = outsider.new_page()
+    public.goto(shared_path)
+    public.wait_for_selector('[data-metric="visitors"]')
+    assert number(public, "visitors") >= 3
+    page.get_by_role("button", name="Revoke link for the board").click()
+    page.wait_for_load_state()
+    assert public.goto(shared_path).status == 404
+    outsider.close()
