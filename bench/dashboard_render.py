@@ -1,0 +1,88 @@
+"""How long the whole dashboard takes to render for the benchmark site.
+
+    .venv/bin/python bench/report_data.py --var /tmp/trail-bench-10m --events 10000000
+    .venv/bin/python bench/dashboard_render.py --var /tmp/trail-bench-10m
+
+Through Django's test client in this process (the embedded ClickHouse allows one): the
+page, then every fragment it loads (top stats, chart, realtime and the six panels) at once
+from four threads, as a browser's htmx requests arrive. Printed: each fragment's time and
+the wall time from the page's request to the last fragment, the best of `--runs` after a
+warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from _setup import django
+
+FRAGMENTS = (
+    "top",
+    "chart",
+    "realtime",
+    "sources",
+    "pages",
+    "locations",
+    "devices",
+    "goals",
+    "events",
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--var", required=True)
+    parser.add_argument("--site-domain", default="bench.example.com")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--period", default="30d")
+    args = parser.parse_args()
+    django(args.var, migrate=False)
+
+    from django.test import Client
+
+    from accounts.models import Membership, Role, User
+    from sites.models import Site
+
+    site = Site.objects.get(domain=args.site_domain, deleted_at__isnull=True)
+    owner = site.organization.memberships.select_related("user").first()
+    if owner is None:  # bench/report_data.py makes the organization without people
+        user = User.objects.create_user(email="bench-owner@example.com", password=None)
+        owner = Membership.objects.create(
+            organization=site.organization, user=user, role=Role.OWNER
+        )
+    query = f"period={args.period}&compare=previous_period"
+
+    def fetch(path: str) -> tuple[str, float]:
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(owner.user)
+        start = time.perf_counter()
+        answer = client.get(path)
+        assert answer.status_code == 200, (path, answer.status_code)
+        return path, (time.perf_counter() - start) * 1000
+
+    def render() -> tuple[float, dict[str, float]]:
+        start = time.perf_counter()
+        fetch(f"/sites/{site.domain}/?{query}")
+        paths = [f"/sites/{site.domain}/panel/{name}?{query}" for name in FRAGMENTS]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            timings = dict(pool.map(fetch, paths))
+        return (time.perf_counter() - start) * 1000, timings
+
+    render()  # warm-up
+    runs = [render() for _ in range(args.runs)]
+    best_wall, best = min(runs, key=lambda run: run[0])
+    print(f"site {site.domain}, period {args.period}, {args.runs} runs after a warm-up")
+    for path, ms in best.items():
+        print(f"  {path.split('/panel/')[1].split('?')[0]:<10} {ms:7.0f} ms")
+    walls = [wall for wall, _ in runs]
+    print(
+        f"whole dashboard: best {best_wall:.0f} ms, median {statistics.median(walls):.0f} ms,"
+        f" worst {max(walls):.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
