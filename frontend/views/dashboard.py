@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth.hashers import check_password
@@ -162,6 +162,19 @@ def _fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:
             ],
         )
         return render(request, "frontend/_chart.html", context)
+    if name == "spark":
+        series = dashboard.time_series(site, view)
+        values = series["values"]
+        top = max(values, default=0) or 1
+        step = 100 / max(len(values) - 1, 1)
+        context.update(
+            values=values,
+            total=dashboard.top_stats(site, replace(view, compare=""))[0]["value"],
+            points=" ".join(
+                f"{i * step:.1f},{22 - 20 * v / top:.1f}" for i, v in enumerate(values)
+            ),
+        )
+        return render(request, "frontend/_spark.html", context)
     if name == "realtime":
         context["now"] = realtime(site=site)
         return render(request, "frontend/_realtime.html", context)

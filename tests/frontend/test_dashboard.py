@@ -186,3 +186,10 @@ def test_the_view_lives_in_the_url() -> None:
     assert view_from(QueryDict(view.params())) == view
     assert view_from(QueryDict("period=custom&from=2026-02-01&to=2026-01-01")).period == "30d"
     assert view_from(QueryDict("period=forever")).period == "30d"
+
+
+def test_the_site_list_loads_a_sparkline_per_site(member: Any, site: Site) -> None:
+    listing = member.get("/sites/").content.decode()
+    assert f"/sites/{site.domain}/panel/spark?period=7d" in listing
+    spark = member.get(f"/sites/{site.domain}/panel/spark?period=7d&compare=").content.decode()
+    assert "<polyline" in spark and "<strong>2</strong> visitors in 7 days" in spark
