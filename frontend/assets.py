@@ -60,6 +60,7 @@ class Bundle:
                 "--format=iife",
                 f"--target={self.target}",
                 "--legal-comments=none",
+                "--loader:.json=json",
                 f"--banner:js={self.banner()}",
                 f"--outfile={target}",
                 "--log-level=warning",

@@ -2,9 +2,41 @@
 // shortcuts for the date presets. Built into frontend/static/trail/dashboard.js.
 import htmx from 'htmx.org'
 import { CategoryScale, Chart, Filler, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js'
+import { ChoroplethController, ColorScale, GeoFeature, ProjectionScale } from 'chartjs-chart-geo'
+import { feature } from 'topojson-client'
+import atlas from 'world-atlas/countries-110m.json'
+import { NUMERIC } from './countries.js'
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Filler, Tooltip)
+Chart.register(ChoroplethController, GeoFeature, ColorScale, ProjectionScale)
 window.htmx = htmx
+var countries = feature(atlas, atlas.objects.countries).features
+
+// The locations panel's map: visitors by country (`data-map`: {"FR": 12, …}).
+function drawMaps(root) {
+  root.querySelectorAll('canvas[data-map]').forEach(function (canvas) {
+    if (canvas.chart) canvas.chart.destroy()
+    var visitors = JSON.parse(canvas.dataset.map)
+    var byNumeric = {}
+    Object.keys(visitors).forEach(function (code) { if (NUMERIC[code]) byNumeric[NUMERIC[code]] = visitors[code] })
+    canvas.chart = new Chart(canvas, {
+      type: 'choropleth',
+      data: {
+        labels: countries.map(function (c) { return c.properties.name }),
+        datasets: [{ data: countries.map(function (c) { return { feature: c, value: byNumeric[c.id] || 0 } }) }],
+      },
+      options: {
+        animation: false,
+        showOutline: false,
+        plugins: { legend: { display: false } },
+        scales: {
+          projection: { axis: 'x', projection: 'equalEarth' },
+          color: { axis: 'x', quantize: 5, legend: { display: false } },
+        },
+      },
+    })
+  })
+}
 
 function drawCharts(root) {
   root.querySelectorAll('canvas[data-series]').forEach(function (canvas) {
@@ -26,9 +58,13 @@ function drawCharts(root) {
   })
 }
 
-document.addEventListener('DOMContentLoaded', function () { drawCharts(document) })
+document.addEventListener('DOMContentLoaded', function () {
+  drawCharts(document)
+  drawMaps(document)
+})
 document.addEventListener('htmx:afterSwap', function (event) {
   drawCharts(event.target)
+  drawMaps(event.target)
   event.target.removeAttribute('aria-busy')
 })
 

@@ -190,11 +190,17 @@ def _fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:
         prop = request.GET.get("prop", "") if request.GET.get("prop") in keys else ""
         context["props"] = keys
         context["prop"] = prop
+    if name == "locations" and tab == "countries":  # every country for the map
+        data = dashboard.panel_rows(site, view, name, tab, limit=300)
+        context["map_json"] = json.dumps({r["label"]: r["values"][0] for r in data.rows})
+        data = dashboard.Rows(headers=data.headers, rows=data.rows[: dashboard.LIST_SIZE])
+    else:
+        data = dashboard.panel_rows(site, view, name, tab, prop=prop)
     context.update(
         panel=panel,
         tab=tab,
         tab_label=panel.tabs[tab].label,
-        data=dashboard.panel_rows(site, view, name, tab, prop=prop),
+        data=data,
         params=access.query(view.params()),
         attribution=attribution() if name == "locations" else None,
     )

@@ -87,6 +87,8 @@ def test_a_new_user_reads_filters_shares_and_exports(
     visit(person, site, "/hash/", ip_hint="3", referer="https://news.ycombinator.com/")
 
     page = signed_in.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     dashboard = f"/sites/{DOMAIN}/?period=day"
 
     def loaded() -> bool:
@@ -100,6 +102,7 @@ def test_a_new_user_reads_filters_shares_and_exports(
     page.wait_for_selector("#panel-sources table")
     page.wait_for_selector("#panel-pages table")
     page.wait_for_selector("canvas.series")
+    page.wait_for_selector("#panel-locations canvas[data-map]")
     page.set_viewport_size({"width": 1280, "height": 1000})
     page.screenshot(path=str(screenshots / "dashboard-desktop.png"), full_page=True)
 
@@ -164,3 +167,4 @@ def test_a_new_user_reads_filters_shares_and_exports(
     page.wait_for_load_state()
     assert public.goto(shared_path).status == 404
     outsider.close()
+    assert errors == []
