@@ -19,10 +19,10 @@ from urllib.parse import urlencode
 from django.http import QueryDict
 
 from accounts.errors import ServiceError
-from reports import dates
+from reports import dates, funnels
 from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
 from reports.stats import answer
-from sites.models import Site
+from sites.models import Funnel, Site
 
 PRESETS = {
     "day": "Today",
@@ -334,3 +334,10 @@ def property_keys(site: Site, view: View, event: str) -> list[str]:
         )
     )
     return [row["key"] for row in found]
+
+
+def funnel_result(site: Site, view: View, funnel: Funnel) -> dict[str, Any]:
+    """A saved funnel over the view's date range (its filters do not apply to funnels)."""
+    steps = [funnels.step_body(step["type"], step["value"]) for step in funnel.steps]
+    body = {"date_range": date_range(view, site), "steps": steps, "window": funnel.window}
+    return funnels.compute(site=site, query=funnels.parse(body, site=site))

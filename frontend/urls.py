@@ -17,6 +17,7 @@ urlpatterns = [
     path("share/<str:domain>/export/<str:name>", dashboard.shared_export, name="share-export"),
     path("sites/<str:domain>/settings", sites.site_settings, name="site-settings"),
     path("sites/<str:domain>/goals", sites.site_goals, name="site-goals"),
+    path("sites/<str:domain>/funnels", sites.site_funnels, name="site-funnels"),
     path("sites/<str:domain>/shared-links", sites.site_shared_links, name="site-shared-links"),
     path("sites/<str:domain>/delete", sites.site_delete, name="site-delete"),
     path("organization/", organization.organization, name="organization"),

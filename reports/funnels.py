@@ -72,6 +72,11 @@ def parse(body: Mapping[str, Any], *, site: Site, now: dt.datetime | None = None
     )
 
 
+def step_body(kind: str, value: str) -> dict[str, str]:
+    """A step as a request body writes it (`{"type": "page", "pattern": …}`)."""
+    return {"type": kind, "pattern" if kind == "page" else "name": value}
+
+
 def _steps(value: object) -> tuple[Step, ...]:
     if not isinstance(value, list):
         raise ServiceError("expected a list of steps", field="steps")

@@ -56,6 +56,20 @@ class Goal(models.Model):
         return self.display_name
 
 
+class Funnel(models.Model):
+    """A saved funnel: 2–8 steps, each `{"type": "page" | "event", "value": …}` (the
+    reports engine checks and runs them: reports/funnels.py)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="funnels")
+    name = models.CharField(max_length=120)
+    steps = models.JSONField()
+    window = models.PositiveIntegerField()  # seconds
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class SharedLink(models.Model):
     """A secret link that shows a site's dashboard read-only, optionally behind a password."""
 

@@ -17,12 +17,13 @@ from accounts import tokens
 from accounts.errors import ServiceError
 from accounts.models import Organization
 from sites.domains import normalize_domain
-from sites.models import Goal, SharedLink, Site
+from sites.models import Funnel, Goal, SharedLink, Site
 from sites.signals import site_deleted
 
 MAX_LIST_ITEMS = 100
 MAX_PATH = 300
 MAX_EVENT_NAME = 120
+MAX_FUNNELS = 20
 
 
 @cache
@@ -177,6 +178,22 @@ def goal_create(*, site: Site, kind: str, value: str, display_name: str = "") ->
             return Goal.objects.create(site=site, kind=kind, value=value, display_name=display_name)
     except IntegrityError:
         raise ServiceError("this goal exists already", field="value") from None
+
+
+def funnel_create(*, site: Site, name: str, steps: list[dict[str, str]], window: int) -> Funnel:
+    """Store a funnel whose steps the reports engine has checked."""
+    name = (name or "").strip()
+    if not name or len(name) > MAX_EVENT_NAME:
+        raise ServiceError(f"a funnel name has 1 to {MAX_EVENT_NAME} characters", field="name")
+    if site.funnels.count() >= MAX_FUNNELS:
+        raise ServiceError(f"a site has at most {MAX_FUNNELS} funnels", field="name")
+    return Funnel.objects.create(site=site, name=name, steps=steps, window=window)
+
+
+def funnel_delete(*, site: Site, funnel_id: int) -> None:
+    deleted, _ = Funnel.objects.filter(site=site, pk=funnel_id).delete()
+    if not deleted:
+        raise ServiceError("no such funnel", field="delete")
 
 
 def goal_delete(*, site: Site, goal_id: int) -> None:

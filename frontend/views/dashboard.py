@@ -175,6 +175,14 @@ def _fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:
             ),
         )
         return render(request, "frontend/_spark.html", context)
+    if name == "funnels":
+        saved = list(site.funnels.order_by("name"))
+        chosen = next((f for f in saved if str(f.pk) == request.GET.get("funnel")), None)
+        funnel = chosen or (saved[0] if saved else None)
+        context.update(funnels=saved, funnel=funnel, params=access.query(view.params()))
+        if funnel is not None:
+            context["result"] = dashboard.funnel_result(site, view, funnel)
+        return render(request, "frontend/_funnel.html", context)
     if name == "realtime":
         context["now"] = realtime(site=site)
         return render(request, "frontend/_realtime.html", context)

@@ -19,6 +19,7 @@ from accounts.models import CAN_MANAGE_SITES
 from events.clickhouse import ClickHouseError
 from frontend.views.dashboard import site_dashboard
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
+from reports import funnels
 from reports.installation import first_event_at, has_events
 from sites import selectors, services
 from sites.models import Goal, Site
@@ -178,6 +179,52 @@ def _goal_create(site: Site, form: QueryDict) -> str:
         display_name=form.get("display_name", ""),
     )
     return f"Goal “{goal.display_name}” added."
+
+
+FUNNEL_WINDOWS = ((1800, "30 minutes"), (3600, "1 hour"), (86400, "1 day"), (604800, "7 days"))
+FUNNEL_ROWS = 8
+
+
+def _funnel_create(site: Site, form: QueryDict) -> str:
+    """The steps are checked by the reports engine (the API's rules), then stored."""
+    steps = []
+    for i in range(FUNNEL_ROWS):
+        value = form.get(f"value{i}", "").strip()
+        if value:
+            steps.append(funnels.step_body(form.get(f"type{i}", "page"), value))
+    window = form.get("window", "1800")
+    query = funnels.parse(
+        {"date_range": "30d", "steps": steps, "window": int(window) if window.isdigit() else 0},
+        site=site,
+    )
+    stored = [{"type": step.type, "value": step.value} for step in query.steps]
+    funnel = services.funnel_create(
+        site=site, name=form.get("name", ""), steps=stored, window=query.window
+    )
+    return f"Funnel “{funnel.name}” saved."
+
+
+def _funnel_delete(site: Site, funnel_id: int) -> str:
+    services.funnel_delete(site=site, funnel_id=funnel_id)
+    return "Funnel deleted."
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_funnels(request: HttpRequest, domain: str) -> HttpResponse:
+    return _site_items_page(
+        request,
+        domain,
+        url_name="site-funnels",
+        create=_funnel_create,
+        delete=_funnel_delete,
+        what="funnel",
+        context=lambda site: {
+            "funnels": site.funnels.order_by("name"),
+            "windows": FUNNEL_WINDOWS,
+            "step_rows": range(FUNNEL_ROWS),
+        },
+    )
 
 
 def _goal_delete(site: Site, goal_id: int) -> str:

@@ -193,3 +193,35 @@ def test_the_site_list_loads_a_sparkline_per_site(member: Any, site: Site) -> No
     assert f"/sites/{site.domain}/panel/spark?period=7d" in listing
     spark = member.get(f"/sites/{site.domain}/panel/spark?period=7d&compare=").content.decode()
     assert "<polyline" in spark and "<strong>2</strong> visitors in 7 days" in spark
+
+
+def test_funnels_are_defined_saved_and_shown(member: Any, site: Site) -> None:
+    page = f"/sites/{site.domain}/funnels"
+    assert member.get(page).status_code == 200
+    bad = member.post(page, {"name": "one step", "type0": "page", "value0": "/"})
+    assert bad.status_code == 400 and "steps" in bad.content.decode()
+    saved = member.post(
+        page,
+        {
+            "name": "Home to signup",
+            "window": "1800",
+            "type0": "page",
+            "value0": "/",
+            "type1": "page",
+            "value1": "/pricing",
+            "type2": "event",
+            "value2": "Signup",
+        },
+    )
+    assert saved.status_code == 302
+    funnel = site.funnels.get()
+    assert funnel.steps == [
+        {"type": "page", "value": "/"},
+        {"type": "page", "value": "/pricing"},
+        {"type": "event", "value": "Signup"},
+    ]
+    panel = member.get(f"/sites/{site.domain}/panel/funnels?period=day").content.decode()
+    assert "Home to signup" in panel
+    assert "Visit /pricing" in panel and ">1<" in panel  # one visitor went all the way
+    deleted = member.post(page, {"delete": str(funnel.id)})
+    assert deleted.status_code == 302 and not site.funnels.exists()
