@@ -14,12 +14,13 @@ import zipfile
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.hashers import check_password
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.errors import NotFound, ServiceError
+from accounts.errors import ServiceError
 from events.ingest.geo import attribution
 from frontend import dashboard
 from frontend.views.helpers import user_of
@@ -41,8 +42,6 @@ class Access:
 
 
 def _member(request: HttpRequest, domain: str) -> Access:
-    if not request.user.is_authenticated:
-        raise NotFound(domain)
     site = selectors.site_get_for_actor(actor=user_of(request), domain=domain)
     return Access(site=site, base=f"/sites/{site.domain}", member=True)
 
@@ -108,6 +107,7 @@ def _page(request: HttpRequest, access: Access) -> HttpResponse:
     return render(request, "frontend/dashboard.html", context)
 
 
+@login_required
 @require_GET
 def site_dashboard(request: HttpRequest, domain: str) -> HttpResponse:
     return _page(request, _member(request, domain))
@@ -215,6 +215,7 @@ def _fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:
     return render(request, "frontend/_panel.html", context)
 
 
+@login_required
 @require_GET
 def site_fragment(request: HttpRequest, domain: str, name: str) -> HttpResponse:
     return _fragment(request, _member(request, domain), name)
@@ -262,6 +263,7 @@ def _export(request: HttpRequest, access: Access, name: str) -> HttpResponse:
     return response
 
 
+@login_required
 @require_GET
 def site_export(request: HttpRequest, domain: str, name: str) -> HttpResponse:
     return _export(request, _member(request, domain), name)
