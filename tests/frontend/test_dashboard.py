@@ -81,6 +81,17 @@ def test_a_site_without_events_shows_the_snippet(
     assert "Add the snippet to your site" in html and "Waiting for the first event" in html
 
 
+@pytest.mark.parametrize(
+    "panel", ["top", "chart", "realtime", "sources", "pages", "goals", "funnels"]
+)
+def test_panels_take_a_few_database_queries(
+    member: Any, site: Site, panel: str, django_assert_max_num_queries: Any
+) -> None:
+    """The site and the member's session (and the goals or funnels), whatever the data."""
+    with django_assert_max_num_queries(8):
+        assert member.get(f"/sites/{site.domain}/panel/{panel}?period=day").status_code == 200
+
+
 def test_top_stats_and_chart(member: Any, site: Site) -> None:
     top = member.get(f"/sites/{site.domain}/panel/top?period=day&compare=").content.decode()
     assert 'data-metric="visitors">2<' in top
