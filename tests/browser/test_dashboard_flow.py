@@ -79,6 +79,27 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> N
         time.sleep(0.3)
 
 
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core's WCAG 2 A/AA rules: no serious or critical violation (labels, contrast,
+    names, structure). axe-core comes from package.json (`npm ci`, which .ci/run runs)."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: run `npm ci`")
+    page.add_script_tag(path=str(AXE))
+    checked = page.evaluate(
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']}).then(r => r.passes.length)"
+    )
+    assert checked > 10  # the rules ran
+    found = page.evaluate(
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']}).then(r => r.violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')))"
+    )
+    assert found == [], found
+
+
 def test_a_new_user_reads_filters_shares_and_exports(
     trail: Trail, site: str, person: Browser, signed_in: BrowserContext, screenshots: Path
 ) -> None:
@@ -105,6 +126,7 @@ def test_a_new_user_reads_filters_shares_and_exports(
     page.wait_for_selector("#panel-locations canvas[data-map]")
     page.set_viewport_size({"width": 1280, "height": 1000})
     page.screenshot(path=str(screenshots / "dashboard-desktop.png"), full_page=True)
+    assert_accessible(page)
 
     # a click on a source filters every panel and the URL
     page.locator("#panel-sources").get_by_role("link", name="Sources", exact=True).click()
