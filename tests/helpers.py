@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,3 +69,26 @@ def wait_for_http(url: str, timeout: float = 60) -> int:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@contextmanager
+def serving(env: Mapping[str, str], port: int) -> Iterator[str]:
+    """`manage.py serve` on `port` until the block ends (SIGINT, then kill); its base URL."""
+    server = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+        [PYTHON, "manage.py", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for_http(f"{url}/healthz") == 200
+        yield url
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

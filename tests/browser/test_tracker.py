@@ -10,8 +10,6 @@ every event crosses origins (CORS). Chromium runs without the automation flag, s
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import threading
 import time
 import urllib.request
@@ -26,7 +24,7 @@ from django.conf import settings
 from events.clickhouse import ClickHouse
 from tests.browser.conftest import launch
 from tests.clickhouse_http import serve
-from tests.helpers import PYTHON, REPO, child_env, free_port, manage, wait_for_http
+from tests.helpers import child_env, free_port, manage, serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -93,28 +91,11 @@ def trail(tmp_path_factory: pytest.TempPathFactory, clickhouse: ClickHouse) -> I
         _run(
             "shell", "-c", SITE_SEQUENCE.format(first=int(time.time_ns() % 2**40) + 2**50), env=env
         )
-        port = free_port()
-        server = subprocess.Popen(  # noqa: S603
-            [PYTHON, "manage.py", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            assert wait_for_http(f"{url}/healthz") == 200
+        with serving(env, free_port()) as url:
             created = _api(url, key, "/api/v1/sites", {"domain": DOMAIN})
             assert created["domain"] == DOMAIN
             site_id = _run("shell", "-c", SITE_ID.format(domain=DOMAIN), env=env)
             yield Trail(url=url, key=key, site_id=int(site_id.split()[-1]), env=env)
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
 
 
 class _given:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from events.clickhouse import ClickHouseLocked, lock
-from tests.helpers import PYTHON, REPO, child_env, free_port, manage, wait_for_http
+from tests.helpers import PYTHON, REPO, child_env, free_port, manage, serving
 
 
 @pytest.fixture
@@ -21,24 +20,8 @@ def running_trail(isolated_var: Path) -> Iterator[tuple[Path, int]]:
     migrated = manage("migrate", "--noinput", env=env)
     assert migrated.returncode == 0, migrated.stderr
     port = free_port()
-    server = subprocess.Popen(
-        [PYTHON, "manage.py", "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert wait_for_http(f"http://127.0.0.1:{port}/healthz") == 200
+    with serving(env, port):
         yield isolated_var, port
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def test_serves_healthz_from_one_process(running_trail: tuple[Path, int]) -> None:
