@@ -31,7 +31,7 @@ function drawMaps(root) {
         plugins: { legend: { display: false } },
         scales: {
           projection: { axis: 'x', projection: 'equalEarth' },
-          color: { axis: 'x', quantize: 5, legend: { display: false } },
+          color: { axis: 'x', quantize: 5, display: false },
         },
       },
     })
