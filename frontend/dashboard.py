@@ -337,7 +337,8 @@ def property_keys(site: Site, view: View, event: str) -> list[str]:
 
 
 def funnel_result(site: Site, view: View, funnel: Funnel) -> dict[str, Any]:
-    """A saved funnel over the view's date range (its filters do not apply to funnels)."""
+    """A saved funnel over the view's date range and filters."""
     steps = [funnels.step_body(step["type"], step["value"]) for step in funnel.steps]
-    body = {"date_range": date_range(view, site), "steps": steps, "window": funnel.window}
+    body = {**base_query(view, site), "steps": steps, "window": funnel.window}
+    body.pop("site_id")
     return funnels.compute(site=site, query=funnels.parse(body, site=site))

@@ -16,9 +16,11 @@ from typing import Any, Literal
 
 from accounts.errors import ServiceError
 from reports import dates
-from reports.parse import first_day_of_data
-from reports.sql.builder import Select, any_of, run
-from reports.sql.catalog import page_regex
+from reports.parse import first_day_of_data, parse_filters, site_goals
+from reports.query import Filter, GoalDefinition, ReportQuery
+from reports.sql.builder import Expr, Select, any_of, run
+from reports.sql.catalog import EVENTS, Binder, page_regex
+from reports.sql.filters import FilterCompiler
 from sites.models import Site
 
 MIN_STEPS = 2
@@ -26,7 +28,7 @@ MAX_STEPS = 8
 MAX_TEXT = 2000
 DEFAULT_WINDOW = 30 * 60  # seconds: as long as a visit lasts without events
 MAX_WINDOW = 90 * 24 * 3600
-KEYS = ("site_id", "date_range", "steps", "window")
+KEYS = ("site_id", "date_range", "steps", "window", "filters")
 
 StepType = Literal["page", "event"]
 
@@ -47,6 +49,8 @@ class FunnelQuery:
     date_range: dates.DateRange
     steps: tuple[Step, ...]
     window: int  # seconds
+    filters: tuple[Filter, ...] = ()  # as the Stats API's: the events a funnel considers
+    goals: tuple[GoalDefinition, ...] = ()  # the site's, for `event:goal` filters
 
 
 def parse(body: Mapping[str, Any], *, site: Site, now: dt.datetime | None = None) -> FunnelQuery:
@@ -64,11 +68,14 @@ def parse(body: Mapping[str, Any], *, site: Site, now: dt.datetime | None = None
         first_day=first_day_of_data(site) if raw_range == "all" else None,
         now=now,
     )
+    goals = site_goals(site)
     return FunnelQuery(
         site_id=site.domain,
         date_range=date_range,
         steps=_steps(fields.get("steps")),
         window=_window(fields.get("window", DEFAULT_WINDOW)),
+        filters=parse_filters(fields.get("filters"), goals),
+        goals=goals,
     )
 
 
@@ -155,6 +162,18 @@ def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
         sql, bound = _condition(step, index)
         conditions.append(sql)
         params.update(bound)
+    filtered: tuple[Expr, ...] = ()
+    if query.filters:  # the Stats API's filters, on the events the steps are taken from
+        binder = Binder()
+        report = ReportQuery(
+            site_id=site.pk,
+            date_range=query.date_range,
+            metrics=("visitors",),
+            filters=query.filters,
+            goals=query.goals,
+        )
+        filtered = (FilterCompiler(report, binder).compile(query.filters, EVENTS),)
+        params.update(binder.params)
     matches = Select(
         site_id=site.pk,
         table="events",
@@ -171,6 +190,7 @@ def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
             "timestamp < {end:DateTime64(3, 'UTC')}",
             "name != 'engagement'",
             any_of(conditions),  # only the rows a step can match
+            *filtered,
         ),
         params=params,
     )

@@ -183,6 +183,11 @@ def _filter(value: Any, field: str, goals: tuple[GoalDefinition, ...], depth: in
     return Condition(op, dimension, texts, case_sensitive)
 
 
+def parse_filters(value: Any, goals: tuple[GoalDefinition, ...]) -> tuple[Filter, ...]:
+    """A body's `filters` (AND-ed), checked; errors name `filters[i]…`."""
+    return tuple(_filter(f, f"filters[{i}]", goals) for i, f in enumerate(_list(value, "filters")))
+
+
 def _order_by(
     value: Any, metrics: tuple[str, ...], dimensions: tuple[str, ...]
 ) -> tuple[tuple[str, str], ...]:

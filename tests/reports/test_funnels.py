@@ -123,6 +123,19 @@ def test_step_counts_conversion_and_dropoff(client: Any, shop: Site) -> None:
     }
 
 
+def test_filters_choose_the_events_a_funnel_considers(client: Any, shop: Site) -> None:
+    """The Stats API's filters: here, the visitors who viewed /pricing within a minute."""
+    early = ["is", "event:page", ["/", "/pricing"]]
+    result = query(client, shop, [HOME, PRICING], filters=[early])
+    assert visitors(result) == [4, 3]
+    signups = query(client, shop, [HOME, SIGNUP], filters=[["is_not", "event:name", ["Signup"]]])
+    assert visitors(signups) == [4, 0]
+    bad = post_json(
+        client, PATH, body(shop, [HOME, PRICING], filters=[["equals"]]), stats_key(shop)
+    )
+    assert bad.status_code == 400 and bad.json()["error"].startswith("filters[0]")
+
+
 def test_a_longer_window_lets_the_late_signup_convert(client: Any, shop: Site) -> None:
     assert visitors(query(client, shop, [HOME, PRICING, SIGNUP], window=3600)) == [4, 3, 3]
     # The window counts from the first step: 40 minutes is just out of 2,399 seconds.
@@ -369,7 +382,7 @@ def steps_of(count: int) -> list[dict[str, Any]]:
         ({"date_range": ["2024-01-01", "soon"]}, "date_range[1]"),
         ({"site_id": ""}, "site_id"),
         ({"site_id": 42}, "site_id"),
-        ({"filters": []}, "filters"),
+        ({"interval": "day"}, "interval"),
         ({"Window": 60}, "Window"),
     ],
 )
