@@ -29,6 +29,7 @@ FRAGMENTS = (
     "devices",
     "goals",
     "events",
+    "funnels",
 )
 
 
