@@ -232,7 +232,12 @@ def _values(
     total_query = "percentage" in query.metrics and not summed
     if total_query:
         jobs.append(lambda: _total_visitors(query, the_plan, fraction))
+    # a conversion rate over no dimension but goals divides by one total: ask at once
+    early_conversions = "conversion_rate" in query.metrics and not _kept(query)
+    if early_conversions:
+        jobs.append(lambda: _conversion_totals(query, fraction, None))
     found_parts = together(*jobs)
+    conversions = found_parts.pop() if early_conversions else None
     totals = found_parts.pop() if total_query else {}
     merged: dict[Key, Values] = {}
     for found in found_parts:
@@ -254,7 +259,7 @@ def _values(
         for metrics in merged.values():
             metrics["percentage"] = 100 * metrics["visitors"] / total if total else 0.0
     if "conversion_rate" in query.metrics:
-        _conversion_rates(query, fraction, merged)
+        _conversion_rates(query, fraction, merged, conversions)
     return merged
 
 
@@ -272,11 +277,16 @@ def _total_visitors(
     )
 
 
-def _conversion_rates(
-    query: ReportQuery, fraction: float | None, merged: dict[Key, Values]
-) -> None:
-    """Visitors who converted ÷ visitors of the same row without the goal filters."""
-    kept = tuple(i for i, d in enumerate(query.dimensions) if d != "event:goal")
+def _kept(query: ReportQuery) -> tuple[int, ...]:
+    """The positions of the dimensions a conversion rate's denominator is broken down by."""
+    return tuple(i for i, d in enumerate(query.dimensions) if d != "event:goal")
+
+
+def _conversion_totals(
+    query: ReportQuery, fraction: float | None, keys: list[Key] | None
+) -> dict[Key, Values]:
+    """Visitors of each row without the goal filters (what a conversion rate divides by)."""
+    kept = _kept(query)
     base = replace(
         query,
         dimensions=tuple(query.dimensions[i] for i in kept),
@@ -284,10 +294,23 @@ def _conversion_rates(
         metrics=("visitors",),
     )
     [part] = [p for p in tables(base) if "visitors" in p.metrics]
-    keys = sorted({tuple(key[i] for i in kept) for key in merged}) if kept else None
-    if keys == []:
-        return
-    totals = _collect(base, Part(part.table, ("visitors",)), fraction, keys=keys)
+    return _collect(base, Part(part.table, ("visitors",)), fraction, keys=keys)
+
+
+def _conversion_rates(
+    query: ReportQuery,
+    fraction: float | None,
+    merged: dict[Key, Values],
+    totals: dict[Key, Values] | None,
+) -> None:
+    """Visitors who converted ÷ visitors of the same row without the goal filters; `totals`
+    when they were computed already (no dimension but goals: nothing to wait for)."""
+    kept = _kept(query)
+    if totals is None:
+        keys = sorted({tuple(key[i] for i in kept) for key in merged})
+        if not keys:
+            return
+        totals = _conversion_totals(query, fraction, keys)
     for key, metrics in merged.items():
         total = totals.get(tuple(key[i] for i in kept), {}).get("visitors", 0.0)
         metrics["conversion_rate"] = 100 * metrics["visitors"] / total if total else 0.0
