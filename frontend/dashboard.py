@@ -168,6 +168,11 @@ class Panel:
     tabs: dict[str, Tab] = field(default_factory=dict)
 
 
+def _shares(label: str, dimension: str) -> Tab:
+    """A tab of visitors and each row's share of them."""
+    return Tab(label, dimension, ("visitors", "percentage"), ("Visitors", "%"))
+
+
 PANELS = {
     "sources": Panel(
         "Top sources",
@@ -195,9 +200,7 @@ PANELS = {
     "locations": Panel(
         "Locations",
         {
-            "countries": Tab(
-                "Countries", "visit:country", ("visitors", "percentage"), ("Visitors", "%")
-            ),
+            "countries": _shares("Countries", "visit:country"),
             "regions": Tab("Regions", "visit:region"),
             "cities": Tab("Cities", "visit:city"),
         },
@@ -205,18 +208,10 @@ PANELS = {
     "devices": Panel(
         "Devices",
         {
-            "devices": Tab(
-                "Devices", "visit:device", ("visitors", "percentage"), ("Visitors", "%")
-            ),
-            "browsers": Tab(
-                "Browsers", "visit:browser", ("visitors", "percentage"), ("Visitors", "%")
-            ),
-            "os": Tab(
-                "Operating systems", "visit:os", ("visitors", "percentage"), ("Visitors", "%")
-            ),
-            "screens": Tab(
-                "Screens", "visit:screen", ("visitors", "percentage"), ("Visitors", "%")
-            ),
+            "devices": _shares("Devices", "visit:device"),
+            "browsers": _shares("Browsers", "visit:browser"),
+            "os": _shares("Operating systems", "visit:os"),
+            "screens": _shares("Screens", "visit:screen"),
         },
     ),
     "goals": Panel(
