@@ -113,12 +113,14 @@ def _text(
         raise BadRequest(f"{field}: expected a string")
     if "\x00" in value:
         raise BadRequest(f"{field}: contains a NUL character")
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise BadRequest(f"{field}: contains an unpaired surrogate") from None
-    if not in_bytes:
-        size = len(value)
+    size = len(value)  # ASCII (the common case): as many bytes as characters
+    if not value.isascii():
+        try:
+            encoded = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise BadRequest(f"{field}: contains an unpaired surrogate") from None
+        if in_bytes:
+            size = encoded
     if size > limit:
         raise BadRequest(f"{field}: at most {limit} {'bytes' if in_bytes else 'characters'}")
     if required and not value.strip():
