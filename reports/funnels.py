@@ -19,7 +19,7 @@ from reports import dates
 from reports.parse import first_day_of_data, parse_filters, site_goals
 from reports.query import Filter, GoalDefinition, ReportQuery
 from reports.sql.builder import Expr, Select, any_of, run
-from reports.sql.catalog import EVENTS, Binder, page_regex
+from reports.sql.catalog import EVENTS, Binder, date_condition, page_regex
 from reports.sql.filters import FilterCompiler
 from sites.models import Site
 
@@ -151,10 +151,6 @@ def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
     """
     conditions: list[str] = []
     params: dict[str, Any] = {
-        "start": query.date_range.start,
-        "end": query.date_range.end,
-        "first_day": query.date_range.start.date(),  # UTC days, for the primary index
-        "last_day": (query.date_range.end - dt.timedelta(milliseconds=1)).date(),
         "steps": len(query.steps),
         "window": query.window * 1000 * len(query.steps),
     }
@@ -162,21 +158,26 @@ def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
         sql, bound = _condition(step, index)
         conditions.append(sql)
         params.update(bound)
-    filtered: tuple[Expr, ...] = ()
+    binder = Binder()
+    span = query.date_range
+    where: list[str | Expr] = [
+        date_condition(EVENTS, binder, span.start, span.end),
+        "name != 'engagement'",
+        any_of(conditions),  # only the rows a step can match
+    ]
     if query.filters:  # the Stats API's filters, on the events the steps are taken from
-        binder = Binder()
         report = ReportQuery(
             site_id=site.pk,
-            date_range=query.date_range,
+            date_range=span,
             metrics=("visitors",),
             filters=query.filters,
             goals=query.goals,
         )
-        filtered = (FilterCompiler(report, binder).compile(query.filters, EVENTS),)
-        params.update(binder.params)
+        where.append(FilterCompiler(report, binder).compile(query.filters, EVENTS))
+    params.update(binder.params)
     matches = Select(
         site_id=site.pk,
-        table="events",
+        table=EVENTS,
         columns=(
             "visitor_id",
             "arrayJoin(arrayFilter((k, hit) -> hit, range({steps:UInt8}),"
@@ -184,14 +185,7 @@ def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
             "toUInt64(toUnixTimestamp64Milli(timestamp) * {steps:UInt8} + {steps:UInt8} - 1 - step)"
             " AS at",
         ),
-        where=(
-            "toDate(timestamp) BETWEEN {first_day:Date} AND {last_day:Date}",
-            "timestamp >= {start:DateTime64(3, 'UTC')}",
-            "timestamp < {end:DateTime64(3, 'UTC')}",
-            "name != 'engagement'",
-            any_of(conditions),  # only the rows a step can match
-            *filtered,
-        ),
+        where=tuple(where),
         params=params,
     )
     per_visitor = Select(

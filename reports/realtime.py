@@ -14,12 +14,12 @@ from typing import Any
 
 from reports import dates
 from reports.sql.builder import Select, run
+from reports.sql.catalog import DIRECT, EVENTS, Binder, date_condition
 from sites.models import Site
 
 MINUTES = 30
 CURRENT = dt.timedelta(minutes=5)  # "visitors now": an event in the last 5 minutes
 TOP = 10
-DIRECT = "Direct / None"
 _MINUTE = dt.timedelta(minutes=1)
 
 
@@ -54,23 +54,17 @@ def _events(
     limit: int | None = None,
 ) -> Select:
     """A read of the site's events from `since` to the window's end, engagement left out."""
+    binder = Binder()
     return Select(
         site_id=site.pk,
-        table="events",
+        table=EVENTS,
         columns=columns,
         where=(
-            "toDate(timestamp) BETWEEN {first_day:Date} AND {last_day:Date}",
-            "timestamp >= {since:DateTime64(3, 'UTC')}",
-            "timestamp < {end:DateTime64(3, 'UTC')}",
+            date_condition(EVENTS, binder, since, window.end),
             "name != 'engagement'",
             *where,
         ),
-        params={
-            "first_day": since.date(),
-            "last_day": window.end.date(),
-            "since": since,
-            "end": window.end,
-        },
+        params=binder.params,
         group_by=group_by,
         order_by=order_by,
         limit=limit,

@@ -323,9 +323,9 @@ def test_the_sql_binds_every_value() -> None:
         " toUInt64(toUnixTimestamp64Milli(timestamp) * {steps:UInt8} + {steps:UInt8} - 1 - step)"
         " AS at"
         " FROM events WHERE site_id = {site_id:UInt64}"
-        " AND (toDate(timestamp) BETWEEN {first_day:Date} AND {last_day:Date})"
-        " AND (timestamp >= {start:DateTime64(3, 'UTC')})"
-        " AND (timestamp < {end:DateTime64(3, 'UTC')})"
+        " AND (toDate(timestamp) >= toDate({p0:DateTime64(3, 'UTC')})"
+        " AND toDate(timestamp) <= toDate({p1:DateTime64(3, 'UTC')})"
+        " AND timestamp >= {p0:DateTime64(3, 'UTC')} AND timestamp < {p1:DateTime64(3, 'UTC')})"
         " AND (name != 'engagement')"
         " AND ((name = 'pageview' AND match(pathname, {step_0:String}))"
         " OR (name = {step_1:String}))"
@@ -335,6 +335,7 @@ def test_the_sql_binds_every_value() -> None:
     assert params["step_1"] == "') OR 1=1"
     assert params["window"] == 1_800_000 * 2  # milliseconds × steps
     assert params["steps"] == 2
+    assert (params["p0"], params["p1"]) == (query.date_range.start, query.date_range.end)
     assert params["site_id"] == 7
 
 
