@@ -83,7 +83,6 @@ BUNDLES["dashboard.js"] = Bundle(
     "es2020",
     locked=True,
 )
-TRACKER_FILES = ("trail.js", "trail.core.js")
 
 
 @cache

@@ -20,7 +20,10 @@ from django.http import QueryDict
 
 from accounts.errors import ServiceError
 from reports import dates, funnels
+from reports.parse import site_range
 from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
+from reports.sql.builder import Select, run
+from reports.sql.catalog import EVENTS, Binder, date_condition
 from reports.stats import answer
 from sites.models import Funnel, Site
 
@@ -272,6 +275,13 @@ def view_event(view: View) -> str:
     return next((value for dimension, op, value in view.filters if dimension == "event:name"), "")
 
 
+def visitors(site: Site, view: View) -> int:
+    """Unique visitors of the view (the site list's figure)."""
+    body = {**base_query(view, site), "metrics": ["visitors"]}
+    [row] = answer(site=site, body=body)["results"]
+    return int(row["metrics"][0])
+
+
 def top_stats(site: Site, view: View) -> list[dict[str, Any]]:
     body = {**base_query(view, site), "metrics": [m for m, _ in TOP_METRICS]}
     if view.compare:
@@ -309,20 +319,18 @@ def time_series(site: Site, view: View) -> dict[str, Any]:
 
 def property_keys(site: Site, view: View, event: str) -> list[str]:
     """Property keys of an event, from its recent rows (for the custom events panel)."""
-    from reports.sql.builder import Select, run
-
-    span = dates.resolve(date_range(view, site), timezone=site.timezone)
+    span = site_range(site, date_range(view, site), timezone=site.timezone)
+    binder = Binder()
     found = run(
         Select(
             site_id=site.id,
-            table="events",
+            table=EVENTS,
             columns=("arrayJoin(mapKeys(props)) AS key", "count() AS n"),
             where=(
-                "name = {event:String}",
-                "timestamp >= {start:DateTime64(3, 'UTC')}",
-                "timestamp < {end:DateTime64(3, 'UTC')}",
+                date_condition(EVENTS, binder, span.start, span.end),
+                f"name = {binder.bind(event, 'String')}",
             ),
-            params={"event": event, "start": span.start, "end": span.end},
+            params=binder.params,
             group_by=("key",),
             order_by=("n DESC", "key"),
             limit=20,

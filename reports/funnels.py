@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from accounts.errors import ServiceError
 from reports import dates
-from reports.parse import first_day_of_data, parse_filters, site_goals
+from reports.parse import parse_filters, site_goals, site_range
 from reports.query import Filter, GoalDefinition, ReportQuery
 from reports.sql.builder import Expr, Select, any_of, run
 from reports.sql.catalog import EVENTS, Binder, date_condition, page_regex
@@ -61,13 +61,7 @@ def parse(body: Mapping[str, Any], *, site: Site, now: dt.datetime | None = None
             raise ServiceError(f"unknown key; expected {', '.join(KEYS)}", field=key[:100])
     if "date_range" not in fields:
         raise ServiceError("required", field="date_range")
-    raw_range = fields["date_range"]
-    date_range = dates.resolve(
-        raw_range,
-        timezone=site.timezone,
-        first_day=first_day_of_data(site) if raw_range == "all" else None,
-        now=now,
-    )
+    date_range = site_range(site, fields["date_range"], timezone=site.timezone, now=now)
     goals = site_goals(site)
     return FunnelQuery(
         site_id=site.domain,

@@ -232,6 +232,14 @@ def _sampling(value: Any) -> str | float:
     raise ServiceError('expected "auto", "exact" or a fraction from 0.01 to 1', field="sampling")
 
 
+def site_range(
+    site: Site, value: object, *, timezone: str, now: dt.datetime | None = None
+) -> dates.DateRange:
+    """A `date_range` of a site's report: "all" starts at the site's first data."""
+    first_day = first_day_of_data(site) if value == "all" else None
+    return dates.resolve(value, timezone=timezone, first_day=first_day, now=now)
+
+
 def first_day_of_data(site: Site) -> dt.date | None:
     """The first local day with data (where "all" starts)."""
     found = run(
@@ -295,8 +303,7 @@ def parse(*, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
     if not isinstance(timezone, str):
         raise ServiceError("expected a time zone name such as Europe/Paris", field="timezone")
     dates.zone(timezone)
-    first_day = first_day_of_data(site) if raw_range == "all" else None
-    span = dates.resolve(raw_range, timezone=timezone, first_day=first_day, now=now)
+    span = site_range(site, raw_range, timezone=timezone, now=now)
     dimensions = _dimensions(body.get("dimensions"), span)
     goals = site_goals(site)
     filters = tuple(

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -71,9 +71,14 @@ def _visitor(request: HttpRequest, domain: str) -> tuple[Access, SharedLink | No
     return Access(site=site, base=base), None
 
 
+def _locked(request: HttpRequest, link: SharedLink | None) -> bool:
+    """A shared link with a password not yet given in this browser session."""
+    return link is not None and link.has_password and not request.session.get(_session_key(link))
+
+
 def _shared(request: HttpRequest, domain: str) -> Access:
     access, link = _visitor(request, domain)
-    if link is not None and link.has_password and not request.session.get(_session_key(link)):
+    if _locked(request, link):
         raise Http404("not found")
     return access
 
@@ -102,7 +107,6 @@ def _page(request: HttpRequest, access: Access) -> HttpResponse:
         "chips": chips,
         "comparisons": dashboard.COMPARISONS,
         "panels": dashboard.PANELS,
-        "range": dashboard.date_range(view, access.site),
     }
     return render(request, "frontend/dashboard.html", context)
 
@@ -116,7 +120,7 @@ def site_dashboard(request: HttpRequest, domain: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def shared_dashboard(request: HttpRequest, domain: str) -> HttpResponse:
     access, link = _visitor(request, domain)
-    if link is not None and link.has_password and not request.session.get(_session_key(link)):
+    if link is not None and _locked(request, link):
         wrong = False
         if request.method == "POST":
             if check_password(request.POST.get("password", ""), link.password_hash):
@@ -169,7 +173,7 @@ def _fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:
         step = 100 / max(len(values) - 1, 1)
         context.update(
             values=values,
-            total=dashboard.top_stats(site, replace(view, compare=""))[0]["value"],
+            total=dashboard.visitors(site, view),
             points=" ".join(
                 f"{i * step:.1f},{22 - 20 * v / top:.1f}" for i, v in enumerate(values)
             ),
