@@ -443,23 +443,32 @@ def _compared(
     if any(is_time(d) for d in query.dimensions):
         found = _position_keys(previous, found)
         lookup = list(_position_keys(query, {row.dimensions: {} for row in rows}))
+    labels = {
+        d: time_labels(previous.date_range, interval_of(d))
+        for d in previous.dimensions
+        if is_time(d)
+    }
     compared: list[Row | None] = []
     for aligned, row in zip(lookup, rows, strict=True):
         metrics = found.get(aligned)
         if metrics is None:
             compared.append(None)
         else:
-            compared.append(Row(_comparison_dims(previous, aligned, row.dimensions), metrics))
+            dims = _comparison_dims(previous.dimensions, labels, aligned, row.dimensions)
+            compared.append(Row(dims, metrics))
     return compared
 
 
-def _comparison_dims(previous: ReportQuery, aligned: Key, main: Key) -> Key:
+def _comparison_dims(
+    dimensions: tuple[str, ...], labels: dict[str, list[str]], aligned: Key, main: Key
+) -> Key:
     """A comparison row's own dimension values (its time labels, not the main's)."""
     dims = []
-    for d, value, own in zip(previous.dimensions, aligned, main, strict=True):
-        if is_time(d):
-            labels = time_labels(previous.date_range, interval_of(d))
-            dims.append(labels[value] if isinstance(value, int) and value < len(labels) else own)
+    for d, value, own in zip(dimensions, aligned, main, strict=True):
+        if d in labels:
+            own_labels = labels[d]
+            fits = isinstance(value, int) and value < len(own_labels)
+            dims.append(own_labels[value] if fits else own)
         else:
             dims.append(value)
     return tuple(dims)
