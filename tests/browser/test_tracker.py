@@ -448,6 +448,10 @@ def test_a_first_party_proxy_through_data_api(
     trail: Trail, open_page: Callable[[str], Page], site: str
 ) -> None:
     page = open_page("/proxied/")
+    # a resource timing entry appears when its request has finished
+    page.wait_for_function(
+        "performance.getEntriesByType('resource').some(e => e.name.endsWith('/p/event'))"
+    )
     sent = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
     assert f"{site}/p/event" in sent
     assert not any("/api/event" in url for url in sent)
