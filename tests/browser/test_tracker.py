@@ -251,7 +251,7 @@ def open_page(person: Browser, site: str) -> Iterator[Callable[[str], Page]]:
 
 def stats(trail: Trail, **body: Any) -> list[tuple[Any, ...]]:
     answer = _api(
-        trail.url, trail.key, "/api/v2/query", {"site_id": DOMAIN, "date_range": "day", **body}
+        trail.url, trail.key, "/api/v2/query", {"site_id": DOMAIN, "date_range": "7d", **body}
     )
     return [(*row["dimensions"], *row["metrics"]) for row in answer["results"]]
 

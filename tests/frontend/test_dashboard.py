@@ -19,6 +19,7 @@ from tests.reports.conftest import CHROME_ANDROID, FIREFOX, hit
 
 pytestmark = pytest.mark.django_db
 
+# events of the last half hour, read over "7d": a run across midnight UTC sees them all
 NOW = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
 
 
@@ -89,38 +90,38 @@ def test_panels_take_a_few_database_queries(
 ) -> None:
     """The site and the member's session (and the goals or funnels), whatever the data."""
     with django_assert_max_num_queries(8):
-        assert member.get(f"/sites/{site.domain}/panel/{panel}?period=day").status_code == 200
+        assert member.get(f"/sites/{site.domain}/panel/{panel}?period=7d").status_code == 200
 
 
 def test_top_stats_and_chart(member: Any, site: Site) -> None:
-    top = member.get(f"/sites/{site.domain}/panel/top?period=day&compare=").content.decode()
+    top = member.get(f"/sites/{site.domain}/panel/top?period=7d&compare=").content.decode()
     assert 'data-metric="visitors">2<' in top
     assert 'data-metric="pageviews">3<' in top
     assert 'data-metric="bounce_rate">50%<' in top
     chart = member.get(
-        f"/sites/{site.domain}/panel/chart?period=day&metric=pageviews"
+        f"/sites/{site.domain}/panel/chart?period=7d&metric=pageviews"
     ).content.decode()
     assert "data-series=" in chart and "pageviews over time" in chart
 
 
 def test_panels_rows_link_to_their_filter(member: Any, site: Site) -> None:
     sources = member.get(
-        f"/sites/{site.domain}/panel/sources?period=day&tab=sources"
+        f"/sites/{site.domain}/panel/sources?period=7d&tab=sources"
     ).content.decode()
     assert "Google" in sources and "Hacker News" in sources
     assert "f=visit%3Asource%7Cis%7CGoogle" in sources
     filtered = member.get(
-        f"/sites/{site.domain}/panel/pages?period=day&f=visit:source|is|Google"
+        f"/sites/{site.domain}/panel/pages?period=7d&f=visit:source|is|Google"
     ).content.decode()
     assert "/pricing" in filtered and "/blog" not in filtered
     top = member.get(
-        f"/sites/{site.domain}/panel/top?period=day&f=visit:source|is|Google"
+        f"/sites/{site.domain}/panel/top?period=7d&f=visit:source|is|Google"
     ).content.decode()
     assert 'data-metric="visitors">1<' in top
-    goals = member.get(f"/sites/{site.domain}/panel/goals?period=day").content.decode()
+    goals = member.get(f"/sites/{site.domain}/panel/goals?period=7d").content.decode()
     assert "Signup" in goals and "50.0" in goals
     events = member.get(
-        f"/sites/{site.domain}/panel/events?period=day&f=event:name|is|Signup&prop=plan"
+        f"/sites/{site.domain}/panel/events?period=7d&f=event:name|is|Signup&prop=plan"
     ).content.decode()
     assert ">pro<" in events
 
@@ -128,13 +129,13 @@ def test_panels_rows_link_to_their_filter(member: Any, site: Site) -> None:
 def test_csv_export_matches_the_panel_and_the_zip_holds_every_panel(
     member: Any, site: Site
 ) -> None:
-    answer = member.get(f"/sites/{site.domain}/export/pages?period=day&tab=pages")
+    answer = member.get(f"/sites/{site.domain}/export/pages?period=7d&tab=pages")
     assert answer["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(answer.content.decode())))
     assert rows[0] == ["Top pages", "visitors", "pageviews"]
     assert sorted(rows[1:]) == [["/", "1", "1"], ["/blog", "1", "1"], ["/pricing", "1", "1"]]
     archive = zipfile.ZipFile(
-        io.BytesIO(member.get(f"/sites/{site.domain}/export/all?period=day").content)
+        io.BytesIO(member.get(f"/sites/{site.domain}/export/all?period=7d").content)
     )
     assert {"pages-pages.csv", "sources-channels.csv", "time-series.csv"} <= set(archive.namelist())
 
@@ -158,7 +159,7 @@ def test_shared_links_public_sites_passwords_and_revocation(client: Any, site: S
     page = client.get(f"/share/{site.domain}?auth={link.slug}")
     assert page.status_code == 200
     assert f"auth={link.slug}" in page.content.decode()
-    top = client.get(f"/share/{site.domain}/panel/top?period=day&auth={link.slug}").content.decode()
+    top = client.get(f"/share/{site.domain}/panel/top?period=7d&auth={link.slug}").content.decode()
     assert 'data-metric="visitors">2<' in top
     locked = services.shared_link_create(site=site, name="locked", password="secret-pass-1")
     assert (
@@ -231,7 +232,7 @@ def test_funnels_are_defined_saved_and_shown(member: Any, site: Site) -> None:
         {"type": "page", "value": "/pricing"},
         {"type": "event", "value": "Signup"},
     ]
-    panel = member.get(f"/sites/{site.domain}/panel/funnels?period=day").content.decode()
+    panel = member.get(f"/sites/{site.domain}/panel/funnels?period=7d").content.decode()
     assert "Home to signup" in panel
     assert "Visit /pricing" in panel and ">1<" in panel  # one visitor went all the way
     deleted = member.post(page, {"delete": str(funnel.id)})
