@@ -12,12 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.clickhouse_http import _Handler  # noqa: E402
+from tests.clickhouse_http import handler_for  # noqa: E402
 
 
 def main(data_dir: str, port: int) -> None:
-    handler = type("Handler", (_Handler,), {"data_dir": Path(data_dir)})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler_for(Path(data_dir)))
     server.daemon_threads = True
     server.serve_forever()
 

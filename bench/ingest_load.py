@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from synthetic import Traffic
-from trail_proc import REPO, Trail, rss_mib
+from trail_proc import REPO, Trail, cpu_seconds, rss_mib
 
 LOADGEN = REPO / "bench" / ".bin" / "loadgen"
 DOMAIN = "bench-load.com"
@@ -62,6 +62,18 @@ def drive(trail: Trail, rate: int, duration: int, bodies: Path, warmup: int = 3)
     return dict(json.loads(lines[-1]))
 
 
+def cpu_shares(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], elapsed: float
+) -> str:
+    """Each process's CPU over the run (a web server's workers one by one)."""
+    shares = []
+    for name, pids in after.items():
+        used = [(t - before[name].get(pid, 0.0)) / elapsed * 100 for pid, t in pids.items()]
+        busy = [f"{u:.0f}" for u in used if u >= 0.5]
+        shares.append(f"{name} {sum(used):.0f} % ({' + '.join(busy) or '0'})")
+    return "; ".join(shares)
+
+
 def count(trail: Trail) -> int:
     rows = trail.query(
         "SELECT count() AS n FROM events WHERE site_id IN "
@@ -87,7 +99,11 @@ def main() -> None:
         trail.add_site(DOMAIN)
         bodies = trail.var / "bodies.txt"
         bodies.write_text("\n".join(Traffic(DOMAIN).body_lines(50_000)) + "\n")
+        before = {name: cpu_seconds(proc.pid) for name, proc in trail.procs.items()}
+        started = time.monotonic()
         result = drive(trail, args.rate, args.duration, bodies)
+        elapsed = time.monotonic() - started
+        after = {name: cpu_seconds(proc.pid) for name, proc in trail.procs.items()}
         web_rss = rss_mib(trail.procs["web"].pid)
         print(json.dumps(result))
         total_ok = int(result["accepted_2xx_all"])
@@ -99,6 +115,8 @@ def main() -> None:
             f"{result['errors_total']} errors); p50 {latency['p50']} ms, p90 {latency['p90']} ms, "
             f"p99 {latency['p99']} ms, max {latency['max']} ms; web RSS {web_rss:.0f} MiB"
         )
+        print("CPU while the load ran (% of one core):", cpu_shares(before, after, elapsed))
+        print(f"loadgen: {result['cpu_pct']:.0f} %")
         drained_at = time.monotonic()
         spool = trail.var / "spool"
         while any(spool.glob("*.seg")) or any(p.stat().st_size for p in spool.glob("*.open")):

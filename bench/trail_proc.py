@@ -258,6 +258,19 @@ def rss_mib(pid: int) -> float:
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time (user + system, all threads) of `pid` and each of its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for child in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        found[child] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return found
+
+
 def _children(pid: int) -> list[int]:
     found = []
     try:
