@@ -19,7 +19,7 @@ import time
 from urllib.parse import urlsplit
 
 from synthetic import Traffic
-from trail_proc import Trail
+from trail_proc import Trail, cpu_seconds, cpu_shares
 
 DOMAIN = "bench-batch.com"
 
@@ -30,10 +30,13 @@ def main() -> None:
     parser.add_argument("seconds", type=float, nargs="?", default=20)
     parser.add_argument("clients", type=int, nargs="?", default=4)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--nice-flusher", action="store_true", help="Celery worker at nice 19")
+    parser.add_argument(
+        "--flush-nice", default="", help="TRAIL_FLUSH_NICE for the Celery worker (default: Trail's)"
+    )
     args = parser.parse_args()
 
-    trail = Trail(mode=args.mode, workers=args.workers, nice_flusher=args.nice_flusher)
+    extra = {"TRAIL_FLUSH_NICE": args.flush_nice} if args.flush_nice else {}
+    trail = Trail(mode=args.mode, workers=args.workers, extra_env=extra)
     trail.prepare()
     trail.start()
     trail.add_site(DOMAIN)
@@ -77,6 +80,8 @@ def main() -> None:
                 latencies.append(time.perf_counter() - started)
             i += args.clients
 
+    before = {name: cpu_seconds(proc.pid) for name, proc in trail.procs.items()}
+    own = time.process_time()
     started = time.monotonic()
     threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
     for thread in threads:
@@ -84,6 +89,7 @@ def main() -> None:
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
+    after = {name: cpu_seconds(proc.pid) for name, proc in trail.procs.items()}
     if failures:
         raise SystemExit(f"{len(failures)} client(s) got an error, e.g. {failures[0]}")
     latencies.sort()
@@ -93,6 +99,8 @@ def main() -> None:
         f"({accepted[0]:,} in {elapsed:.1f} s, {args.clients} clients, 1,000 events a request); "
         f"request p50 {pick(0.5):.0f} ms, p99 {pick(0.99):.0f} ms"
     )
+    print("CPU while the load ran (% of one core):", cpu_shares(before, after, elapsed))
+    print(f"clients: {(time.process_time() - own) / elapsed * 100:.0f} %")
     spool = trail.var / "spool"
     waited = time.monotonic()
     while any(spool.glob("*.seg")) or any(p.stat().st_size for p in spool.glob("*.open")):

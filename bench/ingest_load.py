@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from synthetic import Traffic
-from trail_proc import REPO, Trail, cpu_seconds, rss_mib
+from trail_proc import REPO, Trail, cpu_seconds, cpu_shares, rss_mib
 
 LOADGEN = REPO / "bench" / ".bin" / "loadgen"
 DOMAIN = "bench-load.com"
@@ -60,18 +60,6 @@ def drive(trail: Trail, rate: int, duration: int, bodies: Path, warmup: int = 3)
     if done.returncode or not lines:
         raise SystemExit(f"loadgen failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return dict(json.loads(lines[-1]))
-
-
-def cpu_shares(
-    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], elapsed: float
-) -> str:
-    """Each process's CPU over the run (a web server's workers one by one)."""
-    shares = []
-    for name, pids in after.items():
-        used = [(t - before[name].get(pid, 0.0)) / elapsed * 100 for pid, t in pids.items()]
-        busy = [f"{u:.0f}" for u in used if u >= 0.5]
-        shares.append(f"{name} {sum(used):.0f} % ({' + '.join(busy) or '0'})")
-    return "; ".join(shares)
 
 
 def count(trail: Trail) -> int:

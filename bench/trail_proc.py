@@ -57,7 +57,6 @@ class Trail:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     key: str = ""
     clickhouse_url: str = ""
-    nice_flusher: bool = False  # run the Celery worker at nice 19: ingest first, flush after
 
     @property
     def base(self) -> str:
@@ -159,7 +158,6 @@ class Trail:
         return {
             "web": [PYTHON, "manage.py", "serve"],
             "worker": [
-                *(["nice", "-n", "19"] if self.nice_flusher else []),
                 *celery,
                 *["worker", "-P", "threads", "-c", "2", "--loglevel", "WARNING"],
             ],
@@ -269,6 +267,18 @@ def cpu_seconds(pid: int) -> dict[int, float]:
             continue
         found[child] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return found
+
+
+def cpu_shares(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], elapsed: float
+) -> str:
+    """Each process's CPU over the run (a web server's workers one by one)."""
+    shares = []
+    for name, pids in after.items():
+        used = [(t - before[name].get(pid, 0.0)) / elapsed * 100 for pid, t in pids.items()]
+        busy = [f"{u:.0f}" for u in used if u >= 0.5]
+        shares.append(f"{name} {sum(used):.0f} % ({' + '.join(busy) or '0'})")
+    return "; ".join(shares)
 
 
 def _children(pid: int) -> list[int]:

@@ -25,11 +25,12 @@ def _schedule_jobs(sender: Celery, **_: Any) -> None:
 
 
 @signals.celeryd_init.connect
-def _refuse_embedded_clickhouse(**_: Any) -> None:
-    """A separate worker process cannot open the web process's chDB directory."""
+def _prepare_worker(**_: Any) -> None:
+    """Refuse embedded ClickHouse (a separate worker process cannot open the web process's
+    chDB directory), check the services, and let ingest come first (`trail.priority`)."""
     from django.conf import settings
 
-    from trail import preflight
+    from trail import preflight, priority
 
     if settings.CLICKHOUSE.embedded:
         raise SystemExit(
@@ -40,3 +41,4 @@ def _refuse_embedded_clickhouse(**_: Any) -> None:
         preflight.check_all()
     except preflight.PreflightError as exc:
         raise SystemExit(f"trail: {exc}") from None
+    priority.lower(settings.TRAIL.ingest.flush_nice)

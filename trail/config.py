@@ -51,6 +51,7 @@ class IngestConfig:
     spool_min_free_bytes: int  # free disk under it: 503 as well
     site_events_per_second: float  # per site and web process; 0 = unlimited
     geoip_database: Path | None  # a MaxMind/DB-IP City .mmdb chosen by the user
+    flush_nice: int  # the Celery worker's CPU niceness: ingest first, the flush after
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,13 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
+def _nice(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip() or str(default)
+    if not value.isdigit() or int(value) > 19:
+        raise ConfigError(f"{name}: expected a niceness from 0 to 19, got {value!r}")
+    return int(value)
+
+
 def _ingest(env: Mapping[str, str]) -> IngestConfig:
     proxies = []
     for item in env.get("TRAIL_TRUSTED_PROXIES", "").split(","):
@@ -256,6 +264,7 @@ def _ingest(env: Mapping[str, str]) -> IngestConfig:
         spool_min_free_bytes=_size(env, "TRAIL_SPOOL_MIN_FREE_BYTES", "512M"),
         site_events_per_second=per_second,
         geoip_database=geoip_path,
+        flush_nice=_nice(env, "TRAIL_FLUSH_NICE", 10),
     )
 
 

@@ -68,6 +68,9 @@ def test_services_switch_on_piece_by_piece(tmp_path: Path) -> None:
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL: expected"),
         ("EMAIL_URL", "sendgrid://key@api", "EMAIL_URL: expected smtp://"),
         ("EMAIL_URL", "smtp+tls://u:pw@:587", "EMAIL_URL: the URL"),
+        ("TRAIL_FLUSH_NICE", "20", "TRAIL_FLUSH_NICE: expected a niceness from 0 to 19"),
+        ("TRAIL_FLUSH_NICE", "-5", "TRAIL_FLUSH_NICE: expected a niceness from 0 to 19"),
+        ("TRAIL_FLUSH_NICE", "low", "TRAIL_FLUSH_NICE: expected a niceness from 0 to 19"),
     ],
 )
 def test_bad_values_name_the_variable(
