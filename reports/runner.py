@@ -414,7 +414,8 @@ def execute(query: ReportQuery) -> Report:
     sampled = sampling(query)
     fraction = sampled.fraction
     previous = query.over(query.comparison) if query.comparison is not None else None
-    keys = _rank(query, the_plan, sampled.rank_fraction) if the_plan.ranked else None
+    ranked = the_plan.ranked and not (sampled.rank_fraction is None and the_plan.filtered_across)
+    keys = _rank(query, the_plan, sampled.rank_fraction) if ranked else None
 
     def values(of: ReportQuery) -> Callable[[], dict[Key, Values]]:
         return lambda: _values(of, the_plan, fraction, keys) if keys != [] else {}

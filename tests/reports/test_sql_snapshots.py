@@ -76,3 +76,32 @@ def test_report_sql(name: str, snapshot: Any) -> None:
         )
         assert params["site_id"] == 42
     assert selects == snapshot
+
+
+@pytest.mark.parametrize(
+    ("fields", "across"),
+    [
+        ({"dimensions": ("event:page",)}, False),
+        (
+            {"dimensions": ("event:page",), "filters": (Condition("is", "event:page", ("/",)),)},
+            False,
+        ),
+        (
+            {"dimensions": ("event:page",), "filters": (Condition("is", "visit:source", ("G",)),)},
+            True,
+        ),
+        # the visitor's own attributes are on every event row: no subquery
+        (
+            {"dimensions": ("event:page",), "filters": (Condition("is", "visit:browser", ("F",)),)},
+            False,
+        ),
+        (
+            {"dimensions": ("visit:source",), "filters": (Condition("is", "event:page", ("/",)),)},
+            True,
+        ),
+    ],
+)
+def test_the_plan_knows_when_a_filter_needs_the_other_table(
+    fields: dict[str, Any], across: bool
+) -> None:
+    assert plan(report(metrics=("visitors",), **fields)).filtered_across is across

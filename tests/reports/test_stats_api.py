@@ -180,6 +180,24 @@ def test_pages(client: Any, key: str, sites: dict[str, Site]) -> None:
     ]
 
 
+@pytest.mark.parametrize("limit", [10, 1])
+def test_pages_under_a_filter_on_visits(
+    client: Any, key: str, sites: dict[str, Site], limit: int
+) -> None:
+    """A top list filtered by a visit attribute (a subquery on sessions) is computed in one
+    pass when its ranking would be exact: the same rows, in order, and paginated."""
+    answer = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors", "pageviews"],
+        dimensions=["event:page"],
+        filters=[["is", "visit:entry_page", ["/"]]],
+        pagination={"limit": limit},
+    )
+    assert table(answer) == [("/", 2, 2), ("/pricing", 1, 1)][:limit]
+
+
 def test_entry_and_exit_pages(client: Any, key: str, sites: dict[str, Site]) -> None:
     entry = query(
         client,
