@@ -5,8 +5,9 @@ a request cannot. The Celery worker lowers its own priority at start (`TRAIL_FLU
 its niceness, and on Linux with automatic process grouping (`kernel.sched_autogroup_enabled`,
 where a niceness only weighs against processes of the same session) its session group's
 too when the worker leads its session (a container's or a service's process; one started
-from a shell shares the shell's group with whatever else runs there, which is left alone). Measured in docs/benchmarks.md. Lowering a priority needs no privilege; a refusal
-(a read-only /proc in a container) is logged and ignored: the worker runs as it was.
+from a shell shares the shell's group with whatever else runs there, which is left alone).
+Measured in docs/benchmarks.md. Lowering a priority needs no privilege; a refusal (a
+read-only /proc in a container) is logged and ignored: the worker runs as it was.
 """
 
 from __future__ import annotations
