@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from accounts.errors import ServiceError
 from reports import dates
-from reports.parse import parse_filters, site_goals, site_range
+from reports.parse import parse_filters, parse_sampling, site_goals, site_range
 from reports.query import Filter, GoalDefinition, ReportQuery
+from reports.runner import sampling
 from reports.sql.builder import Expr, Select, any_of, run
 from reports.sql.catalog import EVENTS, Binder, date_condition, page_regex
 from reports.sql.filters import FilterCompiler
@@ -28,7 +29,7 @@ MAX_STEPS = 8
 MAX_TEXT = 2000
 DEFAULT_WINDOW = 30 * 60  # seconds: as long as a visit lasts without events
 MAX_WINDOW = 90 * 24 * 3600
-KEYS = ("site_id", "date_range", "steps", "window", "filters")
+KEYS = ("site_id", "date_range", "steps", "window", "filters", "sampling")
 
 StepType = Literal["page", "event"]
 
@@ -51,6 +52,18 @@ class FunnelQuery:
     window: int  # seconds
     filters: tuple[Filter, ...] = ()  # as the Stats API's: the events a funnel considers
     goals: tuple[GoalDefinition, ...] = ()  # the site's, for `event:goal` filters
+    sampling: str | float = "auto"  # as the Stats API's: "auto", "exact" or a fraction
+
+    def report(self, site: Site) -> ReportQuery:
+        """The same range, filters and sampling as a report (for filters and sampling)."""
+        return ReportQuery(
+            site_id=site.pk,
+            date_range=self.date_range,
+            metrics=("visitors",),
+            filters=self.filters,
+            goals=self.goals,
+            sampling=self.sampling,
+        )
 
 
 def parse(body: Mapping[str, Any], *, site: Site, now: dt.datetime | None = None) -> FunnelQuery:
@@ -70,6 +83,7 @@ def parse(body: Mapping[str, Any], *, site: Site, now: dt.datetime | None = None
         window=_window(fields.get("window", DEFAULT_WINDOW)),
         filters=parse_filters(fields.get("filters"), goals),
         goals=goals,
+        sampling=parse_sampling(fields.get("sampling")),
     )
 
 
@@ -131,8 +145,10 @@ def _condition(step: Step, index: int) -> tuple[str, dict[str, Any]]:
     return f"name = {{{name}:String}}", {name: step.value}
 
 
-def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
-    """Visitors by the deepest step they reached (`level`, 1..n; 0 never entered).
+def funnel_select(*, site: Site, query: FunnelQuery, fraction: float | None = None) -> Select:
+    """Visitors by the deepest step they reached (`level`, 1..n; 0 never entered), of a
+    `fraction` of visitors when given (a funnel is per visitor, so a sample of visitors is
+    a sample of funnels: the counts scale up by 1 / fraction).
 
     `windowFunnel` on raw rows gets overlapping steps wrong: with its default mode one
     pageview of /pricing completes both "any page" and "/pricing"; with `strict_increase`,
@@ -160,14 +176,8 @@ def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
         any_of(conditions),  # only the rows a step can match
     ]
     if query.filters:  # the Stats API's filters, on the events the steps are taken from
-        report = ReportQuery(
-            site_id=site.pk,
-            date_range=span,
-            metrics=("visitors",),
-            filters=query.filters,
-            goals=query.goals,
-        )
-        where.append(FilterCompiler(report, binder).compile(query.filters, EVENTS))
+        compiler = FilterCompiler(query.report(site), binder, fraction)
+        where.append(compiler.compile(query.filters, EVENTS))
     params.update(binder.params)
     matches = Select(
         site_id=site.pk,
@@ -181,6 +191,7 @@ def funnel_select(*, site: Site, query: FunnelQuery) -> Select:
         ),
         where=tuple(where),
         params=params,
+        sample=fraction,
     )
     per_visitor = Select(
         site_id=site.pk,
@@ -207,14 +218,18 @@ def _percent(part: int, whole: int) -> float:
 
 def compute(*, site: Site, query: FunnelQuery) -> dict[str, Any]:
     """The funnel's steps with visitors, conversion and drop-off, as the API answers."""
+    fraction = sampling(query.report(site)).fraction
+    scale = 1 / fraction if fraction else 1
     by_level = {
-        int(row["level"]): int(row["visitors"])
-        for row in run(funnel_select(site=site, query=query))
+        int(row["level"]): round(int(row["visitors"]) * scale)
+        for row in run(funnel_select(site=site, query=query, fraction=fraction))
     }
-    return result(query=query, by_level=by_level)
+    return result(query=query, by_level=by_level, fraction=fraction)
 
 
-def result(*, query: FunnelQuery, by_level: Mapping[int, int]) -> dict[str, Any]:
+def result(
+    *, query: FunnelQuery, by_level: Mapping[int, int], fraction: float | None = None
+) -> dict[str, Any]:
     """Visitors reaching exactly level k → visitors reaching each step, and the rates."""
     count = len(query.steps)
     reached = [
@@ -248,5 +263,7 @@ def result(*, query: FunnelQuery, by_level: Mapping[int, int]) -> dict[str, Any]
             "timezone": query.date_range.timezone,
             "window": query.window,
             "counted_by": "visitor",
+            "sampled": fraction is not None,
+            "sample_fraction": fraction,
         },
     }

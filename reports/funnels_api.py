@@ -67,6 +67,10 @@ REQUEST_SCHEMA = {
             "default": funnels.DEFAULT_WINDOW,
             "description": "seconds from a visitor's first step to its last",
         },
+        "sampling": {
+            "description": 'as the Stats API\'s: "auto" (default), "exact" or 0.01–1',
+            "oneOf": [{"type": "string", "enum": ["auto", "exact"]}, {"type": "number"}],
+        },
     },
 }
 RESPONSE_SCHEMA = {

@@ -222,7 +222,7 @@ def _pagination(value: Any) -> tuple[int, int]:
     return limit, offset
 
 
-def _sampling(value: Any) -> str | float:
+def parse_sampling(value: Any) -> str | float:
     if value is None:
         return "auto"
     if value in ("auto", "exact"):
@@ -336,7 +336,7 @@ def parse(*, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
         limit=limit,
         offset=offset,
         comparison=comparison,
-        sampling=_sampling(body.get("sampling")),
+        sampling=parse_sampling(body.get("sampling")),
         goals=goals,
     )
     local = dates.zone(timezone)

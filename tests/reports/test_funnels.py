@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -120,7 +121,33 @@ def test_step_counts_conversion_and_dropoff(client: Any, shop: Site) -> None:
         "timezone": "UTC",
         "window": 1800,
         "counted_by": "visitor",
+        "sampled": False,
+        "sample_fraction": None,
     }
+
+
+def test_a_sample_of_visitors_is_a_sample_of_whole_funnels(
+    client: Any, shop: Site, clickhouse: Any
+) -> None:
+    """Sampling reads a fraction of visitors (each with all their events) and scales up."""
+    result = query(client, shop, [HOME, PRICING, SIGNUP], sampling=0.5)
+    assert (result["meta"]["sampled"], result["meta"]["sample_fraction"]) == (True, 0.5)
+    [row] = clickhouse.query(
+        "SELECT uniqExact(visitor_id) AS n FROM events SAMPLE 0.5 WHERE site_id = {s:UInt64}",
+        {"s": shop.pk},
+    )
+    assert result["entered"] == 2 * int(row["n"])  # everybody viewed /
+    counts = visitors(result)
+    assert all(n % 2 == 0 for n in counts) and counts == sorted(counts, reverse=True)
+    exact = query(client, shop, [HOME, PRICING, SIGNUP], sampling="exact")
+    assert visitors(exact) == [4, 3, 2] and exact["meta"]["sampled"] is False
+
+
+def test_sampling_starts_above_the_row_threshold(client: Any, shop: Site, settings: Any) -> None:
+    settings.TRAIL = dataclasses.replace(settings.TRAIL, report_sample_rows=1)
+    result = query(client, shop, [HOME, PRICING])
+    assert result["meta"]["sampled"] is True
+    assert 0.01 <= result["meta"]["sample_fraction"] < 1
 
 
 def test_filters_choose_the_events_a_funnel_considers(client: Any, shop: Site) -> None:
@@ -385,6 +412,10 @@ def steps_of(count: int) -> list[dict[str, Any]]:
         ({"site_id": 42}, "site_id"),
         ({"interval": "day"}, "interval"),
         ({"Window": 60}, "Window"),
+        ({"sampling": "sometimes"}, "sampling"),
+        ({"sampling": 0}, "sampling"),
+        ({"sampling": 2}, "sampling"),
+        ({"sampling": True}, "sampling"),
     ],
 )
 def test_bad_bodies(
