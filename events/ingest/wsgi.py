@@ -47,7 +47,7 @@ _CORS = [
 _ACCEPTED_TYPES = ("", "text/plain", "application/json")
 
 
-class _Route:
+class Route:
     def __init__(self, parse: Callable[[Any], EventInput], body: bytes, content_type: str):
         self.parse = parse
         self.body = body
@@ -55,9 +55,9 @@ class _Route:
 
 
 ROUTES = {
-    "/api/event": _Route(from_plausible, b"ok", "text/plain; charset=utf-8"),
+    "/api/event": Route(from_plausible, b"ok", "text/plain; charset=utf-8"),
     # Umami's script keeps the body's `cache` and echoes it back; ours carries nothing.
-    "/api/send": _Route(from_umami, b'{"cache":""}', "application/json"),
+    "/api/send": Route(from_umami, b'{"cache":""}', "application/json"),
 }
 
 
@@ -98,7 +98,7 @@ def _read(environ: dict[str, Any]) -> bytes:
     return bytes(stream.read(MAX_BODY + 1))  # chunked: read one byte past the cap
 
 
-def handle(route: _Route, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+def handle(route: Route, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
     method = environ.get("REQUEST_METHOD", "")
     if method == "OPTIONS":
         return _answer(start_response, "204 No Content", b"", "text/plain")
@@ -136,6 +136,15 @@ def handle(route: _Route, environ: dict[str, Any], start_response: StartResponse
     return _answer(start_response, "202 Accepted", route.body, route.content_type, dropped)
 
 
+def serve(route: Route, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """Answer one ingest request; an unexpected failure is a 500 that says nothing was stored."""
+    try:
+        return handle(route, environ, start_response)
+    except Exception:
+        logger.exception("ingest failed on %s", environ.get("PATH_INFO"))
+        return _error(start_response, 500, "internal error: the event was not stored")
+
+
 def wrap(django_app: WSGIApp) -> WSGIApp:
     """Answer the browser ingest paths here; pass everything else to Django."""
 
@@ -143,10 +152,6 @@ def wrap(django_app: WSGIApp) -> WSGIApp:
         route = ROUTES.get(environ.get("PATH_INFO", ""))
         if route is None:
             return django_app(environ, start_response)
-        try:
-            return handle(route, environ, start_response)
-        except Exception:
-            logger.exception("ingest failed on %s", environ.get("PATH_INFO"))
-            return _error(start_response, 500, "internal error: the event was not stored")
+        return serve(route, environ, start_response)
 
     return application
