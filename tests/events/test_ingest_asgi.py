@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -77,7 +78,10 @@ def call(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(asyncio.wait_for(_application()(scope, receive, send), 30))
+    served = asyncio.wait_for(_application()(scope, receive, send), 30)
+    # in a thread of its own: this thread may already run a loop (the browser tests')
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, served).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     names = {k.decode().lower(): v.decode() for k, v in start["headers"]}
