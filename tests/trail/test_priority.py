@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import child_env
+from tests.helpers import PYTHON, REPO, child_env
 
 REPORT = (
     "import os, pathlib; from trail import priority; priority.lower({nice}); "
@@ -18,24 +18,25 @@ REPORT = (
 )
 
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _run(argv: list[str], var: Path, own_session: bool = False) -> list[str]:
+def _run(argv: list[str], env: Mapping[str, str], own_session: bool = False) -> list[str]:
+    """What the child printed, split; it must succeed."""
     done = subprocess.run(
         argv,
         cwd=REPO,
-        env=child_env(var),
+        env=dict(env),
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         start_new_session=own_session,
+        timeout=60,
     )
+    assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.split()
 
 
 def _lowered(nice: int, var: Path, *, own_session: bool) -> tuple[int, str]:
-    process, group = _run([sys.executable, "-c", REPORT.format(nice=nice)], var, own_session)
+    argv = [PYTHON, "-c", REPORT.format(nice=nice)]
+    process, group = _run(argv, child_env(var), own_session)
     return int(process), group
 
 
@@ -56,8 +57,8 @@ def test_a_process_in_a_shared_session_leaves_the_group_alone(tmp_path: Path) ->
 def test_zero_changes_nothing_and_a_lower_priority_is_never_raised(tmp_path: Path) -> None:
     own = os.getpriority(os.PRIO_PROCESS, 0)
     assert _lowered(0, tmp_path, own_session=True)[0] == own
-    niced = ["nice", "-n", "19", sys.executable, "-c", REPORT.format(nice=5)]
-    assert int(_run(niced, tmp_path)[0]) == 19
+    niced = ["nice", "-n", "19", PYTHON, "-c", REPORT.format(nice=5)]
+    assert int(_run(niced, child_env(tmp_path))[0]) == 19
 
 
 @pytest.mark.parametrize("value", ["", "10"])
@@ -83,15 +84,6 @@ def test_a_celery_worker_lowers_its_priority_as_it_starts(tmp_path: Path) -> Non
     from tests.clickhouse_http import serve
 
     with serve(settings.CLICKHOUSE.data_dir) as url:
-        done = subprocess.run(
-            [sys.executable, "-c", WORKER_START],
-            cwd=REPO,
-            env=child_env(tmp_path, CLICKHOUSE_URL=url, TRAIL_FLUSH_NICE="6"),
-            capture_output=True,
-            text=True,
-            check=False,
-            start_new_session=True,
-            timeout=60,
-        )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[-1] == "6"
+        env = child_env(tmp_path, CLICKHOUSE_URL=url, TRAIL_FLUSH_NICE="6")
+        printed = _run([PYTHON, "-c", WORKER_START], env, own_session=True)
+    assert printed[-1] == "6"
