@@ -19,7 +19,7 @@ import time
 from urllib.parse import urlsplit
 
 from synthetic import Traffic
-from trail_proc import Trail, cpu_seconds, cpu_shares
+from trail_proc import Trail, cpu_shares
 
 DOMAIN = "bench-batch.com"
 
@@ -80,7 +80,7 @@ def main() -> None:
                 latencies.append(time.perf_counter() - started)
             i += args.clients
 
-    before = {name: cpu_seconds(proc.pid) for name, proc in trail.procs.items()}
+    before = trail.cpu()
     own = time.process_time()
     started = time.monotonic()
     threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
@@ -89,7 +89,7 @@ def main() -> None:
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    after = {name: cpu_seconds(proc.pid) for name, proc in trail.procs.items()}
+    after = trail.cpu()
     if failures:
         raise SystemExit(f"{len(failures)} client(s) got an error, e.g. {failures[0]}")
     latencies.sort()

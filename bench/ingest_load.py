@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from synthetic import Traffic
-from trail_proc import REPO, Trail, cpu_seconds, cpu_shares, rss_mib
+from trail_proc import REPO, Trail, cpu_shares, rss_mib
 
 LOADGEN = REPO / "bench" / ".bin" / "loadgen"
 DOMAIN = "bench-load.com"
@@ -87,11 +87,11 @@ def main() -> None:
         trail.add_site(DOMAIN)
         bodies = trail.var / "bodies.txt"
         bodies.write_text("\n".join(Traffic(DOMAIN).body_lines(50_000)) + "\n")
-        before = {name: cpu_seconds(proc.pid) for name, proc in trail.procs.items()}
+        before = trail.cpu()
         started = time.monotonic()
         result = drive(trail, args.rate, args.duration, bodies)
         elapsed = time.monotonic() - started
-        after = {name: cpu_seconds(proc.pid) for name, proc in trail.procs.items()}
+        after = trail.cpu()
         web_rss = rss_mib(trail.procs["web"].pid)
         print(json.dumps(result))
         total_ok = int(result["accepted_2xx_all"])

@@ -221,6 +221,10 @@ class Trail:
         for name in list(self.procs):
             self.kill(name, signal.SIGTERM)
 
+    def cpu(self) -> dict[str, dict[int, float]]:
+        """CPU seconds so far of each of Trail's processes (and of their children)."""
+        return {name: cpu_seconds(proc.pid) for name, proc in self.procs.items()}
+
     # reading ClickHouse from outside the serving process
 
     def query(self, sql: str) -> list[dict[str, object]]:

@@ -43,6 +43,11 @@ class Part:
     table: str
     metrics: tuple[str, ...]
 
+    @property
+    def reads(self) -> str:
+        """The table read (engagement metrics are computed from engagement events)."""
+        return EVENTS if self.table == ENGAGEMENT else self.table
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -177,8 +182,7 @@ def _event_names(query: ReportQuery, parts: tuple[Part, ...]) -> tuple[str, ...]
 
 def plan(query: ReportQuery) -> Plan:
     parts = tables(query)
-    primary = parts[0].table
-    reads = EVENTS if primary == ENGAGEMENT else primary
+    reads = parts[0].reads
     return Plan(
         parts=parts,
         ranked=_rankable(query, parts[0]),

@@ -90,7 +90,7 @@ def part_select(
 ) -> Select:
     binder = Binder()
     span = query.date_range
-    table = EVENTS if part.table == ENGAGEMENT else part.table  # what is read
+    table = part.reads
     dims = [
         dimension_sql(
             d,
