@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -84,6 +85,18 @@ class ApiKeyRateLimit(BasePermission):
         if used > key.rate_limit_per_minute:
             raise exceptions.Throttled(wait=math.ceil(60 - time.time() % 60))
         return True
+
+
+class RawBody(BaseParser):
+    """Leaves the body to the view, which reads it strictly itself (ingest: UTF-8 and size
+    limits; reports: a malformed body is a 400 naming `body`, which DRF words otherwise)."""
+
+    media_type = "*/*"
+
+    def parse(
+        self, stream: object, media_type: str | None = None, parser_context: object = None
+    ) -> None:
+        return None
 
 
 class TrailApiView(APIView):

@@ -15,11 +15,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api import TrailApiView
+from accounts.api import RawBody, TrailApiView
 from accounts.models import ApiKey, Scope
 from events.ingest.edge import IngestUnavailable, client_ip, collector
 from events.ingest.request import (
@@ -33,18 +32,9 @@ from events.ingest.request import (
 from events.ingest.steps import Incoming
 
 
-class _RawBody(BaseParser):
-    """The body is parsed by Trail's edge (strict UTF-8, limits), not by DRF."""
-
-    media_type = "*/*"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return None
-
-
 class EventBatchView(TrailApiView):
     required_scope = Scope.EVENTS_WRITE.value
-    parser_classes = [_RawBody]
+    parser_classes = [RawBody]
 
     @extend_schema(
         summary="Send a batch of events (server-side ingest)",

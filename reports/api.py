@@ -10,29 +10,16 @@ import json
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api import TrailApiView, actor
+from accounts.api import RawBody, TrailApiView, actor
 from accounts.errors import ServiceError
 from accounts.models import Scope
 from events.clickhouse.errors import ClickHouseError
 from reports.stats import answer
 from sites.models import Site
 from sites.selectors import site_get_for_actor
-
-
-class RawBody(BaseParser):
-    """The body is read as JSON by `body_and_site`, so a malformed one is a 400 naming
-    `body` (DRF's own parser words it differently)."""
-
-    media_type = "*/*"
-
-    def parse(
-        self, stream: object, media_type: str | None = None, parser_context: object = None
-    ) -> None:
-        return None
 
 
 def body_and_site(request: Request) -> tuple[dict[str, Any], Site]:

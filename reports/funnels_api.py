@@ -9,10 +9,10 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api import TrailApiView
+from accounts.api import RawBody, TrailApiView
 from accounts.models import Scope
 from reports import funnels
-from reports.api import RawBody, body_and_site
+from reports.api import body_and_site
 
 STEP_SCHEMA = {
     "oneOf": [
