@@ -29,7 +29,22 @@ def lower(nice: int) -> None:
         current = os.getpriority(os.PRIO_PROCESS, 0)
         if current < nice:
             os.setpriority(os.PRIO_PROCESS, 0, nice)
-        if AUTOGROUP.exists() and os.getsid(0) == os.getpid():
+        if autogroup_nice() is not None and os.getsid(0) == os.getpid():
             AUTOGROUP.write_text(str(nice))
     except OSError as exc:
         logger.warning("could not lower the flush's CPU priority to nice %s: %s", nice, exc)
+
+
+def autogroup_nice() -> int | None:
+    """This process's autogroup niceness ("/autogroup-85 nice 0"), or None where the kernel
+    has no readable autogroup (a sandbox may show the file empty)."""
+    try:
+        words = AUTOGROUP.read_text().split()
+    except OSError:
+        return None
+    if len(words) != 3 or words[1] != "nice":
+        return None
+    try:
+        return int(words[2])
+    except ValueError:
+        return None

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PYTHON, REPO, child_env
+from trail import priority
+from trail.priority import autogroup_nice
 
 REPORT = (
-    "import os, pathlib; from trail import priority; priority.lower({nice}); "
-    "group = pathlib.Path('/proc/self/autogroup'); "
-    "print(os.getpriority(os.PRIO_PROCESS, 0), group.read_text().split()[-1] if group.exists() else '-')"
+    "import os; from trail import priority; before = priority.autogroup_nice(); "
+    "priority.lower({nice}); "
+    "print(os.getpriority(os.PRIO_PROCESS, 0), before, priority.autogroup_nice())"
 )
 
 
@@ -34,24 +36,24 @@ def _run(argv: list[str], env: Mapping[str, str], own_session: bool = False) -> 
     return done.stdout.split()
 
 
-def _lowered(nice: int, var: Path, *, own_session: bool) -> tuple[int, str]:
+def _lowered(nice: int, var: Path, *, own_session: bool) -> tuple[int, str, str]:
+    """The child's niceness, and its autogroup's before and after ("None" where the kernel
+    shows none: a process in a cgroup of its own, or a kernel without autogroups)."""
     argv = [PYTHON, "-c", REPORT.format(nice=nice)]
-    process, group = _run(argv, child_env(var), own_session)
-    return int(process), group
+    process, before, after = _run(argv, child_env(var), own_session)
+    return int(process), before, after
 
 
 def test_a_session_leader_lowers_itself_and_its_autogroup(tmp_path: Path) -> None:
-    process, group = _lowered(7, tmp_path, own_session=True)
+    process, before, after = _lowered(7, tmp_path, own_session=True)
     assert process == 7
-    if Path("/proc/self/autogroup").exists():
-        assert group == "7"
+    assert after == ("None" if before == "None" else "7")
 
 
 def test_a_process_in_a_shared_session_leaves_the_group_alone(tmp_path: Path) -> None:
-    process, group = _lowered(7, tmp_path, own_session=False)
+    process, before, after = _lowered(7, tmp_path, own_session=False)
     assert process == 7
-    if Path("/proc/self/autogroup").exists():
-        assert group == Path("/proc/self/autogroup").read_text().split()[-1]
+    assert after == before
 
 
 def test_zero_changes_nothing_and_a_lower_priority_is_never_raised(tmp_path: Path) -> None:
@@ -87,3 +89,18 @@ def test_a_celery_worker_lowers_its_priority_as_it_starts(tmp_path: Path) -> Non
         env = child_env(tmp_path, CLICKHOUSE_URL=url, TRAIL_FLUSH_NICE="6")
         printed = _run([PYTHON, "-c", WORKER_START], env, own_session=True)
     assert printed[-1] == "6"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("/autogroup-85 nice 3\n", 3), ("", None), ("nonsense", None), ("/autogroup-1 nice x", None)],
+)
+def test_an_unreadable_autogroup_is_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, expected: int | None
+) -> None:
+    group = tmp_path / "autogroup"
+    group.write_text(text)
+    monkeypatch.setattr(priority, "AUTOGROUP", group)
+    assert autogroup_nice() == expected
+    monkeypatch.setattr(priority, "AUTOGROUP", tmp_path / "missing")
+    assert autogroup_nice() is None
