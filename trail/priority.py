@@ -36,8 +36,9 @@ def lower(nice: int) -> None:
 
 
 def autogroup_nice() -> int | None:
-    """This process's autogroup niceness ("/autogroup-85 nice 0"), or None where the kernel
-    has no readable autogroup (a sandbox may show the file empty)."""
+    """This process's autogroup niceness ("/autogroup-85 nice 0"), or None where it has none
+    to show: no autogroups in the kernel, or a process still in the boot session's default
+    group, for which the kernel prints nothing."""
     try:
         words = AUTOGROUP.read_text().split()
     except OSError:
