@@ -38,7 +38,7 @@ def _run(argv: list[str], env: Mapping[str, str], own_session: bool = False) -> 
 
 def _lowered(nice: int, var: Path, *, own_session: bool) -> tuple[int, str, str]:
     """The child's niceness, and its autogroup's before and after ("None" where the kernel
-    shows none: a process in a cgroup of its own, or a kernel without autogroups)."""
+    shows none: a kernel without autogroups, or a process in the boot session's group)."""
     argv = [PYTHON, "-c", REPORT.format(nice=nice)]
     process, before, after = _run(argv, child_env(var), own_session)
     return int(process), before, after
