@@ -5,7 +5,10 @@ Group commit without a writer thread: the first request to find no write in prog
 becomes the writer, writes and `fdatasync`s everything pending (its own records and those
 of the requests that arrived meanwhile), then wakes them; a lone request thus writes its
 own record with no thread hand-off (measured: ~100 µs of CPU per append with a dedicated
-writer thread). A `2xx` always means "on disk". Segments close
+writer thread). The writer wakes each waiting thread on its own: those whose records it
+wrote return without touching the spool's lock, and one of the others is handed the next
+write, so a write never wakes the whole crowd to contend for one lock (docs/ingest.md). A
+`2xx` always means "on disk". Segments close
 (rename to `*.seg`) every `rotate_seconds` or `rotate_records`; the flusher reads closed
 segments and deletes each only after ClickHouse confirmed its insert. A segment left open by
 a killed process is found by its free lock and closed by `recover_orphans()`; a torn last
@@ -35,7 +38,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".seg"
-COMMIT_DELAY = 0.001  # seconds a contended writer waits for more records to share its fsync
+COMMIT_DELAY = 0.0005  # seconds a contended writer waits for more records to share its fsync
 OPEN_SUFFIX = ".open"
 NEW_SUFFIX = ".new"  # a segment being created, not yet locked
 
@@ -144,6 +147,28 @@ def _unlocked(path: Path) -> Iterator[int | None]:
         os.close(fd)
 
 
+class _Waiter:
+    """A thread parked until the writer wakes it: its records are written (`turn` False), or
+    it is to write next or to run its exclusive action (`turn` True). `target` is the count
+    of records it waits for; 0 for an exclusive action, which waits for no write."""
+
+    __slots__ = ("target", "turn", "_parked")
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.turn = False
+        self._parked = threading.Lock()
+        self._parked.acquire()
+
+    def wake(self, turn: bool) -> None:
+        self.turn = turn
+        self._parked.release()
+
+    def sleep(self, deadline: float) -> bool:
+        """False if the deadline passed first."""
+        return self._parked.acquire(timeout=max(0.0, deadline - time.monotonic()))
+
+
 class Spool:
     """The appending side; one per process (see `spool()`)."""
 
@@ -165,7 +190,8 @@ class Spool:
         host = "".join(c for c in socket.gethostname() if c.isalnum())[:40] or "host"
         self._prefix = f"{host}-{os.getpid()}-{time.time_ns()}"
         self._sequence = 0
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._waiters: list[_Waiter] = []  # parked threads, in arrival order
         self._pending: list[bytes] = []
         self._submitted = 0  # records handed to append()
         self._done = 0  # records written or failed: always a prefix of those submitted
@@ -193,7 +219,9 @@ class Spool:
             for r in records
         ]
         deadline = time.monotonic() + timeout
-        with self._cond:
+        self._lock.acquire()
+        holding = True
+        try:
             if self._closed:
                 raise OSError("the spool is closed")
             first = self._submitted
@@ -204,13 +232,17 @@ class Spool:
                 if not self._writing:
                     self._write_pending()  # become the writer for everything pending
                     continue
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise OSError("the spool did not confirm the write in time")
-                self._cond.wait(left)
-            for start, end, reason in self._failed:
-                if start < target and first < end:
-                    raise OSError(f"the spool cannot write: {reason}")
+                holding = self._park(
+                    _Waiter(target), deadline, "the spool did not confirm the write in time"
+                )
+                if not holding:
+                    break  # written by another thread
+        finally:
+            if holding:
+                self._lock.release()
+        for start, end, reason in self._failed:
+            if start < target and first < end:
+                raise OSError(f"the spool cannot write: {reason}")
 
     @property
     def appended(self) -> int:
@@ -224,25 +256,59 @@ class Spool:
     def _exclusive(self, action: Any, timeout: float = 10.0) -> None:
         """Run `action` as the writer (no write in progress), pending records first."""
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             while self._writing:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise OSError("the spool is busy")
-                self._cond.wait(left)
+                self._park(_Waiter(0), deadline, "the spool is busy")
             if self._pending:
                 self._write_pending()
             self._writing = True
             failure = self._unlocked(action)
             if failure is not None:
                 self._abandon_segment()
-            self._writing = False
-            self._cond.notify_all()
+            self._release_writer()
         if failure is not None:
             raise OSError(f"the spool cannot write: {failure}")
 
+    def _park(self, waiter: _Waiter, deadline: float, late: str) -> bool:
+        """Called holding `_lock` while another thread writes: wait, without the lock, for
+        the writer to wake `waiter`. Returns False, not holding the lock, when its records
+        are written; True, holding it again, when it has the next turn. Raises
+        OSError(late), holding the lock, if the deadline passes first."""
+        self._waiters.append(waiter)
+        self._lock.release()
+        woken = waiter.sleep(deadline)
+        if woken and not waiter.turn:
+            return False
+        self._lock.acquire()
+        if not woken:
+            if waiter in self._waiters:  # not woken: gone from the queue, it is owed nothing
+                self._waiters.remove(waiter)
+                raise OSError(late)
+            waiter.sleep(deadline)  # woken as the deadline passed: take the wake-up
+            if not waiter.turn:
+                self._lock.release()
+                return False
+        return True
+
+    def _release_writer(self) -> None:
+        """Called holding `_lock` as a write (or an exclusive action) ends: wake the threads
+        whose records are written, each on its own; hand the next turn to the first of the
+        others (its records arrived during this write), and to exclusive actions."""
+        self._writing = False
+        waiting = []
+        for waiter in self._waiters:
+            if not waiter.target:
+                waiter.wake(turn=True)
+            elif waiter.target <= self._done:
+                waiter.wake(turn=False)
+            else:
+                waiting.append(waiter)
+        if waiting:
+            waiting.pop(0).wake(turn=True)
+        self._waiters = waiting
+
     def _write_pending(self) -> None:
-        """Called holding `_cond`, with no write in progress: write and fsync what is
+        """Called holding `_lock`, with no write in progress: write and fsync what is
         pending outside the lock (others keep appending), then wake the waiters.
 
         Under contention (records arrived while the previous write was in progress) the
@@ -260,20 +326,19 @@ class Spool:
             self._failed = [*self._failed[-50:], (first, first + len(batch), str(failure))]
             self._abandon_segment()
         self._done += len(batch)
-        self._writing = False
         self._contended = bool(self._pending)  # others came while this write ran
-        self._cond.notify_all()
+        self._release_writer()
 
     def _unlocked(self, action: Callable[[], object]) -> OSError | None:
-        """Run `action` without holding `_cond` (called holding it, as the writer); the
+        """Run `action` without holding `_lock` (called holding it, as the writer); the
         OSError it raised, if any."""
-        self._cond.release()
+        self._lock.release()
         try:
             action()
         except OSError as exc:
             return exc
         finally:
-            self._cond.acquire()
+            self._lock.acquire()
         return None
 
     def _abandon_segment(self) -> None:
@@ -379,7 +444,7 @@ class Spool:
         try:
             self._exclusive(self._close)
         finally:
-            with self._cond:
+            with self._lock:
                 self._closed = True
         self._timer.join(10)
 
