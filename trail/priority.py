@@ -29,7 +29,8 @@ def lower(nice: int) -> None:
         current = os.getpriority(os.PRIO_PROCESS, 0)
         if current < nice:
             os.setpriority(os.PRIO_PROCESS, 0, nice)
-        if autogroup_nice() is not None and os.getsid(0) == os.getpid():
+        group = autogroup_nice()
+        if group is not None and group < nice and os.getsid(0) == os.getpid():
             AUTOGROUP.write_text(str(nice))
     except OSError as exc:
         logger.warning("could not lower the flush's CPU priority to nice %s: %s", nice, exc)

@@ -63,6 +63,18 @@ def test_zero_changes_nothing_and_a_lower_priority_is_never_raised(tmp_path: Pat
     assert int(_run(niced, child_env(tmp_path))[0]) == 19
 
 
+GROUP_AT_15 = (
+    "from trail import priority; shown = priority.autogroup_nice() is not None; "
+    "shown and priority.AUTOGROUP.write_text('15'); priority.lower(5); "
+    "print(shown, priority.autogroup_nice())"
+)
+
+
+def test_a_session_group_already_lower_is_never_raised(tmp_path: Path) -> None:
+    shown, group = _run([PYTHON, "-c", GROUP_AT_15], child_env(tmp_path), own_session=True)
+    assert group == ("15" if shown == "True" else "None")
+
+
 @pytest.mark.parametrize("value", ["", "10"])
 def test_the_default_is_ten(tmp_path: Path, value: str) -> None:
     from trail.config import load
