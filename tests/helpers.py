@@ -36,18 +36,26 @@ def child_env(var_dir: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
-def manage(
-    *args: str, env: Mapping[str, str], timeout: float = 120
+def child(
+    argv: list[str], env: Mapping[str, str], timeout: float = 120, own_session: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """Run `argv` in the repository with `env`; what it printed, and its exit status."""
     return subprocess.run(
-        [PYTHON, "manage.py", *args],
+        argv,
         cwd=REPO,
         env=dict(env),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        start_new_session=own_session,
     )
+
+
+def manage(
+    *args: str, env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return child([PYTHON, "manage.py", *args], env, timeout)
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from events.clickhouse import ClickHouseLocked, lock
-from tests.helpers import PYTHON, REPO, child_env, free_port, manage, serving
+from tests.helpers import PYTHON, REPO, child, child_env, free_port, manage, serving
 
 
 @pytest.fixture
@@ -58,15 +58,7 @@ def test_embedded_mode_refuses_several_workers(isolated_var: Path) -> None:
 
 def test_separate_celery_worker_is_refused_with_embedded_clickhouse(isolated_var: Path) -> None:
     env = child_env(isolated_var, REDIS_URL="redis://127.0.0.1:6379/15")
-    result = subprocess.run(
-        [PYTHON, "-m", "celery", "-A", "trail", "worker", "--pool", "solo"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = child([PYTHON, "-m", "celery", "-A", "trail", "worker", "--pool", "solo"], env, 60)
     assert result.returncode != 0
     assert "a separate Celery worker needs a ClickHouse server: set CLICKHOUSE_URL" in result.stderr
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, REPO, child_env
+from tests.helpers import PYTHON, child, child_env
 from trail import priority
 from trail.priority import autogroup_nice
 
@@ -22,16 +21,7 @@ REPORT = (
 
 def _run(argv: list[str], env: Mapping[str, str], own_session: bool = False) -> list[str]:
     """What the child printed, split; it must succeed."""
-    done = subprocess.run(
-        argv,
-        cwd=REPO,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        check=False,
-        start_new_session=own_session,
-        timeout=60,
-    )
+    done = child(argv, env, timeout=60, own_session=own_session)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.split()
 
