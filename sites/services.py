@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts import tokens
 from accounts.errors import ServiceError
 from accounts.models import Organization
-from sites.domains import normalize_domain
+from sites.domains import normalize_domain, normalize_hostname
 from sites.models import Funnel, Goal, SharedLink, Site
 from sites.signals import site_deleted
 
@@ -54,9 +54,7 @@ def _clean_list(values: Any, field: str) -> list[str]:
 
 def clean_hostnames(values: Any) -> list[str]:
     items = _clean_list(values, "extra_hostnames")
-    return sorted(
-        {normalize_domain(v, field="extra_hostnames", allow_wildcard=True) for v in items}
-    )
+    return sorted({normalize_hostname(v) for v in items})
 
 
 def clean_ip_ranges(values: Any) -> list[str]:

@@ -1,22 +1,48 @@
 """Site settings for the hot path, cached in-process: no database call per event.
 
-The directory reloads all live sites in one query when it is older than `ttl` seconds, so
-a new site or a changed setting takes effect within `ttl` in every process.
+A `SiteDirectory` holds every live site's ingest settings and reloads them all in one
+query when it is older than `ttl` seconds. A change to a site is seen sooner than that:
+
+- Every save or delete of a `Site` row, whoever makes it (the Sites API, the dashboard,
+  the services, the purge job, an organization's cascade), calls `announce_site_change`
+  once its transaction commits (Django's `post_save`/`post_delete` signals, connected
+  here; `events/apps.py` imports this module). It drops this process's directory, so the
+  next event reloads, and writes a new random stamp to the shared cache (Redis in services
+  mode, the process's own memory in embedded mode).
+- Each directory reads that stamp at most once per `check_every` seconds (one cache call,
+  made by one request thread while the others go on with the sites they have) and reloads
+  when it differs from the stamp it loaded with. So another process sees a change within
+  `check_every` plus one reload.
+
+Writes that send no signals (`QuerySet.update`, `bulk_create`) are seen after `ttl`, the
+safety net that also covers a cache outage.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import logging
 import re
 import threading
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 from sites.models import Site
 from trail.config import IPNetwork
+
+logger = logging.getLogger(__name__)
+
+# The shared cache key whose value changes whenever a site does (a random stamp, not a
+# counter: a counter that was lost and restarted could come back to a value once seen).
+STAMP_KEY = "sites:directory-stamp"
 
 
 def ip_within(ip: str, networks: Sequence[IPNetwork]) -> bool:
@@ -76,29 +102,85 @@ class SiteConfig:
 
 
 def lookup_key(domain: str) -> str:
-    """The cheap normalization the tracker's `data-domain` needs (no IDNA on the hot path)."""
+    """The cheap normalization the tracker's `data-domain` needs (IDNA only for non-ASCII).
+
+    Sites store internationalized names in punycode (sites/domains.py); a `data-domain`
+    typed in Unicode (`bücher.de`) finds the same site.
+    """
     domain = domain.strip().lower().rstrip(".")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return domain  # not a host name: matches no site
     return domain[4:] if domain.startswith("www.") else domain
 
 
 class SiteDirectory:
-    def __init__(self, ttl: float = 10.0) -> None:
+    """Live sites by domain and by public id, for one process (thread-safe)."""
+
+    def __init__(self, ttl: float = 10.0, check_every: float = 0.5) -> None:
         self.ttl = ttl
+        self.check_every = check_every
         self._by_domain: dict[str, SiteConfig] = {}
         self._by_public_id: dict[str, SiteConfig] = {}
         self._loaded_at = float("-inf")
+        self._checked_at = float("-inf")
+        self._stamp: object = None  # the shared stamp read just before the last load
+        self._invalidations = 0
+        self._shared_ok = True
         self._guard = threading.Lock()
+        self._checking = threading.Lock()
 
     def _fresh(self) -> None:
-        if time.monotonic() - self._loaded_at < self.ttl:
-            return
+        if time.monotonic() - self._loaded_at >= self.ttl:
+            self._reload()
+        elif time.monotonic() - self._checked_at >= self.check_every and self._stamp_changed():
+            self.invalidate()
+            self._reload()
+
+    def _stamp_changed(self) -> bool:
+        if not self._checking.acquire(blocking=False):
+            return False  # another thread is asking right now
+        try:
+            if time.monotonic() - self._checked_at < self.check_every:
+                return False
+            stamp = self._shared_stamp()
+            self._checked_at = time.monotonic()
+            return stamp != self._stamp
+        finally:
+            self._checking.release()
+
+    def _shared_stamp(self) -> object:
+        """The stamp in the shared cache; when the cache fails, the one held (no reload)."""
+        try:
+            stamp = cache.get(STAMP_KEY)
+        except Exception:
+            if self._shared_ok:
+                logger.warning(
+                    "cannot read the site stamp from the cache; other processes' site changes "
+                    "reach this one within %s s",
+                    self.ttl,
+                    exc_info=True,
+                )
+            self._shared_ok = False
+            return self._stamp
+        self._shared_ok = True
+        return stamp
+
+    def _reload(self) -> None:
         with self._guard:
             if time.monotonic() - self._loaded_at < self.ttl:
-                return
+                return  # another thread has just reloaded
+            invalidations = self._invalidations
+            stamp = self._shared_stamp()  # before the query: a later change gets a new one
             configs = [SiteConfig.of(site) for site in Site.objects.filter(deleted_at__isnull=True)]
             self._by_domain = {c.domain: c for c in configs}
             self._by_public_id = {str(c.public_id): c for c in configs}
-            self._loaded_at = time.monotonic()
+            self._stamp = stamp
+            self._checked_at = time.monotonic()
+            if invalidations == self._invalidations:  # else stay stale: reload on next event
+                self._loaded_at = self._checked_at
 
     def by_domain(self, domain: str) -> SiteConfig | None:
         self._fresh()
@@ -109,7 +191,31 @@ class SiteDirectory:
         return self._by_public_id.get(public_id.strip().lower())
 
     def invalidate(self) -> None:
+        """Reload on the next lookup (this directory only; see `announce_site_change`)."""
+        self._invalidations += 1
         self._loaded_at = float("-inf")
 
 
 directory = SiteDirectory()
+
+
+def announce_site_change() -> None:
+    """Sites changed: this process reloads on its next event, the others within a second."""
+    directory.invalidate()
+    try:
+        cache.set(STAMP_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:
+        logger.warning(
+            "cannot write the site stamp to the cache; other processes see the change within %s s",
+            directory.ttl,
+            exc_info=True,
+        )
+
+
+def _on_site_written(sender: Any, using: str, **_: Any) -> None:
+    # After commit: announced earlier, a reload could still read the old row and keep it.
+    transaction.on_commit(announce_site_change, using=using, robust=True)
+
+
+post_save.connect(_on_site_written, sender=Site, dispatch_uid="events.sites_on_save")
+post_delete.connect(_on_site_written, sender=Site, dispatch_uid="events.sites_on_delete")

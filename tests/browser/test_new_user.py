@@ -112,15 +112,14 @@ def test_new_user_signs_up_adds_a_site_and_invites_a_viewer(
     expect(listed).to_contain_text("Europe/Berlin")
     page.screenshot(path=screenshots / "03-site-list.png", full_page=True)
 
-    # 5c. Bad path: "localhost" is refused with a message at the field; nothing is created.
+    # 5c. Bad path: a name with a space is refused with a message at the field; nothing is
+    # created.
     page.get_by_role("link", name="Add a site", exact=True).click()
-    page.get_by_label("Domain").fill("localhost")
+    page.get_by_label("Domain").fill("my intranet")
     page.get_by_role("button", name="Add site").click()
     expect(page.get_by_role("heading", name="Add a site")).to_be_visible()
     expect(page.get_by_label("Domain")).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#domain-error")).to_contain_text(
-        "localhost and reserved names cannot be tracked"
-    )
+    expect(page.locator("#domain-error")).to_contain_text("'my intranet' is not a valid domain")
     assert list(Site.objects.values_list("domain", flat=True)) == [DOMAIN]
 
     # 3. Invite a viewer from the Organization page; the invitation is emailed.

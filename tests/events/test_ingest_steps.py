@@ -112,6 +112,48 @@ def test_data_domain_is_matched_leniently(shop: object) -> None:
 
 
 @pytest.mark.parametrize(
+    ("domain", "sent", "url"),
+    [
+        ("intranet", "Intranet", "http://intranet/wiki"),
+        ("nas.lan", "www.nas.lan", "http://nas.lan:5000/"),
+        ("app.local", "app.local.", "https://app.local/"),
+        ("shop.test", "shop.test", "https://eu.shop.test/"),
+        ("bücher.de", "bücher.de", "https://xn--bcher-kva.de/"),
+        ("bücher.de", "xn--bcher-kva.de", "https://www.xn--bcher-kva.de/"),
+    ],
+)
+def test_a_site_on_any_host_name_receives_its_events(domain: str, sent: str, url: str) -> None:
+    site = factories.site(factories.organization(), domain)
+    event = EventInput(name="pageview", url=url, domains=(sent,))
+    result = outcome(incoming(event=event))
+    assert isinstance(result, Incoming) and result.site is not None
+    assert result.site.id == site.id
+
+
+@pytest.mark.parametrize(
+    "url", ["http://wiki.lan/", "http://10.0.0.5:8080/", "http://[fd00::5]/", "http://intranet/"]
+)
+def test_an_intranet_site_allows_its_network(url: str) -> None:
+    site = factories.site(factories.organization(), "intranet")
+    site_update(site=site, extra_hostnames=["*.lan", "10.0.0.5", "[FD00::5]"])
+    sent = EventInput(name="pageview", url=url, domains=("intranet",))
+    assert isinstance(outcome(incoming(event=sent)), Incoming)
+
+
+def test_an_intranet_site_drops_other_hosts() -> None:
+    site = factories.site(factories.organization(), "intranet")
+    site_update(site=site, extra_hostnames=["*.lan", "10.0.0.5"])
+    for url in ("http://wiki.corp/", "http://10.0.0.6/", "http://lan.corp/"):
+        foreign = EventInput(name="pageview", url=url, domains=("intranet",))
+        assert outcome(incoming(event=foreign)) == Drop(DropReason.HOSTNAME_NOT_ALLOWED)
+
+
+def test_a_data_domain_that_is_no_host_name_finds_no_site() -> None:
+    event = EventInput(name="pageview", url="https://x.de/", domains=("bü\x00cher..de",))
+    assert outcome(incoming(event=event)) == Drop(DropReason.UNKNOWN_SITE)
+
+
+@pytest.mark.parametrize(
     ("url", "allowed"),
     [
         ("https://shop-steps.com/x", True),

@@ -53,9 +53,12 @@ def test_add_a_site_and_see_its_snippet(owner_client: tuple[Client, User]) -> No
 @pytest.mark.parametrize(
     ("domain", "message"),
     [
-        ("localhost", "localhost and reserved names"),
         ("10.0.0.1", "an IP address"),
         ("", "enter a domain"),
+        ("intra net", "is not a valid domain"),
+        ("intranet-.lan", "is not a valid domain"),
+        ("a" * 64, "is not a valid domain"),
+        ("guests", "is a word of Trail's API"),
     ],
 )
 def test_bad_site_shows_the_reason(
@@ -64,8 +67,30 @@ def test_bad_site_shows_the_reason(
     client, _ = owner_client
     response = client.post("/sites/new", {"domain": domain, "timezone": "UTC"})
     assert response.status_code == 400
-    assert message in response.content.decode()
+    page = html.unescape(response.content.decode())
+    assert 'aria-invalid="true"' in page and message in page
     assert not Site.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("domain", "stored"),
+    [
+        ("intranet.internal", "intranet.internal"),
+        ("http://app.local:8080/", "app.local"),
+        ("shop.test", "shop.test"),
+        ("nas.lan", "nas.lan"),
+        ("intranet", "intranet"),
+        ("bücher.de", "xn--bcher-kva.de"),
+    ],
+)
+def test_an_intranet_or_staging_name_is_a_site(
+    owner_client: tuple[Client, User], domain: str, stored: str
+) -> None:
+    client, _ = owner_client
+    response = client.post("/sites/new", {"domain": domain, "timezone": "UTC"})
+    assert response.status_code == 302 and response["Location"] == f"/sites/{stored}/"
+    page = html.unescape(client.get(response["Location"]).content.decode())
+    assert f'data-domain="{stored}"' in page
 
 
 def test_installation_check_reads_clickhouse(

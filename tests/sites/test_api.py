@@ -65,12 +65,41 @@ def test_create_read_update_delete(api: tuple[Client, Any]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("domain", "stored"),
+    [
+        ("intranet.internal", "intranet.internal"),
+        ("app.local", "app.local"),
+        ("shop.test", "shop.test"),
+        ("www.example", "example"),
+        ("nas.lan", "nas.lan"),
+        ("intranet", "intranet"),
+        ("bücher.de", "xn--bcher-kva.de"),
+        ("xn--bcher-kva.de", "xn--bcher-kva.de"),
+    ],
+)
+def test_any_host_name_is_a_site(api: tuple[Client, Any], domain: str, stored: str) -> None:
+    client, _ = api
+    hosts = ["*.lan", "wiki.corp", "10.0.0.5", "[fd00::5]"]
+    created = _post(client, {"domain": domain, "extra_hostnames": hosts})
+    assert created.status_code == 201, created.content
+    assert created.json()["domain"] == stored
+    assert created.json()["extra_hostnames"] == ["*.lan", "10.0.0.5", "fd00::5", "wiki.corp"]
+    assert client.get(f"/api/v1/sites/{domain}").json()["domain"] == stored
+    assert client.delete(f"/api/v1/sites/{stored}").status_code == 204
+
+
+@pytest.mark.parametrize(
     ("body", "error"),
     [
         ({}, "domain: This field is required."),
         ({"domain": ""}, "domain: This field may not be blank."),
         ({"domain": "192.168.1.1"}, "domain: an IP address is not a domain"),
-        ({"domain": "localhost"}, "domain: localhost and reserved names"),
+        ({"domain": "intra net"}, "domain: 'intra net' is not a valid domain"),
+        ({"domain": "-intranet.lan"}, "domain: '-intranet.lan' is not a valid domain"),
+        ({"domain": "nas_01.lan"}, "domain: 'nas_01.lan' is not a valid domain"),
+        ({"domain": "a" * 64 + ".lan"}, "domain: "),
+        ({"domain": "goals"}, "domain: 'goals' is a word of Trail's API"),
+        ({"domain": "ok-site.com", "extra_hostnames": ["*.-x.lan"]}, "extra_hostnames: "),
         ({"domain": "x" * 300}, "domain: "),
         ({"domain": "a" * 2001}, "domain: Ensure this field has no more than 2000 characters."),
         ({"domain": "xn--zz.com"}, "domain: 'xn--zz.com' is not a valid domain"),
@@ -88,8 +117,8 @@ def test_create_read_update_delete(api: tuple[Client, Any]) -> None:
             "excluded_paths: 'admin' must start with /",
         ),
         (
-            {"domain": "ok-site.com", "extra_hostnames": ["127.0.0.1"]},
-            "extra_hostnames: an IP address",
+            {"domain": "ok-site.com", "extra_hostnames": ["[::1"]},
+            "extra_hostnames: '[::1' is not a valid domain",
         ),
         ({"domain": "ok-site.com", "honor_dnt": "perhaps"}, "honor_dnt: Must be a valid boolean."),
         ({"domain": "ok-site.com", "organization_id": 999999}, "not found"),
