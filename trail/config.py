@@ -72,10 +72,16 @@ class Config:
     ingest: IngestConfig
     # Reports read a sample of visitors when a query would read more event rows than this.
     report_sample_rows: int
+    hsts_seconds: int  # Strict-Transport-Security max-age; 0: no HSTS header
 
     @property
     def services_mode(self) -> bool:
         return self.flush_mode is FlushMode.CELERY
+
+    @property
+    def https(self) -> bool:
+        """People reach Trail over HTTPS (its base URL says so)."""
+        return self.base_url.startswith("https://")
 
 
 def redact(url: str) -> str:
@@ -235,6 +241,16 @@ def _nice(env: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
+def _hsts_seconds(env: Mapping[str, str], https: bool) -> int:
+    """A year behind an https base URL, none over plain http (browsers ignore it there)."""
+    value = env.get("TRAIL_HSTS_SECONDS", "").strip().replace("_", "")
+    if not value:
+        return 31_536_000 if https else 0
+    if not value.isdigit():
+        raise ConfigError(f"TRAIL_HSTS_SECONDS: expected a whole number of seconds, got {value!r}")
+    return int(value)
+
+
 def _ingest(env: Mapping[str, str]) -> IngestConfig:
     proxies = []
     for item in env.get("TRAIL_TRUSTED_PROXIES", "").split(","):
@@ -310,4 +326,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         email_from=env.get("EMAIL_FROM", "").strip() or f"Trail <noreply@{base.hostname}>",
         ingest=_ingest(env),
         report_sample_rows=_count(env, "TRAIL_REPORT_SAMPLE_ROWS", 10_000_000),
+        hsts_seconds=_hsts_seconds(env, base.scheme == "https"),
     )

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "trail.security.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -44,6 +45,25 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "trail.urls"
+
+# Security headers and cookies (docs/architecture.md, "Security headers"); the
+# Content-Security-Policy is trail.security's.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"  # dashboard URLs (filters, shared-link auth) stay home
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # with the policy's frame-ancestors 'none'
+SESSION_COOKIE_SECURE = TRAIL.https
+CSRF_COOKIE_SECURE = TRAIL.https
+SECURE_HSTS_SECONDS = TRAIL.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = TRAIL.hsts_seconds > 0
+if TRAIL.ingest.trusted_proxies:  # the proxy says which scheme the browser used
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = TRAIL.https
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+# HSTS preload is the registrable domain's owner's decision, not Trail's (it usually runs
+# on a subdomain, which the preload list does not take).
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+CSRF_FAILURE_VIEW = "trail.errors.csrf_failure"
 WSGI_APPLICATION = "trail.wsgi.application"
 
 TEMPLATES = [

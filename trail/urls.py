@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from events.api import EventBatchView
 from reports.api import StatsQueryView
@@ -8,6 +8,12 @@ from reports.funnels_api import FunnelQueryView
 from reports.realtime_api import RealtimeView
 from sites.api import SiteDetailView, SiteListView
 from trail.health import healthz
+
+# `{"error": ...}` under /api/, Django's pages elsewhere (trail/errors.py).
+handler400 = "trail.errors.bad_request"
+handler403 = "trail.errors.permission_denied"
+handler404 = "trail.errors.page_not_found"
+handler500 = "trail.errors.server_error"
 
 api_v1 = [
     path("events", EventBatchView.as_view(), name="api-events"),
@@ -22,7 +28,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/v2/query", StatsQueryView.as_view(), name="api-stats-query"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),

@@ -7,6 +7,12 @@ import { feature } from 'topojson-client'
 import atlas from 'world-atlas/countries-110m.json'
 import { NUMERIC } from './countries.js'
 
+// The Content-Security-Policy (trail/security.py) runs no inline code: htmx must not add its
+// indicator <style>, evaluate attribute code (hx-on, trigger filters) or run swapped-in scripts.
+htmx.config.includeIndicatorStyles = false
+htmx.config.allowEval = false
+htmx.config.allowScriptTags = false
+
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Filler, Tooltip)
 Chart.register(ChoroplethController, GeoFeature, ColorScale, ProjectionScale)
 window.htmx = htmx
@@ -58,13 +64,23 @@ function drawCharts(root) {
   })
 }
 
+// A row's bar (`data-share`, 0–100) as the CSS variable app.css draws; set from here since
+// the policy refuses style="" attributes.
+function paintShares(root) {
+  root.querySelectorAll('[data-share]').forEach(function (row) {
+    row.style.setProperty('--share', row.dataset.share + '%')
+  })
+}
+
 document.addEventListener('DOMContentLoaded', function () {
   drawCharts(document)
   drawMaps(document)
+  paintShares(document)
 })
 document.addEventListener('htmx:afterSwap', function (event) {
   drawCharts(event.target)
   drawMaps(event.target)
+  paintShares(event.target)
   event.target.removeAttribute('aria-busy')
 })
 

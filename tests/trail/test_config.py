@@ -71,6 +71,8 @@ def test_services_switch_on_piece_by_piece(tmp_path: Path) -> None:
         ("TRAIL_FLUSH_NICE", "20", "TRAIL_FLUSH_NICE: expected a niceness from 0 to 19"),
         ("TRAIL_FLUSH_NICE", "-5", "TRAIL_FLUSH_NICE: expected a niceness from 0 to 19"),
         ("TRAIL_FLUSH_NICE", "low", "TRAIL_FLUSH_NICE: expected a niceness from 0 to 19"),
+        ("TRAIL_HSTS_SECONDS", "-1", "TRAIL_HSTS_SECONDS: expected a whole number of seconds"),
+        ("TRAIL_HSTS_SECONDS", "1y", "TRAIL_HSTS_SECONDS: expected a whole number of seconds"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -81,6 +83,17 @@ def test_bad_values_name_the_variable(
     message = str(caught.value)
     assert message.startswith(expected)
     assert "\n" not in message
+
+
+def test_hsts_is_a_year_behind_https_and_none_over_http(tmp_path: Path) -> None:
+    env = {"TRAIL_VAR_DIR": str(tmp_path)}
+    assert load(env).hsts_seconds == 0
+    assert not load(env).https
+    https = {**env, "TRAIL_BASE_URL": "https://analytics.example.com"}
+    assert load(https).https
+    assert load(https).hsts_seconds == 31_536_000
+    assert load({**https, "TRAIL_HSTS_SECONDS": "0"}).hsts_seconds == 0
+    assert load({**https, "TRAIL_HSTS_SECONDS": "3_600"}).hsts_seconds == 3600
 
 
 def test_cluster_name_must_be_plain(tmp_path: Path) -> None:
