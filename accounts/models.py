@@ -4,7 +4,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
-from django.db import models
+from django.db import models, transaction
 
 
 class UserManager(BaseUserManager["User"]):
@@ -19,9 +19,18 @@ class UserManager(BaseUserManager["User"]):
         return user
 
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        """An operator's account (`manage.py createsuperuser`, interactive or not): the
+        operator typed the address, so it counts as verified and the first login works."""
+        from allauth.account.models import EmailAddress  # allauth's models need this app's
+
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
-        return self.create_user(email, password, **extra)
+        with transaction.atomic(using=self._db):
+            user = self.create_user(email, password, **extra)
+            EmailAddress.objects.using(self._db).create(
+                user=user, email=user.email, verified=True, primary=True
+            )
+        return user
 
 
 class User(AbstractUser):
