@@ -4,6 +4,8 @@ tracker on a fixture page sends traffic, the dashboard shows it, a click on a so
 filters every panel and the URL, a preset changes the numbers, realtime updates without a
 reload, a shared link works logged out until it is revoked, and a CSV export matches its
 panel. Screenshots (desktop and phone) are written to test-artifacts/screenshots/.
+No page breaks its Content-Security-Policy (trail/security.py): every violation Chromium
+reports fails the test, the proof that nothing still needs inline code.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from tests.browser.test_tracker import (  # noqa: F401 (fixtures, used by name)
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 PASSWORD = "x-9-long-pass"  # the one tests/browser/test_tracker.py gives the superuser
 VERIFIED = """from allauth.account.models import EmailAddress
@@ -79,6 +81,26 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> N
         time.sleep(0.3)
 
 
+# Chromium reports a refused script, style or handler on the console and as an event.
+CSP_WATCH = (
+    "document.addEventListener('securitypolicyviolation', e => console.error("
+    "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile))"
+)
+
+
+def watch_csp(page: Page) -> list[str]:
+    """The page's Content-Security-Policy violations, as they happen (across navigations)."""
+    violations: list[str] = []
+    page.add_init_script(CSP_WATCH)
+
+    def seen(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text or "CSP violation" in message.text:
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", seen)
+    return violations
+
+
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -87,7 +109,7 @@ def assert_accessible(page: Page) -> None:
     names, structure). axe-core comes from package.json (`npm ci`, which .ci/run runs)."""
     if not AXE.exists():
         pytest.skip("axe-core is not installed: run `npm ci`")
-    page.add_script_tag(path=str(AXE))
+    page.evaluate(AXE.read_text())  # not add_script_tag: an inline <script> the CSP refuses
     checked = page.evaluate(
         "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']}).then(r => r.passes.length)"
     )
@@ -110,6 +132,7 @@ def test_a_new_user_reads_filters_shares_and_exports(
     page = signed_in.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    violations = watch_csp(page)
     dashboard = f"/sites/{DOMAIN}/?period=day"
 
     def loaded() -> bool:
@@ -124,6 +147,11 @@ def test_a_new_user_reads_filters_shares_and_exports(
     page.wait_for_selector("#panel-pages table")
     page.wait_for_selector("canvas.series")
     page.wait_for_selector("#panel-locations canvas[data-map]")
+    # the chart and the map are drawn, the rows' bars painted, with the policy in force
+    assert page.evaluate("!!document.querySelector('canvas.series').chart")
+    assert page.evaluate("!!document.querySelector('#panel-locations canvas[data-map]').chart")
+    bar = "getComputedStyle(document.querySelector('#panel-pages tr[data-share]'))"
+    assert page.evaluate(f"{bar}.getPropertyValue('--share')").strip().endswith("%")
     page.set_viewport_size({"width": 1280, "height": 1000})
     page.screenshot(path=str(screenshots / "dashboard-desktop.png"), full_page=True)
     assert_accessible(page)
@@ -168,6 +196,7 @@ def test_a_new_user_reads_filters_shares_and_exports(
 
     # a phone
     phone = signed_in.new_page()
+    violations += watch_csp(phone)
     phone.set_viewport_size({"width": 390, "height": 844})
     phone.goto(dashboard)
     phone.wait_for_selector("#panel-pages table")
@@ -182,6 +211,7 @@ def test_a_new_user_reads_filters_shares_and_exports(
     shared_path = unquote(link[link.index("/share/") :])
     outsider = person.new_context(base_url=trail.url, user_agent=PERSON_UA)
     public = outsider.new_page()
+    public_violations = watch_csp(public)
     public.goto(shared_path)
     public.wait_for_selector('[data-metric="visitors"]')
     assert number(public, "visitors") >= 3
@@ -190,3 +220,59 @@ def test_a_new_user_reads_filters_shares_and_exports(
     assert public.goto(shared_path).status == 404
     outsider.close()
     assert errors == []
+    assert violations + public_violations == []
+
+
+SECOND_ORGANIZATION = """from accounts.models import User
+from accounts.services import organization_create
+organization_create(name="Second org", owner=User.objects.get(email="{email}"))
+"""
+
+
+def test_pages_keep_their_content_security_policy(
+    trail: Trail, signed_in: BrowserContext, person: Browser
+) -> None:
+    """The other pages, the API docs' Swagger UI and the organization switcher (a select that
+    submits its form from trail/app.js, not from an onchange attribute)."""
+    page = signed_in.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    violations = watch_csp(page)
+    for path in (
+        "/sites/",
+        "/sites/new",
+        f"/sites/{DOMAIN}/settings",
+        f"/sites/{DOMAIN}/goals",
+        f"/sites/{DOMAIN}/funnels",
+        f"/sites/{DOMAIN}/shared-links",
+        "/organization/",
+        "/settings/api-keys",
+        "/docs/tracker",
+    ):
+        assert page.goto(path).status == 200, path
+        page.wait_for_load_state("networkidle")
+    page.goto("/api/docs/")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "Trail API" in page.locator(".swagger-ui .info .title").inner_text()
+
+    _run("shell", "-c", SECOND_ORGANIZATION.format(email=EMAIL), env=trail.env)
+    chosen = "s => s.selectedOptions[0].textContent"
+    page.goto("/sites/")
+    first = page.eval_on_selector(".switcher select", chosen)
+    page.get_by_label("Organization").select_option(label="Second org")
+    page.wait_for_function(
+        "document.querySelector('.switcher select').selectedOptions[0].textContent === 'Second org'"
+    )
+    assert page.get_by_text(DOMAIN).count() == 0  # the other organization's sites
+    page.get_by_label("Organization").select_option(label=first)
+    page.wait_for_selector(f"text={DOMAIN}")
+    assert page.eval_on_selector(".switcher select", chosen) == first
+
+    outsider = person.new_context(base_url=trail.url, user_agent=PERSON_UA)
+    login = outsider.new_page()
+    violations += watch_csp(login)
+    login.goto("/accounts/login/")
+    login.goto("/accounts/signup/")
+    outsider.close()
+    assert errors == []
+    assert violations == []
