@@ -237,3 +237,25 @@ def test_funnels_are_defined_saved_and_shown(member: Any, site: Site) -> None:
     assert "Visit /pricing" in panel and ">1<" in panel  # one visitor went all the way
     deleted = member.post(page, {"delete": str(funnel.id)})
     assert deleted.status_code == 302 and not site.funnels.exists()
+
+
+def test_realtime_line_names_direct_visitors(
+    client: Any, make_site: Callable[..., Site], seed: Callable[..., None]
+) -> None:
+    """A visitor without a referrer is "Direct / None", never Python's None or a blank."""
+    site = make_site("realtime-direct-trail.com")
+    now = dt.datetime.now(dt.UTC)
+    seed(
+        site,
+        [
+            hit(site, now - dt.timedelta(minutes=2), "/", ip="81.2.69.9"),
+            hit(site, now - dt.timedelta(minutes=1), "/docs", ip="81.2.69.9", referrer=""),
+            hit(site, now - dt.timedelta(minutes=1), "/", ip="81.2.69.8", name="Signup"),
+        ],
+    )
+    client.force_login(site.organization.memberships.get().user)
+    html = client.get(f"/sites/{site.domain}/panel/realtime").content.decode()
+    assert '<strong data-realtime="2">2</strong> current visitors' in html
+    assert " · from Direct / None</span>" in html
+    assert html.count("None") == 1  # the label's own word, nothing else
+    assert "()" not in html and ", ," not in html and "from </span>" not in html

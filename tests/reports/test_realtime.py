@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -91,6 +92,23 @@ def test_realtime_in_the_sites_time_zone(tokyo: Site) -> None:
         {"source": "Newsletter", "visitors": 1},
     ]
     assert result["timezone"] == "Asia/Tokyo"
+
+
+def test_the_four_queries_run_at_once(tokyo: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[str] = []
+    real_run = realtime.run
+
+    def watched(select: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real_run(select)
+
+    alone = realtime.realtime(site=tokyo, now=NOW)
+    monkeypatch.setattr(realtime, "run", watched)
+    assert realtime.realtime(site=tokyo, now=NOW) == alone
+    assert len(threads) == 4
+    # one in this thread, three beside it in the report pool (reports.runner.together)
+    assert threads.count(threading.current_thread().name) == 1, threads
+    assert sum(name.startswith("trail-report") for name in threads) == 3, threads
 
 
 def test_the_window_moves_with_now(tokyo: Site) -> None:
