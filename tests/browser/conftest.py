@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -71,12 +71,13 @@ def screenshots() -> Path:
 
 
 @pytest.fixture
-def new_context(browser: Browser, live_server: object) -> Iterator[Callable[[], BrowserContext]]:
-    """Fresh browser contexts (own cookies) on the live server, closed after the test."""
+def new_context(browser: Browser, live_server: object) -> Iterator[Callable[..., BrowserContext]]:
+    """Fresh browser contexts (own cookies) on the live server, closed after the test;
+    keyword arguments go to `Browser.new_context` (`timezone_id=…`)."""
     contexts: list[BrowserContext] = []
 
-    def make() -> BrowserContext:
-        context = browser.new_context(base_url=str(live_server.url))  # type: ignore[attr-defined]
+    def make(**options: Any) -> BrowserContext:
+        context = browser.new_context(base_url=str(live_server.url), **options)  # type: ignore[attr-defined]
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context

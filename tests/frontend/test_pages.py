@@ -72,6 +72,20 @@ def test_bad_site_shows_the_reason(
     assert not Site.objects.exists()
 
 
+def test_the_new_site_form_asks_the_browser_for_its_zone(
+    owner_client: tuple[Client, User],
+) -> None:
+    """The script is a static file (no inline script); a refused form keeps the posted zone."""
+    client, _ = owner_client
+    page = client.get("/sites/new").content.decode()
+    assert '<script defer src="/static/trail/timezone.js"></script>' in page
+    assert '<select id="timezone" name="timezone" data-browser-timezone>' in page
+    assert "<script>" not in page and "onload=" not in page
+    refused = client.post("/sites/new", {"domain": "my intranet", "timezone": "Asia/Tokyo"})
+    page = refused.content.decode()
+    assert "data-browser-timezone" not in page and "<option selected>Asia/Tokyo</option>" in page
+
+
 @pytest.mark.parametrize(
     ("domain", "stored"),
     [
