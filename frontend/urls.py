@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from frontend.views import api_keys, dashboard, organization, sites
+from frontend.views import api_keys, dashboard, installation, organization, sites
 from frontend.views.tracker import tracker_docs, tracker_script
 
 urlpatterns = [
@@ -10,6 +10,16 @@ urlpatterns = [
     path("sites/new", sites.site_new, name="site-new"),
     path("sites/<str:domain>/", sites.site_detail, name="site-detail"),
     path("sites/<str:domain>/installation", sites.site_installation, name="site-installation"),
+    path(
+        "sites/<str:domain>/installation/box",
+        installation.site_installation_box,
+        name="site-installation-box",
+    ),
+    path(
+        "sites/<str:domain>/allow-hostname",
+        installation.site_allow_hostname,
+        name="site-allow-hostname",
+    ),
     path("sites/<str:domain>/panel/<str:name>", dashboard.site_fragment, name="site-panel"),
     path("sites/<str:domain>/export/<str:name>", dashboard.site_export, name="site-export"),
     path("share/<str:domain>", dashboard.shared_dashboard, name="share"),

@@ -1,8 +1,9 @@
 """Accepting events: run the drop steps, then make the survivors durable in the spool.
 
 Both entry points use it: the lean WSGI route of the browser endpoints
-(`events.ingest.wsgi`) and the batch API (`events.api`). Nothing here calls PostgreSQL,
-Redis or Celery: sites come from the in-process directory, the spool is a local file.
+(`events.ingest.wsgi`, also behind the ASGI route) and the batch API (`events.api`). Nothing
+here calls PostgreSQL, Redis or Celery: sites come from the in-process directory, the spool
+is a local file, dropped events are counted in memory (`events.ingest.drops`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from events.ingest.drops import DropCounter, counter
 from events.ingest.record import to_record
 from events.ingest.sites import directory, ip_within
 from events.ingest.steps import Drop, Incoming, SiteQuota, Step, pipeline, run
@@ -58,9 +60,10 @@ class Outcome:
 
 
 class Collector:
-    def __init__(self, steps: list[Step], sink: Spool) -> None:
+    def __init__(self, steps: list[Step], sink: Spool, drops: DropCounter = counter) -> None:
         self.steps = steps
         self.sink = sink
+        self.drops = drops
 
     def accept(self, incomings: Sequence[Incoming]) -> Outcome:
         """Run the steps; write the survivors to the spool and return once they are on disk.
@@ -73,6 +76,7 @@ class Collector:
             result = run(item, self.steps)
             if isinstance(result, Drop):
                 drops.append((index, result.reason.value))
+                self.drops.record(item, result.reason)
                 continue
             assert result.site is not None  # noqa: S101 (resolve_site ran)
             records.append(

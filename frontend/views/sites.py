@@ -19,6 +19,7 @@ from accounts.models import CAN_MANAGE_SITES
 from events.clickhouse import ClickHouseError
 from frontend.views.dashboard import site_dashboard
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
+from frontend.views.installation import box_context
 from reports import funnels
 from reports.installation import first_event_at, has_events
 from sites import selectors, services
@@ -82,9 +83,8 @@ def site_detail(request: HttpRequest, domain: str) -> HttpResponse:
     site = selectors.site_get_for_actor(actor=user_of(request), domain=domain)
     if has_events(site):
         return site_dashboard(request, domain)
-    return render(
-        request, "frontend/site_detail.html", {"site": site, "snippet": _snippet(site.domain)}
-    )
+    box = box_context(user=user_of(request), site=site, installed=False)
+    return render(request, "frontend/site_detail.html", {**box, "snippet": _snippet(site.domain)})
 
 
 @login_required
