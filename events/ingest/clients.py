@@ -1,8 +1,9 @@
 """User agent -> browser, version, OS, version and device type; screen width -> size class.
 
 Parsing uses ua-parser 1.0's best resolver (the `regex` backend of ua-parser-rs, ~65 µs a
-new string) and user-agents' device rules (mobile, tablet, desktop) on top of it; results
-are cached per string, so repeated user agents cost a dictionary lookup.
+new string) and user-agents' device rules (mobile, tablet, desktop) on top of it; names
+are then put in Plausible's words (`events.ingest.labels`). Results are cached per string,
+so repeated user agents cost a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ua_parser import parse as parse_ua
-from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
+from user_agents.parsers import (
+    MOBILE_BROWSER_FAMILIES,
+    UserAgent,
+    parse_browser,
+    parse_device,
+    parse_operating_system,
+)
+
+from events.ingest.labels import BROWSERS, IPADOS, MOBILE_APP, OPERATING_SYSTEMS
+
+_DESKTOP_UNIXES = frozenset({"FreeBSD", "OpenBSD", "NetBSD"})
 
 
 class _FastUserAgent(UserAgent):
@@ -34,6 +45,18 @@ class _FastUserAgent(UserAgent):
         )
         self.device = parse_device(family=device.family, brand=device.brand, model=device.model)
 
+    def _is_android_tablet(self) -> bool:
+        """Android phones say "Mobile" (Google's rule for browsers on Android), tablets do
+        not; user-agents looks for "Mobile Safari" only and calls DuckDuckGo's phones
+        tablets."""
+        return "Mobile" not in self.ua_string and (
+            self.browser.family not in (*MOBILE_BROWSER_FAMILIES, "Firefox Mobile")
+        )
+
+    @property
+    def is_pc(self) -> bool:
+        return bool(super().is_pc) or self.os.family in _DESKTOP_UNIXES
+
 
 @dataclass(frozen=True, slots=True)
 class ClientInfo:
@@ -41,12 +64,20 @@ class ClientInfo:
     browser_version: str
     os: str
     os_version: str
-    device: str  # Desktop, Mobile, Tablet or Other
+    device: str  # Desktop, Mobile, Tablet, or "" when unknown (reports say "(not set)")
 
 
-def _version(*parts: str | None) -> str:
-    present = [p for p in parts if p]
-    return ".".join(present[:2])
+def _version(version_string: str) -> str:
+    """Major and minor only, as Plausible stores them ("17.4.1" -> "17.4")."""
+    return ".".join(part for part in version_string.split(".")[:2] if part)
+
+
+def _os_name(agent: _FastUserAgent) -> str:
+    family = agent.os.family
+    major = agent.os.version_string.partition(".")[0]
+    if family == "iOS" and agent.device.family == "iPad" and major.isdigit() and int(major) >= 13:
+        return IPADOS
+    return OPERATING_SYSTEMS.get(family, family)
 
 
 @lru_cache(maxsize=50_000)
@@ -59,15 +90,17 @@ def client_info(user_agent: str) -> ClientInfo:
     elif agent.is_pc:
         device = "Desktop"
     else:
-        device = "Other"
-    browser, os = agent.browser, agent.os
+        device = ""
+    browser_family, os_family = agent.browser.family, agent.os.family
+    browser = "" if browser_family == "Other" else BROWSERS.get(browser_family, browser_family)
+    known_os = os_family != "Other"
     return ClientInfo(
-        browser="" if browser.family == "Other" else browser.family,
+        browser=browser,
         browser_version=""
-        if browser.family == "Other"
-        else _version(*browser.version_string.split(".")),
-        os="" if os.family == "Other" else os.family,
-        os_version="" if os.family == "Other" else _version(*os.version_string.split(".")),
+        if browser in ("", MOBILE_APP)
+        else _version(agent.browser.version_string),
+        os=_os_name(agent) if known_os else "",
+        os_version=_version(agent.os.version_string) if known_os else "",
         device=device,
     )
 

@@ -49,7 +49,7 @@ def test_plausible_documented_pageview_is_stored(
     [row] = rows(clickhouse, "SELECT * FROM events WHERE site_id = {s:UInt64}", s=site.id)
     assert row["name"] == "pageview"
     assert (row["hostname"], row["pathname"]) == ("dummy.site", "/")
-    assert (row["browser"], row["os"], row["device"]) == ("Opera", "Mac OS X", "Desktop")
+    assert (row["browser"], row["os"], row["device"]) == ("Opera", "Mac", "Desktop")
     assert row["visitor_id"] != 0 and row["session_id"] != 0
     assert row["channel"] == "Direct"
 
@@ -117,7 +117,7 @@ def test_umami_documented_payload_is_stored(
     assert (row["name"], row["pathname"], row["hostname"]) == ("event-name", "/", site.domain)
     assert dict(row["props"]) == {"foo": "bar"}
     assert row["screen_size"] == "Desktop"
-    assert (row["browser"], row["os"]) == ("Firefox", "Linux")
+    assert (row["browser"], row["os"]) == ("Firefox", "GNU/Linux")
 
 
 def test_umami_pageview_without_a_name(

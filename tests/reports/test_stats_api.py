@@ -235,9 +235,9 @@ BREAKDOWNS = {
     "visit:utm_content": [("(none)", 4, 5, 60)],
     "visit:utm_term": [("(none)", 4, 5, 60)],
     "visit:device": [("Desktop", 3, 4, 50), ("Mobile", 1, 1, 100)],
-    "visit:browser": [("Firefox", 2, 2, 50), ("Chrome Mobile", 1, 1, 100), ("Safari", 1, 2, 50)],
+    "visit:browser": [("Firefox", 2, 2, 50), ("Chrome", 1, 1, 100), ("Safari", 1, 2, 50)],
     "visit:browser_version": [("133.0", 2, 2, 50), ("131.0", 1, 1, 100), ("17.5", 1, 2, 50)],
-    "visit:os": [("Linux", 2, 2, 50), ("Android", 1, 1, 100), ("Mac OS X", 1, 2, 50)],
+    "visit:os": [("GNU/Linux", 2, 2, 50), ("Android", 1, 1, 100), ("Mac", 1, 2, 50)],
     "visit:os_version": [("(not set)", 2, 2, 50), ("10", 1, 1, 100), ("10.15", 1, 2, 50)],
     "visit:screen": [("Desktop", 3, 4, 50), ("Mobile", 1, 1, 100)],
     "visit:country": [
