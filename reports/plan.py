@@ -36,6 +36,7 @@ from reports.sql.catalog import (
 
 DERIVED = frozenset({"percentage", "conversion_rate"})
 VISIT_ONLY = frozenset({"bounce_rate", "visit_duration", "views_per_visit"})
+EVENT_COUNTS = frozenset({"pageviews", "events"})
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ def tables(query: ReportQuery) -> tuple[Part, ...]:
                     field="metrics",
                 )
         return _parts((EVENTS, metrics), (ENGAGEMENT, engaged))
+    timed = len(breakdown) < len(query.dimensions)
     if visit_dims:
         for metric in everything:
             if metric not in SESSION_METRICS:
@@ -130,11 +132,12 @@ def tables(query: ReportQuery) -> tuple[Part, ...]:
                     f"{metric} cannot be broken down by {visit_dims[0]} (a metric of page views)",
                     field="metrics",
                 )
-        return (Part(SESSIONS, metrics),)
+        if not (timed and all(on_table(d, EVENTS) for d in visit_dims)):
+            return (Part(SESSIONS, metrics),)
     if has_event_filter(query.filters):  # counts of the matching events, visits' metrics
         on_events = tuple(m for m in metrics if m in EVENT_METRICS and m != "visits")
-    else:  # a visit holds its visitor and its counts: the smaller table answers
-        on_events = tuple(m for m in metrics if m not in SESSION_METRICS)
+    else:  # events counted when they happened; a visit holds its visitor (the smaller table)
+        on_events = tuple(m for m in metrics if m in EVENT_COUNTS)
     on_sessions = tuple(m for m in metrics if m not in on_events)
     return _parts((EVENTS, on_events), (SESSIONS, on_sessions), (ENGAGEMENT, engaged))
 
@@ -175,9 +178,11 @@ def _rankable(query: ReportQuery, primary: Part) -> bool:
 
 
 def _event_names(query: ReportQuery, parts: tuple[Part, ...]) -> tuple[str, ...]:
-    if "event:page" not in query.dimensions or parts[0].table != EVENTS:
+    if parts[0].table != EVENTS or "event:goal" in query.dimensions:
         return ()
-    return ("pageview",)
+    if "event:page" in query.dimensions or parts[0].metrics == ("pageviews",):
+        return ("pageview",)
+    return ()
 
 
 def plan(query: ReportQuery) -> Plan:

@@ -98,11 +98,13 @@ def part_select(
             binder,
             timezone=query.timezone,
             first_day=span.first,
+            since_until=(span.start, span.end),
             goals=query.goals,
         )
         for d in dimensions
     ]
-    where: list[Any] = [date_condition(table, binder, span.start, span.end)]
+    timed = any(is_time(d) for d in dimensions)
+    where: list[Any] = [date_condition(table, binder, span.start, span.end, active=timed)]
     if filters:
         where.append(FilterCompiler(query, binder, fraction).compile(filters, table))
     if part.table == ENGAGEMENT:

@@ -112,6 +112,25 @@ def goal_index(goals: tuple[GoalDefinition, ...], binder: Binder) -> str:
     return f"arrayJoin(arrayFilter(g -> g != 0, [{parts}]))"
 
 
+def time_bucket(column: str, interval: str, tz: str, first_day: str) -> str:
+    """The label of the bucket of `interval` that the instant `column` falls in, in `tz`."""
+    if interval == "hour":
+        return f"formatDateTime(toStartOfHour({column}, {tz}), '%Y-%m-%d %H:00:00', {tz})"
+    if interval == "day":
+        return f"toString(toDate({column}, {tz}))"
+    start = {"week": "toMonday", "month": "toStartOfMonth"}[interval]
+    return f"toString(greatest({start}({column}, {tz}), {first_day}))"
+
+
+# A visit's buckets: instants an hour apart from its start, and its last event. Time zones
+# are whole quarter hours off UTC and every bucket lasts an hour or more, so each bucket
+# between the visit's first and last event holds one of these instants.
+_ACTIVE_INSTANTS = (
+    "arrayPushBack(arrayMap(i -> start + toIntervalSecond(3600 * i),"
+    " range(toUInt32(intDiv(dateDiff('second', start, timestamp), 3600) + 1))), timestamp)"
+)
+
+
 def dimension_sql(
     dimension: str,
     table: str,
@@ -119,18 +138,26 @@ def dimension_sql(
     *,
     timezone: str,
     first_day: Any,
+    since_until: tuple[Any, Any] = (None, None),
     goals: tuple[GoalDefinition, ...] = (),
 ) -> str:
-    """The expression of `dimension` on `table` (which must be able to answer it)."""
+    """The expression of `dimension` on `table` (which must be able to answer it).
+
+    A time bucket is an event's own; on `sessions`, a visit is in every bucket of the range
+    `since_until` it was active in (from its first to its last event)."""
     if is_time(dimension):
-        column, tz = TIME_COLUMN[table], binder.bind(timezone, "String")
-        interval = interval_of(dimension)
-        if interval == "hour":
-            return f"formatDateTime(toStartOfHour({column}, {tz}), '%Y-%m-%d %H:00:00', {tz})"
-        if interval == "day":
-            return f"toString(toDate({column}, {tz}))"
-        start = {"week": "toMonday", "month": "toStartOfMonth"}[interval]
-        return f"toString(greatest({start}({column}, {tz}), {binder.bind(first_day, 'Date')}))"
+        tz, interval = binder.bind(timezone, "String"), interval_of(dimension)
+        day = binder.bind(first_day, "Date") if interval in ("week", "month") else ""
+        if table != SESSIONS:
+            return time_bucket(TIME_COLUMN[table], interval, tz, day)
+        low, high = (binder.bind(at, "DateTime64(3, 'UTC')") for at in since_until)
+        first, last = (time_bucket(column, interval, tz, day) for column in ("start", "timestamp"))
+        spread = (
+            f"arrayDistinct(arrayMap(t -> {time_bucket('t', interval, tz, day)},"
+            f" arrayFilter(t -> t >= {low} AND t < {high}, {_ACTIVE_INSTANTS})))"
+        )  # most visits begin and end in one bucket of the range: no array to build
+        inside = f"start >= {low} AND timestamp < {high} AND {first} = {last}"
+        return f"arrayJoin(if({inside}, [{first}], {spread}))"
     if dimension.startswith("visit:"):
         column, empty, _ = _VISIT[dimension[6:]]
         return _labelled(column, empty)
@@ -168,10 +195,21 @@ COUNTS = frozenset({"visitors", "visits", "pageviews", "events"})
 RANK_BY = {EVENTS: "count()", SESSIONS: "sum(sign)"}
 
 
-def date_condition(table: str, binder: Binder, start: Any, end: Any) -> str:
-    """Rows of [start, end): the `toDate` bound lets the primary index skip other days."""
+def date_condition(
+    table: str, binder: Binder, start: Any, end: Any, *, active: bool = False
+) -> str:
+    """Rows of [start, end): the `toDate` bound lets the primary index skip other days.
+
+    `active` (on `sessions`, for time buckets): the visits with an event in the range, those
+    begun on the day before it included (a visit spans a day boundary at most once in
+    practice; longer ones are counted from the range's first day on)."""
     column = TIME_COLUMN[table]
     low, high = binder.bind(start, "DateTime64(3, 'UTC')"), binder.bind(end, "DateTime64(3, 'UTC')")
+    if active and table == SESSIONS:
+        return (
+            f"toDate(start) >= toDate({low}) - 1 AND toDate(start) <= toDate({high})"
+            f" AND start < {high} AND timestamp >= {low}"
+        )
     return (
         f"toDate({column}) >= toDate({low}) AND toDate({column}) <= toDate({high})"
         f" AND {column} >= {low} AND {column} < {high}"
