@@ -11,8 +11,9 @@ Small steps over a `ReportQuery` (Plausible's query optimizer works the same way
    the count cannot stand for. The runner skips the ranking when it would read as much as
    the metrics do: an exact ranking under a filter on the other table (`filtered_across`)
    would pay the filter's subquery twice, so one pass is faster. Without event filters,
-   visitors and counts of a report that is not broken down by an event dimension come
-   from `sessions` (fewer rows).
+   visitors and visit counts of a report that is not broken down by an event dimension
+   come from `sessions` (fewer rows); page views and events always from `events`, counted
+   at their own time (a time series adds up to its total; docs/reports.md).
 3. `pageviews only`: a breakdown by page reads pageview rows only: the primary key skips
    the rest. Scroll depth and time on page read engagement rows only, as their own part.
 """
