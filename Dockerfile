@@ -18,8 +18,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     TRAIL_VAR_DIR=/var/lib/trail
 
+# Trail runs as `trail`, not root; its data (TRAIL_VAR_DIR, the `trail-var` volume, which
+# Docker first fills from this directory, owner and mode included) is private to it
+# (docs/privacy.md, "Data files").
 RUN groupadd --system trail && useradd --system --gid trail --home-dir /app trail \
-    && mkdir -p /app /var/lib/trail && chown trail:trail /var/lib/trail
+    && mkdir -p /app && install -d -o trail -g trail -m 0700 /var/lib/trail
 
 WORKDIR /app
 # Dependencies first, so code changes do not reinstall them.

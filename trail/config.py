@@ -174,8 +174,8 @@ def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
     path = var_dir / "secret_key"
     try:
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                f.write(secrets.token_urlsafe(48))  # born 0600: never readable by others
         return path.read_text().strip()
     except OSError as exc:
         raise ConfigError(f"SECRET_KEY: not set, and {path} is not writable ({exc})") from None
@@ -288,7 +288,8 @@ def load(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     var_dir = Path(env.get("TRAIL_VAR_DIR", "").strip() or BASE_DIR / "var").resolve()
     try:
-        (var_dir / "static").mkdir(parents=True, exist_ok=True)
+        var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private (trail.private)
+        (var_dir / "static").mkdir(exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"TRAIL_VAR_DIR: cannot create {var_dir} ({exc})") from None
 

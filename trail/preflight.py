@@ -1,14 +1,21 @@
 """Start-up checks: every configured service must answer before Trail starts.
 
-Each failure is one line naming the environment variable to fix.
+Each failure is one line naming the environment variable to fix. A setting Trail can start
+with but should not be served with is one warning line in the log.
 """
 
 from __future__ import annotations
+
+import logging
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 
 from trail.config import redact
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
 
 
 class PreflightError(Exception):
@@ -64,7 +71,19 @@ def check_redis() -> None:
         ) from None
 
 
+def check_email() -> None:
+    """Warn when reset and verification links would go to the log of a public server."""
+    if settings.EMAIL_BACKEND == CONSOLE_MAIL and settings.TRAIL.https:
+        logger.warning(
+            "EMAIL_URL: the console mail backend prints mail, password reset and address"
+            " verification links included, to this log instead of sending it, and"
+            " TRAIL_BASE_URL is %s; set EMAIL_URL to an smtp:// URL",
+            settings.TRAIL.base_url,
+        )
+
+
 def check_all() -> None:
+    check_email()
     check_database()
     check_redis()
     check_clickhouse()

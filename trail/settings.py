@@ -1,8 +1,10 @@
 """Django settings. Every value comes from `trail.config.load()` (the environment)."""
 
 from trail import config as _config
+from trail import private as _private
 
 TRAIL = _config.load()
+_private.protect(TRAIL)  # data files 0600 in 0700 directories, new and old (docs/privacy.md)
 BASE_DIR = _config.BASE_DIR
 
 SECRET_KEY = TRAIL.secret_key
