@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -20,7 +19,7 @@ from rest_framework.response import Response
 
 from accounts.api import RawBody, TrailApiView
 from accounts.models import ApiKey, Scope
-from events.ingest.edge import IngestUnavailable, client_ip, collector
+from events.ingest.edge import IngestUnavailable, collector
 from events.ingest.request import (
     MAX_BATCH_BODY,
     BadRequest,
@@ -30,6 +29,7 @@ from events.ingest.request import (
     read_body,
 )
 from events.ingest.steps import Incoming
+from trail.clients import request_client_ip
 
 
 class EventBatchView(TrailApiView):
@@ -121,11 +121,7 @@ class EventBatchView(TrailApiView):
         except BadRequest as exc:
             return _error(exc.message, exc.status)
         now = dt.datetime.now(dt.UTC)
-        request_ip = client_ip(
-            meta.get("REMOTE_ADDR", ""),
-            meta.get("HTTP_X_FORWARDED_FOR", ""),
-            settings.TRAIL.ingest.trusted_proxies,
-        )
+        request_ip = request_client_ip(meta)
         rejected: list[dict[str, Any]] = []
         incomings: list[Incoming] = []
         positions: list[int] = []

@@ -8,7 +8,6 @@ is a local file, dropped events are counted in memory (`events.ingest.drops`).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 from collections.abc import Sequence
@@ -18,10 +17,9 @@ from django.conf import settings
 
 from events.ingest.drops import DropCounter, counter
 from events.ingest.record import to_record
-from events.ingest.sites import directory, ip_within
+from events.ingest.sites import directory
 from events.ingest.steps import Drop, Incoming, SiteQuota, Step, pipeline, run
 from events.spool import Spool, SpoolFull, spool
-from trail.config import IPNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -33,24 +31,6 @@ class IngestUnavailable(Exception):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
-
-
-def client_ip(remote_addr: str, forwarded_for: str, trusted: Sequence[IPNetwork]) -> str:
-    """`REMOTE_ADDR`, or, when that peer is a trusted proxy, the right-most hop of
-    `X-Forwarded-For` that is not itself a trusted proxy (hops left of it can be forged)."""
-    if not forwarded_for or not ip_within(remote_addr, trusted):
-        return remote_addr
-    for hop in reversed(forwarded_for.split(",")):
-        hop = hop.strip()
-        if not hop:
-            continue
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
-            return remote_addr  # a malformed hop: believe nothing left of it
-        if not ip_within(hop, trusted):
-            return hop
-    return remote_addr
 
 
 @dataclass(frozen=True, slots=True)

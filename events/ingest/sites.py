@@ -27,7 +27,6 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,17 +42,6 @@ logger = logging.getLogger(__name__)
 # The shared cache key whose value changes whenever a site does (a random stamp, not a
 # counter: a counter that was lost and restarted could come back to a value once seen).
 STAMP_KEY = "sites:directory-stamp"
-
-
-def ip_within(ip: str, networks: Sequence[IPNetwork]) -> bool:
-    """`ip` is in one of `networks` (a malformed or empty address is in none)."""
-    if not networks or not ip:
-        return False
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
 
 
 @dataclass(frozen=True, slots=True)

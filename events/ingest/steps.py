@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from events.ingest.referrers import is_spam_referrer
 from events.ingest.request import EventInput
-from events.ingest.sites import SiteConfig, SiteDirectory, directory, ip_within
+from events.ingest.sites import SiteConfig, SiteDirectory, directory
+from trail.clients import ip_within
 
 
 class DropReason(StrEnum):

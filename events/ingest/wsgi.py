@@ -18,9 +18,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from django.conf import settings
-
-from events.ingest.edge import IngestUnavailable, client_ip, collector
+from events.ingest.edge import IngestUnavailable, collector
 from events.ingest.request import (
     MAX_BODY,
     BadRequest,
@@ -32,6 +30,7 @@ from events.ingest.request import (
     read_body,
 )
 from events.ingest.steps import Incoming
+from trail.clients import request_client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +115,9 @@ def handle(route: Route, environ: dict[str, Any], start_response: StartResponse)
     except NotAnEvent as exc:
         dropped = [("X-Trail-Dropped", exc.reason)]
         return _answer(start_response, "202 Accepted", route.body, route.content_type, dropped)
-    ingest = settings.TRAIL.ingest
     incoming = Incoming(
         event=event,
-        ip=client_ip(
-            environ.get("REMOTE_ADDR", ""),
-            environ.get("HTTP_X_FORWARDED_FOR", ""),
-            ingest.trusted_proxies,
-        ),
+        ip=request_client_ip(environ),
         user_agent=environ.get("HTTP_USER_AGENT", ""),
         received_at=dt.datetime.now(dt.UTC),
         do_not_track=environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1",
