@@ -3,12 +3,9 @@ and errors as `{"error": "..."}` naming the field at fault."""
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, status
@@ -19,13 +16,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from accounts import guessing, ratelimit
 from accounts.errors import Forbidden, NotFound, ServiceError
 from accounts.models import ApiKey
-from accounts.services import api_key_authenticate
+from accounts.ratelimit import Window
+from accounts.services import api_key_authenticate, api_key_prefix
+from trail.clients import request_client_ip
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """`Authorization: Bearer trail_…`: request.auth is the ApiKey, request.user anonymous."""
+    """`Authorization: Bearer trail_…`: request.auth is the ApiKey, request.user anonymous.
+
+    Wrong keys are counted per client and per key prefix (`accounts.guessing`): over
+    either limit, `429` with `Retry-After`, and the key is not checked."""
 
     keyword = "bearer"
 
@@ -37,8 +40,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         if scheme.lower() != self.keyword:
             return None
         raw = raw.strip()
+        client, target = request_client_ip(request.META), api_key_prefix(raw)
+        wait = guessing.API_KEYS.wait(client_ip=client, target=target)
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait, detail="too many wrong API keys.")
         key = api_key_authenticate(raw) if raw else None
         if key is None:
+            guessing.API_KEYS.failed(client_ip=client, target=target)
             raise exceptions.AuthenticationFailed("invalid or revoked API key")
         return AnonymousUser(), key
 
@@ -85,16 +93,10 @@ class ApiKeyRateLimit(BasePermission):
         key = request.auth
         if not isinstance(key, ApiKey):
             return True
-        window = int(time.time() // 60)
-        counter = f"trail:ratelimit:{key.prefix}:{window}"
-        cache.add(counter, 0, timeout=120)
-        try:
-            used = cache.incr(counter)
-        except ValueError:  # expired between add and incr
-            cache.set(counter, 1, timeout=120)
-            used = 1
-        if used > key.rate_limit_per_minute:
-            raise exceptions.Throttled(wait=math.ceil(60 - time.time() % 60))
+        window = Window(limit=key.rate_limit_per_minute, seconds=60)
+        wait = ratelimit.hit(bucket=f"key:{key.prefix}", window=window)
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait)
         return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -29,6 +30,7 @@ from accounts.models import (
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
 API_KEY_PREFIX = "trail_"
+API_KEY_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9]{1,16}")  # as ApiKey.prefix holds them
 
 
 # Organizations and memberships
@@ -256,12 +258,19 @@ def api_key_revoke(*, key: ApiKey, actor: User) -> None:
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
+def api_key_prefix(raw: str) -> str:
+    """The public prefix of a raw key (`trail_<prefix>_<secret>`), or "" when the value is
+    not shaped like a key."""
+    if not raw.startswith(API_KEY_PREFIX):
+        return ""
+    prefix, sep, _ = raw[len(API_KEY_PREFIX) :].partition("_")
+    return prefix if sep and API_KEY_PREFIX_PATTERN.fullmatch(prefix) else ""
+
+
 def api_key_authenticate(raw: str) -> ApiKey | None:
     """The active key for a raw value, or None. Records use at most once a minute."""
-    if not raw.startswith(API_KEY_PREFIX):
-        return None
-    prefix, sep, _ = raw[len(API_KEY_PREFIX) :].partition("_")
-    if not sep or not prefix:
+    prefix = api_key_prefix(raw)
+    if not prefix:
         return None
     key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
     if key is None or not tokens.matches(raw, key.key_hash) or not key.is_active:

@@ -105,6 +105,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Trail] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = TRAIL.base_url.split("://", 1)[0]
+# Rate limits (allauth's defaults) count the client of trail.clients, not the proxy.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 
 _email = TRAIL.email
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]

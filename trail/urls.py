@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.views import admin_login
 from events.api import EventBatchView
 from reports.api import StatsQueryView
 from reports.funnels_api import FunnelQueryView
@@ -30,6 +31,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("allauth.urls")),
+    path("admin/login/", admin_login, name="admin-login"),  # Trail's login (accounts/views.py)
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
 ]

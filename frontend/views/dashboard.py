@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import guessing
 from accounts.errors import ServiceError
 from events.ingest.geo import attribution
 from frontend import dashboard
@@ -28,6 +29,7 @@ from reports.realtime import realtime
 from sites import selectors
 from sites.domains import normalize_domain
 from sites.models import SharedLink, Site
+from trail.clients import request_client_ip
 
 
 @dataclass(frozen=True)
@@ -121,19 +123,29 @@ def site_dashboard(request: HttpRequest, domain: str) -> HttpResponse:
 def shared_dashboard(request: HttpRequest, domain: str) -> HttpResponse:
     access, link = _visitor(request, domain)
     if link is not None and _locked(request, link):
-        wrong = False
-        if request.method == "POST":
-            if check_password(request.POST.get("password", ""), link.password_hash):
-                request.session[_session_key(link)] = True
-                return _page(request, access)
-            wrong = True
-        return render(
-            request,
-            "frontend/share_password.html",
-            {"site": access.site, "wrong": wrong},
-            status=401 if wrong else 200,
-        )
+        return _unlock(request, access, link)
     return _page(request, access)
+
+
+def _unlock(request: HttpRequest, access: Access, link: SharedLink) -> HttpResponse:
+    """A shared link's password form. Wrong passwords are limited per client and per link
+    (`accounts.guessing`): over a limit, 429 with `Retry-After` and no password check."""
+    context: dict[str, Any] = {"site": access.site}
+    if request.method != "POST":
+        return render(request, "frontend/share_password.html", context)
+    client, target = request_client_ip(request.META), f"link:{link.pk}"
+    wait = guessing.SHARED_LINKS.wait(client_ip=client, target=target)
+    if wait is not None:
+        context["retry_after"] = wait
+        response = render(request, "frontend/share_password.html", context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    if check_password(request.POST.get("password", ""), link.password_hash):
+        request.session[_session_key(link)] = True
+        return _page(request, access)
+    guessing.SHARED_LINKS.failed(client_ip=client, target=target)
+    context["wrong"] = True
+    return render(request, "frontend/share_password.html", context, status=401)
 
 
 def _fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:

@@ -111,7 +111,6 @@ def test_signed_out_pages(client: Client, site: Site) -> None:
         "/accounts/password/reset/",
         "/docs/tracker",
         "/api/docs/",
-        "/admin/login/",
         shared,
     ):
         page = assert_safe(client.get(path), path)
