@@ -21,6 +21,7 @@ from reports.sql.catalog import (
     ENGAGEMENT,
     EVENTS,
     METRICS_ON,
+    PAGEVIEW_ROW_METRICS,
     RANK_BY,
     SESSIONS,
     Binder,
@@ -122,6 +123,8 @@ def part_select(
             kind = f"Array(Tuple({', '.join('String' for _ in dims)}))"
             where.append(f"tuple({', '.join(dims)}) IN {binder.bind(keys, kind)}")
     expressions = METRICS_ON[part.table]
+    if part.table == EVENTS and event_names == ("pageview",):
+        expressions = {**expressions, **PAGEVIEW_ROW_METRICS}
     if columns is None:
         columns = tuple(f"{expressions[m]} AS m_{m}" for m in part.metrics)
     grouped = tuple(f"d{i}" for i in range(len(dims)))

@@ -176,6 +176,14 @@ EVENT_METRICS = {
     "pageviews": "countIf(name = 'pageview')",
     "events": "countIf(name != 'engagement')",
 }
+# The same on a read of pageview rows only (`name IN ('pageview')`): without the conditions,
+# ClickHouse counts from the primary key's ranges instead of reading `name` row by row.
+PAGEVIEW_ROW_METRICS = {
+    "visitors": "uniqExact(visitor_id)",
+    "visits": "uniqExact(session_id)",
+    "pageviews": "count()",
+    "events": "count()",
+}
 ENGAGEMENT_METRICS = {
     "scroll_depth": "toUInt8(round(avg(depth)))",
     "time_on_page": "avg(engaged) / 1000",
