@@ -12,6 +12,9 @@ import { NUMERIC } from './countries.js'
 htmx.config.includeIndicatorStyles = false
 htmx.config.allowEval = false
 htmx.config.allowScriptTags = false
+// A panel the view's filters make impossible (a pattern RE2 refuses) answers 400 with the
+// reason as its body: show it in the panel, as htmx does not swap 4xx bodies by default.
+htmx.config.responseHandling = [{ code: '400', swap: true }].concat(htmx.config.responseHandling)
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Filler, Tooltip)
 Chart.register(ChoroplethController, GeoFeature, ColorScale, ProjectionScale)

@@ -7,7 +7,6 @@ number comes from `reports.stats` through `frontend/dashboard.py`.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
@@ -30,6 +29,7 @@ from sites import selectors
 from sites.domains import normalize_domain
 from sites.models import SharedLink, Site
 from trail.clients import request_client_ip
+from trail.csvsafe import csv_text
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,35 @@ def _unlock(request: HttpRequest, access: Access, link: SharedLink) -> HttpRespo
     return render(request, "frontend/share_password.html", context, status=401)
 
 
+def _reason(error: ServiceError) -> str:
+    return f"{error.field}: {error.message}" if error.field else error.message
+
+
+def _refused(request: HttpRequest, error: ServiceError) -> HttpResponse:
+    """What the view's filters make impossible (a pattern RE2 refuses): 400 and the reason,
+    in the panel (the dashboard swaps a 400's body in; frontend/dashboard/main.js)."""
+    return render(request, "frontend/_refused.html", {"message": _reason(error)}, status=400)
+
+
 def _fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:
+    try:
+        return _panel(request, access, name)
+    except ServiceError as exc:
+        return _refused(request, exc)
+
+
+def _prop(
+    request: HttpRequest, site: Site, view: dashboard.View, name: str
+) -> tuple[str, list[str]]:
+    """The property a custom events panel breaks its event down by, and the keys it may."""
+    if name != "events" or not dashboard.view_event(view):
+        return "", []
+    keys = dashboard.property_keys(site, view, dashboard.view_event(view))
+    prop = request.GET.get("prop", "")
+    return (prop if prop in keys else ""), keys
+
+
+def _panel(request: HttpRequest, access: Access, name: str) -> HttpResponse:
     view = dashboard.view_from(request.GET)
     site = access.site
     context: dict[str, Any] = {"site": site, "access": access, "view": view, "name": name}
@@ -208,10 +236,8 @@ def _fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:
     tab = request.GET.get("tab", "")
     if tab not in panel.tabs:
         tab = next(iter(panel.tabs))
-    prop = ""
-    if name == "events" and dashboard.view_event(view):
-        keys = dashboard.property_keys(site, view, dashboard.view_event(view))
-        prop = request.GET.get("prop", "") if request.GET.get("prop") in keys else ""
+    prop, keys = _prop(request, site, view, name)
+    if keys:
         context["props"] = keys
         context["prop"] = prop
     if name == "locations" and tab == "countries":  # every country for the map
@@ -242,18 +268,21 @@ def shared_fragment(request: HttpRequest, domain: str, name: str) -> HttpRespons
     return _fragment(request, _shared(request, domain), name)
 
 
-def _csv(site: Site, view: dashboard.View, name: str, tab: str) -> str:
+def _csv(site: Site, view: dashboard.View, name: str, tab: str, prop: str = "") -> str:
     chosen = dashboard.PANELS[name].tabs[tab]
-    rows = dashboard.panel_rows(site, view, name, tab, limit=10_000)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([chosen.label, *chosen.metrics])
-    for row in rows.rows:
-        writer.writerow([row["label"], *row["values"]])
-    return out.getvalue()
+    rows = dashboard.panel_rows(site, view, name, tab, prop=prop, limit=10_000)
+    header = [prop or chosen.label, *chosen.metrics]
+    return csv_text([header, *([row["label"], *row["values"]] for row in rows.rows)])
 
 
 def _export(request: HttpRequest, access: Access, name: str) -> HttpResponse:
+    try:
+        return _download(request, access, name)
+    except ServiceError as exc:
+        return HttpResponse(_reason(exc), status=400, content_type="text/plain; charset=utf-8")
+
+
+def _download(request: HttpRequest, access: Access, name: str) -> HttpResponse:
     view = dashboard.view_from(request.GET)
     site = access.site
     if name == "all":
@@ -263,10 +292,8 @@ def _export(request: HttpRequest, access: Access, name: str) -> HttpResponse:
                 for tab in panel.tabs:
                     archive.writestr(f"{panel_name}-{tab}.csv", _csv(site, view, panel_name, tab))
             series = dashboard.time_series(site, view)
-            rows = "\n".join(
-                f"{t},{v}" for t, v in zip(series["labels"], series["values"], strict=True)
-            )
-            archive.writestr("time-series.csv", f"time,{view.metric}\n{rows}\n")
+            points = zip(series["labels"], series["values"], strict=True)
+            archive.writestr("time-series.csv", csv_text([("time", view.metric), *points]))
         response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{site.domain}.zip"'
         return response
@@ -274,7 +301,10 @@ def _export(request: HttpRequest, access: Access, name: str) -> HttpResponse:
     tab = request.GET.get("tab", "")
     if chosen is None or tab not in chosen.tabs:
         raise Http404("no such panel")
-    response = HttpResponse(_csv(site, view, name, tab), content_type="text/csv; charset=utf-8")
+    prop, _ = _prop(request, site, view, name)
+    response = HttpResponse(
+        _csv(site, view, name, tab, prop), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{site.domain}-{name}-{tab}.csv"'
     return response
 
