@@ -167,7 +167,10 @@ def _filter(value: Any, field: str, goals: tuple[GoalDefinition, ...], depth: in
         case_sensitive = modifiers.get("case_sensitive", True)
         if not isinstance(case_sensitive, bool):
             raise ServiceError("expected true or false", field=f"{field}[3].case_sensitive")
-    if op in ("matches", "matches_not"):
+    if dimension == "event:goal" and op in ("matches", "matches_not"):
+        # goals are chosen by name in Python (reports/sql/filters.py), so Python's `re` judges
+        # these patterns; every other pattern runs in ClickHouse, whose RE2 judges it
+        # (reports.sql.builder.run)
         for i, text in enumerate(texts):
             try:
                 re.compile(text)

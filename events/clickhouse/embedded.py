@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,14 @@ def _translated() -> Iterator[None]:
         yield
     except (RuntimeError, ValueError) as exc:  # chDB raises ChdbError (a RuntimeError)
         raise ClickHouseError(str(exc).strip()) from exc
+
+
+def _drain(conn: Any) -> None:
+    """chDB 4.4: a query that fails while it streams Arrow (a pattern RE2 refuses, `throwIf`,
+    the memory limit) leaves part of its output behind, and the connection's next query
+    reads it ("Invalid flatbuffers message"). A throwaway query takes it instead."""
+    with suppress(RuntimeError, ValueError, OSError):
+        conn.query("SELECT 1", "Null")
 
 
 def insert_arrow(
@@ -82,8 +90,12 @@ class EmbeddedClickHouse(ArrowBackend):
 
     def _query_arrow(self, sql: str, params: Params) -> pa.Table:
         conn = self._connection()
-        with _translated():
-            return conn.query(sql, "ArrowTable", params=format_params(params) or None)
+        try:
+            with _translated():
+                return conn.query(sql, "ArrowTable", params=format_params(params) or None)
+        except ClickHouseError:
+            _drain(conn)
+            raise
 
     def _command(self, sql: str, params: Params) -> None:
         conn = self._connection()

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from trail import strict_json
+
 MAX_BODY = 64 * 1024  # one browser event
 MAX_BATCH_BODY = 8 * 1024 * 1024  # up to 1,000 server events
 MAX_BATCH_EVENTS = 1000
@@ -90,18 +92,13 @@ def read_body(raw: bytes, content_encoding: str, limit: int) -> bytes:
 
 
 def parse_json(body: bytes) -> Any:
+    """A body's JSON (trail.strict_json: UTF-8, no unpaired surrogates, bounded depth)."""
     if not body.strip():
         raise BadRequest("empty body: send a JSON object")
     try:
-        text = body.decode("utf-8")  # strictly: json.loads(bytes) would guess UTF-16/32
-    except UnicodeDecodeError:
-        raise BadRequest("body is not valid UTF-8") from None
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise BadRequest("body is nested too deeply") from None
-    except ValueError as exc:
-        raise BadRequest(f"body is not valid JSON ({str(exc)[:80]})") from None
+        return strict_json.loads(body)
+    except strict_json.InvalidJson as exc:
+        raise BadRequest(f"body is {exc.message}") from None
 
 
 def _text(

@@ -119,7 +119,7 @@ def test_umami_documented_example() -> None:
         (
             b'{"n": "pageview", "u": "https://a.com/\\ud800", "d": "a.com"}',
             400,
-            "url: contains an unpaired surrogate",
+            "unpaired UTF-16 surrogate",
         ),
         (b'{"n": "", "u": "https://a.com", "d": "a.com"}', 400, "name: required"),
         (b'{"u": "https://a.com", "d": "a.com"}', 400, "name: required"),

@@ -69,7 +69,9 @@ def base(site: Site, **extra: Any) -> dict[str, Any]:
         ({"filters": [["is", "event:page", ["/"] * 101]]}, "filters[0][2]"),
         ({"filters": [["is", "time:day", ["2026-01-01"]]]}, "filters[0][1]"),
         ({"filters": [["is", "event:page", ["/"], {"case": 1}]]}, "filters[0][3]"),
-        ({"filters": [["matches", "event:page", ["(unclosed"]]]}, "filters[0][2][0]"),
+        ({"filters": [["matches", "event:page", ["(unclosed"]]]}, "filters"),  # RE2's verdict
+        ({"filters": [["matches", "event:page", ["(?<=a)b"]]]}, "filters"),  # Python's re: valid
+        ({"filters": [["matches", "event:goal", ["(unclosed"]]]}, "filters[0][2][0]"),
         ({"filters": [["is", "event:goal", ["No such goal"]]]}, "filters[0][2][0]"),
         ({"filters": [["and", []]]}, "filters[0]"),
         ({"filters": [["not", ["is", "event:page", ["/"]], "extra"]]}, "filters[0]"),
