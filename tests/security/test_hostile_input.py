@@ -66,7 +66,7 @@ def key(site: Site) -> str:
 
 # ----------------------------------------------------------------------------------------
 # Every endpoint that takes a JSON body: (method, path, a valid body with SURROGATE in a
-# string that reaches the endpoint's logic, whether it wants the key)
+# string that reaches the endpoint's logic)
 
 STATS = {"site_id": DOMAIN, "metrics": ["visitors"], "date_range": "7d"}
 FUNNEL = {
@@ -109,9 +109,25 @@ JSON_ENDPOINTS = {
 LEAN_LIMIT = 64 * 1024  # the browser routes' body limit: a deeper body is 413 before parsing
 
 
-def _send(method: str, path: str, body: bytes, key: str) -> Answer:
-    headers = {} if path in ("/api/event", "/api/send") else {"Authorization": f"Bearer {key}"}
-    return post(path, body, content_type="application/json", method=method, headers=headers)
+Send = Callable[[str, str, bytes], Answer]
+LEAN = tuple(ROUTES)  # answered in front of Django
+
+
+@pytest.fixture
+def api(client: Any, key: str) -> Send:
+    """Send a body: to the lean routes through Trail's WSGI application, as a server would;
+    to Django's through its test client (which keeps the test's database connection), with
+    the API key."""
+
+    def send(method: str, path: str, body: bytes) -> Answer:
+        if path in LEAN:
+            return post(path, body, content_type="application/json", method=method)
+        answer = client.generic(
+            method, path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}"
+        )
+        return Answer(answer.status_code, dict(answer.headers), answer.content)
+
+    return send
 
 
 def _refused(answer: Answer, *words: str) -> str:
@@ -144,35 +160,35 @@ def test_every_api_route_that_takes_a_body_is_listed() -> None:
 
 
 @pytest.mark.parametrize("endpoint", JSON_ENDPOINTS)
-def test_an_unpaired_surrogate_is_400(site: Site, key: str, endpoint: str) -> None:
+def test_an_unpaired_surrogate_is_400(site: Site, api: Send, endpoint: str) -> None:
     method, path, body = JSON_ENDPOINTS[endpoint]
     raw = json.dumps(body).replace(SURROGATE, "\\ud800").encode()
     assert b"\\ud800" in raw
-    _refused(_send(method, path, raw, key), "surrogate")
+    _refused(api(method, path, raw), "surrogate")
 
 
 @pytest.mark.parametrize("endpoint", JSON_ENDPOINTS)
-def test_a_lone_low_surrogate_in_a_key_is_400(site: Site, key: str, endpoint: str) -> None:
+def test_a_lone_low_surrogate_in_a_key_is_400(site: Site, api: Send, endpoint: str) -> None:
     method, path, body = JSON_ENDPOINTS[endpoint]
     raw = json.dumps({**body, "\\udc00": 1}).replace("\\\\udc00", "\\udc00").encode()
-    _refused(_send(method, path, raw, key), "surrogate")
+    _refused(api(method, path, raw), "surrogate")
 
 
 @pytest.mark.parametrize("endpoint", JSON_ENDPOINTS)
-def test_deep_json_is_400(site: Site, key: str, endpoint: str) -> None:
+def test_deep_json_is_400(site: Site, api: Send, endpoint: str) -> None:
     method, path, _ = JSON_ENDPOINTS[endpoint]
     depth = 100_000 if path.startswith("/api/v") else (LEAN_LIMIT - 100) // 2
-    _refused(_send(method, path, b"[" * depth + b"]" * depth, key), "nested too deeply")
+    _refused(api(method, path, b"[" * depth + b"]" * depth), "nested too deeply")
     nested = b'{"site_id": "' + DOMAIN.encode() + b'", "x": ' + b"[" * depth + b"]" * depth + b"}"
-    _refused(_send(method, path, nested, key), "nested too deeply")
+    _refused(api(method, path, nested), "nested too deeply")
 
 
 @pytest.mark.parametrize("endpoint", JSON_ENDPOINTS)
-def test_the_valid_body_is_not_refused(site: Site, key: str, endpoint: str) -> None:
+def test_the_valid_body_is_not_refused(site: Site, api: Send, endpoint: str) -> None:
     """The bodies above are refused for their hostile part alone."""
     method, path, body = JSON_ENDPOINTS[endpoint]
     raw = json.dumps(body).replace(SURROGATE, "ok").encode()
-    answer = _send(method, path, raw, key)
+    answer = api(method, path, raw)
     assert answer.status != 500, answer.body
     if endpoint in ("stats-filter", "funnel-step", "funnel-filter", "sites-create"):
         assert answer.status in (200, 201), answer.body
@@ -185,45 +201,45 @@ def test_the_valid_body_is_not_refused(site: Site, key: str, endpoint: str) -> N
 @pytest.mark.parametrize("pattern", BAD_PATTERNS)
 @pytest.mark.parametrize("op", ["matches", "matches_not"])
 def test_a_bad_pattern_in_a_stats_filter_is_400(
-    site: Site, key: str, pattern: str, op: str
+    site: Site, api: Send, pattern: str, op: str
 ) -> None:
     for body in (
         {**STATS, "filters": [[op, "event:page", [pattern]]]},
         {**STATS, "filters": [["not", [op, "visit:source", [pattern], {"case_sensitive": False}]]]},
         {**STATS, "dimensions": ["event:page"], "filters": [[op, "event:props:plan", [pattern]]]},
     ):
-        message = _refused(_send("POST", "/api/v2/query", json.dumps(body).encode(), key))
+        message = _refused(api("POST", "/api/v2/query", json.dumps(body).encode()))
         assert message.startswith("filters: not a valid RE2 regular expression"), message
 
 
 @pytest.mark.parametrize("pattern", BAD_PATTERNS)
-def test_a_bad_pattern_in_a_funnel_filter_is_400(site: Site, key: str, pattern: str) -> None:
+def test_a_bad_pattern_in_a_funnel_filter_is_400(site: Site, api: Send, pattern: str) -> None:
     body = {**FUNNEL, "filters": [["matches", "event:page", [pattern]]]}
-    message = _refused(_send("POST", "/api/v1/funnels/query", json.dumps(body).encode(), key))
+    message = _refused(api("POST", "/api/v1/funnels/query", json.dumps(body).encode()))
     assert message.startswith("filters: not a valid RE2 regular expression"), message
 
 
-def test_a_refused_pattern_leaves_the_engine_well(site: Site, key: str) -> None:
+def test_a_refused_pattern_leaves_the_engine_well(site: Site, api: Send) -> None:
     """chDB garbles the query after one that failed mid-stream (events/clickhouse/embedded.py)."""
     for _ in range(3):
         bad = {**STATS, "filters": [["matches", "event:page", ["(?<=a)b"]]]}
-        _refused(_send("POST", "/api/v2/query", json.dumps(bad).encode(), key), "RE2")
-        answer = _send("POST", "/api/v2/query", json.dumps(STATS).encode(), key)
+        _refused(api("POST", "/api/v2/query", json.dumps(bad).encode()), "RE2")
+        answer = api("POST", "/api/v2/query", json.dumps(STATS).encode())
         assert answer.status == 200, answer.body
         assert json.loads(answer.body)["results"] == [{"metrics": [2], "dimensions": []}]
 
 
-def test_a_goal_pattern_is_judged_by_the_engine_that_runs_it(site: Site, key: str) -> None:
+def test_a_goal_pattern_is_judged_by_the_engine_that_runs_it(site: Site, api: Send) -> None:
     """Goals are matched by name in Python: its `re` names the bad value."""
     body = {**STATS, "filters": [["matches", "event:goal", ["(unclosed"]]]}
-    message = _refused(_send("POST", "/api/v2/query", json.dumps(body).encode(), key))
+    message = _refused(api("POST", "/api/v2/query", json.dumps(body).encode()))
     assert message.startswith("filters[0][2][0]: not a regular expression"), message
 
 
-def test_what_re2_accepts_is_accepted(site: Site, key: str) -> None:
+def test_what_re2_accepts_is_accepted(site: Site, api: Send) -> None:
     """Unicode classes and `\\z` are RE2 (Python's `re` refused them before)."""
     body = {**STATS, "filters": [["matches", "event:page", ["^/\\pL+\\z"]]]}
-    answer = _send("POST", "/api/v2/query", json.dumps(body).encode(), key)
+    answer = api("POST", "/api/v2/query", json.dumps(body).encode())
     assert answer.status == 200, answer.body
     assert json.loads(answer.body)["results"] == [{"metrics": [1], "dimensions": []}]
 
