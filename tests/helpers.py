@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,24 +79,49 @@ def wait_for_http(url: str, timeout: float = 60) -> int:
             time.sleep(0.2)
 
 
+def start_server(
+    env: Mapping[str, str], port: int, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`manage.py serve` on `port`, in a session of its own, once /healthz answers."""
+    sink = open(log, "ab") if log else nullcontext(subprocess.DEVNULL)  # noqa: SIM115
+    with sink as output:  # the child keeps its own descriptor
+        server = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+            [PYTHON, "manage.py", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        assert wait_for_http(f"http://127.0.0.1:{port}/healthz") == 200
+    except BaseException:
+        stop_server(server, signal.SIGKILL)
+        raise
+    return server
+
+
+def stop_server(
+    server: subprocess.Popen[bytes], sig: int = signal.SIGINT, timeout: float = 15
+) -> float:
+    """Send `sig` to the server's whole process group, as a terminal's Ctrl-C does; seconds
+    until the server exited (after `timeout`, the group is killed)."""
+    started = time.monotonic()
+    with suppress(ProcessLookupError):  # the group is gone already
+        os.killpg(server.pid, sig)
+    try:
+        server.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    return time.monotonic() - started
+
+
 @contextmanager
 def serving(env: Mapping[str, str], port: int) -> Iterator[str]:
-    """`manage.py serve` on `port` until the block ends (SIGINT, then kill); its base URL."""
-    server = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
-        [PYTHON, "manage.py", "serve", "--port", str(port)],
-        cwd=REPO,
-        env=dict(env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    """`manage.py serve` on `port` until the block ends (Ctrl-C to its group); its base URL."""
+    server = start_server(env, port)
     try:
-        assert wait_for_http(f"{url}/healthz") == 200
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)

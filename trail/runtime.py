@@ -1,19 +1,36 @@
 """What a serving process starts beside the request handlers.
 
-Called once the WSGI/ASGI application is loaded, i.e. only in the process that serves
-(never in `runserver`'s autoreloader parent or in management commands). In embedded mode
-it takes the ClickHouse data directory for this process and starts the flusher thread.
+`start()` is called once the WSGI/ASGI application is loaded, i.e. only in the process that
+serves (never in `runserver`'s autoreloader parent or in management commands). In embedded
+mode it takes the ClickHouse data directory for this process and starts the flusher thread.
+
+`route_stop_signals()` is for `manage.py serve`'s processes (docs/architecture.md,
+"Stopping"): SIGINT and SIGTERM are taken by one thread of the process instead of by
+whichever thread the kernel picks.
 """
 
 from __future__ import annotations
 
+import _thread
 import logging
+import os
+import signal
+import threading
 
 from django.conf import settings
 
 from trail.config import FlushMode
 
 logger = logging.getLogger(__name__)
+
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+# How long a worker waits for its supervisor's SIGTERM after a stop signal from elsewhere
+# (a terminal's Ctrl-C reaches the whole process group at once). Short: the supervisor's
+# SIGTERM can merge into a pending group SIGTERM (one signal number is pending once), and
+# then the worker waits the whole time.
+IN_ORDER_WAIT = 0.5
+
+_routed_in: int | None = None  # the pid whose stop signals are routed (a fork has none)
 
 
 def start() -> None:
@@ -26,3 +43,52 @@ def start() -> None:
 
         flusher.start()
         logger.info("in-process flusher started")
+
+
+def route_stop_signals(*, supervisor: int | None = None) -> None:
+    """Block SIGINT and SIGTERM in this thread and take them in a `trail-stop-signals` thread.
+
+    Call it in the main thread before any other thread starts: threads inherit the blocked
+    mask, so no thread (the flusher, chDB's pools, granian's runtime) can take a stop signal
+    that the main thread, asleep in an untimed lock wait, would then never see. The first
+    stop signal is handed to the handler the main thread installed (granian's), later ones
+    change nothing. With `supervisor` (a worker's parent pid) a stop signal from anyone
+    else waits up to IN_ORDER_WAIT seconds for the supervisor's SIGTERM, so the supervisor
+    stops its workers in order rather than finding them gone.
+    """
+    global _routed_in
+    if _routed_in == os.getpid():
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    threading.Thread(
+        target=_take_stop_signals, args=(supervisor,), name="trail-stop-signals", daemon=True
+    ).start()
+    _routed_in = os.getpid()
+
+
+def _take_stop_signals(supervisor: int | None) -> None:
+    first = signal.sigwaitinfo(STOP_SIGNALS)
+    signum = first.si_signo
+    if supervisor is not None and first.si_pid != supervisor:
+        ordered = signal.sigtimedwait(STOP_SIGNALS, IN_ORDER_WAIT)
+        signum = ordered.si_signo if ordered is not None else signum
+    _act_on(signal.Signals(signum))
+    while True:
+        later = signal.sigwait(STOP_SIGNALS)
+        logger.info("%s while stopping: already stopping", signal.Signals(later).name)
+
+
+def _act_on(sig: signal.Signals) -> None:
+    """What the signal would have done in the main thread."""
+    handler = signal.getsignal(sig)
+    if handler is signal.default_int_handler:
+        _thread.interrupt_main(sig)  # KeyboardInterrupt in the main thread
+    elif callable(handler):
+        try:
+            handler(sig, None)
+        except Exception:
+            logger.exception("the %s handler failed", sig.name)
+    else:  # the kernel's disposition (default action, ignored, or a native handler)
+        signal.pthread_kill(threading.get_ident(), sig)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+        signal.pthread_sigmask(signal.SIG_BLOCK, {sig})

@@ -2,17 +2,32 @@
 
 Embedded mode: exactly one worker process (it alone opens chDB) with a thread pool.
 Services mode: `--workers N` processes.
+
+Stopping (docs/architecture.md): SIGINT or SIGTERM, to the supervisor or to the whole
+process group, stops the workers in order and exits; a worker that has not exited after
+WORKERS_KILL_TIMEOUT seconds is killed (what it accepted is on disk in the spool).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trail import preflight
+from trail import preflight, runtime
+
+APPLICATION = "trail.wsgi:application"
+WORKERS_KILL_TIMEOUT = 5  # seconds; granian takes whole seconds
+
+
+def load_application(target: str) -> Any:
+    """How a granian worker loads Trail: stop signals routed first, before any thread starts."""
+    runtime.route_stop_signals(supervisor=os.getppid())
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 class Command(BaseCommand):
@@ -40,13 +55,15 @@ class Command(BaseCommand):
             f"Trail ({mode} mode) on http://{options['host']}:{options['port']}/ "
             f"({options['workers']} worker(s), {options['threads']} threads each)"
         )
+        runtime.route_stop_signals()  # before granian starts its threads and workers
         Server(
-            "trail.wsgi:application",
+            APPLICATION,
             address=options["host"],
             port=options["port"],
             interface=Interfaces.WSGI,
             workers=options["workers"],
             blocking_threads=options["threads"],
             respawn_failed_workers=not embedded,
+            workers_kill_timeout=WORKERS_KILL_TIMEOUT,
             log_access=False,
-        ).serve()
+        ).serve(target_loader=load_application)
