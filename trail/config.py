@@ -73,6 +73,10 @@ class Config:
     # Reports read a sample of visitors when a query would read more event rows than this.
     report_sample_rows: int
     hsts_seconds: int  # Strict-Transport-Security max-age; 0: no HSTS header
+    # Slow clients (trail.gate): seconds for a request's headers, then its body, to arrive;
+    # requests one client address may have still sending their body.
+    body_timeout: int
+    max_connections_per_ip: int
 
     @property
     def services_mode(self) -> bool:
@@ -328,4 +332,6 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         ingest=_ingest(env),
         report_sample_rows=_count(env, "TRAIL_REPORT_SAMPLE_ROWS", 10_000_000),
         hsts_seconds=_hsts_seconds(env, base.scheme == "https"),
+        body_timeout=_count(env, "TRAIL_BODY_TIMEOUT", 10),
+        max_connections_per_ip=_count(env, "TRAIL_MAX_CONNECTIONS_PER_IP", 128),
     )

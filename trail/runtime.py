@@ -12,6 +12,7 @@ whichever thread the kernel picks.
 from __future__ import annotations
 
 import _thread
+import asyncio.unix_events
 import logging
 import os
 import signal
@@ -29,6 +30,10 @@ STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 # SIGTERM can merge into a pending group SIGTERM (one signal number is pending once), and
 # then the worker waits the whole time.
 IN_ORDER_WAIT = 0.5
+
+# What `loop.add_signal_handler` installs (granian's ASGI workers): the signal itself must
+# reach the C handler, which wakes the loop through its wakeup fd; calling this does nothing.
+_LOOP_SIGNAL_HANDLER = asyncio.unix_events._sighandler_noop  # type: ignore[attr-defined]
 
 _routed_in: int | None = None  # the pid whose stop signals are routed (a fork has none)
 
@@ -83,12 +88,12 @@ def _act_on(sig: signal.Signals) -> None:
     handler = signal.getsignal(sig)
     if handler is signal.default_int_handler:
         _thread.interrupt_main(sig)  # KeyboardInterrupt in the main thread
-    elif callable(handler):
+    elif callable(handler) and handler is not _LOOP_SIGNAL_HANDLER:
         try:
             handler(sig, None)
         except Exception:
             logger.exception("the %s handler failed", sig.name)
-    else:  # the kernel's disposition (default action, ignored, or a native handler)
+    else:  # the kernel's disposition (default, ignored, native, or an asyncio loop's wakeup)
         signal.pthread_kill(threading.get_ident(), sig)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
         signal.pthread_sigmask(signal.SIG_BLOCK, {sig})

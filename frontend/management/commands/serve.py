@@ -3,6 +3,10 @@
 Embedded mode: exactly one worker process (it alone opens chDB) with a thread pool.
 Services mode: `--workers N` processes.
 
+Slow clients (docs/deploy.md): granian serves its ASGI interface, and `trail.gate` reads
+each request's body on the event loop, within TRAIL_BODY_TIMEOUT, before Trail's WSGI
+application runs in the worker's pool of `--threads` threads.
+
 Stopping (docs/architecture.md): SIGINT or SIGTERM, to the supervisor or to the whole
 process group, stops the workers in order and exits; a worker that has not exited after
 WORKERS_KILL_TIMEOUT seconds is killed (what it accepted is on disk in the spool).
@@ -18,16 +22,27 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trail import preflight, runtime
+from trail.gate import Gate
 
 APPLICATION = "trail.wsgi:application"
 WORKERS_KILL_TIMEOUT = 5  # seconds; granian takes whole seconds
+THREADS_VARIABLE = "WEB_THREADS"  # how the workers learn `--threads`
+HEADER_TIMEOUT_CAP = 60_000  # ms: the longest header read timeout granian accepts
 
 
 def load_application(target: str) -> Any:
-    """How a granian worker loads Trail: stop signals routed first, before any thread starts."""
+    """How a granian worker loads Trail: stop signals routed first, before any thread starts;
+    the WSGI application behind the gate."""
     runtime.route_stop_signals(supervisor=os.getppid())
     module, name = target.split(":")
-    return getattr(importlib.import_module(module), name)
+    wsgi_app = getattr(importlib.import_module(module), name)
+    return Gate(
+        wsgi_app,
+        threads=int(os.environ[THREADS_VARIABLE]),
+        body_timeout=settings.TRAIL.body_timeout,
+        max_per_client=settings.TRAIL.max_connections_per_ip,
+        max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+    )
 
 
 class Command(BaseCommand):
@@ -41,6 +56,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from granian.constants import Interfaces
+        from granian.http import HTTP1Settings
         from granian.server import Server
 
         embedded = settings.CLICKHOUSE.embedded
@@ -55,14 +71,16 @@ class Command(BaseCommand):
             f"Trail ({mode} mode) on http://{options['host']}:{options['port']}/ "
             f"({options['workers']} worker(s), {options['threads']} threads each)"
         )
+        os.environ[THREADS_VARIABLE] = str(options["threads"])
+        header_timeout = min(settings.TRAIL.body_timeout * 1000, HEADER_TIMEOUT_CAP)
         runtime.route_stop_signals()  # before granian starts its threads and workers
         Server(
             APPLICATION,
             address=options["host"],
             port=options["port"],
-            interface=Interfaces.WSGI,
+            interface=Interfaces.ASGINL,
             workers=options["workers"],
-            blocking_threads=options["threads"],
+            http1_settings=HTTP1Settings(header_read_timeout=header_timeout),
             respawn_failed_workers=not embedded,
             workers_kill_timeout=WORKERS_KILL_TIMEOUT,
             log_access=False,

@@ -1,0 +1,223 @@
+"""Serve a WSGI application so that no worker thread waits on a client's network.
+
+`manage.py serve` runs granian's ASGI interface with a `Gate` around Trail's WSGI
+application (docs/deploy.md). On the event loop, where a waiting client costs no thread, the
+gate:
+
+- counts the requests whose body each client address is still sending (the address
+  `trail.clients` resolves, so a trusted proxy is not one client); over `max_per_client`
+  it answers `429` at once, without reading the body (requests whose body has arrived are
+  not counted: they wait for the server, not for the client);
+- reads the whole body within `body_timeout` seconds of the request's headers (else `408`),
+  up to `max_body` bytes (else `413`);
+- only then runs the WSGI application in a pool of `threads` threads, with the body in
+  memory, and sends the answer from the loop: a streamed answer is pulled from the
+  application in batches, in the pool, and written by the loop, so a slow reader holds no
+  thread either.
+
+Headers have their own deadline in granian (`http1_settings.header_read_timeout`), before a
+request reaches Python at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sys
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from trail.clients import request_client_ip
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Headers = list[tuple[bytes, bytes]]
+
+BATCH_BYTES = 256 * 1024  # a streamed answer is pulled from the pool this much at a time
+_UNPREFIXED = {"CONTENT_TYPE", "CONTENT_LENGTH"}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str):
+        self.status = status
+        self.message = message
+
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived: nobody to answer."""
+
+
+def environ_of(scope: Scope) -> dict[str, Any]:
+    """The WSGI environ of an ASGI HTTP scope, without its body (PEP 3333's encodings)."""
+    client = scope.get("client") or ("", 0)
+    server = scope.get("server") or ("", 80)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": "",
+        "PATH_INFO": scope["path"].encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": client[0],
+        "REMOTE_PORT": str(client[1]),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+    }
+    for raw_name, raw_value in scope.get("headers", []):
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        key = name if name in _UNPREFIXED else f"HTTP_{name}"
+        value = raw_value.decode("latin-1")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+async def _body(receive: Receive, declared: str, limit: int) -> bytes:
+    if declared.isdigit() and int(declared) > limit:
+        raise _Refused(413, f"body too large: at most {limit} bytes")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, f"body too large: at most {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _pull(chunks: Iterator[bytes]) -> tuple[list[bytes], bool]:
+    """Up to BATCH_BYTES of an answer; whether more follows."""
+    batch, size = [], 0
+    for chunk in chunks:
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= BATCH_BYTES:
+            return batch, True
+    return batch, False
+
+
+class Gate:
+    """An ASGI application around a WSGI one (see the module's docstring)."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        threads: int,
+        body_timeout: float,
+        max_per_client: int,
+        max_body: int,
+    ):
+        self.app = app
+        self.body_timeout = body_timeout
+        self.max_per_client = max_per_client
+        self.max_body = max_body
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="trail-web")
+        # requests whose body is awaited, per client address; touched on the loop only
+        self.waiting: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # no websockets, no lifespan (granian runs the `asginl` interface)
+        environ = environ_of(scope)
+        try:
+            body = await self._receive(environ, receive)
+        except _Refused as refused:
+            await _refuse(send, refused.status, refused.message, retry=refused.status == 429)
+            return
+        except _Disconnected:
+            return
+        environ["wsgi.input"] = io.BytesIO(body)
+        if body or "CONTENT_LENGTH" in environ:  # a chunked body gets its real length
+            environ["CONTENT_LENGTH"] = str(len(body))
+        loop = asyncio.get_running_loop()
+        status, headers, batch, rest = await loop.run_in_executor(self.pool, self._run, environ)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        more = rest is not None
+        await send({"type": "http.response.body", "body": b"".join(batch), "more_body": more})
+        if rest is not None:
+            await self._stream(loop, rest, send)
+
+    async def _receive(self, environ: dict[str, Any], receive: Receive) -> bytes:
+        """The whole body, counted against its client's bound while it is awaited."""
+        client = request_client_ip(environ)
+        if self.waiting[client] >= self.max_per_client:
+            raise _Refused(429, "too many requests from one address are still sending")
+        self.waiting[client] += 1
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                return await _body(receive, environ.get("CONTENT_LENGTH", ""), self.max_body)
+        except TimeoutError:
+            raise _Refused(408, f"the body did not arrive within {self.body_timeout:g} s") from None
+        finally:
+            self.waiting[client] -= 1
+            if not self.waiting[client]:
+                del self.waiting[client]
+
+    def _run(self, environ: dict[str, Any]) -> tuple[int, Headers, list[bytes], Any]:
+        """In the pool: the application's status, headers, first batch, and the rest if any."""
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+            started[:] = [status, headers]
+
+        result = self.app(environ, start_response)
+        if isinstance(result, list):
+            batch, rest = result, None
+        else:
+            chunks = iter(result)
+            batch, more = _pull(chunks)  # start_response may wait for the first chunk
+            rest = (result, chunks) if more else None
+            if rest is None:
+                _close(result)
+        status, headers = started
+        encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        return int(status.split(" ", 1)[0]), encoded, batch, rest
+
+    async def _stream(
+        self, loop: asyncio.AbstractEventLoop, rest: tuple[Any, Iterator[bytes]], send: Send
+    ) -> None:
+        result, chunks = rest
+        try:
+            more = True
+            while more:
+                batch, more = await loop.run_in_executor(self.pool, _pull, chunks)
+                await send(
+                    {"type": "http.response.body", "body": b"".join(batch), "more_body": more}
+                )
+        finally:
+            await loop.run_in_executor(self.pool, _close, result)
+
+
+def _close(result: Any) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+
+
+async def _refuse(send: Send, status: int, message: str, *, retry: bool = False) -> None:
+    body = json.dumps({"error": message}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if retry:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
