@@ -138,7 +138,8 @@ def verdicts(idle: dict, attacked: dict) -> list[tuple[str, bool]]:
         ),
         (
             "median ingest within 2x idle",
-            attacked["ingest_median_ms"] <= 2 * max(idle["ingest_median_ms"], 1),
+            attacked["ingest_per_s"] > 0
+            and attacked["ingest_median_ms"] <= 2 * max(idle["ingest_median_ms"], 1),
         ),
         (
             f"ingest throughput >= 80% of idle ({attacked['ingest_per_s']} vs "
