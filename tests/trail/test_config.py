@@ -96,6 +96,17 @@ def test_hsts_is_a_year_behind_https_and_none_over_http(tmp_path: Path) -> None:
     assert load({**https, "TRAIL_HSTS_SECONDS": "3_600"}).hsts_seconds == 3600
 
 
+def test_slow_client_limits(tmp_path: Path) -> None:
+    env = {"TRAIL_VAR_DIR": str(tmp_path)}
+    defaults = load(env)
+    assert (defaults.body_timeout, defaults.max_connections_per_ip) == (10, 128)
+    chosen = load({**env, "TRAIL_BODY_TIMEOUT": "3", "TRAIL_MAX_CONNECTIONS_PER_IP": "8"})
+    assert (chosen.body_timeout, chosen.max_connections_per_ip) == (3, 8)
+    for name, value in (("TRAIL_BODY_TIMEOUT", "0"), ("TRAIL_MAX_CONNECTIONS_PER_IP", "many")):
+        with pytest.raises(ConfigError, match=f"{name}: expected a whole number above 0"):
+            load({**env, name: value})
+
+
 def test_cluster_name_must_be_plain(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="CLICKHOUSE_CLUSTER: .* is not a plain cluster name"):
         load(
