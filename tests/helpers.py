@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -125,3 +126,13 @@ def serving(env: Mapping[str, str], port: int) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_server(server)
+
+
+def run_in_own_loop(coroutine: Any) -> Any:
+    """`asyncio.run` in a thread of its own: this thread may already run a loop (the
+    browser tests')."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

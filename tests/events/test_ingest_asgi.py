@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -18,6 +17,7 @@ from events.ingest.request import MAX_BODY
 from events.spool import spool
 from sites.models import Site
 from tests.events.conftest import rows
+from tests.helpers import run_in_own_loop
 from tests.wsgi_client import CHROME, Answer
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the handler runs in another thread
@@ -71,9 +71,7 @@ def call(
         sent.append(message)
 
     served = asyncio.wait_for(_application()(scope, receive, send), 30)
-    # in a thread of its own: this thread may already run a loop (the browser tests')
-    with ThreadPoolExecutor(1) as thread:
-        thread.submit(asyncio.run, served).result()
+    run_in_own_loop(served)
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     names = {k.decode().title(): v.decode() for k, v in start["headers"]}  # as WSGI names them

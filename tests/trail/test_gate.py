@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from tests.helpers import run_in_own_loop
 from trail.gate import BATCH_BYTES, Gate, environ_of
 
 SCOPE: dict[str, Any] = {
@@ -76,7 +77,7 @@ def call(
     async def send(message: Mapping[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    run_in_own_loop(app(scope, receive, send))
     if not sent:
         return 0, {}, []
     return sent[0]["status"], dict(sent[0]["headers"]), [m["body"] for m in sent[1:]]
