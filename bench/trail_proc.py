@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = str(REPO / ".venv" / "bin" / "python")
 CELERY = str(REPO / ".venv" / "bin" / "celery")
 EMAIL = "bench@trail-bench.com"
+PASSWORD = "bench-password-123"  # noqa: S105 (the superuser of a throwaway benchmark)
 
 
 def free_port() -> int:
@@ -71,7 +72,7 @@ class Trail:
             PORT=str(self.port),
             WEB_WORKERS=str(self.workers),
             WEB_THREADS=str(self.threads),
-            DJANGO_SUPERUSER_PASSWORD="bench-password-123",
+            DJANGO_SUPERUSER_PASSWORD=PASSWORD,
         )
         if self.mode == "services":
             env.update(
