@@ -123,6 +123,7 @@ def run(trail: Trail, bodies: object, rate: int, duration: int, attackers: int) 
         "ingest_worst_ms": latency["max"],
         "ingest_per_s": round(load["status"]["2xx"] / duration),
         "ingest_not_2xx": sum(load["status"].values()) - load["status"]["2xx"],
+        "ingest_not_2xx_by_status": load.get("non_2xx", {}),
         "ingest_errors": load["errors_total"],
         "attackers_answered": dict(attack.answers),
     }
