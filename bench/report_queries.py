@@ -126,6 +126,7 @@ def main() -> None:
     )
     print(f"site {site.domain} (id {site.id}): {rows['n']:,} events; sampling {sampling}")
     from reports import funnels, realtime
+    from reports.context import load_context
 
     newest = client.query(
         "SELECT max(timestamp) AS t FROM events WHERE site_id = {s:UInt64}", {"s": site.id}
@@ -139,7 +140,8 @@ def main() -> None:
 
     def funnel() -> dict[str, Any]:
         body = {"site_id": site.domain, **FUNNEL}
-        return funnels.compute(site=site, query=funnels.parse(body, site=site))
+        query = funnels.parse(body, site=site, context=load_context(site, body))
+        return funnels.compute(site=site, query=query)
 
     groups = {
         "dashboard (limit 300 ms)": {name: stats(body) for name, body in DASHBOARD.items()},

@@ -20,11 +20,12 @@ from django.http import QueryDict
 
 from accounts.errors import ServiceError
 from reports import dates, funnels
-from reports.parse import site_range
+from reports.context import load_context, site_range
 from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
 from reports.sql.builder import Select, run
 from reports.sql.catalog import EVENTS, Binder, date_condition
 from reports.stats import answer
+from sites.funnels import step_body
 from sites.models import Funnel, Site
 
 PRESETS = {
@@ -341,7 +342,8 @@ def property_keys(site: Site, view: View, event: str) -> list[str]:
 
 def funnel_result(site: Site, view: View, funnel: Funnel) -> dict[str, Any]:
     """A saved funnel over the view's date range and filters."""
-    steps = [funnels.step_body(step["type"], step["value"]) for step in funnel.steps]
+    steps = [step_body(step["type"], step["value"]) for step in funnel.steps]
     body = {**base_query(view, site), "steps": steps, "window": funnel.window}
     body.pop("site_id")
-    return funnels.compute(site=site, query=funnels.parse(body, site=site))
+    query = funnels.parse(body, site=site, context=load_context(site, body))
+    return funnels.compute(site=site, query=query)

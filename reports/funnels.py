@@ -1,7 +1,8 @@
 """Funnels: how many visitors went through a sequence of steps, in order, within a window.
 
 A funnel is 2–8 steps, each a page (a path pattern, `*` matches any characters, as for
-pageview goals) or a custom event (by exact name). ClickHouse's `windowFunnel` walks each
+pageview goals) or a custom event (by exact name): the rules of steps and window are the
+saved funnels' (sites/funnels.py). ClickHouse's `windowFunnel` walks each
 visitor's events of the date range in time order and gives the deepest step reached with
 every step after the previous one and all of them within `window` seconds of the first.
 Decisions (default window, strictness, counting by visitor): docs/funnels-and-realtime.md.
@@ -12,36 +13,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from accounts.errors import ServiceError
 from reports import dates
-from reports.parse import parse_filters, parse_sampling, site_goals, site_range
-from reports.query import Filter, GoalDefinition, ReportQuery
-from reports.runner import sampling
+from reports.parse import parse_filters, parse_sampling
+from reports.query import Filter, GoalDefinition, ParseContext, ReportQuery
+from reports.sampling import sampling
 from reports.sql.builder import Expr, Select, any_of, run
 from reports.sql.catalog import EVENTS, Binder, date_condition, page_regex
 from reports.sql.filters import FilterCompiler
+from sites.funnels import DEFAULT_WINDOW, Step, clean_steps, clean_window
 from sites.models import Site
 
-MIN_STEPS = 2
-MAX_STEPS = 8
-MAX_TEXT = 2000
-DEFAULT_WINDOW = 30 * 60  # seconds: as long as a visit lasts without events
-MAX_WINDOW = 90 * 24 * 3600
 KEYS = ("site_id", "date_range", "steps", "window", "filters", "sampling")
-
-StepType = Literal["page", "event"]
-
-
-@dataclass(frozen=True)
-class Step:
-    type: StepType
-    value: str  # the page pattern or the event name
-
-    @property
-    def label(self) -> str:
-        return f"Visit {self.value}" if self.type == "page" else self.value
 
 
 @dataclass(frozen=True)
@@ -66,74 +51,33 @@ class FunnelQuery:
         )
 
 
-def parse(body: Mapping[str, Any], *, site: Site, now: dt.datetime | None = None) -> FunnelQuery:
-    """A funnel request body (a JSON object), checked strictly; errors name the field."""
+def parse(
+    body: Mapping[str, Any],
+    *,
+    site: Site,
+    context: ParseContext,
+    now: dt.datetime | None = None,
+) -> FunnelQuery:
+    """A funnel request body (a JSON object), checked strictly; errors name the field. No
+    I/O: the goals and first day come in `context` (`reports.context.load_context`)."""
     fields = body
     for key in fields:
         if key not in KEYS:
             raise ServiceError(f"unknown key; expected {', '.join(KEYS)}", field=key[:100])
     if "date_range" not in fields:
         raise ServiceError("required", field="date_range")
-    date_range = site_range(site, fields["date_range"], timezone=site.timezone, now=now)
-    goals = site_goals(site)
+    date_range = dates.resolve(
+        fields["date_range"], timezone=site.timezone, first_day=context.first_day, now=now
+    )
     return FunnelQuery(
         site_id=site.domain,
         date_range=date_range,
-        steps=_steps(fields.get("steps")),
-        window=_window(fields.get("window", DEFAULT_WINDOW)),
-        filters=parse_filters(fields.get("filters"), goals),
-        goals=goals,
+        steps=clean_steps(fields.get("steps")),
+        window=clean_window(fields.get("window", DEFAULT_WINDOW)),
+        filters=parse_filters(fields.get("filters"), context.goals),
+        goals=context.goals,
         sampling=parse_sampling(fields.get("sampling")),
     )
-
-
-def step_body(kind: str, value: str) -> dict[str, str]:
-    """A step as a request body writes it (`{"type": "page", "pattern": …}`)."""
-    return {"type": kind, "pattern" if kind == "page" else "name": value}
-
-
-def _steps(value: object) -> tuple[Step, ...]:
-    if not isinstance(value, list):
-        raise ServiceError("expected a list of steps", field="steps")
-    if not MIN_STEPS <= len(value) <= MAX_STEPS:
-        raise ServiceError(
-            f"a funnel has {MIN_STEPS} to {MAX_STEPS} steps, got {len(value)}", field="steps"
-        )
-    return tuple(_step(item, f"steps[{index}]") for index, item in enumerate(value))
-
-
-def _step(item: object, field: str) -> Step:
-    if not isinstance(item, dict):
-        raise ServiceError(
-            'expected {"type": "page", "pattern": …} or {"type": "event", "name": …}', field=field
-        )
-    kind: StepType
-    if item.get("type") == "page":
-        kind, key = "page", "pattern"
-    elif item.get("type") == "event":
-        kind, key = "event", "name"
-    else:
-        raise ServiceError('expected "page" or "event"', field=f"{field}.type")
-    for extra in item:
-        if extra not in ("type", key):
-            raise ServiceError(
-                f'unknown key; a {kind} step has "type" and "{key}"',
-                field=f"{field}.{extra[:100]}",
-            )
-    text = item.get(key)
-    if not isinstance(text, str) or not text:
-        raise ServiceError("expected a non-empty string", field=f"{field}.{key}")
-    if len(text) > MAX_TEXT:
-        raise ServiceError(f"at most {MAX_TEXT} characters", field=f"{field}.{key}")
-    return Step(type=kind, value=text)
-
-
-def _window(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ServiceError("expected a whole number of seconds", field="window")
-    if not 0 < value <= MAX_WINDOW:
-        raise ServiceError(f"expected 1 to {MAX_WINDOW} seconds (90 days)", field="window")
-    return value
 
 
 def _condition(step: Step, index: int) -> tuple[str, dict[str, Any]]:

@@ -13,6 +13,8 @@ from accounts.api import RawBody, TrailApiView
 from accounts.models import Scope
 from reports import funnels
 from reports.api import body_and_site
+from reports.context import load_context
+from sites.funnels import DEFAULT_WINDOW, MAX_STEPS, MAX_TEXT, MAX_WINDOW, MIN_STEPS
 
 STEP_SCHEMA = {
     "oneOf": [
@@ -23,7 +25,7 @@ STEP_SCHEMA = {
                 "type": {"type": "string", "enum": ["page"]},
                 "pattern": {
                     "type": "string",
-                    "maxLength": funnels.MAX_TEXT,
+                    "maxLength": MAX_TEXT,
                     "description": "a path; `*` matches any characters",
                 },
             },
@@ -34,7 +36,7 @@ STEP_SCHEMA = {
             "required": ["type", "name"],
             "properties": {
                 "type": {"type": "string", "enum": ["event"]},
-                "name": {"type": "string", "maxLength": funnels.MAX_TEXT},
+                "name": {"type": "string", "maxLength": MAX_TEXT},
             },
             "additionalProperties": False,
         },
@@ -56,15 +58,15 @@ REQUEST_SCHEMA = {
         },
         "steps": {
             "type": "array",
-            "minItems": funnels.MIN_STEPS,
-            "maxItems": funnels.MAX_STEPS,
+            "minItems": MIN_STEPS,
+            "maxItems": MAX_STEPS,
             "items": STEP_SCHEMA,
         },
         "window": {
             "type": "integer",
             "minimum": 1,
-            "maximum": funnels.MAX_WINDOW,
-            "default": funnels.DEFAULT_WINDOW,
+            "maximum": MAX_WINDOW,
+            "default": DEFAULT_WINDOW,
             "description": "seconds from a visitor's first step to its last",
         },
         "sampling": {
@@ -133,5 +135,5 @@ class FunnelQueryView(TrailApiView):
     )
     def post(self, request: Request) -> Response:
         body, site = body_and_site(request)
-        query = funnels.parse(body, site=site)
+        query = funnels.parse(body, site=site, context=load_context(site, body))
         return Response(funnels.compute(site=site, query=query))

@@ -1,7 +1,10 @@
 """A Stats API v2 request body → a `ReportQuery`, or a `ServiceError` naming the bad field.
 
 Nothing downstream sees the raw body: every name is checked against the catalog, every
-value kept as data to be bound, never as SQL.
+value kept as data to be bound, never as SQL. Parsing does no I/O: what it needs from
+storage (the site's goals, its first day of data) comes in a `ParseContext` the caller
+loads (`reports.context.load_context`), so the same body, context and `now` always give
+the same answer (tests/reports/test_parse_properties.py).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accounts.errors import ServiceError
 from reports import dates
@@ -26,12 +29,13 @@ from reports.query import (
     Condition,
     Filter,
     GoalDefinition,
+    ParseContext,
     ReportQuery,
     is_time,
 )
-from reports.sql.builder import Select, run
-from reports.sql.catalog import EVENTS
-from sites.models import Goal, Site
+
+if TYPE_CHECKING:
+    from sites.models import Site
 
 FIELDS = frozenset(
     {
@@ -235,30 +239,6 @@ def parse_sampling(value: Any) -> str | float:
     raise ServiceError('expected "auto", "exact" or a fraction from 0.01 to 1', field="sampling")
 
 
-def site_range(
-    site: Site, value: object, *, timezone: str, now: dt.datetime | None = None
-) -> dates.DateRange:
-    """A `date_range` of a site's report: "all" starts at the site's first data."""
-    first_day = first_day_of_data(site) if value == "all" else None
-    return dates.resolve(value, timezone=timezone, first_day=first_day, now=now)
-
-
-def first_day_of_data(site: Site) -> dt.date | None:
-    """The first local day with data (where "all" starts)."""
-    found = run(
-        Select(
-            site_id=site.id,
-            table=EVENTS,
-            columns=("toDate(timestamp) AS first",),
-            order_by=("toDate(timestamp)",),
-            limit=1,
-        )
-    )
-    if not found:
-        return None
-    return found[0]["first"] - dt.timedelta(days=1)
-
-
 def _comparison(value: Any, span: dates.DateRange, now: dt.datetime | None) -> dates.DateRange:
     field = "include.comparisons"
     if not isinstance(value, dict) or set(value) - {"mode", "date_range"}:
@@ -283,18 +263,11 @@ def _comparison(value: Any, span: dates.DateRange, now: dt.datetime | None) -> d
     )
 
 
-def site_goals(site: Site) -> tuple[GoalDefinition, ...]:
-    return tuple(
-        GoalDefinition(
-            name=goal.display_name,
-            kind="event" if goal.kind == Goal.Kind.EVENT else "page",
-            value=goal.value,
-        )
-        for goal in site.goals.order_by("id")
-    )
-
-
-def parse(*, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None) -> Parsed:
+def parse(
+    *, site: Site, body: Mapping[str, Any], context: ParseContext, now: dt.datetime | None = None
+) -> Parsed:
+    """`body` as a `ReportQuery` of `site` (its id, domain and time zone: the row as
+    loaded), with the goals and first day of `context`."""
     unknown = sorted(set(body) - FIELDS)
     if unknown:
         raise ServiceError("unknown field", field=unknown[0])
@@ -306,13 +279,10 @@ def parse(*, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
     if not isinstance(timezone, str):
         raise ServiceError("expected a time zone name such as Europe/Paris", field="timezone")
     dates.zone(timezone)
-    span = site_range(site, raw_range, timezone=timezone, now=now)
+    span = dates.resolve(raw_range, timezone=timezone, first_day=context.first_day, now=now)
     dimensions = _dimensions(body.get("dimensions"), span)
-    goals = site_goals(site)
-    filters = tuple(
-        _filter(f, f"filters[{i}]", goals)
-        for i, f in enumerate(_list(body.get("filters"), "filters"))
-    )
+    goals = context.goals
+    filters = parse_filters(body.get("filters"), goals)
     order_by = _order_by(body.get("order_by"), metrics, dimensions)
     limit, offset = _pagination(body.get("pagination"))
     include = body.get("include") or {}

@@ -1,12 +1,13 @@
 """A report as data: the frozen `ReportQuery` every report runs from (API and dashboard).
 
 Names follow Plausible's Stats API v2 (metrics, `event:`/`visit:` dimensions, filter
-operators); `reports/parse.py` builds a query from a request body, `reports/plan.py`
-decides how to answer it, `reports/runner.py` runs it.
+operators); `reports/parse.py` builds a query from a request body and a `ParseContext`,
+`reports/plan.py` decides how to answer it, `reports/runner.py` runs it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -95,6 +96,15 @@ class GoalDefinition:
     name: str
     kind: Literal["event", "page"]
     value: str
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What parsing a site's request needs from storage, loaded by the caller
+    (`reports.context.load_context`): the parsers do no I/O."""
+
+    goals: tuple[GoalDefinition, ...] = ()  # the site's, in the order they were made
+    first_day: dt.date | None = None  # where "all" begins; None: no data (or not asked)
 
 
 @dataclass(frozen=True)

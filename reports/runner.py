@@ -1,5 +1,7 @@
-"""Run a `ReportQuery`: the main query and its comparison, each part of the plan, merged on
-dimensions; derived metrics (percentage, conversion rate) and sampling applied last.
+"""Run a `ReportQuery`: the plan's queries (built by `reports.sql.selects`) for the main
+range and its comparison, at once on a small thread pool, merged on dimensions; derived
+metrics (percentage, conversion rate) and the sample's scaling (`reports.sampling`)
+applied last.
 """
 
 from __future__ import annotations
@@ -10,34 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from django.conf import settings
-
 from reports.dates import time_labels
 from reports.plan import Part, Plan, plan, tables, without_goal_filters
-from reports.query import Filter, ReportQuery, interval_of, is_time
-from reports.sql.builder import Select, any_of, estimate_rows, run
-from reports.sql.catalog import (
-    COUNTS,
-    ENGAGEMENT,
-    EVENTS,
-    METRICS_ON,
-    PAGEVIEW_ROW_METRICS,
-    RANK_BY,
-    SESSIONS,
-    Binder,
-    date_condition,
-    dimension_sql,
-    goal_condition,
-    of_visitor,
-)
-from reports.sql.filters import FilterCompiler
+from reports.query import ReportQuery, interval_of, is_time
+from reports.sampling import sampling
+from reports.sql.builder import run
+from reports.sql.catalog import COUNTS, of_visitor
+from reports.sql.selects import Key, part_select, rank_select
 
 T = TypeVar("T")
-Key = tuple[Any, ...]
 Values = dict[str, float]
-MIN_SAMPLE = 0.01
-RANK_ROWS = 2_000_000
-SHORT_LIST = 100
 
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trail-report")
@@ -77,90 +61,6 @@ class Report:
     rank_fraction: float | None = None  # the top list was ranked on this sample
 
 
-def part_select(
-    query: ReportQuery,
-    part: Part,
-    *,
-    dimensions: tuple[str, ...],
-    filters: tuple[Filter, ...],
-    fraction: float | None,
-    keys: list[Key] | None = None,
-    event_names: tuple[str, ...] = (),
-    columns: tuple[str, ...] | None = None,
-    order_by: tuple[str, ...] = (),
-) -> Select:
-    binder = Binder()
-    span = query.date_range
-    table = part.reads
-    dims = [
-        dimension_sql(
-            d,
-            table,
-            binder,
-            timezone=query.timezone,
-            first_day=span.first,
-            since_until=(span.start, span.end),
-            goals=query.goals,
-        )
-        for d in dimensions
-    ]
-    timed = any(is_time(d) for d in dimensions)
-    where: list[Any] = [date_condition(table, binder, span.start, span.end, active=timed)]
-    if filters:
-        where.append(FilterCompiler(query, binder, fraction).compile(filters, table))
-    if part.table == ENGAGEMENT:
-        event_names = ("engagement",)
-    if event_names:
-        where.append(f"name IN {binder.bind(list(event_names), 'Array(String)')}")
-    elif table == EVENTS:  # engagement events are never events of a report
-        where.append("name != 'engagement'")
-    if "event:goal" in dimensions:  # only rows that complete a goal
-        where.append(any_of(goal_condition(goal, binder) for goal in query.goals))
-    if keys is not None:
-        if len(dims) == 1:
-            where.append(f"{dims[0]} IN {binder.bind([k[0] for k in keys], 'Array(String)')}")
-        else:
-            kind = f"Array(Tuple({', '.join('String' for _ in dims)}))"
-            where.append(f"tuple({', '.join(dims)}) IN {binder.bind(keys, kind)}")
-    expressions = METRICS_ON[part.table]
-    if part.table == EVENTS and event_names == ("pageview",):
-        expressions = {**expressions, **PAGEVIEW_ROW_METRICS}
-    if columns is None:
-        columns = tuple(f"{expressions[m]} AS m_{m}" for m in part.metrics)
-    grouped = tuple(f"d{i}" for i in range(len(dims)))
-    dimension_columns = tuple(f"{sql} AS d{i}" for i, sql in enumerate(dims))
-    if part.table == ENGAGEMENT:  # one row per page view, then the averages
-        views = Select(
-            site_id=query.site_id,
-            table=EVENTS,
-            columns=(
-                *dimension_columns,
-                "max(scroll_depth) AS depth",
-                "sum(engagement_ms) AS engaged",
-            ),
-            where=tuple(where),
-            params=binder.params,
-            group_by=(*grouped, "session_id", "pathname"),
-            sample=fraction,
-        )
-        return Select(
-            site_id=query.site_id, table=views, columns=(*grouped, *columns), group_by=grouped
-        )
-    return Select(
-        site_id=query.site_id,
-        table=part.table,
-        columns=(*dimension_columns, *columns),
-        where=tuple(where),
-        params=binder.params,
-        group_by=grouped,
-        having=("sum(sign) > 0",) if part.table == SESSIONS and grouped else (),
-        order_by=order_by,
-        limit=query.limit if order_by else None,
-        offset=query.offset if order_by else 0,
-        sample=fraction,
-    )
-
-
 def _collect(
     query: ReportQuery, part: Part, fraction: float | None, **options: Any
 ) -> dict[Key, Values]:
@@ -187,32 +87,6 @@ def _goal_names(query: ReportQuery, values: dict[Key, Values]) -> dict[Key, Valu
         number = int(key[at])
         named[(*key[:at], query.goals[number - 1].name, *key[at + 1 :])] = metrics
     return named
-
-
-def rank_select(query: ReportQuery, the_plan: Plan, fraction: float | None) -> Select:
-    """The page of rows to return, ranked by a cheap count or by the requested order."""
-    part = the_plan.primary
-    expressions = METRICS_ON[part.table]
-    order = []
-    for name, direction in query.order_by:
-        if name in query.dimensions:
-            order.append(f"d{query.dimensions.index(name)} {direction.upper()}")
-        else:
-            metric = "visitors" if name == "percentage" else name
-            order.append(f"{expressions[metric]} {direction.upper()}")
-    if not order:
-        order.append(f"{RANK_BY[part.table]} DESC")
-    order.extend(f"d{i} ASC" for i in range(len(query.dimensions)))
-    return part_select(
-        query,
-        part,
-        dimensions=query.dimensions,
-        filters=query.filters,
-        fraction=fraction,
-        event_names=the_plan.event_names,
-        columns=(),
-        order_by=tuple(order),
-    )
 
 
 def _rank(query: ReportQuery, the_plan: Plan, fraction: float | None) -> list[Key]:
@@ -344,48 +218,6 @@ def _sorter(query: ReportQuery, name: str) -> Callable[[Row], Any]:
         at = query.dimensions.index(name)
         return lambda row: str(row.dimensions[at])
     return lambda row: row.metrics.get(name, 0.0)
-
-
-@dataclass(frozen=True)
-class Sampling:
-    fraction: float | None  # of visitors every query reads; None: all of them
-    rank_fraction: float | None  # of visitors a short top list is ranked on
-
-
-def _rows_in_range(query: ReportQuery) -> int:
-    """The event rows of the range, as the primary index estimates them (reads no data)."""
-    binder = Binder()
-    span = query.date_range
-    return estimate_rows(
-        Select(
-            site_id=query.site_id,
-            table=EVENTS,
-            columns=("site_id",),  # not count(): ClickHouse answers that without estimating
-            where=(date_condition(EVENTS, binder, span.start, span.end),),
-            params=binder.params,
-        )
-    )
-
-
-def _fraction(rows: int, target: int) -> float | None:
-    return None if rows <= target else max(MIN_SAMPLE, round(target / rows, 2))
-
-
-def sampling(query: ReportQuery) -> Sampling:
-    """Above `TRAIL_REPORT_SAMPLE_ROWS` rows, every query reads a sample of visitors. Below
-    it, a short top list (the dashboard's) is still ranked on a sample of about
-    `RANK_ROWS` rows when the range holds more than twice that: the order of the top rows
-    barely changes, and their metrics are then computed exactly."""
-    if query.sampling == "exact":
-        return Sampling(None, None)
-    if isinstance(query.sampling, float):
-        fraction = None if query.sampling >= 1 else query.sampling
-        return Sampling(fraction, fraction)
-    rows = _rows_in_range(query)
-    fraction = _fraction(rows, settings.TRAIL.report_sample_rows)
-    if fraction is not None or query.offset + query.limit > SHORT_LIST:
-        return Sampling(fraction, fraction)
-    return Sampling(None, _fraction(rows, 2 * RANK_ROWS) and _fraction(rows, RANK_ROWS))
 
 
 def _scaled(rows: Iterable[Row | None], fraction: float | None) -> None:

@@ -1,6 +1,7 @@
 """The Stats API's answer to a request body: parse, run, and shape it as Plausible's v2.
 
-`answer()` is what `POST /api/v2/query` and the dashboard call.
+`answer()` is what `POST /api/v2/query` and the dashboard call; it loads what parsing
+needs from storage (`reports.context.load_context`) and hands it to the pure parser.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from reports.context import load_context
 from reports.dates import time_labels
 from reports.parse import parse
 from reports.query import interval_of, is_time
@@ -43,7 +45,7 @@ def _metrics(names: tuple[str, ...], row: Row) -> list[int | float]:
 def answer(
     *, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
 ) -> dict[str, Any]:
-    parsed = parse(site=site, body=body, now=now)
+    parsed = parse(site=site, body=body, context=load_context(site, body, now=now), now=now)
     query = parsed.query
     report = execute(query)
     results: list[dict[str, Any]] = []

@@ -23,6 +23,9 @@ class Site(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Set by delete: the site disappears at once; a job then deletes its events and the row.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The UTC day of the site's first event, once no event can arrive before it (Plausible's
+    # `stats_start_date`): set by `reports.context`, where a report's "all" begins.
+    stats_start_date = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -57,8 +60,8 @@ class Goal(models.Model):
 
 
 class Funnel(models.Model):
-    """A saved funnel: 2–8 steps, each `{"type": "page" | "event", "value": …}` (the
-    reports engine checks and runs them: reports/funnels.py)."""
+    """A saved funnel: 2–8 steps, each `{"type": "page" | "event", "value": …}` (checked by
+    the funnel rules, sites/funnels.py; run by reports/funnels.py)."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="funnels")
     name = models.CharField(max_length=120)

@@ -17,6 +17,7 @@ from accounts import tokens
 from accounts.errors import ServiceError
 from accounts.models import Organization
 from sites.domains import normalize_domain, normalize_hostname
+from sites.funnels import clean_steps, clean_window
 from sites.models import Funnel, Goal, SharedLink, Site
 from sites.signals import site_deleted
 
@@ -178,14 +179,19 @@ def goal_create(*, site: Site, kind: str, value: str, display_name: str = "") ->
         raise ServiceError("this goal exists already", field="value") from None
 
 
-def funnel_create(*, site: Site, name: str, steps: list[dict[str, str]], window: int) -> Funnel:
-    """Store a funnel whose steps the reports engine has checked."""
+def funnel_create(*, site: Site, name: str, steps: object, window: object) -> Funnel:
+    """Check a funnel's steps (as a request body writes them: `sites.funnels.step_body`) and
+    window by the funnel rules (sites/funnels.py), then its name, and store it."""
+    checked = clean_steps(steps)
+    seconds = clean_window(window)
     name = (name or "").strip()
     if not name or len(name) > MAX_EVENT_NAME:
         raise ServiceError(f"a funnel name has 1 to {MAX_EVENT_NAME} characters", field="name")
     if site.funnels.count() >= MAX_FUNNELS:
         raise ServiceError(f"a site has at most {MAX_FUNNELS} funnels", field="name")
-    return Funnel.objects.create(site=site, name=name, steps=steps, window=window)
+    return Funnel.objects.create(
+        site=site, name=name, steps=[step.stored() for step in checked], window=seconds
+    )
 
 
 def funnel_delete(*, site: Site, funnel_id: int) -> None:

@@ -20,9 +20,9 @@ from events.clickhouse import ClickHouseError
 from frontend.views.dashboard import site_dashboard
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
 from frontend.views.installation import box_context
-from reports import funnels
 from reports.installation import first_event_at, has_events
 from sites import selectors, services
+from sites.funnels import step_body
 from sites.models import Goal, Site
 
 
@@ -186,20 +186,18 @@ FUNNEL_ROWS = 8
 
 
 def _funnel_create(site: Site, form: QueryDict) -> str:
-    """The steps are checked by the reports engine (the API's rules), then stored."""
+    """The form's steps and window, checked and stored by the service (sites/funnels.py)."""
     steps = []
     for i in range(FUNNEL_ROWS):
         value = form.get(f"value{i}", "").strip()
         if value:
-            steps.append(funnels.step_body(form.get(f"type{i}", "page"), value))
+            steps.append(step_body(form.get(f"type{i}", "page"), value))
     window = form.get("window", "1800")
-    query = funnels.parse(
-        {"date_range": "30d", "steps": steps, "window": int(window) if window.isdigit() else 0},
-        site=site,
-    )
-    stored = [{"type": step.type, "value": step.value} for step in query.steps]
     funnel = services.funnel_create(
-        site=site, name=form.get("name", ""), steps=stored, window=query.window
+        site=site,
+        name=form.get("name", ""),
+        steps=steps,
+        window=int(window) if window.isdigit() else 0,
     )
     return f"Funnel “{funnel.name}” saved."
 

@@ -22,7 +22,7 @@ NONE = "(none)"
 DIRECT = "Direct / None"
 EVENTS, SESSIONS = "events", "sessions"
 # The engagement events of `events`, one row per page view (visit × page): their deepest
-# scroll and engaged time. Read through a subquery on `events` (reports/runner.py).
+# scroll and engaged time. Read through a subquery on `events` (reports/sql/selects.py).
 ENGAGEMENT = "engagement"
 TIME_COLUMN = {EVENTS: "timestamp", SESSIONS: "start", ENGAGEMENT: "timestamp"}
 

@@ -13,6 +13,7 @@ import pytest
 
 from accounts.models import Role
 from reports import funnels
+from reports.query import ParseContext
 from sites.models import Site
 from tests import factories
 from tests.reports.conftest import hit, post_json
@@ -339,6 +340,7 @@ def test_the_sql_binds_every_value() -> None:
     query = funnels.parse(
         body(site, [{"type": "page", "pattern": "/a'*"}, {"type": "event", "name": "') OR 1=1"}]),
         site=site,
+        context=ParseContext(),
     )
     sql, params = funnels.funnel_select(site=site, query=query).render()
     assert sql == (

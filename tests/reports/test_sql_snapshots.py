@@ -11,7 +11,7 @@ import pytest
 from reports.dates import DateRange
 from reports.plan import plan
 from reports.query import Combined, Condition, GoalDefinition, ReportQuery
-from reports.runner import part_select, rank_select
+from reports.sql.selects import part_select, rank_select
 
 SPAN = DateRange(dt.date(2026, 3, 1), dt.date(2026, 3, 30), "Europe/Berlin")
 GOALS = (

@@ -1,0 +1,168 @@
+"""The SELECTs a report runs, built from a `ReportQuery` and its plan: one per part of the
+plan (`part_select`), the ranking of a top list (`rank_select`), the range's row estimate
+that sampling is decided on (`rows_in_range_select`), and the first day of a site's data
+(`first_day_select`). Building only: `reports.runner` and `reports.sampling` run them.
+
+Every one is a `reports.sql.builder.Select`, so every table read is guarded by the site.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports.plan import Part, Plan
+from reports.query import Filter, ReportQuery, is_time
+from reports.sql.builder import Select, any_of
+from reports.sql.catalog import (
+    ENGAGEMENT,
+    EVENTS,
+    METRICS_ON,
+    PAGEVIEW_ROW_METRICS,
+    RANK_BY,
+    SESSIONS,
+    Binder,
+    date_condition,
+    dimension_sql,
+    goal_condition,
+)
+from reports.sql.filters import FilterCompiler
+
+Key = tuple[Any, ...]
+
+
+def part_select(
+    query: ReportQuery,
+    part: Part,
+    *,
+    dimensions: tuple[str, ...],
+    filters: tuple[Filter, ...],
+    fraction: float | None,
+    keys: list[Key] | None = None,
+    event_names: tuple[str, ...] = (),
+    columns: tuple[str, ...] | None = None,
+    order_by: tuple[str, ...] = (),
+) -> Select:
+    """The metrics of one part of a plan (`m_<metric>`) by `dimensions` (`d0`, `d1`, …), of
+    the rows with those dimension values only when `keys` are given; `columns` instead of
+    the metrics and an `order_by` (then paginated as the query asks) rank a top list."""
+    binder = Binder()
+    span = query.date_range
+    table = part.reads
+    dims = [
+        dimension_sql(
+            d,
+            table,
+            binder,
+            timezone=query.timezone,
+            first_day=span.first,
+            since_until=(span.start, span.end),
+            goals=query.goals,
+        )
+        for d in dimensions
+    ]
+    timed = any(is_time(d) for d in dimensions)
+    where: list[Any] = [date_condition(table, binder, span.start, span.end, active=timed)]
+    if filters:
+        where.append(FilterCompiler(query, binder, fraction).compile(filters, table))
+    if part.table == ENGAGEMENT:
+        event_names = ("engagement",)
+    if event_names:
+        where.append(f"name IN {binder.bind(list(event_names), 'Array(String)')}")
+    elif table == EVENTS:  # engagement events are never events of a report
+        where.append("name != 'engagement'")
+    if "event:goal" in dimensions:  # only rows that complete a goal
+        where.append(any_of(goal_condition(goal, binder) for goal in query.goals))
+    if keys is not None:
+        if len(dims) == 1:
+            where.append(f"{dims[0]} IN {binder.bind([k[0] for k in keys], 'Array(String)')}")
+        else:
+            kind = f"Array(Tuple({', '.join('String' for _ in dims)}))"
+            where.append(f"tuple({', '.join(dims)}) IN {binder.bind(keys, kind)}")
+    expressions = METRICS_ON[part.table]
+    if part.table == EVENTS and event_names == ("pageview",):
+        expressions = {**expressions, **PAGEVIEW_ROW_METRICS}
+    if columns is None:
+        columns = tuple(f"{expressions[m]} AS m_{m}" for m in part.metrics)
+    grouped = tuple(f"d{i}" for i in range(len(dims)))
+    dimension_columns = tuple(f"{sql} AS d{i}" for i, sql in enumerate(dims))
+    if part.table == ENGAGEMENT:  # one row per page view, then the averages
+        views = Select(
+            site_id=query.site_id,
+            table=EVENTS,
+            columns=(
+                *dimension_columns,
+                "max(scroll_depth) AS depth",
+                "sum(engagement_ms) AS engaged",
+            ),
+            where=tuple(where),
+            params=binder.params,
+            group_by=(*grouped, "session_id", "pathname"),
+            sample=fraction,
+        )
+        return Select(
+            site_id=query.site_id, table=views, columns=(*grouped, *columns), group_by=grouped
+        )
+    return Select(
+        site_id=query.site_id,
+        table=part.table,
+        columns=(*dimension_columns, *columns),
+        where=tuple(where),
+        params=binder.params,
+        group_by=grouped,
+        having=("sum(sign) > 0",) if part.table == SESSIONS and grouped else (),
+        order_by=order_by,
+        limit=query.limit if order_by else None,
+        offset=query.offset if order_by else 0,
+        sample=fraction,
+    )
+
+
+def rank_select(query: ReportQuery, the_plan: Plan, fraction: float | None) -> Select:
+    """The page of rows to return, ranked by a cheap count or by the requested order."""
+    part = the_plan.primary
+    expressions = METRICS_ON[part.table]
+    order = []
+    for name, direction in query.order_by:
+        if name in query.dimensions:
+            order.append(f"d{query.dimensions.index(name)} {direction.upper()}")
+        else:
+            metric = "visitors" if name == "percentage" else name
+            order.append(f"{expressions[metric]} {direction.upper()}")
+    if not order:
+        order.append(f"{RANK_BY[part.table]} DESC")
+    order.extend(f"d{i} ASC" for i in range(len(query.dimensions)))
+    return part_select(
+        query,
+        part,
+        dimensions=query.dimensions,
+        filters=query.filters,
+        fraction=fraction,
+        event_names=the_plan.event_names,
+        columns=(),
+        order_by=tuple(order),
+    )
+
+
+def rows_in_range_select(query: ReportQuery) -> Select:
+    """The event rows of the range, for `builder.estimate_rows` (the primary index's
+    estimate: no data read)."""
+    binder = Binder()
+    span = query.date_range
+    return Select(
+        site_id=query.site_id,
+        table=EVENTS,
+        columns=("site_id",),  # not count(): ClickHouse answers that without estimating
+        where=(date_condition(EVENTS, binder, span.start, span.end),),
+        params=binder.params,
+    )
+
+
+def first_day_select(site_id: int) -> Select:
+    """The UTC day of a site's first event (`first`), no row when it has none."""
+    return Select(
+        site_id=site_id,
+        table=EVENTS,
+        columns=("toDate(timestamp) AS first",),
+        order_by=("toDate(timestamp)",),
+        limit=1,
+    )
