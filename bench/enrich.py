@@ -21,10 +21,10 @@ from synthetic import Traffic, spool_records  # noqa: E402
 
 from events.clickhouse import get_client  # noqa: E402
 from events.clickhouse.migrate import migrate  # noqa: E402
+from events.enrich.enrich import enrich  # noqa: E402
+from events.enrich.geo import geo_database  # noqa: E402
 from events.flush import flush_segment  # noqa: E402
-from events.ingest.enrich import enrich  # noqa: E402
-from events.ingest.geo import geo_database  # noqa: E402
-from events.ingest.record import SpooledEvent  # noqa: E402
+from events.record import SpooledEvent  # noqa: E402
 from events.spool import spool_dir  # noqa: E402
 
 

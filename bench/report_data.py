@@ -33,8 +33,8 @@ The model:
 - Pages. 5,000 paths with Zipf popularity (rank r has weight ~1/(r+1)): a few fixed
   pages first ("/", "/pricing", "/docs", …), then /blog/post-N, /docs/guides/N, ….
 - Clients, sources, places. The user agents of bench/synthetic.py are parsed by Trail's
-  own parser (events.ingest.clients) at start; its referrers, plus coherent UTM campaigns,
-  are attributed by Trail's own events.ingest.referrers.attribute(); ~30 real
+  own parser (events.enrich.clients) at start; its referrers, plus coherent UTM campaigns,
+  are attributed by Trail's own events.enrich.referrers.attribute(); ~30 real
   (country, region, city) places. These small weighted tables are bound as parameters and
   picked in SQL by hash.
 - Referrer fields on events: as enrichment sets them. The events on the landing page (the
@@ -170,7 +170,7 @@ def device_table(domain: str, seed: int) -> Counter[tuple[str, ...]]:
     """(browser, version, OS, version, device, screen size) of synthetic.py's user agents."""
     from synthetic import Traffic
 
-    from events.ingest.clients import client_info, screen_size
+    from events.enrich.clients import client_info, screen_size
 
     combos: Counter[tuple[str, ...]] = Counter()
     for agent in Traffic(domain, seed=seed).user_agents:  # repeated by weight
@@ -194,8 +194,8 @@ def source_table(domain: str) -> Counter[tuple[str, ...]]:
     """(referrer, source, channel, utm medium, source, campaign, content, term, click id)."""
     from synthetic import _REFERRERS
 
-    from events.ingest.referrers import attribute
-    from events.ingest.urls import parse_page_url
+    from events.enrich.referrers import attribute
+    from events.enrich.urls import parse_page_url
 
     plain = sum(w for w, _ in _REFERRERS) / (1 - CAMPAIGN_SHARE)
     campaigns = sum(w for w, _, _ in CAMPAIGNS)

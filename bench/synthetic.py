@@ -153,8 +153,8 @@ def spool_records(traffic: Traffic, count: int, *, site_id: int) -> list[dict[st
     """`count` events as the edge writes them to the spool (received now)."""
     import datetime as dt
 
-    from events.ingest.record import to_record
     from events.ingest.request import from_plausible
+    from events.record import to_record
 
     now = dt.datetime.now(dt.UTC)
     return [

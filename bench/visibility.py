@@ -6,7 +6,7 @@
 services: a real Trail (2 web workers, Celery worker + beat, ClickHouse over HTTP); each
 event is posted to `/api/event` with a unique property, then ClickHouse is polled every
 20 ms until the row is there. embedded: the same in one process, as `make run` runs it
-(the WSGI application and the flusher thread), polling the embedded engine.
+(the WSGI application and the job thread), polling the embedded engine.
 """
 
 from __future__ import annotations
@@ -78,14 +78,14 @@ def embedded(events: int) -> list[float]:
 
     from events.clickhouse import get_client
     from events.clickhouse.migrate import migrate
-    from events.flusher import flusher
     from events.ingest.wsgi import wrap
+    from events.job_thread import job_thread
     from tests import factories
 
     migrate(get_client())
     factories.site(factories.organization(), DOMAIN)
     app = wrap(get_wsgi_application())
-    flusher.start()
+    job_thread.start()
 
     def send(seq: int) -> None:
         body = json.dumps({"n": "Seen", "u": f"https://{DOMAIN}/", "p": {"seq": seq}}).encode()
@@ -108,7 +108,7 @@ def embedded(events: int) -> list[float]:
             send, lambda seq: get_client().query(sql, {"s": str(seq)})[0]["n"] > 0, events
         )
     finally:
-        flusher.stop()
+        job_thread.stop()
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ class EventsConfig(AppConfig):
     verbose_name = "Events"
 
     def ready(self) -> None:
-        # Registers the periodic jobs and signal handlers (for the flusher and Celery beat,
+        # Registers the periodic jobs and signal handlers (for the job thread and Celery beat,
         # and the ingest site directory's reload on every site change).
         from events import flush, maintenance, salts  # noqa: F401
         from events.ingest import sites  # noqa: F401

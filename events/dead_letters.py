@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from events.clickhouse import ClickHouse, ClickHouseError, ClickHouseUnavailable
-from events.ingest.enrich import EventRow, columns, enrich
-from events.ingest.record import SpooledEvent
+from events.enrich.enrich import enrich
 from events.models import DeadLetter
+from events.record import SpooledEvent
+from events.rows import EventRow, columns
 
 
 @dataclass(frozen=True)

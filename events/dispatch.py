@@ -1,4 +1,4 @@
-"""Run a registered job soon: on a Celery worker in services mode, else on the flusher."""
+"""Run a registered job soon: on a Celery worker in services mode, else on the job thread."""
 
 from __future__ import annotations
 
@@ -13,6 +13,6 @@ def trigger(name: str) -> None:
 
         run_job.delay(name)
     else:
-        from events.flusher import flusher
+        from events.job_thread import job_thread
 
-        flusher.run_soon(name)
+        job_thread.run_soon(name)

@@ -33,11 +33,12 @@ from django.conf import settings
 
 from events.clickhouse import ClickHouse, ClickHouseError, ClickHouseUnavailable, get_client
 from events.clickhouse.base import checked_identifier
-from events.ingest.enrich import EventRow, columns, enrich
-from events.ingest.geo import GeoDatabase, geo_database
-from events.ingest.record import SpooledEvent
+from events.enrich.enrich import enrich
+from events.enrich.geo import GeoDatabase, geo_database
 from events.jobs import periodic
 from events.models import DeadLetter
+from events.record import SpooledEvent
+from events.rows import EventRow, columns
 from events.salts import visitor_id
 from events.sessions import open_visits, session_columns, stitch
 from events.spool import closed_segments, recover_orphans, segment_lines, spool_dir
@@ -45,7 +46,7 @@ from events.spool import closed_segments, recover_orphans, segment_lines, spool_
 logger = logging.getLogger(__name__)
 
 FLUSH_JOB = "events.flush_spool"
-LOCK_SECONDS = 30  # a flusher killed mid-run blocks the others for at most this long
+LOCK_SECONDS = 30  # a flush killed mid-run blocks the others for at most this long
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Periodic jobs: the work that runs beside the web requests (spool flushing, salt
 rotation, ...). One registry feeds both runners: Celery beat in services mode
-(`trail.celery`) and the in-process flusher thread in embedded mode (`events.flusher`);
+(`trail.celery`) and the in-process job thread in embedded mode (`events.job_thread`);
 either way a job runs through `run()`.
 """
 
@@ -45,7 +45,7 @@ def registered() -> list[Job]:
 
 
 def run(name: str) -> object:
-    """Run one job by name (the Celery task and the flusher thread both call this)."""
+    """Run one job by name (the Celery task and the job thread both call this)."""
     job = _jobs.get(name)
     if job is None:
         raise KeyError(f"no periodic job named {name!r}")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from events.clickhouse.base import ClickHouse
-from events.ingest.enrich import EventRow, VisitAttributes
+from events.rows import EventRow, VisitAttributes
 
 TIMEOUT = dt.timedelta(minutes=30)
 _ATTRIBUTES = tuple(f.name for f in fields(VisitAttributes))

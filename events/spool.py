@@ -9,7 +9,7 @@ writer thread). The writer wakes each waiting thread on its own: those whose rec
 wrote return without touching the spool's lock, and one of the others is handed the next
 write, so a write never wakes the whole crowd to contend for one lock (docs/ingest.md). A
 `2xx` always means "on disk". Segments close
-(rename to `*.seg`) every `rotate_seconds` or `rotate_records`; the flusher reads closed
+(rename to `*.seg`) every `rotate_seconds` or `rotate_records`; the flush reads closed
 segments and deletes each only after ClickHouse confirmed its insert. A segment left open by
 a killed process is found by its free lock and closed by `recover_orphans()`; a torn last
 line (a crash mid-write, never acknowledged) is skipped.
@@ -62,7 +62,7 @@ class Backlog:
 
 
 def backlog(directory: Path | None = None) -> Backlog:
-    """What waits for the flusher: closed and open segments."""
+    """What waits for the flush: closed and open segments."""
     segments, size, oldest = 0, 0, None
     directory = directory or spool_dir()
     if directory.is_dir():

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around the functions the flusher thread also calls."""
+"""Celery tasks: thin wrappers around the functions the job thread also calls."""
 
 import dataclasses
 

@@ -31,7 +31,7 @@ def _application() -> Any:
 
     from events.ingest.wsgi import wrap
 
-    return wrap(get_wsgi_application())  # without trail.wsgi's runtime (no flusher thread)
+    return wrap(get_wsgi_application())  # without trail.wsgi's runtime (no job thread)
 
 
 def post(

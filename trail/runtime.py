@@ -2,7 +2,7 @@
 
 `start()` is called once the WSGI/ASGI application is loaded, i.e. only in the process that
 serves (never in `runserver`'s autoreloader parent or in management commands). In embedded
-mode it takes the ClickHouse data directory for this process and starts the flusher thread.
+mode it takes the ClickHouse data directory for this process and starts the job thread.
 
 `route_stop_signals()` is for `manage.py serve`'s processes (docs/architecture.md,
 "Stopping"): SIGINT and SIGTERM are taken by one thread of the process instead of by
@@ -44,10 +44,10 @@ def start() -> None:
 
         lock.acquire(settings.CLICKHOUSE.data_dir)
     if settings.TRAIL.flush_mode is FlushMode.THREAD:
-        from events.flusher import flusher
+        from events.job_thread import job_thread
 
-        flusher.start()
-        logger.info("in-process flusher started")
+        job_thread.start()
+        logger.info("in-process job thread started")
 
 
 def route_stop_signals(*, supervisor: int | None = None) -> None:

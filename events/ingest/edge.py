@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from events.ingest.drops import DropCounter, counter
-from events.ingest.record import to_record
 from events.ingest.sites import directory
 from events.ingest.steps import Drop, Incoming, SiteQuota, Step, pipeline, run
+from events.record import to_record
 from events.spool import Spool, SpoolFull, spool
 
 logger = logging.getLogger(__name__)

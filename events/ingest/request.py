@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from events.rows import ENGAGEMENT
 from trail import strict_json
 
 MAX_BODY = 64 * 1024  # one browser event
@@ -27,7 +28,6 @@ MAX_PROP_KEY = 300
 MAX_PROP_VALUE = 2000
 MAX_FUTURE = dt.timedelta(minutes=5)
 MAX_PAST = dt.timedelta(days=30)
-ENGAGEMENT = "engagement"
 _FORBIDDEN_SCHEMES = ("data:", "javascript:", "vbscript:")
 
 

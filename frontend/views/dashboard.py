@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import guessing
 from accounts.errors import ServiceError
-from events.ingest.geo import attribution
+from events.enrich.geo import dbip_in_use
 from frontend import dashboard
 from frontend.views.helpers import user_of
 from reports.realtime import realtime
@@ -252,7 +252,7 @@ def _panel(request: HttpRequest, access: Access, name: str) -> HttpResponse:
         tab_label=panel.tabs[tab].label,
         data=data,
         params=access.query(view.params()),
-        attribution=attribution() if name == "locations" else None,
+        attribution=dbip_in_use() if name == "locations" else False,
     )
     return render(request, "frontend/_panel.html", context)
 

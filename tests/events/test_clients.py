@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from events.ingest.clients import ClientInfo, client_info, screen_size
+from events.enrich.clients import ClientInfo, client_info, screen_size
 from sites.models import Site
 from tests import factories
 from tests.reports.conftest import hit, post_json

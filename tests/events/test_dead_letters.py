@@ -280,7 +280,7 @@ def test_a_letter_that_fails_again_stays_with_the_new_reason(
 
 
 def record(site: Site, path: str, **changes: Any) -> dict[str, Any]:
-    """A spool record as the edge writes it (see events.ingest.record.to_record)."""
+    """A spool record as the edge writes it (see events.record.to_record)."""
     now = int(time.time() * 1000)
     values: dict[str, Any] = {
         "id": uuid.uuid4().hex,

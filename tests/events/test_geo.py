@@ -12,16 +12,17 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.template.loader import render_to_string
 from django.test import override_settings
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from events.ingest import geo
-from events.ingest.geo import (
+from events.enrich import geo
+from events.enrich.geo import (
     UNKNOWN,
     GeoDatabase,
     Location,
-    attribution,
+    dbip_in_use,
     geo_database,
     reset_geo_database,
 )
@@ -147,7 +148,7 @@ def test_geoip_database_setting_is_used_for_both_ip_versions(tmp_path: Path, no_
         assert database.lookup("81.2.69.142") == Location("GB", "England", "London")
         assert database.lookup("2a02:c7f::1") == Location("DE", "", "")
         assert database.lookup("1.1.1.1") == UNKNOWN  # not from the DB-IP files
-        assert attribution() is None  # MaxMind's terms are the user's business
+        assert not dbip_in_use()  # MaxMind's terms are the user's business
         assert geo_database() is database  # opened once
 
 
@@ -157,7 +158,7 @@ def test_a_users_own_dbip_file_keeps_the_attribution(tmp_path: Path, no_dbip: Pa
         database = geo_database()
         assert database is not None
         assert database.lookup("1.1.1.1").country_code == "AU"
-        assert attribution() == geo.DBIP_ATTRIBUTION_HTML
+        assert dbip_in_use()
 
 
 def test_installed_dbip_lite_is_the_default(no_dbip: Path) -> None:
@@ -167,7 +168,9 @@ def test_installed_dbip_lite_is_the_default(no_dbip: Path) -> None:
         assert database is not None
         assert database.lookup("1.1.1.1") == Location("AU", "New South Wales", "Sydney")
         assert database.lookup("2001:4860:4860::8888").city == "Mountain View"
-        assert attribution() == '<a href="https://db-ip.com">IP geolocation by DB-IP</a>'
+        assert dbip_in_use()
+        credit = render_to_string("frontend/_dbip_credit.html")
+        assert credit == '<a href="https://db-ip.com">IP geolocation by DB-IP</a>'
 
 
 def test_no_database_means_none_and_one_warning(
@@ -176,7 +179,7 @@ def test_no_database_means_none_and_one_warning(
     with _geoip_setting(None), caplog.at_level(logging.WARNING, logger=geo.__name__):
         assert geo_database() is None
         assert geo_database() is None
-        assert attribution() is None
+        assert not dbip_in_use()
     warnings = [r for r in caplog.records if r.name == geo.__name__]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
@@ -250,7 +253,7 @@ def test_the_installed_dbip_lite_database() -> None:
     with _geoip_setting(None):
         database = geo_database()
         assert database is not None
-        assert attribution() == geo.DBIP_ATTRIBUTION_HTML
+        assert dbip_in_use()
         assert database.lookup("8.8.8.8").country_code == "US"
         # Anycast IPv6 moves between countries across releases: only check one is found.
         assert len(database.lookup("2001:4860:4860::8888").country_code) == 2

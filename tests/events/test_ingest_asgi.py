@@ -29,7 +29,7 @@ def _application() -> Any:
 
     from events.ingest.asgi import wrap
 
-    return wrap(get_asgi_application())  # without trail.asgi's runtime (no flusher thread)
+    return wrap(get_asgi_application())  # without trail.asgi's runtime (no job thread)
 
 
 def call(

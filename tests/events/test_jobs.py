@@ -1,4 +1,4 @@
-"""Periodic jobs run through one registry: the flusher thread (embedded) or Celery (services)."""
+"""Periodic jobs run through one registry: the job thread (embedded) or Celery (services)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from events import jobs
-from events.flusher import Flusher
+from events.job_thread import JobThread
 
 
 def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -27,19 +27,19 @@ def job_names() -> Iterator[list[str]]:
         jobs.unregister(name)
 
 
-def test_flusher_runs_jobs_on_their_schedule(job_names: list[str]) -> None:
+def test_the_job_thread_runs_jobs_on_their_schedule(job_names: list[str]) -> None:
     fast, slow = [], []
     jobs.periodic(every=0.05, name="test.fast")(lambda: fast.append(time.monotonic()))
     jobs.periodic(every=60, name="test.slow")(lambda: slow.append(time.monotonic()))
     job_names += ["test.fast", "test.slow"]
-    flusher = Flusher(tick=0.01, only={"test.fast", "test.slow"})
-    flusher.start()
+    thread = JobThread(tick=0.01, only={"test.fast", "test.slow"})
+    thread.start()
     try:
         _wait(lambda: len(fast) >= 4)
-        assert flusher.alive
+        assert thread.alive
     finally:
-        flusher.stop()
-    assert not flusher.alive
+        thread.stop()
+    assert not thread.alive
     assert len(slow) == 1  # ran once at start, next turn a minute away
     gaps = [b - a for a, b in zip(fast, fast[1:], strict=False)]
     assert min(gaps) >= 0.04
@@ -56,13 +56,13 @@ def test_a_failing_job_neither_stops_the_thread_nor_the_others(
     jobs.periodic(every=0.02, name="test.broken")(broken)
     jobs.periodic(every=0.02, name="test.good")(good.set)
     job_names += ["test.broken", "test.good"]
-    flusher = Flusher(tick=0.01, only={"test.broken", "test.good"})
-    flusher.start()
+    thread = JobThread(tick=0.01, only={"test.broken", "test.good"})
+    thread.start()
     try:
-        _wait(lambda: flusher.runs.get("test.broken", 0) >= 3 and good.is_set())
-        assert flusher.alive
+        _wait(lambda: thread.runs.get("test.broken", 0) >= 3 and good.is_set())
+        assert thread.alive
     finally:
-        flusher.stop()
+        thread.stop()
     assert "periodic job test.broken failed" in caplog.text
 
 

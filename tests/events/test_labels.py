@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from events.ingest.labels import BROWSERS, OPERATING_SYSTEMS
+from events.enrich.labels import BROWSERS, OPERATING_SYSTEMS
 
 
 @pytest.mark.parametrize("table", [BROWSERS, OPERATING_SYSTEMS], ids=["browsers", "os"])

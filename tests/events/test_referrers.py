@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.ingest import referrers
-from events.ingest.referrers import (
+from events.enrich import referrers
+from events.enrich.referrers import (
     CATEGORIES,
     CHANNELS,
     DIRECT,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events import salts
-from events.ingest.urls import PageUrl, parse_page_url
+from events.enrich.urls import PageUrl, parse_page_url
 from events.models import Salt
 
 NOON = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)

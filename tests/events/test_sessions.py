@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from events.clickhouse import ClickHouse
-from events.ingest.enrich import EventRow
+from events.rows import EventRow
 from events.sessions import (
     SESSION_COLUMNS,
     VISIT_COLUMNS,

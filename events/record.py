@@ -1,9 +1,10 @@
 """The spool record: what an accepted event looks like on disk until it is flushed.
 
-The edge writes one JSON object per event (`to_record`); the flusher reads it back
-(`SpooledEvent.of`). Short keys keep segments small. The record holds the raw IP and user
-agent only until the flush turns them into a visitor hash, a location and a device; the
-segment is then deleted (docs/privacy.md).
+The edge writes one JSON object per event (`to_record`, at request time); the flush reads
+it back (`SpooledEvent.of`), and so do dead letters: both sides of the format live here.
+Short keys keep segments small. The record holds the raw IP and user agent only until the
+flush turns them into a visitor hash, a location and a device; the segment is then deleted
+(docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from events.ingest.request import EventInput
+if TYPE_CHECKING:
+    from events.ingest.request import EventInput
 
 # Client-supplied event ids (batch API) become UUIDs in a namespace of Trail's own, per
 # site: the same id sent twice maps to the same UUID, and is stored once.

@@ -1,4 +1,6 @@
-"""The in-process flusher: a daemon thread that runs the periodic jobs on schedule.
+"""The job thread: a daemon thread that runs every periodic job (`events/jobs.py`) on
+schedule in the serving process — the spool's flush, salt rotation, the purge of deleted
+sites, and any other job registered.
 
 Embedded mode's stand-in for Celery beat + workers. A failing job is logged and retried
 on its next turn; it never stops the thread or the other jobs.
@@ -15,7 +17,7 @@ from events import jobs
 logger = logging.getLogger(__name__)
 
 
-class Flusher:
+class JobThread:
     def __init__(self, tick: float = 0.2, only: set[str] | None = None) -> None:
         self._tick = tick
         self._only = only  # run just these jobs (tests); None: every registered job
@@ -33,7 +35,7 @@ class Flusher:
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="trail-flusher", daemon=True)
+            self._thread = threading.Thread(target=self._loop, name="trail-jobs", daemon=True)
             self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -70,4 +72,4 @@ class Flusher:
             self._stop.wait(self._tick)
 
 
-flusher = Flusher()
+job_thread = JobThread()

@@ -2,7 +2,7 @@
 
 Parsing uses ua-parser 1.0's best resolver (the `regex` backend of ua-parser-rs, ~65 µs a
 new string) and user-agents' device rules (mobile, tablet, desktop) on top of it; names
-are then put in Plausible's words (`events.ingest.labels`). Results are cached per string,
+are then put in Plausible's words (`events.enrich.labels`). Results are cached per string,
 so repeated user agents cost a dictionary lookup.
 """
 
@@ -20,7 +20,7 @@ from user_agents.parsers import (
     parse_operating_system,
 )
 
-from events.ingest.labels import BROWSERS, IPADOS, MOBILE_APP, OPERATING_SYSTEMS
+from events.enrich.labels import BROWSERS, IPADOS, MOBILE_APP, OPERATING_SYSTEMS
 
 _DESKTOP_UNIXES = frozenset({"FreeBSD", "OpenBSD", "NetBSD"})
 

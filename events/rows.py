@@ -1,8 +1,10 @@
-"""Enrichment: a spooled event becomes a row of the `events` table.
+"""The `events` table's row: its type (`EventRow`, with the `VisitAttributes` a visit keeps)
+and its columns, in the order of the dataclass.
 
-Runs in the flush (a Celery task in services mode, the flusher thread in embedded mode),
-never on the request path. The IP and user agent are used here and dropped: the row keeps
-the visitor hash, the location and the device.
+The flush builds rows (`events/enrich/enrich.py`), stitches them into visits
+(`events/sessions.py`) and inserts them as a columnar block (`columns`); dead letters keep a
+row as JSON (`as_json`/`from_json`) and replay it. Nothing here parses requests or queries
+ClickHouse.
 """
 
 from __future__ import annotations
@@ -13,15 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from events.ingest.clients import client_info, screen_size
-from events.ingest.geo import UNKNOWN, GeoDatabase
-from events.ingest.record import SpooledEvent
-from events.ingest.referrers import attribute
-from events.ingest.request import ENGAGEMENT
-from events.ingest.urls import parse_page_url
-from events.salts import visitor_id
-
+# Event names with a meaning of their own: a pageview counts towards visits and pages; an
+# engagement event carries scroll depth and engaged time and joins a visit without changing it.
 PAGEVIEW = "pageview"
+ENGAGEMENT = "engagement"
 
 
 @dataclass(slots=True)
@@ -106,55 +103,3 @@ def columns(rows: list[EventRow]) -> dict[str, list[Any]]:
     block = {name: [getattr(row, name) for row in rows] for name in COLUMNS}
     block["event_id"] = [str(value) for value in block["event_id"]]  # UUID travels as text
     return block
-
-
-def enrich(event: SpooledEvent, *, geo: GeoDatabase | None) -> EventRow:
-    page = parse_page_url(event.url, hash_mode=event.hash_mode)
-    client = client_info(event.user_agent)
-    location = geo.lookup(event.ip) if geo is not None and event.ip else UNKNOWN
-    source = attribute(
-        referrer=event.referrer,
-        page_host=page.hostname,
-        utm_source=page.utm_source,
-        utm_medium=page.utm_medium,
-        utm_campaign=page.utm_campaign,
-        click_id_param=page.click_id_param,
-    )
-    return EventRow(
-        site_id=event.site_id,
-        event_id=event.event_id,
-        timestamp=event.timestamp,
-        name=event.name,
-        visitor_id=visitor_id(
-            site_id=event.site_id,
-            ip=event.ip,
-            user_agent=event.user_agent,
-            received_at=event.received_at,
-        ),
-        hostname=page.hostname,
-        pathname=page.pathname,
-        referrer=source.referrer,
-        referrer_source=source.source,
-        channel=source.channel,
-        utm_medium=page.utm_medium,
-        utm_source=page.utm_source,
-        utm_campaign=page.utm_campaign,
-        utm_content=page.utm_content,
-        utm_term=page.utm_term,
-        click_id_param=page.click_id_param,
-        country_code=location.country_code,
-        region=location.region,
-        city=location.city,
-        browser=client.browser,
-        browser_version=client.browser_version,
-        os=client.os,
-        os_version=client.os_version,
-        device=client.device if event.user_agent else "",
-        screen_size=screen_size(event.screen_width),
-        props=dict(event.props),
-        revenue_amount=event.revenue_amount,
-        revenue_currency=event.revenue_currency,
-        interactive=event.interactive,
-        scroll_depth=event.scroll_depth or 0,
-        engagement_ms=event.engagement_ms or 0,
-    )
