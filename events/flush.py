@@ -32,7 +32,7 @@ import orjson
 from django.conf import settings
 
 from events.clickhouse import ClickHouse, ClickHouseError, ClickHouseUnavailable, get_client
-from events.clickhouse.base import checked_identifier
+from events.clickhouse.internal import open_visits, stored_event_ids
 from events.enrich.enrich import enrich
 from events.enrich.geo import GeoDatabase, geo_database
 from events.jobs import periodic
@@ -40,7 +40,7 @@ from events.models import DeadLetter
 from events.record import SpooledEvent
 from events.rows import EventRow, columns
 from events.salts import visitor_id
-from events.sessions import open_visits, session_columns, stitch
+from events.sessions import session_columns, stitch
 from events.spool import closed_segments, recover_orphans, segment_lines, spool_dir
 
 logger = logging.getLogger(__name__)
@@ -163,24 +163,6 @@ def _read_records(path: Path, dead: list[_Dead]) -> list[tuple[int, dict[str, An
     return events
 
 
-def _already_stored(client: ClickHouse, table: str, rows: list[EventRow]) -> set[str]:
-    """The client-supplied ids among `rows` that ClickHouse holds already."""
-    if not rows:
-        return set()
-    found = client.query(
-        f"SELECT DISTINCT toString(event_id) AS id FROM {checked_identifier(table)}"  # noqa: S608
-        " WHERE site_id IN {sites:Array(UInt64)} AND event_id IN {ids:Array(UUID)}"
-        " AND toDate(timestamp) BETWEEN {first:Date} AND {last:Date}",
-        {
-            "sites": sorted({row.site_id for row in rows}),
-            "ids": [str(row.event_id) for row in rows],
-            "first": min(row.timestamp for row in rows).date(),
-            "last": max(row.timestamp for row in rows).date(),
-        },
-    )
-    return {row["id"] for row in found}
-
-
 def _insert(
     client: ClickHouse, table: str, rows: list[tuple[int, EventRow]], token: str
 ) -> list[_Dead]:
@@ -232,7 +214,7 @@ def flush_segment(
         rows.append((index, row))
         if event.client_event_id:
             client_ids.append(row)
-    stored = _already_stored(client, table, client_ids)
+    stored = stored_event_ids(client, table, client_ids)
     if stored:
         before = len(rows)
         rows = [(i, row) for i, row in rows if str(row.event_id) not in stored]

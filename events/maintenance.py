@@ -7,6 +7,7 @@ from typing import Any
 
 from events import dispatch
 from events.clickhouse import get_client
+from events.clickhouse.internal import purge_site
 from events.jobs import periodic
 from sites.models import Site
 from sites.signals import site_deleted
@@ -21,11 +22,7 @@ def purge_deleted_sites() -> int:
     """Delete the events of deleted sites, then the sites' rows; sites purged."""
     purged = 0
     for site in Site.objects.filter(deleted_at__isnull=False).order_by("id"):
-        for table in ("events", "sessions"):
-            get_client().command(
-                f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}",  # noqa: S608
-                {"site": site.id},
-            )
+        purge_site(get_client(), site.id)
         site.delete()
         purged += 1
         logger.info("purged the events of deleted site %s", site.id)

@@ -1,8 +1,10 @@
 """Visits: events stitched into sessions with the 30-minute rule, as the flush writes them.
 
-A visit is a visitor's run of events on a site with no gap over 30 minutes. The flush
-hands each block of enriched rows to `stitch()`, which
-1. loads the visits of the block's visitors that may continue (one query to `sessions`),
+A visit is a visitor's run of events on a site with no gap over 30 minutes. For each block
+of enriched rows the flush
+1. loads the visits of the block's visitors that may continue (`open_visits` in
+   `events/clickhouse/internal.py`, one query to `sessions`), then hands rows and visits to
+   `stitch()`, which
 2. walks the rows in time order, giving each its visit's `session_id` (a new visit's id is
    derived from its first event's id, so a retried block gets the same ids), and
 3. returns the `sessions` rows to write: for every visit the block changed, its previous
@@ -24,7 +26,6 @@ from copy import copy
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from events.clickhouse.base import ClickHouse
 from events.rows import EventRow, VisitAttributes
 
 TIMEOUT = dt.timedelta(minutes=30)
@@ -98,44 +99,6 @@ class Visit(VisitAttributes):
 
 VISIT_COLUMNS = tuple(f.name for f in fields(Visit))
 SESSION_COLUMNS = (*VISIT_COLUMNS, "sign", "is_bounce", "duration")
-
-_OPEN_VISITS = (
-    f"SELECT {', '.join(VISIT_COLUMNS)}"  # noqa: S608 (column names from the dataclass)
-    """
-FROM sessions FINAL
-WHERE site_id IN {sites:Array(UInt64)}
-  AND toDate(start) >= toDate({since:DateTime64(3, 'UTC')}) - 1
-  AND (site_id, visitor_id) IN {visitors:Array(Tuple(UInt64, UInt64))}
-  AND timestamp >= {since:DateTime64(3, 'UTC')}
-  AND sign = 1
-"""
-)
-
-
-def open_visits(client: ClickHouse, rows: list[EventRow]) -> dict[tuple[int, int], list[Visit]]:
-    """The visits of the rows' visitors that may still take one of the rows."""
-    if not rows:
-        return {}
-    since = min(row.timestamp for row in rows) - TIMEOUT
-    visitors = sorted({(row.site_id, row.visitor_id) for row in rows})
-    found = client.query(
-        _OPEN_VISITS,
-        {
-            "sites": sorted({site for site, _ in visitors}),
-            "since": since,
-            "visitors": visitors,
-        },
-    )
-    latest: dict[int, Visit] = {}  # FINAL collapses versions; keep the newest if it lagged
-    for values in found:
-        visit = Visit(**values)
-        current = latest.get(visit.session_id)
-        if current is None or visit.version > current.version:
-            latest[visit.session_id] = visit
-    visits: dict[tuple[int, int], list[Visit]] = {}
-    for visit in latest.values():
-        visits.setdefault((visit.site_id, visit.visitor_id), []).append(visit)
-    return visits
 
 
 def _joinable(visits: list[Visit], when: dt.datetime) -> Visit | None:

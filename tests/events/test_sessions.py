@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from events.clickhouse import ClickHouse
+from events.clickhouse.internal import open_visits
 from events.rows import EventRow
 from events.sessions import (
     SESSION_COLUMNS,
     VISIT_COLUMNS,
     Visit,
-    open_visits,
     session_columns,
     stitch,
 )

@@ -1,0 +1,89 @@
+"""The write path's cross-site ClickHouse reads and deletes: internal, and cross-tenant.
+
+Reports read ClickHouse only through the guarded builder (`reports/sql/`), which confines
+every query to one site. The few statements here are the exceptions: the flush and the
+purge job run for the whole installation, never on behalf of a user, so one statement may
+touch the rows of many sites (of any organization). They are gathered here so that the
+exceptions are few and in one place:
+
+- `stored_event_ids`: which client-supplied event ids ClickHouse already holds (the flush's
+  deduplication of batch retries);
+- `open_visits`: the visits of a block's visitors that may still continue (the flush's
+  session stitching);
+- `purge_site`: delete a deleted site's events and visits (the purge job).
+
+Nothing here takes input from a request: site ids and visitor hashes come from the spool
+and the accounts database. Do not call these from a view or an API.
+"""
+
+from __future__ import annotations
+
+from events.clickhouse.base import ClickHouse, checked_identifier
+from events.rows import EventRow
+from events.sessions import TIMEOUT, VISIT_COLUMNS, Visit
+
+
+def stored_event_ids(client: ClickHouse, table: str, rows: list[EventRow]) -> set[str]:
+    """The client-supplied ids among `rows` that ClickHouse holds already."""
+    if not rows:
+        return set()
+    found = client.query(
+        f"SELECT DISTINCT toString(event_id) AS id FROM {checked_identifier(table)}"  # noqa: S608
+        " WHERE site_id IN {sites:Array(UInt64)} AND event_id IN {ids:Array(UUID)}"
+        " AND toDate(timestamp) BETWEEN {first:Date} AND {last:Date}",
+        {
+            "sites": sorted({row.site_id for row in rows}),
+            "ids": [str(row.event_id) for row in rows],
+            "first": min(row.timestamp for row in rows).date(),
+            "last": max(row.timestamp for row in rows).date(),
+        },
+    )
+    return {row["id"] for row in found}
+
+
+_OPEN_VISITS = (
+    f"SELECT {', '.join(VISIT_COLUMNS)}"  # noqa: S608 (column names from the dataclass)
+    """
+FROM sessions FINAL
+WHERE site_id IN {sites:Array(UInt64)}
+  AND toDate(start) >= toDate({since:DateTime64(3, 'UTC')}) - 1
+  AND (site_id, visitor_id) IN {visitors:Array(Tuple(UInt64, UInt64))}
+  AND timestamp >= {since:DateTime64(3, 'UTC')}
+  AND sign = 1
+"""
+)
+
+
+def open_visits(client: ClickHouse, rows: list[EventRow]) -> dict[tuple[int, int], list[Visit]]:
+    """The visits of the rows' visitors that may still take one of the rows."""
+    if not rows:
+        return {}
+    since = min(row.timestamp for row in rows) - TIMEOUT
+    visitors = sorted({(row.site_id, row.visitor_id) for row in rows})
+    found = client.query(
+        _OPEN_VISITS,
+        {
+            "sites": sorted({site for site, _ in visitors}),
+            "since": since,
+            "visitors": visitors,
+        },
+    )
+    latest: dict[int, Visit] = {}  # FINAL collapses versions; keep the newest if it lagged
+    for values in found:
+        visit = Visit(**values)
+        current = latest.get(visit.session_id)
+        if current is None or visit.version > current.version:
+            latest[visit.session_id] = visit
+    visits: dict[tuple[int, int], list[Visit]] = {}
+    for visit in latest.values():
+        visits.setdefault((visit.site_id, visit.visitor_id), []).append(visit)
+    return visits
+
+
+def purge_site(client: ClickHouse, site_id: int) -> None:
+    """Delete every event and visit of the site (a deleted one: the purge job)."""
+    for table in ("events", "sessions"):
+        client.command(
+            f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}",  # noqa: S608
+            {"site": site_id},
+        )
