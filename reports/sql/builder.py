@@ -1,9 +1,15 @@
-"""The SQL builder: the only way Trail builds a ClickHouse read.
+"""The SQL builder: every report (the Stats API, the dashboard, funnels, realtime, the
+installation check) reads ClickHouse through it; `run` and `estimate_rows` run those reads.
 
 Every table a query reads gets `site_id = {site_id:UInt64}` as the first condition of its
 WHERE clause, subqueries included; callers cannot leave it out. Values are bound as
 `{name:Type}` parameters, never interpolated. Expressions and table names come from
 Trail's code, never from a request; a request's values reach SQL only as parameters.
+
+Outside the reports, ClickHouse is read or deleted from only by the events write path's
+internal queries (events/clickhouse/internal.py): the flush's and the purge job's
+statements across sites, which answer no request. Besides those, the write path inserts
+rows, and the migrations and health checks run statements of their own.
 
 Conditions are plain strings (expressions with `{name:Type}` placeholders whose values are
 in `Select.params`) or `Expr`s, which carry their own parameters and may hold guarded
