@@ -1,5 +1,7 @@
 """The dashboard's state (date range, comparison, filters, chart) as URL parameters, and its
-panels as Stats API queries: every number on the dashboard comes from `reports.stats`.
+panels as reports: Stats API queries (`reports.stats.answer`) and saved funnels
+(`reports.funnels`). Realtime and a custom event's property keys are read by the fragments
+(`frontend/views/fragments.py`) from `reports.realtime` and `reports.properties`.
 
 URL parameters (a view can be bookmarked and shared):
 - `period`: a preset of `PRESETS`, or `custom` with `from` and `to` (YYYY-MM-DD);
@@ -20,10 +22,8 @@ from django.http import QueryDict
 
 from accounts.errors import ServiceError
 from reports import dates, funnels
-from reports.context import load_context, site_range
+from reports.context import load_context
 from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
-from reports.sql.builder import Select, run
-from reports.sql.catalog import EVENTS, Binder, date_condition
 from reports.stats import answer
 from sites.funnels import step_body
 from sites.models import Funnel, Site
@@ -316,28 +316,6 @@ def time_series(site: Site, view: View) -> dict[str, Any]:
     values = {r["dimensions"][0]: r["metrics"][0] for r in found["results"]}
     labels = found["meta"].get("time_labels", [])
     return {"labels": labels, "values": [values.get(label, 0) for label in labels]}
-
-
-def property_keys(site: Site, view: View, event: str) -> list[str]:
-    """Property keys of an event, from its recent rows (for the custom events panel)."""
-    span = site_range(site, date_range(view, site), timezone=site.timezone)
-    binder = Binder()
-    found = run(
-        Select(
-            site_id=site.id,
-            table=EVENTS,
-            columns=("arrayJoin(mapKeys(props)) AS key", "count() AS n"),
-            where=(
-                date_condition(EVENTS, binder, span.start, span.end),
-                f"name = {binder.bind(event, 'String')}",
-            ),
-            params=binder.params,
-            group_by=("key",),
-            order_by=("n DESC", "key"),
-            limit=20,
-        )
-    )
-    return [row["key"] for row in found]
 
 
 def funnel_result(site: Site, view: View, funnel: Funnel) -> dict[str, Any]:

@@ -1,15 +1,32 @@
-"""Has a site's snippet sent anything yet? (the "verify installation" page polls this)."""
+"""Has a site's snippet sent anything yet? (the "verify installation" page polls this).
+
+Both functions raise `EventStoreError` when the event store could not be asked, so that
+callers can say so without knowing which store runs.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from events.clickhouse.errors import ClickHouseError
 from reports.sql.builder import Select, run
 from sites.models import Site
 
 
+class EventStoreError(Exception):
+    """The event store refused the question or could not be reached."""
+
+
+def _ask(select: Select) -> list[dict[str, Any]]:
+    try:
+        return run(select)
+    except ClickHouseError as exc:
+        raise EventStoreError(str(exc)) from exc
+
+
 def first_event_at(site: Site) -> dt.datetime | None:
-    [row] = run(
+    [row] = _ask(
         Select(site_id=site.id, table="events", columns=("min(timestamp) AS first", "count() AS n"))
     )
     return row["first"] if row["n"] else None
@@ -17,4 +34,4 @@ def first_event_at(site: Site) -> dt.datetime | None:
 
 def has_events(site: Site) -> bool:
     """Cheaper than `first_event_at`: stops at the first row."""
-    return bool(run(Select(site_id=site.id, table="events", columns=("1 AS found",), limit=1)))
+    return bool(_ask(Select(site_id=site.id, table="events", columns=("1 AS found",), limit=1)))

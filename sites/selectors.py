@@ -1,4 +1,5 @@
-"""The one way to find a site for an actor (a signed-in user or an API key).
+"""The one way to find a site: for an actor (a signed-in user or an API key), or for anyone
+at a shared dashboard (a public site, or a shared link's slug).
 
 Another tenant's site is `NotFound` (answered 404, never 403, never data); a member whose
 role does not allow a change gets `Forbidden` (403). Scopes of API keys are checked by the
@@ -14,7 +15,7 @@ from accounts.errors import Forbidden, NotFound, ServiceError
 from accounts.models import CAN_MANAGE_SITES, ApiKey, Organization, User
 from accounts.selectors import membership_get
 from sites.domains import normalize_domain
-from sites.models import Site
+from sites.models import Funnel, SharedLink, Site
 
 Actor = User | ApiKey | AnonymousUser
 
@@ -74,3 +75,29 @@ def sites_for_actor(*, actor: Actor) -> QuerySet[Site]:
 
 def sites_for_organization(*, organization: Organization) -> QuerySet[Site]:
     return _live_sites().filter(organization=organization).order_by("domain")
+
+
+def shared_site_get(*, domain: str, slug: str) -> tuple[Site, SharedLink | None]:
+    """The site a shared dashboard shows, for anyone: with a slug, the site of that live
+    shared link (and the link, whose password the caller asks for); without one, the site
+    if it is public. Anything else is `NotFound`."""
+    try:
+        canonical = normalize_domain(domain)
+    except ServiceError:  # not a domain: no such dashboard
+        raise NotFound(domain) from None
+    site = _live_sites().filter(domain=canonical).first()
+    if site is None:
+        raise NotFound(domain)
+    if slug:
+        link = SharedLink.objects.filter(site=site, slug=slug).first()
+        if link is None:
+            raise NotFound(domain)
+        return site, link
+    if not site.is_public:
+        raise NotFound(domain)
+    return site, None
+
+
+def funnels_for_site(*, site: Site) -> list[Funnel]:
+    """A site's saved funnels, by name."""
+    return list(site.funnels.order_by("name"))

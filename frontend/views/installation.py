@@ -17,11 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_SITES, User
 from accounts.selectors import membership_get
-from events.clickhouse import ClickHouseError
 from events.ingest.drops import RecentDrops, recent_drops
 from events.ingest.steps import DropReason
 from frontend.views.helpers import user_of
-from reports.installation import has_events
+from reports.installation import EventStoreError, has_events
 from sites import selectors, services
 from sites.models import Site
 
@@ -99,7 +98,7 @@ def site_installation_box(request: HttpRequest, domain: str) -> HttpResponse:
     site = selectors.site_get_for_actor(actor=user_of(request), domain=domain)
     try:
         installed: bool | None = has_events(site)
-    except ClickHouseError:
+    except EventStoreError:
         installed = None
     context = box_context(user=user_of(request), site=site, installed=installed)
     # 286: htmx stops polling once the first event is there

@@ -16,11 +16,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_SITES
-from events.clickhouse import ClickHouseError
 from frontend.views.dashboard import site_dashboard
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
 from frontend.views.installation import box_context
-from reports.installation import first_event_at, has_events
+from reports.installation import EventStoreError, first_event_at, has_events
 from sites import selectors, services
 from sites.funnels import step_body
 from sites.models import Goal, Site
@@ -94,7 +93,7 @@ def site_installation(request: HttpRequest, domain: str) -> JsonResponse:
     site = selectors.site_get_for_actor(actor=user_of(request), domain=domain)
     try:
         first = first_event_at(site)
-    except ClickHouseError:
+    except EventStoreError:
         return JsonResponse({"installed": False, "error": "event store unavailable"}, status=503)
     return JsonResponse(
         {"installed": first is not None, "first_event_at": first.isoformat() if first else None}

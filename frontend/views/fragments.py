@@ -1,0 +1,172 @@
+"""The dashboard's fragments (`…/panel/<name>`, loaded by htmx after the page): a registry
+from a fragment's name to the small function that renders it.
+
+Numbers come from the reports engine only: `frontend/dashboard.py` (`reports.stats`,
+`reports.funnels`), `reports.realtime` and `reports.properties`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.errors import ServiceError
+from events.enrich.geo import dbip_in_use
+from frontend import dashboard
+from frontend.views.access import Access
+from reports.properties import property_keys
+from reports.realtime import realtime
+from sites import selectors
+from sites.models import Site
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One fragment's request: who asks, for which view of the site."""
+
+    request: HttpRequest
+    access: Access
+    view: dashboard.View
+    name: str
+
+    @property
+    def site(self) -> Site:
+        return self.access.site
+
+    def link(self, **changes: Any) -> str:
+        """The URL query of this view with `changes`, carrying a shared link."""
+        return self.access.query(self.view.params(**changes))
+
+    def render(self, template: str, **context: Any) -> HttpResponse:
+        base = {"site": self.site, "access": self.access, "view": self.view, "name": self.name}
+        return render(self.request, template, {**base, **context})
+
+
+def _top(ask: Ask) -> HttpResponse:
+    return ask.render("frontend/_top.html", stats=dashboard.top_stats(ask.site, ask.view))
+
+
+def _chart(ask: Ask) -> HttpResponse:
+    series = dashboard.time_series(ask.site, ask.view)
+    metric_links = [
+        {"label": label, "url": ask.link(metric=key), "current": key == ask.view.metric}
+        for key, label in dashboard.CHART_METRICS.items()
+    ]
+    interval_links = [
+        {
+            "label": interval.capitalize(),
+            "url": ask.link(interval=interval),
+            "current": interval == ask.view.interval,
+        }
+        for interval in dashboard.INTERVALS
+    ]
+    return ask.render(
+        "frontend/_chart.html",
+        series_json=json.dumps(series),
+        rows=list(zip(series["labels"], series["values"], strict=True)),
+        metric_links=metric_links,
+        interval_links=interval_links,
+    )
+
+
+def _spark(ask: Ask) -> HttpResponse:
+    """A site list row's sparkline and its visitors."""
+    values = dashboard.time_series(ask.site, ask.view)["values"]
+    top = max(values, default=0) or 1
+    step = 100 / max(len(values) - 1, 1)
+    return ask.render(
+        "frontend/_spark.html",
+        values=values,
+        total=dashboard.visitors(ask.site, ask.view),
+        points=" ".join(f"{i * step:.1f},{22 - 20 * v / top:.1f}" for i, v in enumerate(values)),
+    )
+
+
+def _funnels(ask: Ask) -> HttpResponse:
+    """The saved funnel asked for (`?funnel=<id>`), else the first by name."""
+    saved = selectors.funnels_for_site(site=ask.site)
+    chosen = next((f for f in saved if str(f.pk) == ask.request.GET.get("funnel")), None)
+    funnel = chosen or (saved[0] if saved else None)
+    context: dict[str, Any] = {"funnels": saved, "funnel": funnel, "params": ask.link()}
+    if funnel is not None:
+        context["result"] = dashboard.funnel_result(ask.site, ask.view, funnel)
+    return ask.render("frontend/_funnel.html", **context)
+
+
+def _realtime(ask: Ask) -> HttpResponse:
+    return ask.render("frontend/_realtime.html", now=realtime(site=ask.site))
+
+
+def chosen_property(
+    request: HttpRequest, site: Site, view: dashboard.View, name: str
+) -> tuple[str, list[str]]:
+    """The property a custom events panel breaks its event down by (`?prop=`, when the
+    event has it), and the keys it may: only with an `event:name` filter."""
+    event = dashboard.view_event(view)
+    if name != "events" or not event:
+        return "", []
+    keys = property_keys(site=site, date_range=dashboard.date_range(view, site), event=event)
+    prop = request.GET.get("prop", "")
+    return (prop if prop in keys else ""), keys
+
+
+def _tabbed(ask: Ask, panel: dashboard.Panel) -> HttpResponse:
+    """A panel of `dashboard.PANELS`: its chosen tab's rows (`?tab=`, else the first)."""
+    tab = ask.request.GET.get("tab", "")
+    if tab not in panel.tabs:
+        tab = next(iter(panel.tabs))
+    context: dict[str, Any] = {}
+    prop, keys = chosen_property(ask.request, ask.site, ask.view, ask.name)
+    if keys:
+        context.update(props=keys, prop=prop)
+    if ask.name == "locations" and tab == "countries":  # every country for the map
+        data = dashboard.panel_rows(ask.site, ask.view, ask.name, tab, limit=300)
+        context["map_json"] = json.dumps({r["label"]: r["values"][0] for r in data.rows})
+        data = dashboard.Rows(headers=data.headers, rows=data.rows[: dashboard.LIST_SIZE])
+    else:
+        data = dashboard.panel_rows(ask.site, ask.view, ask.name, tab, prop=prop)
+    return ask.render(
+        "frontend/_panel.html",
+        **context,
+        panel=panel,
+        tab=tab,
+        tab_label=panel.tabs[tab].label,
+        data=data,
+        params=ask.link(),
+        attribution=dbip_in_use() if ask.name == "locations" else False,
+    )
+
+
+FRAGMENTS: dict[str, Callable[[Ask], HttpResponse]] = {
+    "top": _top,
+    "chart": _chart,
+    "spark": _spark,
+    "funnels": _funnels,
+    "realtime": _realtime,
+    **{name: partial(_tabbed, panel=panel) for name, panel in dashboard.PANELS.items()},
+}
+
+
+def reason(error: ServiceError) -> str:
+    return f"{error.field}: {error.message}" if error.field else error.message
+
+
+def fragment(request: HttpRequest, access: Access, name: str) -> HttpResponse:
+    """The fragment `name`; what the view's filters make impossible (a pattern RE2
+    refuses) is a 400 with the reason, in the panel (the dashboard swaps a 400's body in:
+    frontend/dashboard/main.js)."""
+    make = FRAGMENTS.get(name)
+    if make is None:
+        raise Http404("no such panel")
+    ask = Ask(request=request, access=access, view=dashboard.view_from(request.GET), name=name)
+    try:
+        return make(ask)
+    except ServiceError as error:
+        context = {"message": reason(error)}
+        return render(request, "frontend/_refused.html", context, status=400)
