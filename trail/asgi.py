@@ -1,7 +1,7 @@
 """ASGI entry point (Trail serves WSGI; this exists for ASGI-only hosts).
 
 The browser ingest endpoints are answered in front of Django (`events.ingest.asgi`), by the
-same handler as under WSGI.
+same transport-neutral handler as under WSGI (`events.ingest.handler`).
 """
 
 import os

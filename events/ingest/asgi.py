@@ -1,37 +1,34 @@
-"""The lean route of the browser endpoints for ASGI hosts (`trail/asgi.py`).
+"""The browser endpoints under ASGI (`trail/asgi.py`, for ASGI-only hosts).
 
-The same handler as the WSGI route (`events.ingest.wsgi.serve`, its statuses and limits),
-in front of Django's ASGI application: the body is read here up to the endpoint's cap
-(one byte past it answers 413 without reading the rest), the request becomes the small
-WSGI environ the handler reads, and the handler runs in a worker thread, since it waits
-for the spool's fsync. Every other path goes to Django.
+`wrap(django_app)` answers `/api/event` and `/api/send` in front of Django's ASGI
+application with the transport-neutral handler (`events/ingest/handler.py`) and hands every
+other path (and every non-HTTP scope) to Django. The adapter reads a POST's body on the
+event loop, once, up to `MAX_BODY` (one byte past it answers 413 without reading the rest),
+then runs the handler in a worker thread, since it waits for the spool's fsync.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from events.ingest.request import MAX_BODY
-from events.ingest.wsgi import ROUTES, Route, serve
+from events.ingest.handler import ROUTES, IngestRequest, respond
+from events.ingest.request import MAX_BODY, BadRequest, too_large
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_UNPREFIXED = {"CONTENT_TYPE", "CONTENT_LENGTH"}
-
 
 class _Disconnected(Exception):
     """The client went away before its body was read: nothing to answer."""
 
 
-async def _body(receive: Receive) -> bytes | None:
-    """The request body, or None when it is over `MAX_BODY` (the rest is left unread)."""
+async def _body(receive: Receive) -> bytes | BadRequest:
+    """The request body, or a 413 when it is over `MAX_BODY` (the rest is left unread)."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -40,40 +37,19 @@ async def _body(receive: Receive) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
-            return None
+            return too_large(MAX_BODY)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 
 
-def _environ(scope: Scope, body: bytes | None) -> dict[str, Any]:
-    client = scope.get("client") or ("", 0)
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": scope["method"],
-        "PATH_INFO": scope["path"],
-        "REMOTE_ADDR": client[0],
-        "wsgi.input": io.BytesIO(body or b""),
-    }
+def _headers(scope: Scope) -> dict[str, str]:
+    """The headers by lower-case name; a repeated header's values joined with commas."""
+    headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", []):
-        name = raw_name.decode("latin-1").upper().replace("-", "_")
-        key = name if name in _UNPREFIXED else f"HTTP_{name}"
-        value = raw_value.decode("latin-1")
-        environ[key] = f"{environ[key]},{value}" if key in environ else value
-    # what the handler reads: the real length, or one past the cap so that it answers 413
-    environ["CONTENT_LENGTH"] = str(MAX_BODY + 1 if body is None else len(body))
-    return environ
-
-
-def _answer(route: Route, environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    started: list[Any] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
-        started[:] = [status, headers]
-
-    body = b"".join(serve(route, environ, start_response))
-    status, headers = started
-    encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    return int(status.split(" ", 1)[0]), encoded, body
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
 
 
 def wrap(django_app: ASGIApp) -> ASGIApp:
@@ -88,9 +64,17 @@ def wrap(django_app: ASGIApp) -> ASGIApp:
             body = await _body(receive) if scope["method"] == "POST" else b""
         except _Disconnected:
             return
-        answer = sync_to_async(_answer, thread_sensitive=False)
-        status, headers, content = await answer(route, _environ(scope, body))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+        client = scope.get("client") or ("", 0)
+        request = IngestRequest(
+            method=scope["method"],
+            path=scope["path"],
+            peer=client[0],
+            headers=_headers(scope),
+            body=body,
+        )
+        response = await sync_to_async(respond, thread_sensitive=False)(route, request)
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
 
     return application

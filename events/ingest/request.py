@@ -72,10 +72,20 @@ class EventInput:
     user_agent: str = ""  # batch API only
 
 
+def too_large(limit: int) -> BadRequest:
+    """The 413 of a body over `limit` bytes."""
+    return BadRequest(f"body too large: at most {limit} bytes", 413)
+
+
 def read_body(raw: bytes, content_encoding: str, limit: int) -> bytes:
     """The body, decompressed if gzip/deflate, never more than `limit` bytes."""
     if len(raw) > limit:
-        raise BadRequest(f"body too large: at most {limit} bytes", 413)
+        raise too_large(limit)
+    return decompress(raw, content_encoding, limit)
+
+
+def decompress(raw: bytes, content_encoding: str, limit: int) -> bytes:
+    """A body read within `limit`, decompressed if gzip/deflate: at most `limit` bytes."""
     encoding = content_encoding.strip().lower()
     if encoding in ("", "identity"):
         return raw

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 from django.urls import URLResolver, get_resolver
 
-from events.ingest.wsgi import ROUTES
+from events.ingest.handler import ROUTES
 from frontend.dashboard import PANELS
 from sites import services
 from sites.models import Site

@@ -1,0 +1,157 @@
+"""The browser endpoints, `POST /api/event` (Plausible) and `POST /api/send` (Umami): one
+handler, whatever the transport.
+
+`respond(route, request)` takes what any server gives — the method, the path, the peer's
+address, the headers and the body, already read up to `MAX_BODY` by the adapter — and
+returns the status, headers and body to send. The adapters in front of Django are thin:
+`events/ingest/wsgi.py` (Trail's own server) and `events/ingest/asgi.py` (ASGI-only hosts)
+each read the body once, up to the cap, and call this. No session, cookie, CSRF check or
+user is involved (docs/ingest.md, "The lean route").
+
+Statuses: 202 accepted (with `X-Trail-Dropped: <reason>` when a step dropped it), 204 a
+preflight, 400 malformed, 405 wrong method, 413 too large, 415 unsupported content type or
+encoding, 503 + `Retry-After` when the spool cannot take it, 500 (nothing was stored) on a
+failure nobody foresaw. Every answer carries the CORS headers and `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from django.conf import settings
+
+from events.ingest.edge import IngestUnavailable, collector
+from events.ingest.request import (
+    MAX_BODY,
+    BadRequest,
+    EventInput,
+    NotAnEvent,
+    decompress,
+    from_plausible,
+    from_umami,
+    parse_json,
+)
+from events.ingest.steps import Incoming
+from trail.clients import client_ip
+
+logger = logging.getLogger(__name__)
+
+_CORS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, x-umami-cache"),
+    ("Access-Control-Max-Age", "86400"),
+]
+_ACCEPTED_TYPES = ("", "text/plain", "application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    parse: Callable[[Any], EventInput]
+    body: bytes  # the answer to an accepted (or dropped) event
+    content_type: str
+
+
+ROUTES = {
+    "/api/event": Route(from_plausible, b"ok", "text/plain; charset=utf-8"),
+    # Umami's script keeps the body's `cache` and echoes it back; ours carries nothing.
+    "/api/send": Route(from_umami, b'{"cache":""}', "application/json"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    method: str
+    path: str
+    peer: str  # the connecting address (a proxy's, behind one: see trail.clients)
+    headers: Mapping[str, str]  # lower-case names
+    # The body as the adapter read it (a POST's only), or what reading it met: the 413 of a
+    # body over MAX_BODY (the rest left unread), the 400 of a malformed Content-Length.
+    body: bytes | BadRequest
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def status_line(self) -> str:
+        """ "202 Accepted", as WSGI's `start_response` wants it."""
+        return f"{self.status} {HTTPStatus(self.status).phrase}"
+
+
+def _answer(
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    extra: list[tuple[str, str]] | None = None,
+) -> IngestResponse:
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+        *_CORS,
+        *(extra or []),
+    ]
+    return IngestResponse(status, headers, body)
+
+
+def _error(status: int, message: str, extra: list[tuple[str, str]] | None = None) -> IngestResponse:
+    return _answer(status, json.dumps({"error": message}).encode(), extra=extra)
+
+
+def _handle(route: Route, request: IngestRequest) -> IngestResponse:
+    if request.method == "OPTIONS":
+        return _answer(204, b"", "text/plain")
+    if request.method != "POST":
+        return _error(405, "use POST", [("Allow", "POST, OPTIONS")])
+    headers = request.headers
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type not in _ACCEPTED_TYPES:
+        return _error(415, "send the event as application/json or text/plain")
+    try:
+        if isinstance(request.body, BadRequest):
+            raise request.body
+        body = decompress(request.body, headers.get("content-encoding", ""), MAX_BODY)
+        event = route.parse(parse_json(body))
+    except BadRequest as exc:
+        return _error(exc.status, exc.message)
+    except NotAnEvent as exc:
+        return _answer(202, route.body, route.content_type, [("X-Trail-Dropped", exc.reason)])
+    incoming = Incoming(
+        event=event,
+        ip=client_ip(
+            request.peer,
+            headers.get("x-forwarded-for", ""),
+            settings.TRAIL.ingest.trusted_proxies,
+        ),
+        user_agent=headers.get("user-agent", ""),
+        received_at=dt.datetime.now(dt.UTC),
+        do_not_track=headers.get("dnt") == "1" or headers.get("sec-gpc") == "1",
+    )
+    try:
+        outcome = collector().accept([incoming])
+    except IngestUnavailable as exc:
+        return _error(503, exc.message, [("Retry-After", str(exc.retry_after))])
+    dropped = [("X-Trail-Dropped", reason) for _, reason in outcome.drops]
+    return _answer(202, route.body, route.content_type, dropped)
+
+
+def respond(route: Route, request: IngestRequest) -> IngestResponse:
+    """Answer one ingest request; an unexpected failure is a 500 that says nothing was stored.
+
+    Blocks until accepted events are on disk (the spool's fsync): ASGI runs it in a thread.
+    """
+    try:
+        return _handle(route, request)
+    except Exception:
+        logger.exception("ingest failed on %s", request.path)
+        return _error(500, "internal error: the event was not stored")
