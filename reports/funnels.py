@@ -23,7 +23,7 @@ from reports.sampling import sampling
 from reports.sql.builder import Expr, Select, any_of, run
 from reports.sql.catalog import EVENTS, Binder, date_condition, page_regex
 from reports.sql.filters import FilterCompiler
-from sites.funnels import DEFAULT_WINDOW, Step, clean_steps, clean_window
+from sites.funnels import BODY, DEFAULT_WINDOW, Step, clean_steps, clean_window
 from sites.models import Site
 
 KEYS = ("site_id", "date_range", "steps", "window", "filters", "sampling")
@@ -72,7 +72,7 @@ def parse(
     return FunnelQuery(
         site_id=site.domain,
         date_range=date_range,
-        steps=clean_steps(fields.get("steps")),
+        steps=clean_steps(fields.get("steps"), BODY),
         window=clean_window(fields.get("window", DEFAULT_WINDOW)),
         filters=parse_filters(fields.get("filters"), context.goals),
         goals=context.goals,

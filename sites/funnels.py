@@ -2,10 +2,10 @@
 
 A funnel is 2–8 steps, each a page (a path pattern, `*` matches any characters, as for
 pageview goals) or a custom event (by exact name), all within `window` seconds of the
-first. Steps arrive as a request body writes them (`{"type": "page", "pattern": …}` or
-`{"type": "event", "name": …}`) and leave as `Step`s; a saved funnel stores them as
-`{"type": …, "value": …}` (`sites.models.Funnel`). `sites.services.funnel_create` and
-`reports.funnels.parse` both check with these rules; errors name the field
+first. A request body writes a step `{"type": "page", "pattern": …}` or `{"type":
+"event", "name": …}` (`BODY`), a saved funnel `{"type": …, "value": …}` (`STORED`, as
+`sites.models.Funnel` keeps them); both leave as `Step`s. `reports.funnels.parse` and
+`sites.services.funnel_create` check with these rules; errors name the field
 (`steps[1].type`, `window`). Decisions: docs/funnels-and-realtime.md.
 """
 
@@ -39,34 +39,52 @@ class Step:
         return {"type": self.type, "value": self.value}
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """How a step is written: the key of a page step's pattern and of an event's name."""
+
+    page: str
+    event: str
+
+    def key(self, kind: StepType) -> str:
+        return self.page if kind == "page" else self.event
+
+
+BODY = _Shape(page="pattern", event="name")  # a request body's (the funnels API's)
+STORED = _Shape(page="value", event="value")  # a saved funnel's (`Funnel.steps`)
+
+
 def step_body(kind: str, value: str) -> dict[str, str]:
     """A step as a request body writes it (`{"type": "page", "pattern": …}`)."""
-    return {"type": kind, "pattern" if kind == "page" else "name": value}
+    return {"type": kind, BODY.page if kind == "page" else BODY.event: value}
 
 
-def clean_steps(value: object) -> tuple[Step, ...]:
-    """A body's `steps`, checked; errors name `steps` or `steps[i]…`."""
+def clean_steps(value: object, shape: _Shape = STORED) -> tuple[Step, ...]:
+    """Steps written as `shape` says, checked; errors name `steps` or `steps[i]…`."""
     if not isinstance(value, list):
         raise ServiceError("expected a list of steps", field="steps")
     if not MIN_STEPS <= len(value) <= MAX_STEPS:
         raise ServiceError(
             f"a funnel has {MIN_STEPS} to {MAX_STEPS} steps, got {len(value)}", field="steps"
         )
-    return tuple(_step(item, f"steps[{index}]") for index, item in enumerate(value))
+    return tuple(_step(item, f"steps[{index}]", shape) for index, item in enumerate(value))
 
 
-def _step(item: object, field: str) -> Step:
+def _step(item: object, field: str, shape: _Shape) -> Step:
     if not isinstance(item, dict):
         raise ServiceError(
-            'expected {"type": "page", "pattern": …} or {"type": "event", "name": …}', field=field
+            f'expected {{"type": "page", "{shape.page}": …}}'
+            f' or {{"type": "event", "{shape.event}": …}}',
+            field=field,
         )
     kind: StepType
     if item.get("type") == "page":
-        kind, key = "page", "pattern"
+        kind = "page"
     elif item.get("type") == "event":
-        kind, key = "event", "name"
+        kind = "event"
     else:
         raise ServiceError('expected "page" or "event"', field=f"{field}.type")
+    key = shape.key(kind)
     for extra in item:
         if extra not in ("type", key):
             raise ServiceError(

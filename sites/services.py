@@ -180,8 +180,8 @@ def goal_create(*, site: Site, kind: str, value: str, display_name: str = "") ->
 
 
 def funnel_create(*, site: Site, name: str, steps: object, window: object) -> Funnel:
-    """Check a funnel's steps (as a request body writes them: `sites.funnels.step_body`) and
-    window by the funnel rules (sites/funnels.py), then its name, and store it."""
+    """Check a funnel's steps (`[{"type": "page" | "event", "value": …}, …]`) and window by
+    the funnel rules (sites/funnels.py), then its name, and store it."""
     checked = clean_steps(steps)
     seconds = clean_window(window)
     name = (name or "").strip()

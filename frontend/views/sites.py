@@ -21,7 +21,6 @@ from frontend.views.helpers import error_message, posted_id, require_membership,
 from frontend.views.installation import box_context
 from reports.installation import EventStoreError, first_event_at, has_events
 from sites import selectors, services
-from sites.funnels import step_body
 from sites.models import Goal, Site
 
 
@@ -190,7 +189,7 @@ def _funnel_create(site: Site, form: QueryDict) -> str:
     for i in range(FUNNEL_ROWS):
         value = form.get(f"value{i}", "").strip()
         if value:
-            steps.append(step_body(form.get(f"type{i}", "page"), value))
+            steps.append({"type": form.get(f"type{i}", "page"), "value": value})
     window = form.get("window", "1800")
     funnel = services.funnel_create(
         site=site,
