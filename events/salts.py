@@ -1,4 +1,4 @@
-"""Daily salts and the visitor hash (the privacy model in DESIGN.md).
+"""Daily salts and the visitor hash (the privacy model: docs/privacy.md, "The visitor hash").
 
 `visitor_id = keyed_hash(salt_of_utc_day, site_id, ip, user_agent)`: one random 32-byte
 salt per UTC day, created on first use, stored in the accounts database so every process
