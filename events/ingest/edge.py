@@ -1,7 +1,7 @@
 """Accepting events: run the drop steps, then make the survivors durable in the spool.
 
-Both entry points use it: the lean WSGI route of the browser endpoints
-(`events.ingest.wsgi`, also behind the ASGI route) and the batch API (`events.api`). Nothing
+Both entry points use it: the lean route of the browser endpoints (`events.ingest.handler`,
+behind its WSGI and ASGI adapters) and the batch API (`events.api`). Nothing
 here calls PostgreSQL, Redis or Celery: sites come from the in-process directory, the spool
 is a local file, dropped events are counted in memory (`events.ingest.drops`).
 """

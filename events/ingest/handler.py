@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 
@@ -49,6 +49,8 @@ _CORS = [
     ("Access-Control-Max-Age", "86400"),
 ]
 _ACCEPTED_TYPES = ("", "text/plain", "application/json")
+# The request headers the handler reads: an adapter passes at least these.
+HEADERS = ("content-type", "content-encoding", "user-agent", "x-forwarded-for", "dnt", "sec-gpc")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,27 +67,28 @@ ROUTES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class IngestRequest:
+class IngestRequest(NamedTuple):  # a tuple: built per request, 2x cheaper than a dataclass
     method: str
     path: str
     peer: str  # the connecting address (a proxy's, behind one: see trail.clients)
-    headers: Mapping[str, str]  # lower-case names
+    headers: Mapping[str, str]  # by lower-case name: at least those of HEADERS
     # The body as the adapter read it (a POST's only), or what reading it met: the 413 of a
     # body over MAX_BODY (the rest left unread), the 400 of a malformed Content-Length.
     body: bytes | BadRequest
 
 
-@dataclass(frozen=True, slots=True)
-class IngestResponse:
+class IngestResponse(NamedTuple):
     status: int
     headers: list[tuple[str, str]]
     body: bytes
 
     @property
     def status_line(self) -> str:
-        """ "202 Accepted", as WSGI's `start_response` wants it."""
-        return f"{self.status} {HTTPStatus(self.status).phrase}"
+        """The status as WSGI's `start_response` wants it: "202 Accepted"."""
+        return _STATUS_LINES[self.status]
+
+
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 def _answer(

@@ -2,45 +2,28 @@
 
 `wrap(django_app)` answers `/api/event` and `/api/send` in front of Django with the
 transport-neutral handler (`events/ingest/handler.py`) and hands every other path to Django.
-The adapter reads a POST's body once, up to `MAX_BODY`: a `Content-Length` over the cap is
-not read at all, a chunked body is read one byte past it to tell.
+The adapter reads a POST's body once, up to `MAX_BODY` (a `Content-Length` over the cap is
+not read at all, a chunked body is read one byte past it to tell), and passes the headers
+the handler reads (`HEADERS`) as a small dict rather than a view of the environ (cheaper
+for six lookups).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from events.ingest.handler import ROUTES, IngestRequest, respond
+from events.ingest.handler import HEADERS, ROUTES, IngestRequest, respond
 from events.ingest.request import MAX_BODY, BadRequest, too_large
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
-
-
-class _Headers(Mapping[str, str]):
-    """A WSGI environ's headers by lower-case name, read from the environ when asked."""
-
-    __slots__ = ("_environ",)
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        self._environ = environ
-
-    def __getitem__(self, name: str) -> str:
-        key = _UNPREFIXED.get(name) or "HTTP_" + name.upper().replace("-", "_")
-        return str(self._environ[key])
-
-    def __iter__(self) -> Iterator[str]:
-        for key in self._environ:
-            if key.startswith("HTTP_"):
-                yield key[5:].lower().replace("_", "-")
-            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                yield key.lower().replace("_", "-")
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+# The headers the handler reads, and where a WSGI environ keeps them.
+_ENVIRON_KEYS = tuple(
+    (name, "CONTENT_TYPE" if name == "content-type" else "HTTP_" + name.upper().replace("-", "_"))
+    for name in HEADERS
+)
 
 
 def _body(environ: dict[str, Any]) -> bytes | BadRequest:
@@ -70,7 +53,7 @@ def wrap(django_app: WSGIApp) -> WSGIApp:
             method=method,
             path=path,
             peer=environ.get("REMOTE_ADDR", "") or "",
-            headers=_Headers(environ),
+            headers={name: environ[key] for name, key in _ENVIRON_KEYS if key in environ},
             body=_body(environ) if method == "POST" else b"",
         )
         response = respond(route, request)

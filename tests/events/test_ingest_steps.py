@@ -9,7 +9,7 @@ import pytest
 
 from events.ingest.request import EventInput
 from events.ingest.sites import SiteDirectory
-from events.ingest.steps import Drop, DropReason, Incoming, is_bot, pipeline, run
+from events.ingest.steps import Drop, DropReason, Incoming, SiteQuota, is_bot, pipeline, run
 from sites.services import site_update
 from tests import factories
 
@@ -89,6 +89,51 @@ def test_bot_verdicts_are_cached() -> None:
     for _ in range(1000):
         is_bot(CHROME)
     assert (time.perf_counter() - start) / 1000 < 20e-6
+
+
+@pytest.mark.parametrize(
+    ("referrer", "dropped"),
+    [
+        ("https://semalt.com/", True),  # on the spam list (docs/referrers.md)
+        ("https://a.b.semalt.com/page", True),  # a subdomain of a listed domain
+        ("https://www.google.com/", False),
+        ("", False),
+    ],
+)
+def test_referrer_spam_is_dropped(shop: object, referrer: str, dropped: bool) -> None:
+    event = EventInput(
+        name="pageview",
+        url="https://shop-steps.com/product/1",
+        domains=("shop-steps.com",),
+        referrer=referrer,
+    )
+    result = outcome(incoming(event=event))
+    assert (result == Drop(DropReason.REFERRER_SPAM)) is dropped
+    assert dropped or isinstance(result, Incoming)
+
+
+def test_over_quota_is_dropped_per_site(shop: object) -> None:
+    other = factories.site(factories.organization(), "other-steps.com")
+    steps = pipeline(SiteDirectory(ttl=0), SiteQuota(per_second=1, burst_seconds=2))
+    results = [run(incoming(), steps) for _ in range(3)]
+    assert [isinstance(r, Incoming) for r in results[:2]] == [True, True]  # the burst
+    assert results[2] == Drop(DropReason.OVER_QUOTA)
+    event = EventInput(name="pageview", url="https://other-steps.com/", domains=(other.domain,))
+    assert isinstance(run(incoming(event=event), steps), Incoming)  # a bucket per site
+
+
+def test_events_dropped_earlier_do_not_use_the_quota(shop: object) -> None:
+    steps = pipeline(SiteDirectory(ttl=0), SiteQuota(per_second=1, burst_seconds=1))
+    for _ in range(3):
+        assert run(incoming(do_not_track=True), steps) == Drop(DropReason.DO_NOT_TRACK)
+    assert isinstance(run(incoming(), steps), Incoming)
+    assert run(incoming(), steps) == Drop(DropReason.OVER_QUOTA)
+
+
+def test_no_quota_step_without_a_rate() -> None:
+    assert len(pipeline(SiteDirectory(ttl=0), SiteQuota(per_second=0))) == len(
+        pipeline(SiteDirectory(ttl=0))
+    )
 
 
 def test_unknown_site_is_dropped(shop: object) -> None:
