@@ -3,7 +3,7 @@
 allauth keys its login, sign-up and password-reset rate limits by `get_client_ip`. Its
 own guess reads `X-Forwarded-For` by a proxy count, or `REMOTE_ADDR`, which behind a
 proxy is the proxy: ten failed logins a minute from anyone would lock everyone out. Trail
-answers with the one rule of `trail.clients`, the same address ingest and the guessing
+answers with the one rule of `common.clients`, the same address ingest and the guessing
 limits use.
 """
 
@@ -13,7 +13,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from trail.clients import request_client_ip
+from common.clients import request_client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -21,7 +21,7 @@ from accounts.errors import Forbidden, NotFound, ServiceError
 from accounts.models import ApiKey
 from accounts.ratelimit import Window
 from accounts.services import api_key_authenticate, api_key_prefix
-from trail.clients import request_client_ip
+from common.clients import request_client_ip
 
 
 class ApiKeyAuthentication(BaseAuthentication):

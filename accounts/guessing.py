@@ -1,7 +1,7 @@
 """Limits on guessing a secret: API keys and shared-link passwords.
 
 Failed guesses are counted twice in the one rate limiter (`accounts.ratelimit`): per client
-(the address `trail.clients` resolves, an IPv6 client by its /64) and per target (a key's
+(the address `common.clients` resolves, an IPv6 client by its /64) and per target (a key's
 public prefix, a shared link's id), so that neither one client nor many clients sharing
 the work can go on guessing. Once either count is used up, every attempt on it answers
 `429` with `Retry-After` until its window ends, without checking the secret (which would

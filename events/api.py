@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from accounts.api import RawBody, TrailApiView
 from accounts.models import ApiKey, Scope
+from common.clients import request_client_ip
 from events.ingest.edge import IngestUnavailable, collector
 from events.ingest.request import (
     MAX_BATCH_BODY,
@@ -29,7 +30,6 @@ from events.ingest.request import (
     read_body,
 )
 from events.ingest.steps import Incoming
-from trail.clients import request_client_ip
 
 
 class EventBatchView(TrailApiView):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from trail.config import FlushMode
+from events.config import FlushMode
 
 
 def trigger(name: str) -> None:

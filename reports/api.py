@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from accounts.api import RawBody, TrailApiView, actor
 from accounts.errors import ServiceError
 from accounts.models import Scope
+from common import strict_json
 from reports.stats import answer
 from sites.models import Site
 from sites.selectors import site_get_for_actor
-from trail import strict_json
 
 
 def body_and_site(request: Request) -> tuple[dict[str, Any], Site]:

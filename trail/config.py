@@ -12,46 +12,18 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 import environ
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from events.config import ClickHouseConfig, FlushMode, IngestConfig
+
+BASE_DIR: Path = Path(__file__).resolve().parent.parent
 
 
 class ConfigError(Exception):
     """A setting that Trail cannot start with. The message names the variable."""
-
-
-class FlushMode(StrEnum):
-    THREAD = "thread"  # in-process flusher thread (embedded)
-    CELERY = "celery"  # Celery workers + beat on Redis (services)
-
-
-@dataclass(frozen=True)
-class ClickHouseConfig:
-    url: str | None  # None: embedded chDB
-    data_dir: Path
-    cluster: str | None
-
-    @property
-    def embedded(self) -> bool:
-        return self.url is None
-
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass(frozen=True)
-class IngestConfig:
-    trusted_proxies: tuple[IPNetwork, ...]  # peers whose X-Forwarded-For is believed
-    spool_max_bytes: int  # backlog cap: over it, ingest answers 503 + Retry-After
-    spool_min_free_bytes: int  # free disk under it: 503 as well
-    site_events_per_second: float  # per site and web process; 0 = unlimited
-    geoip_database: Path | None  # a MaxMind/DB-IP City .mmdb chosen by the user
-    flush_nice: int  # the Celery worker's CPU niceness: ingest first, the flush after
 
 
 @dataclass(frozen=True)

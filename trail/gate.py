@@ -5,7 +5,7 @@ application (docs/deploy.md). On the event loop, where a waiting client costs no
 gate:
 
 - counts the requests whose body each client address is still sending (the address
-  `trail.clients` resolves, so a trusted proxy is not one client); over `max_per_client`
+  `common.clients` resolves, so a trusted proxy is not one client); over `max_per_client`
   it answers `429` at once, without reading the body (requests whose body has arrived are
   not counted: they wait for the server, not for the client);
 - reads the whole body within `body_timeout` seconds of the request's headers (else `408`),
@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from trail.clients import request_client_ip
+from common.clients import request_client_ip
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]

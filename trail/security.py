@@ -17,7 +17,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from trail.clients import ip_within
+from common.clients import ip_within
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

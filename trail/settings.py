@@ -24,13 +24,21 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
-    # Trail's apps, lowest layer first: frontend -> reports -> events -> sites -> accounts.
+    # Trail's apps, lowest layer first (docs/architecture.md, held by `make lint`):
+    # trail -> frontend -> reports -> events -> sites -> accounts -> common.
     "accounts",
     "sites",
     "events",
     "reports",
     "frontend",
+    "trail",  # the project: settings, the server (`manage.py serve`), preflight
 ]
+
+# The checks the apps' commands run before using the services (common.hooks).
+TRAIL_PREFLIGHT = {
+    "all": "trail.preflight.check_all",
+    "clickhouse": "trail.preflight.check_clickhouse",
+}
 
 MIDDLEWARE = [
     "trail.security.SecurityHeadersMiddleware",
@@ -105,7 +113,7 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Trail] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = TRAIL.base_url.split("://", 1)[0]
-# Rate limits (allauth's defaults) count the client of trail.clients, not the proxy.
+# Rate limits (allauth's defaults) count the client of common.clients, not the proxy.
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 
 _email = TRAIL.email
@@ -154,7 +162,7 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["trail.strict_json.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.strict_json.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "EXCEPTION_HANDLER": "accounts.api.api_exception_handler",

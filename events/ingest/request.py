@@ -15,8 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from common import strict_json
 from events.rows import ENGAGEMENT
-from trail import strict_json
 
 MAX_BODY = 64 * 1024  # one browser event
 MAX_BATCH_BODY = 8 * 1024 * 1024  # up to 1,000 server events
@@ -102,7 +102,7 @@ def decompress(raw: bytes, content_encoding: str, limit: int) -> bytes:
 
 
 def parse_json(body: bytes) -> Any:
-    """A body's JSON (trail.strict_json: UTF-8, no unpaired surrogates, bounded depth)."""
+    """A body's JSON (common.strict_json: UTF-8, no unpaired surrogates, bounded depth)."""
     if not body.strip():
         raise BadRequest("empty body: send a JSON object")
     try:

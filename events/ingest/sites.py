@@ -34,8 +34,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from common.clients import IPNetwork
 from sites.models import Site
-from trail.config import IPNetwork
 
 logger = logging.getLogger(__name__)
 

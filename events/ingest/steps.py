@@ -16,10 +16,10 @@ from enum import StrEnum
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from common.clients import ip_within
 from events.enrich.referrers import is_spam_referrer
 from events.ingest.request import EventInput
 from events.ingest.sites import SiteConfig, SiteDirectory, directory
-from trail.clients import ip_within
 
 
 class DropReason(StrEnum):

@@ -17,13 +17,13 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import guessing
+from common.clients import request_client_ip
 from frontend import dashboard
 from frontend.views import access as who
 from frontend.views.access import Access
 from frontend.views.exports import export
 from frontend.views.fragments import fragment
 from sites.models import SharedLink
-from trail.clients import request_client_ip
 
 
 def _page(request: HttpRequest, access: Access) -> HttpResponse:

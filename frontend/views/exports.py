@@ -9,11 +9,11 @@ import zipfile
 from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts.errors import ServiceError
+from common.csvsafe import csv_text
 from frontend import dashboard
 from frontend.views.access import Access
 from frontend.views.fragments import chosen_property, reason
 from sites.models import Site
-from trail.csvsafe import csv_text
 
 
 def _csv(site: Site, view: dashboard.View, name: str, tab: str, prop: str = "") -> str:

@@ -18,13 +18,13 @@ from django.core.cache import cache
 
 from events import dispatch
 from events.clickhouse import ClickHouse
+from events.config import FlushMode
 from events.flush import FLUSH_JOB, flush_spool
 from events.spool import closed_segments, spool
 from events.tasks import run_job
 from sites.models import Site
 from tests.events.conftest import rows
 from tests.wsgi_client import post
-from trail.config import FlushMode
 
 pytestmark = pytest.mark.services
 

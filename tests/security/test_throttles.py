@@ -1,7 +1,7 @@
 """Throttles, tried as an attacker would over HTTP (issue 23, points 3, 4 and 7).
 
 Behind a trusted proxy every request comes from the proxy's address; the limits must count
-the client the proxy names (`trail.clients`), and a client that reaches Trail directly must
+the client the proxy names (`common.clients`), and a client that reaches Trail directly must
 not dodge them by sending its own `X-Forwarded-For`. Cache-backed counts are cleared
 between tests by tests/conftest.py.
 """

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from events.config import FlushMode
 from tests.helpers import child_env, free_port, manage
-from trail.config import ConfigError, FlushMode, load, redact
+from trail.config import ConfigError, load, redact
 
 
 def test_defaults_are_embedded(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from common import hooks
 from events.clickhouse import get_client
 from events.clickhouse.migrate import migrate
-from trail import preflight
 
 
 def apply(log: Callable[[str], Any] | None) -> None:
@@ -27,5 +27,5 @@ class Command(BaseCommand):
     help = "Apply the ClickHouse schema migrations (also run by `migrate`)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        preflight.check_clickhouse()
+        hooks.preflight("clickhouse")
         apply(self.stdout.write if options["verbosity"] >= 1 else None)

@@ -4,14 +4,14 @@ from typing import Any
 
 from django.core.management.commands.migrate import Command as DjangoMigrate
 
-from trail import preflight
+from common import hooks
 
 
 class Command(DjangoMigrate):
     help = "Check the configured services, apply Django migrations, then ClickHouse migrations."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        preflight.check_all()
+        hooks.preflight()
         super().handle(*args, **options)
         if options.get("plan") or options.get("check_unapplied") or options.get("prune"):
             return

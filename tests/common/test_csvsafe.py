@@ -1,4 +1,4 @@
-"""No spreadsheet formula in Trail's CSV (trail/csvsafe.py): hostile values sent through
+"""No spreadsheet formula in Trail's CSV (common/csvsafe.py): hostile values sent through
 the public ingest come back out of the dashboard's CSV and zip downloads as inert text."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from common.csvsafe import FORMULA_STARTS, cell, csv_text
 from sites import services
 from sites.models import Site
 from tests.wsgi_client import post
-from trail.csvsafe import FORMULA_STARTS, cell, csv_text
 
 HOSTILE = ('=HYPERLINK("https://evil.example","x")', "+1", "-2+3", "@SUM(1)", "\t=1", "\r=1")
 

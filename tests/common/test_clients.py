@@ -1,4 +1,4 @@
-"""The one rule for the client's address (trail/clients.py)."""
+"""The one rule for the client's address (common/clients.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from trail.clients import client_ip, ip_within, request_client_ip
+from common.clients import client_ip, ip_within, request_client_ip
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ The client's address is `REMOTE_ADDR`, or, when that peer is in `TRAIL_TRUSTED_P
 the right-most `X-Forwarded-For` hop that is not itself a trusted proxy. Ingest (the
 visitor hash and geo lookup), the login throttles (allauth, through
 `accounts.adapter`), the guessing limits of API keys and shared links, and the trust in
-`X-Forwarded-Proto` (`trail.security`) all use it. It lives in the project package, below
-every app, so that `accounts` can use it as well as `events`.
+`X-Forwarded-Proto` (`trail.security`) all use it. It lives in `common`, the bottom
+layer, so that `accounts` can use it as well as `events`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from trail.config import IPNetwork
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def ip_within(ip: str, networks: Sequence[IPNetwork]) -> bool:
