@@ -54,7 +54,7 @@ def route_stop_signals(*, supervisor: int | None = None) -> None:
     """Block SIGINT and SIGTERM in this thread and take them in a `trail-stop-signals` thread.
 
     Call it in the main thread before any other thread starts: threads inherit the blocked
-    mask, so no thread (the flusher, chDB's pools, granian's runtime) can take a stop signal
+    mask, so no thread (the job thread, chDB's pools, granian's runtime) can take a stop signal
     that the main thread, asleep in an untimed lock wait, would then never see. The first
     stop signal is handed to the handler the main thread installed (granian's), later ones
     change nothing. With `supervisor` (a worker's parent pid) a stop signal from anyone
