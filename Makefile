@@ -57,7 +57,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The embedded suite: SQLite + chDB + the in-process flusher, nothing else running.
+# The embedded suite: SQLite + chDB + the in-process job thread, nothing else running.
 test: lint
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 

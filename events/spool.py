@@ -16,6 +16,10 @@ line (a crash mid-write, never acknowledged) is skipped.
 
 Segment names are globally unique (host, pid, start time, sequence) and serve as the insert
 deduplication token of their block.
+
+Why one file of ~470 lines: the writer hand-off, rotation, closing and orphan recovery share
+one lock and one set of invariants (what is on disk when a 2xx leaves); split, the locking
+protocol would be spread over modules that each look safe alone.
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# ClickHouse, Celery and the flusher: see trail.config and the README.
+# ClickHouse, Celery and the job thread (events/job_thread.py): see trail.config and the README.
 CLICKHOUSE = TRAIL.clickhouse
 CELERY_BROKER_URL = TRAIL.redis_url or "memory://"
 CELERY_RESULT_BACKEND = TRAIL.redis_url or "cache+memory://"

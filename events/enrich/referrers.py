@@ -10,6 +10,10 @@ the source's category, `utm_medium`, `utm_campaign` and the page's click id.
 `is_spam_referrer()` checks the referrer's host and each parent domain against
 data/referrer_spam.txt. Both data files ship with the package and load once, lazily;
 nothing is downloaded. Decisions and the data formats: docs/referrers.md.
+
+Why one file of ~470 lines: `attribute()` is one decision procedure (referrer parsing, the
+source table, then the channel from both), and the channel rules need the source's
+category; split, each half would import the other.
 """
 
 from __future__ import annotations
