@@ -1,7 +1,9 @@
-"""Has a site's snippet sent anything yet? (the "verify installation" page polls this).
+"""Has a site's snippet sent anything yet, and why were its events dropped? (the
+"verify installation" page polls this).
 
-Both functions raise `EventStoreError` when the event store could not be asked, so that
-callers can say so without knowing which store runs.
+`first_event_at` and `has_events` raise `EventStoreError` when the event store could not be
+asked, so that callers can say so without knowing which store runs. `dropped_recently`
+reads the collector's counters (events/ingest/drops.py), not the event store.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from events.clickhouse.errors import ClickHouseError
+from events.ingest.drops import RecentDrops, recent_drops
 from reports.sql.builder import Select, run
 from sites.models import Site
 
@@ -35,3 +38,9 @@ def first_event_at(site: Site) -> dt.datetime | None:
 def has_events(site: Site) -> bool:
     """Cheaper than `first_event_at`: stops at the first row."""
     return bool(_ask(Select(site_id=site.id, table="events", columns=("1 AS found",), limit=1)))
+
+
+def dropped_recently(site: Site) -> RecentDrops:
+    """The site's dropped events of the last hour, by reason (the values of
+    `events.ingest.steps.DropReason`) and by refused host name."""
+    return recent_drops(site_id=site.id)

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from events.enrich.geo import dbip_in_use
 from reports.context import load_context
 from reports.dates import time_labels
 from reports.parse import parse
@@ -83,3 +84,9 @@ def answer(
             query.comparison.last.isoformat(),
         ]
     return {"results": results, "meta": meta, "query": parsed.echo}
+
+
+def location_credit_due() -> bool:
+    """The locations come from DB-IP's free database, whose licence asks for a credit next
+    to them (docs/geoip.md)."""
+    return dbip_in_use()

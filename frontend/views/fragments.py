@@ -17,11 +17,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.errors import ServiceError
-from events.enrich.geo import dbip_in_use
 from frontend import dashboard
 from frontend.views.access import Access
 from reports.properties import property_keys
 from reports.realtime import realtime
+from reports.stats import location_credit_due
 from sites import selectors
 from sites.models import Site
 
@@ -139,7 +139,7 @@ def _tabbed(ask: Ask, panel: dashboard.Panel) -> HttpResponse:
         tab_label=panel.tabs[tab].label,
         data=data,
         params=ask.link(),
-        attribution=dbip_in_use() if ask.name == "locations" else False,
+        attribution=location_credit_due() if ask.name == "locations" else False,
     )
 
 

@@ -17,36 +17,33 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_SITES, User
 from accounts.selectors import membership_get
-from events.ingest.drops import RecentDrops, recent_drops
-from events.ingest.steps import DropReason
 from frontend.views.helpers import user_of
-from reports.installation import EventStoreError, has_events
+from reports.installation import EventStoreError, RecentDrops, dropped_recently, has_events
 from sites import selectors, services
 from sites.models import Site
 
-# Why a dropped event was dropped, and what to do, by reason (`{n}`: how many).
-_EXPLAINED: dict[DropReason, str] = {
-    DropReason.BOT: (
+# Why a dropped event was dropped, and what to do, by reason (`{n}`: how many). The keys
+# are the collector's drop reasons (`X-Trail-Dropped`, docs/ingest.md).
+_EXPLAINED: dict[str, str] = {
+    "bot": (
         "{n} looked like a bot: your browser identified itself as a crawler or a headless "
         "(automated) browser. Open the site in an ordinary browser."
     ),
-    DropReason.REFERRER_SPAM: "{n} came with a referrer on the spam list.",
-    DropReason.EXCLUDED_IP: (
-        "{n} came from an IP address excluded in this site's settings, perhaps yours."
-    ),
-    DropReason.EXCLUDED_PATH: "{n} came from pages excluded in this site's settings.",
-    DropReason.DO_NOT_TRACK: (
+    "referrer_spam": "{n} came with a referrer on the spam list.",
+    "excluded_ip": ("{n} came from an IP address excluded in this site's settings, perhaps yours."),
+    "excluded_path": "{n} came from pages excluded in this site's settings.",
+    "do_not_track": (
         "{n} came from a browser that sends Do Not Track or Global Privacy Control, and "
         "this site honours it. Turn that off in the settings, or visit with another browser."
     ),
-    DropReason.OVER_QUOTA: (
+    "over_quota": (
         "{n} arrived faster than this Trail accepts per site (TRAIL_SITE_EVENTS_PER_SECOND)."
     ),
-    DropReason.HOSTNAME_NOT_ALLOWED: (
+    "hostname_not_allowed": (
         "{n} came from host names this site does not allow (see the allowed host names)."
     ),
 }
-_SETTINGS_FIX = {DropReason.EXCLUDED_IP, DropReason.EXCLUDED_PATH, DropReason.DO_NOT_TRACK}
+_SETTINGS_FIX = {"excluded_ip", "excluded_path", "do_not_track"}
 
 
 def _events(n: int) -> str:
@@ -70,12 +67,12 @@ def notices(drops: RecentDrops) -> list[Notice]:
         text = f"{_events(n)} from {host} {were} refused: that host name is not allowed."
         found.append(Notice(text, allow_host=host))
     for reason, n in sorted(drops.by_reason.items(), key=lambda item: -item[1]):
-        if reason is DropReason.HOSTNAME_NOT_ALLOWED:
+        if reason == "hostname_not_allowed":
             n -= refused  # the host names past the cap
             if n <= 0:
                 continue
         text = _EXPLAINED[reason].format(n=_events(n))
-        fix = reason in _SETTINGS_FIX or reason is DropReason.HOSTNAME_NOT_ALLOWED
+        fix = reason in _SETTINGS_FIX or reason == "hostname_not_allowed"
         found.append(Notice(text, settings_link=fix))
     return found
 
@@ -86,7 +83,7 @@ def box_context(*, user: User, site: Site, installed: bool | None) -> dict[str, 
     return {
         "site": site,
         "installed": installed,
-        "notices": [] if installed else notices(recent_drops(site_id=site.id)),
+        "notices": [] if installed else notices(dropped_recently(site)),
         "can_change": membership is not None and membership.role in CAN_MANAGE_SITES,
     }
 
