@@ -461,9 +461,3 @@ def is_spam_referrer(referrer: str) -> bool:
     """Whether the referrer's host, or any parent domain of it, is a known spam domain."""
     ref = _parse_referrer(referrer)
     return ref.kind == _WEB and _is_spam_host(ref.host)
-
-
-def clear_caches() -> None:
-    """Forget cached verdicts (tests; the data files themselves load once per process)."""
-    for cached in (_parse_referrer, known_source, _referrer_source, _utm_source, _is_spam_host):
-        cached.cache_clear()
