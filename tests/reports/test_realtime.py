@@ -94,6 +94,27 @@ def test_realtime_in_the_sites_time_zone(tokyo: Site) -> None:
     assert result["timezone"] == "Asia/Tokyo"
 
 
+def test_current_is_one_window_of_five_minutes(tokyo: Site) -> None:
+    """The header's visitors, pages and sources all come from the last 5 minutes: 2's
+    /pricing of 10 minutes ago is in the 30 minutes, not here."""
+    now = realtime.current(site=tokyo, now=NOW)
+    assert now == {
+        "visitors": 2,  # 1 and 5
+        "pages": [{"page": "/", "visitors": 1}, {"page": "/pricing", "visitors": 1}],
+        "sources": [{"source": "Google", "visitors": 1}, {"source": "Newsletter", "visitors": 1}],
+        "minutes": 5,
+    }
+    assert realtime.realtime(site=tokyo, now=NOW)["visitors"] == now["visitors"]
+
+
+def test_totals_of_the_30_minutes(tokyo: Site) -> None:
+    result = realtime.realtime(site=tokyo, now=NOW, totals=True)
+    assert result["totals"] == {"visitors": 3, "pageviews": 3}  # 1, 2 and 5; 1 twice and 2
+    assert {k: v for k, v in result.items() if k != "totals"} == realtime.realtime(
+        site=tokyo, now=NOW
+    )
+
+
 def test_the_four_queries_run_at_once(tokyo: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[str] = []
     real_run = realtime.run
@@ -172,6 +193,7 @@ def test_every_query_reads_only_the_last_30_minutes() -> None:
         realtime.minutes_select,
         realtime.pages_select,
         realtime.sources_select,
+        realtime.totals_select,
     ):
         select = build(site=site, window=window)
         inner = select.table if isinstance(select.table, type(select)) else select
