@@ -8,8 +8,7 @@ from django.http import HttpRequest
 
 from accounts.models import Membership, User
 from accounts.selectors import memberships_for_user
-
-SESSION_KEY = "trail_organization"
+from accounts.sessions import ORGANIZATION_KEY
 
 
 def memberships(request: HttpRequest) -> list[Membership]:
@@ -24,7 +23,7 @@ def memberships(request: HttpRequest) -> list[Membership]:
 
 def current_membership(request: HttpRequest) -> Membership | None:
     mine = memberships(request)
-    wanted = request.session.get(SESSION_KEY)
+    wanted = request.session.get(ORGANIZATION_KEY)
     for membership in mine:
         if membership.organization_id == wanted:
             return membership

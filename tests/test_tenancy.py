@@ -32,7 +32,7 @@ from django.test.client import ClientHandler
 
 from accounts import services as accounts
 from accounts.models import ApiKey, Invitation, Membership, Organization, Role, Scope, User
-from frontend.context import SESSION_KEY
+from accounts.sessions import ORGANIZATION_KEY
 from sites import services as sites
 from sites.models import Goal, SharedLink, Site
 from tests import factories
@@ -560,7 +560,7 @@ def test_organization_page_write(world: World, operation: str, actor: str) -> No
         assert write.done(tenant, acting)
     if operation == "switch":
         assert response["Location"] == "/sites/"
-        assert client.session[SESSION_KEY] == tenant.org.id
+        assert client.session[ORGANIZATION_KEY] == tenant.org.id
 
 
 # The API
@@ -765,7 +765,7 @@ def test_switching_to_another_tenant_is_ignored(world: World) -> None:
     client = client_for(world, "owner_a")
     response = client.post("/organization/switch", {"organization": world.b.org.id})
     assert response.status_code == 302 and response["Location"] == "/sites/"
-    assert client.session.get(SESSION_KEY) != world.b.org.id
+    assert client.session.get(ORGANIZATION_KEY) != world.b.org.id
     page = client.get("/sites/")
     assert ALPHA in page.content.decode()
     assert_no_leak(world, "owner_a", page)
@@ -776,9 +776,9 @@ def test_forged_session_organization_falls_back_to_a_membership(world: World, pa
     """A session naming another tenant's organization (not one of the user's) is ignored."""
     client = client_for(world, "owner_a")
     session = client.session
-    session[SESSION_KEY] = world.b.org.id
+    session[ORGANIZATION_KEY] = world.b.org.id
     session.save()
-    assert client.session[SESSION_KEY] == world.b.org.id
+    assert client.session[ORGANIZATION_KEY] == world.b.org.id
     before = snapshot(world)
 
     response = client.get(path)

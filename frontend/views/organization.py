@@ -1,5 +1,9 @@
 """Pages for the current organization: members, roles, invitations, leaving, ownership,
-switching and creating organizations, accepting an invitation."""
+switching and creating organizations, accepting an invitation.
+
+An anonymous visitor's invitation is remembered in the session (`accounts.sessions`) and
+accepted by `accounts.adapter` as soon as they sign in; a signed-in person accepts with
+the page's button."""
 
 from __future__ import annotations
 
@@ -9,10 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import selectors, services
+from accounts import selectors, services, sessions
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_MEMBERS, CAN_MANAGE_OWNERS, Role, User
-from frontend.context import SESSION_KEY, memberships
+from frontend.context import memberships
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
 
 
@@ -68,7 +72,7 @@ def organization(request: HttpRequest) -> HttpResponse:
                 services.membership_remove(
                     organization=org, actor=user_of(request), user=user_of(request)
                 )
-                request.session.pop(SESSION_KEY, None)
+                request.session.pop(sessions.ORGANIZATION_KEY, None)
                 messages.success(request, f"You left {org.name}.")
                 return redirect("site-list")
             elif action == "transfer":
@@ -105,7 +109,7 @@ def organization_switch(request: HttpRequest) -> HttpResponse:
     wanted = request.POST.get("organization", "")
     for membership in memberships(request):
         if str(membership.organization_id) == wanted:
-            request.session[SESSION_KEY] = membership.organization_id
+            request.session[sessions.ORGANIZATION_KEY] = membership.organization_id
             return redirect("site-list")
     return redirect("site-list")
 
@@ -120,7 +124,7 @@ def organization_create(request: HttpRequest) -> HttpResponse:
     except ServiceError as exc:
         error_message(request, exc)
         return redirect("organization")
-    request.session[SESSION_KEY] = org.id
+    request.session[sessions.ORGANIZATION_KEY] = org.id
     messages.success(request, f"Organization {org.name} created.")
     return redirect("site-list")
 
@@ -132,15 +136,18 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     except ServiceError as exc:
         return render(request, "frontend/invitation.html", {"error": exc.message}, status=410)
     if not request.user.is_authenticated:
+        # Kept across sign-up and e-mail verification: accepted on signing in (accounts.adapter).
+        sessions.remember_invitation(request, token)
         return render(
             request, "frontend/invitation.html", {"invitation": invitation, "next": request.path}
         )
     if request.method == "POST":
+        sessions.take_invitation(request)
         try:
             membership = services.invitation_accept(token=token, user=user_of(request))
         except ServiceError as exc:
             return render(request, "frontend/invitation.html", {"error": exc.message}, status=400)
-        request.session[SESSION_KEY] = membership.organization_id
+        request.session[sessions.ORGANIZATION_KEY] = membership.organization_id
         messages.success(request, f"You joined {membership.organization.name}.")
         return redirect("site-list")
     return render(request, "frontend/invitation.html", {"invitation": invitation})
