@@ -47,6 +47,7 @@ def site_goals(site: Site) -> tuple[GoalDefinition, ...]:
             name=goal.display_name,
             kind="event" if goal.kind == Goal.Kind.EVENT else "page",
             value=goal.value,
+            currency=goal.currency,
         )
         for goal in site.goals.order_by("id")
     )

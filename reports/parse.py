@@ -33,6 +33,7 @@ from reports.query import (
     ReportQuery,
     is_time,
 )
+from reports.revenue import currency_of
 
 if TYPE_CHECKING:
     from sites.models import Site
@@ -311,6 +312,7 @@ def parse(
         comparison=comparison,
         sampling=parse_sampling(body.get("sampling")),
         goals=goals,
+        revenue_currency=currency_of(filters, goals),
     )
     local = dates.zone(timezone)
     end = span.end.astimezone(local) - dt.timedelta(seconds=1)

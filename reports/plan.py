@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from accounts.errors import ServiceError
 from reports.query import Combined, Condition, Filter, ReportQuery, is_time
+from reports.revenue import REVENUE_METRICS
 from reports.sql.catalog import (
     ENGAGEMENT,
     ENGAGEMENT_METRICS,
@@ -91,8 +92,11 @@ def without_goal_filters(filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
 
 
 def _base_metrics(query: ReportQuery) -> tuple[str, ...]:
-    metrics = [m for m in query.metrics if m not in DERIVED]
-    if DERIVED & set(query.metrics) and "visitors" not in metrics:
+    """The metrics the tables compute: no derived ones (their inputs instead), and no revenue
+    without a currency to count it in (those are null: reports/revenue.py)."""
+    skipped = DERIVED if query.revenue_currency else DERIVED | set(REVENUE_METRICS)
+    metrics = [m for m in query.metrics if m not in skipped]
+    if (skipped & set(query.metrics) and "visitors" not in metrics) or not metrics:
         metrics.append("visitors")
     return tuple(metrics)
 

@@ -25,6 +25,8 @@ METRICS = (
     "scroll_depth",
     "time_on_page",
     "percentage",
+    "total_revenue",
+    "average_revenue",
 )
 EVENT_DIMENSIONS = ("event:page", "event:name", "event:goal", "event:hostname")
 PROPS_PREFIX = "event:props:"
@@ -91,11 +93,13 @@ Filter = Condition | Combined
 
 @dataclass(frozen=True)
 class GoalDefinition:
-    """A site's goal: a custom event name, or a pageview path pattern (`*` = any text)."""
+    """A site's goal: a custom event name, or a pageview path pattern (`*` = any text);
+    `currency` (ISO 4217) when its conversions carry revenue (reports/revenue.py)."""
 
     name: str
     kind: Literal["event", "page"]
     value: str
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,8 @@ class ReportQuery:
     comparison: DateRange | None = None
     sampling: str | float = "auto"  # "auto", "exact" or a fraction of visitors
     goals: tuple[GoalDefinition, ...] = ()
+    # the revenue metrics' currency: that of the revenue goals filtered on (reports/revenue.py)
+    revenue_currency: str = ""
 
     @property
     def timezone(self) -> str:

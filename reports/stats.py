@@ -15,13 +15,20 @@ from reports.context import load_context
 from reports.dates import time_labels
 from reports.parse import parse
 from reports.query import interval_of, is_time
+from reports.revenue import REVENUE_METRICS, money
 from reports.runner import Row, execute
 from reports.sql.catalog import COUNTS
 from sites.models import Site
 
 # Rates are compared as a difference in points, counts as a percentage change (Plausible).
 RATES = frozenset({"bounce_rate", "conversion_rate", "percentage"})
-DECIMALS = {"views_per_visit": 2, "conversion_rate": 2, "percentage": 1}
+DECIMALS = {
+    "views_per_visit": 2,
+    "conversion_rate": 2,
+    "percentage": 1,
+    "total_revenue": 2,
+    "average_revenue": 2,
+}
 
 
 def metric_value(name: str, value: float) -> int | float:
@@ -43,6 +50,23 @@ def _metrics(names: tuple[str, ...], row: Row) -> list[int | float]:
     return [metric_value(name, row.metrics.get(name, 0.0)) for name in names]
 
 
+def _shown(names: tuple[str, ...], values: list[Any], currency: str) -> list[Any]:
+    """Revenue as money objects in `currency`, or null without one (reports/revenue.py)."""
+    return [
+        (money(value, currency) if currency else None) if name in REVENUE_METRICS else value
+        for name, value in zip(names, values, strict=True)
+    ]
+
+
+def _shown_change(
+    names: tuple[str, ...], current: list[Any], previous: list[Any], currency: str
+) -> list[int | float | None]:
+    return [
+        None if name in REVENUE_METRICS and not currency else change(name, now_, before)
+        for name, now_, before in zip(names, current, previous, strict=True)
+    ]
+
+
 def answer(
     *, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
 ) -> dict[str, Any]:
@@ -52,17 +76,18 @@ def answer(
     results: list[dict[str, Any]] = []
     for i, row in enumerate(report.rows):
         metrics = _metrics(query.metrics, row)
-        result: dict[str, Any] = {"metrics": metrics, "dimensions": list(row.dimensions)}
+        currency = query.revenue_currency
+        result: dict[str, Any] = {
+            "metrics": _shown(query.metrics, metrics, currency),
+            "dimensions": list(row.dimensions),
+        }
         if report.comparison is not None:
             other = report.comparison[i]
             previous = _metrics(query.metrics, other) if other else [0 for _ in query.metrics]
             result["comparison"] = {
                 "dimensions": list(other.dimensions) if other else list(row.dimensions),
-                "metrics": previous,
-                "change": [
-                    change(name, now_, before)
-                    for name, now_, before in zip(query.metrics, metrics, previous, strict=True)
-                ],
+                "metrics": _shown(query.metrics, previous, currency),
+                "change": _shown_change(query.metrics, metrics, previous, currency),
             }
         results.append(result)
     meta: dict[str, Any] = {

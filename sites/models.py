@@ -48,6 +48,8 @@ class Goal(models.Model):
     # A path pattern for pageview goals (`*` matches any characters), an event name otherwise.
     value = models.CharField(max_length=2000)
     display_name = models.CharField(max_length=120)
+    # ISO 4217 code of a revenue goal (its conversions' amounts: reports/revenue.py); "" if none
+    currency = models.CharField(max_length=3, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reports.query import PROPS_PREFIX, GoalDefinition, interval_of, is_time
+from reports.revenue import revenue_sql
 
 NOT_SET = "(not set)"
 NONE = "(none)"
@@ -175,6 +176,10 @@ EVENT_METRICS = {
     "visits": "uniqExactIf(session_id, name != 'engagement')",
     "pageviews": "countIf(name = 'pageview')",
     "events": "countIf(name != 'engagement')",
+    # in the currency of the revenue goals filtered on (reports/revenue.py), bound by
+    # `reports.sql.selects.part_select` as `revenue_currency`
+    "total_revenue": revenue_sql("total_revenue", "{revenue_currency:String}"),
+    "average_revenue": revenue_sql("average_revenue", "{revenue_currency:String}"),
 }
 # The same on a read of pageview rows only (`name IN ('pageview')`): without the conditions,
 # ClickHouse counts from the primary key's ranges instead of reading `name` row by row.
@@ -198,7 +203,7 @@ SESSION_METRICS = {
     "views_per_visit": "if(sum(sign) > 0, sum(sign * pageviews) / sum(sign), 0)",
 }
 METRICS_ON = {EVENTS: EVENT_METRICS, SESSIONS: SESSION_METRICS, ENGAGEMENT: ENGAGEMENT_METRICS}
-COUNTS = frozenset({"visitors", "visits", "pageviews", "events"})
+COUNTS = frozenset({"visitors", "visits", "pageviews", "events", "total_revenue"})
 # The cheap count a top list is ranked by before exact metrics are computed for its rows.
 RANK_BY = {EVENTS: "count()", SESSIONS: "sum(sign)"}
 

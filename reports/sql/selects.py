@@ -12,6 +12,7 @@ from typing import Any
 
 from reports.plan import Part, Plan
 from reports.query import Filter, ReportQuery, is_time
+from reports.revenue import REVENUE_METRICS
 from reports.sql.builder import Select, any_of
 from reports.sql.catalog import (
     ENGAGEMENT,
@@ -83,6 +84,8 @@ def part_select(
         expressions = {**expressions, **PAGEVIEW_ROW_METRICS}
     if columns is None:
         columns = tuple(f"{expressions[m]} AS m_{m}" for m in part.metrics)
+    if REVENUE_METRICS & set(part.metrics):
+        binder.params["revenue_currency"] = query.revenue_currency
     grouped = tuple(f"d{i}" for i in range(len(dims)))
     dimension_columns = tuple(f"{sql} AS d{i}" for i, sql in enumerate(dims))
     if part.table == ENGAGEMENT:  # one row per page view, then the averages
