@@ -1,4 +1,4 @@
-"""Writes for sites, goals and shared links. Callers pass a site resolved by
+"""Writes for sites, goals, funnels and shared links. Callers pass a site resolved by
 `sites.selectors.site_get_for_actor(..., write=True)` or an organization resolved by
 `organization_for_actor(..., write=True)`; the services validate every value."""
 
@@ -154,7 +154,21 @@ def site_delete(*, site: Site) -> None:
 # Goals
 
 
-def goal_create(*, site: Site, kind: str, value: str, display_name: str = "") -> Goal:
+def clean_currency(value: str, kind: str) -> str:
+    """A revenue goal's ISO 4217 code (`EUR`), or "" for a goal without revenue; only a
+    custom event carries revenue (as in Plausible)."""
+    code = (value or "").strip().upper()
+    if not code:
+        return ""
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ServiceError("a currency is a 3-letter ISO 4217 code like EUR", field="currency")
+    if kind != Goal.Kind.EVENT:
+        raise ServiceError("only a custom event goal carries revenue", field="currency")
+    return code
+
+
+def _goal_fields(kind: str, value: str, display_name: str, currency: str) -> dict[str, str]:
+    """A goal's checked fields, for a new goal and an edited one alike."""
     value = (value or "").strip()
     if kind == Goal.Kind.PAGEVIEW:
         [value] = clean_paths([value], field="value") or [""]
@@ -172,26 +186,71 @@ def goal_create(*, site: Site, kind: str, value: str, display_name: str = "") ->
         raise ServiceError(
             f"a goal name has at most {MAX_EVENT_NAME} characters", field="display_name"
         )
+    return {
+        "kind": kind,
+        "value": value,
+        "display_name": display_name,
+        "currency": clean_currency(currency, kind),
+    }
+
+
+def _save_goal(goal: Goal) -> Goal:
     try:
         with transaction.atomic():
-            return Goal.objects.create(site=site, kind=kind, value=value, display_name=display_name)
+            goal.save()
     except IntegrityError:
         raise ServiceError("this goal exists already", field="value") from None
+    return goal
 
 
-def funnel_create(*, site: Site, name: str, steps: object, window: object) -> Funnel:
-    """Check a funnel's steps (`[{"type": "page" | "event", "value": …}, …]`) and window by
-    the funnel rules (sites/funnels.py), then its name, and store it."""
+def goal_create(
+    *, site: Site, kind: str, value: str, display_name: str = "", currency: str = ""
+) -> Goal:
+    return _save_goal(Goal(site=site, **_goal_fields(kind, value, display_name, currency)))
+
+
+def goal_update(
+    *, site: Site, goal_id: int, kind: str, value: str, display_name: str = "", currency: str = ""
+) -> Goal:
+    """Change a goal of `site` by the rules of `goal_create`."""
+    goal = Goal.objects.filter(site=site, pk=goal_id).first()
+    if goal is None:
+        raise ServiceError("no such goal", field="goal")
+    for name, checked in _goal_fields(kind, value, display_name, currency).items():
+        setattr(goal, name, checked)
+    return _save_goal(goal)
+
+
+def _funnel_fields(name: str, steps: object, window: object) -> dict[str, Any]:
+    """A funnel's steps (`[{"type": "page" | "event", "value": …}, …]`) and window checked
+    by the funnel rules (sites/funnels.py), then its name."""
     checked = clean_steps(steps)
     seconds = clean_window(window)
     name = (name or "").strip()
     if not name or len(name) > MAX_EVENT_NAME:
         raise ServiceError(f"a funnel name has 1 to {MAX_EVENT_NAME} characters", field="name")
+    return {"name": name, "steps": [step.stored() for step in checked], "window": seconds}
+
+
+def funnel_create(*, site: Site, name: str, steps: object, window: object) -> Funnel:
+    """Check a funnel (`_funnel_fields`) and store it."""
+    fields = _funnel_fields(name, steps, window)
     if site.funnels.count() >= MAX_FUNNELS:
         raise ServiceError(f"a site has at most {MAX_FUNNELS} funnels", field="name")
-    return Funnel.objects.create(
-        site=site, name=name, steps=[step.stored() for step in checked], window=seconds
-    )
+    return Funnel.objects.create(site=site, **fields)
+
+
+def funnel_update(
+    *, site: Site, funnel_id: int, name: str, steps: object, window: object
+) -> Funnel:
+    """Change a funnel of `site` by the rules of `funnel_create`."""
+    funnel = Funnel.objects.filter(site=site, pk=funnel_id).first()
+    if funnel is None:
+        raise ServiceError("no such funnel", field="funnel")
+    for key, value in _funnel_fields(name, steps, window).items():
+        setattr(funnel, key, value)
+    funnel.save()
+    return funnel
 
 
 def funnel_delete(*, site: Site, funnel_id: int) -> None:
