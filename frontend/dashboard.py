@@ -31,6 +31,7 @@ from sites.models import Funnel, Site
 PRESETS = {
     "day": "Today",
     "yesterday": "Yesterday",
+    "realtime": "Realtime",
     "7d": "Last 7 days",
     "30d": "Last 30 days",
     "month": "This month",
@@ -43,6 +44,7 @@ PRESETS = {
 SHORTCUTS = {
     "day": "d",
     "yesterday": "e",
+    "realtime": "n",
     "7d": "w",
     "30d": "t",
     "month": "m",
@@ -51,6 +53,11 @@ SHORTCUTS = {
     "12mo": "r",
     "all": "a",
 }
+# Periods whose figures change while one looks: the page refreshes its panels every so many
+# seconds (the Realtime period's own fragment, `_realtime_period`; Today's panels through
+# frontend/dashboard/refresh.js). Realtime is the last 30 minutes by minute from
+# `reports.realtime`, not a Stats API range: a Stats API query of it reads today.
+REFRESH_SECONDS = {"realtime": 10, "day": 30}
 COMPARISONS = {"previous_period": "Previous period", "year_over_year": "Year over year"}
 CHART_METRICS = {"visitors": "Visitors", "pageviews": "Pageviews"}
 INTERVALS = ("hour", "day", "week", "month")
@@ -96,6 +103,11 @@ class View:
     def without_filter(self, index: int) -> str:
         return self.params(filters=self.filters[:index] + self.filters[index + 1 :])
 
+    @property
+    def refresh(self) -> int:
+        """Seconds between refreshes of this view's panels; 0: none."""
+        return REFRESH_SECONDS.get(self.period, 0)
+
 
 def _filterable(dimension: str) -> bool:
     if dimension.startswith(PROPS_PREFIX):
@@ -140,6 +152,8 @@ def view_from(query: QueryDict) -> View:
 def date_range(view: View, site: Site, now: dt.datetime | None = None) -> Any:
     """The Stats API `date_range` of a view."""
     today = dates.today_in(site.timezone, now)
+    if view.period == "realtime":
+        return "day"
     if view.period == "custom":
         return [view.first, view.last]
     if view.period == "yesterday":

@@ -7,6 +7,7 @@ Numbers come from the reports engine only: `frontend/dashboard.py` (`reports.sta
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from django.shortcuts import render
 from accounts.errors import ServiceError
 from frontend import dashboard
 from frontend.views.access import Access
+from reports import dates, realtime
 from reports.properties import property_keys
-from reports.realtime import realtime
 from reports.stats import location_credit_due
 from sites import selectors
 from sites.models import Site
@@ -100,7 +101,32 @@ def _funnels(ask: Ask) -> HttpResponse:
 
 
 def _realtime(ask: Ask) -> HttpResponse:
-    return ask.render("frontend/_realtime.html", now=realtime(site=ask.site))
+    """The header's line: visitors now, their pages and sources, one window (5 minutes)."""
+    return ask.render(
+        "frontend/_realtime.html",
+        now=realtime.current(site=ask.site),
+        realtime_link=ask.link(period="realtime"),
+    )
+
+
+def _realtime_period(ask: Ask) -> HttpResponse:
+    """The Realtime period: visitors now, the last 30 minutes' totals, a chart of them by
+    minute (the view's metric when it is counted by minute, else visitors) and their top
+    pages and sources."""
+    last = realtime.realtime(site=ask.site, totals=True)
+    metric = ask.view.metric if ask.view.metric in ("visitors", "pageviews") else "visitors"
+    series = {
+        "labels": [m["minute"][-5:] for m in last["minutes"]],
+        "values": [m[metric] for m in last["minutes"]],
+    }
+    return ask.render(
+        "frontend/_realtime_minutes.html",
+        last=last,
+        updated=dt.datetime.now(dates.zone(ask.site.timezone)).strftime("%H:%M:%S"),
+        metric_label=metric.capitalize(),
+        series_json=json.dumps(series),
+        rows=list(zip(series["labels"], series["values"], strict=True)),
+    )
 
 
 def chosen_property(
@@ -149,6 +175,7 @@ FRAGMENTS: dict[str, Callable[[Ask], HttpResponse]] = {
     "spark": _spark,
     "funnels": _funnels,
     "realtime": _realtime,
+    "realtime_period": _realtime_period,
     **{name: partial(_tabbed, panel=panel) for name, panel in dashboard.PANELS.items()},
 }
 
