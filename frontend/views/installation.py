@@ -1,11 +1,15 @@
-"""The installation box of a site without events: waiting for the first one, and why
-events are being dropped (the collector's counts of the last hour), with the fix."""
+"""The installation page of a site without events: the snippet (and its variant for a page
+on localhost or an automated browser, which the tracker ignores unless told), and the box
+that waits for the first event (htmx polls it), says why events are being dropped (the
+collector's counts of the last hour), with the fix, and opens the dashboard once the first
+event is stored (`HX-Redirect`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -77,11 +81,21 @@ def notices(drops: RecentDrops) -> list[Notice]:
     return found
 
 
+def snippet(domain: str, *, allow_local: bool = False) -> str:
+    """The script tag for a site's pages; `allow_local`: one that also sends from localhost,
+    `file:` pages and automated browsers (`data-allow-local`, docs/tracker.md)."""
+    src = f"{settings.TRAIL.base_url}/js/trail.js"
+    local = " data-allow-local" if allow_local else ""
+    return f'<script defer{local} data-domain="{domain}" src="{src}"></script>'
+
+
 def box_context(*, user: User, site: Site, installed: bool | None) -> dict[str, Any]:
     """`installed`: None when the event store could not be asked."""
     membership = membership_get(user=user, organization_id=site.organization_id)
     return {
         "site": site,
+        "snippet": snippet(site.domain),
+        "local_snippet": snippet(site.domain, allow_local=True),
         "installed": installed,
         "notices": [] if installed else notices(dropped_recently(site)),
         "can_change": membership is not None and membership.role in CAN_MANAGE_SITES,
@@ -98,8 +112,13 @@ def site_installation_box(request: HttpRequest, domain: str) -> HttpResponse:
     except EventStoreError:
         installed = None
     context = box_context(user=user_of(request), site=site, installed=installed)
-    # 286: htmx stops polling once the first event is there
-    return render(request, "frontend/_installation.html", context, status=286 if installed else 200)
+    if not installed:
+        return render(request, "frontend/_installation.html", context)
+    # 286: htmx stops polling; HX-Redirect: htmx opens the dashboard (the same URL, which
+    # shows the dashboard once the site has events)
+    response = render(request, "frontend/_installation.html", context, status=286)
+    response["HX-Redirect"] = reverse("site-detail", args=[site.domain])
+    return response
 
 
 @login_required

@@ -69,11 +69,6 @@ def site_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _snippet(domain: str) -> str:
-    src = f"{settings.TRAIL.base_url}/js/trail.js"
-    return f'<script defer data-domain="{domain}" src="{src}"></script>'
-
-
 @login_required
 @require_GET
 def site_detail(request: HttpRequest, domain: str) -> HttpResponse:
@@ -82,7 +77,7 @@ def site_detail(request: HttpRequest, domain: str) -> HttpResponse:
     if has_events(site):
         return site_dashboard(request, domain)
     box = box_context(user=user_of(request), site=site, installed=False)
-    return render(request, "frontend/site_detail.html", {**box, "snippet": _snippet(site.domain)})
+    return render(request, "frontend/site_detail.html", box)
 
 
 @login_required
