@@ -264,13 +264,8 @@ def panel_rows(
 ) -> Rows:
     """A panel's rows: its tab's dimension by its metrics, each row a filter link."""
     chosen = PANELS[panel].tabs[tab]
-    dimension = f"{PROPS_PREFIX}{prop}" if prop else chosen.dimension
-    body = {**base_query(view, site), "metrics": list(chosen.metrics), "dimensions": [dimension]}
-    body["pagination"] = {"limit": limit}
-    if panel == "events":
-        body["filters"] = [*body.get("filters", []), ["is_not", "event:name", ["pageview"]]]
-    if prop:
-        body["filters"] = [*body.get("filters", []), ["is", "event:name", [view_event(view)]]]
+    dimension, body = tab_query(site, view, panel, tab, prop=prop)
+    body.update(metrics=list(chosen.metrics), pagination={"limit": limit})
     found = answer(site=site, body=body)["results"]
     top = max((r["metrics"][0] for r in found), default=0) or 1
     rows = [
@@ -283,6 +278,21 @@ def panel_rows(
         for r in found
     ]
     return Rows(headers=chosen.headers, rows=rows)
+
+
+def tab_query(
+    site: Site, view: View, panel: str, tab: str, *, prop: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """A panel tab's dimension (a custom property's with `prop`) and its Stats API body
+    without metrics: the view's range and filters, the custom events panel's without page
+    views, a property breakdown's with its event."""
+    dimension = f"{PROPS_PREFIX}{prop}" if prop else PANELS[panel].tabs[tab].dimension
+    body = {**base_query(view, site), "dimensions": [dimension]}
+    if panel == "events":
+        body["filters"] = [*body.get("filters", []), ["is_not", "event:name", ["pageview"]]]
+    if prop:
+        body["filters"] = [*body.get("filters", []), ["is", "event:name", [view_event(view)]]]
+    return dimension, body
 
 
 def view_event(view: View) -> str:

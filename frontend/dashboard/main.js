@@ -6,6 +6,7 @@ import { ChoroplethController, ColorScale, GeoFeature, ProjectionScale } from 'c
 import { feature } from 'topojson-client'
 import atlas from 'world-atlas/countries-110m.json'
 import { NUMERIC } from './countries.js'
+import './filters.js'
 import './refresh.js'
 
 // The Content-Security-Policy (trail/security.py) runs no inline code: htmx must not add its

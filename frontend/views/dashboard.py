@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import guessing
 from common.clients import request_client_ip
-from frontend import dashboard
+from frontend import dashboard, filters
 from frontend.views import access as who
 from frontend.views.access import Access
 from frontend.views.exports import export
@@ -28,10 +28,6 @@ from sites.models import SharedLink
 
 def _page(request: HttpRequest, access: Access) -> HttpResponse:
     view = dashboard.view_from(request.GET)
-    chips = [
-        {"dimension": d, "op": op, "value": v, "remove": access.query(view.without_filter(i))}
-        for i, (d, op, v) in enumerate(view.filters)
-    ]
     presets = [
         {
             "key": key,
@@ -47,7 +43,7 @@ def _page(request: HttpRequest, access: Access) -> HttpResponse:
         "view": view,
         "params": access.query(view.params()),
         "presets": presets,
-        "chips": chips,
+        "filter_menu": filters.menu(view, access.query),
         "comparisons": dashboard.COMPARISONS,
         "panels": dashboard.PANELS,
     }

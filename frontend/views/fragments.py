@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.errors import ServiceError
-from frontend import dashboard
+from frontend import dashboard, details, filters
 from frontend.views.access import Access
 from reports import dates, realtime
 from reports.properties import property_keys
@@ -169,6 +169,42 @@ def _tabbed(ask: Ask, panel: dashboard.Panel) -> HttpResponse:
     )
 
 
+def _details(ask: Ask) -> HttpResponse:
+    """A panel tab's details (`frontend/details.py`), shown in a dialog of the dashboard."""
+    wanted = details.wanted_from(ask.request.GET)
+    if wanted is None:
+        raise Http404("no such panel")
+    prop, _ = chosen_property(ask.request, ask.site, ask.view, wanted.panel)
+    wanted = replace(wanted, prop=prop)
+    found = details.details(ask.site, ask.view, wanted)
+    here = f"{ask.access.base}/panel/details?{ask.link()}&"
+    headers = [
+        {
+            "column": column,
+            "url": here + wanted.sort(column.metric) if column.sortable else "",
+            "sorted": wanted.sorted_by(column.metric) if column.sortable else "",
+        }
+        for column in (details.Column("label", found.label), *found.columns)
+    ]
+    return ask.render(
+        "frontend/_details.html",
+        panel=dashboard.PANELS[wanted.panel],
+        wanted=wanted,
+        found=found,
+        headers=headers,
+        search_url=here + wanted.query(search="", page=1),
+        previous=here + wanted.query(page=wanted.page - 1) if wanted.page > 1 else "",
+        next=here + wanted.query(page=wanted.page + 1) if found.more else "",
+    )
+
+
+def _suggest(ask: Ask) -> HttpResponse:
+    """The filter menu's suggested values of `?dimension=` containing `?q=`."""
+    dimension = ask.request.GET.get("dimension", "")
+    values = filters.suggestions(ask.site, ask.view, dimension, ask.request.GET.get("q", ""))
+    return ask.render("frontend/_suggestions.html", values=values)
+
+
 FRAGMENTS: dict[str, Callable[[Ask], HttpResponse]] = {
     "top": _top,
     "chart": _chart,
@@ -177,6 +213,8 @@ FRAGMENTS: dict[str, Callable[[Ask], HttpResponse]] = {
     "realtime": _realtime,
     "realtime_period": _realtime_period,
     **{name: partial(_tabbed, panel=panel) for name, panel in dashboard.PANELS.items()},
+    "details": _details,
+    "suggest": _suggest,
 }
 
 

@@ -162,7 +162,7 @@ def test_a_new_user_reads_filters_shares_and_exports(
     page.wait_for_url(re.compile(r"f=visit%3Asource%7Cis%7CGoogle"))
     page.wait_for_selector('[data-metric="visitors"]')
     assert number(page, "visitors") == 1
-    assert "visit:source is Google" in page.locator(".chips").inner_text()
+    assert "Source is Google" in page.locator(".chips").inner_text()  # in words (issue 16.4)
     page.wait_for_selector("#panel-pages table")
     assert page.locator("#panel-pages table tbody tr").all_inner_texts() == ["/spa/\t1\t1"]
 
