@@ -69,6 +69,15 @@ TOP_METRICS = (
     ("bounce_rate", "Bounce rate"),
     ("visit_duration", "Visit duration"),
 )
+# Under a goal filter the top stats are the goal's, as Plausible shows them; revenue has a
+# value for revenue goals only (null otherwise: such a tile is left out).
+GOAL_METRICS = (
+    ("visitors", "Unique conversions"),
+    ("events", "Total conversions"),
+    ("conversion_rate", "Conversion rate"),
+    ("total_revenue", "Total revenue"),
+    ("average_revenue", "Average revenue"),
+)
 MAX_FILTERS = 10
 
 
@@ -307,8 +316,18 @@ def visitors(site: Site, view: View) -> int:
     return int(row["metrics"][0])
 
 
+def top_metrics(view: View) -> tuple[tuple[str, str], ...]:
+    """The top stats of a view: the goal's conversions under a goal filter, else traffic."""
+    if any(dimension == "event:goal" for dimension, _, _ in view.filters):
+        return GOAL_METRICS
+    return TOP_METRICS
+
+
 def top_stats(site: Site, view: View) -> list[dict[str, Any]]:
-    body = {**base_query(view, site), "metrics": [m for m, _ in TOP_METRICS]}
+    """Each top stat's metric, label, value, and with a comparison its previous value and
+    change (the Stats API's); a stat without a value (revenue of a plain goal) is left out."""
+    shown = top_metrics(view)
+    body = {**base_query(view, site), "metrics": [m for m, _ in shown]}
     if view.compare:
         body["include"] = {"comparisons": {"mode": view.compare}}
     [row] = answer(site=site, body=body)["results"]
@@ -318,9 +337,11 @@ def top_stats(site: Site, view: View) -> list[dict[str, Any]]:
             "metric": metric,
             "label": label,
             "value": row["metrics"][i],
+            "previous": compared["metrics"][i] if compared else None,
             "change": compared["change"][i] if compared else None,
         }
-        for i, (metric, label) in enumerate(TOP_METRICS)
+        for i, (metric, label) in enumerate(shown)
+        if row["metrics"][i] is not None
     ]
 
 

@@ -28,6 +28,12 @@ urlpatterns = [
     path("sites/<str:domain>/settings", sites.site_settings, name="site-settings"),
     path("sites/<str:domain>/goals", sites.site_goals, name="site-goals"),
     path("sites/<str:domain>/funnels", sites.site_funnels, name="site-funnels"),
+    path("sites/<str:domain>/goals/<int:goal_id>", sites.site_goal_edit, name="site-goal-edit"),
+    path(
+        "sites/<str:domain>/funnels/<int:funnel_id>",
+        sites.site_funnel_edit,
+        name="site-funnel-edit",
+    ),
     path("sites/<str:domain>/shared-links", sites.site_shared_links, name="site-shared-links"),
     path("sites/<str:domain>/delete", sites.site_delete, name="site-delete"),
     path("organization/", organization.organization, name="organization"),

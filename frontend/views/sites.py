@@ -1,5 +1,6 @@
-"""Pages for sites: list, add, snippet and installation check, settings, goals,
-shared links, delete. Every site is resolved by `site_get_for_actor`."""
+"""Pages for sites: list, add, snippet and installation check, settings, goals and
+funnels (each editable on its own page), shared links, delete. Every site is resolved
+by `site_get_for_actor`."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_SITES
+from frontend.views import funnel_form
 from frontend.views.dashboard import site_dashboard
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
 from frontend.views.installation import box_context
 from reports.installation import EventStoreError, first_event_at, has_events
 from sites import selectors, services
-from sites.models import Goal, Site
+from sites.models import Funnel, Goal, Site
 
 
 @login_required
@@ -164,33 +166,26 @@ def _site_items_page(
     )
 
 
+GOAL_FIELDS = ("kind", "value", "display_name", "currency")
+
+
+def _goal_fields(form: QueryDict) -> dict[str, str]:
+    return {name: form.get(name, "") for name in GOAL_FIELDS}
+
+
 def _goal_create(site: Site, form: QueryDict) -> str:
-    goal = services.goal_create(
-        site=site,
-        kind=form.get("kind", ""),
-        value=form.get("value", ""),
-        display_name=form.get("display_name", ""),
-    )
+    goal = services.goal_create(site=site, **_goal_fields(form))
     return f"Goal “{goal.display_name}” added."
 
 
-FUNNEL_WINDOWS = ((1800, "30 minutes"), (3600, "1 hour"), (86400, "1 day"), (604800, "7 days"))
-FUNNEL_ROWS = 8
-
-
 def _funnel_create(site: Site, form: QueryDict) -> str:
-    """The form's steps and window, checked and stored by the service (sites/funnels.py)."""
-    steps = []
-    for i in range(FUNNEL_ROWS):
-        value = form.get(f"value{i}", "").strip()
-        if value:
-            steps.append({"type": form.get(f"type{i}", "page"), "value": value})
-    window = form.get("window", "1800")
+    """The form's steps and window (frontend/views/funnel_form.py), checked and stored by
+    the service (sites/funnels.py)."""
     funnel = services.funnel_create(
         site=site,
         name=form.get("name", ""),
-        steps=steps,
-        window=int(window) if window.isdigit() else 0,
+        steps=funnel_form.posted_steps(form),
+        window=funnel_form.posted_window(form),
     )
     return f"Funnel “{funnel.name}” saved."
 
@@ -212,8 +207,7 @@ def site_funnels(request: HttpRequest, domain: str) -> HttpResponse:
         what="funnel",
         context=lambda site: {
             "funnels": site.funnels.order_by("name"),
-            "windows": FUNNEL_WINDOWS,
-            "step_rows": range(FUNNEL_ROWS),
+            **funnel_form.form_context(),
         },
     )
 
@@ -237,6 +231,91 @@ def site_goals(request: HttpRequest, domain: str) -> HttpResponse:
             "goals": site.goals.order_by("display_name"),
             "kinds": Goal.Kind.choices,
         },
+    )
+
+
+def _item_edit(
+    request: HttpRequest,
+    domain: str,
+    *,
+    find: Callable[[Site], Any],
+    save: Callable[[Site, Any, QueryDict], str],
+    url_name: str,
+    template: str,
+    context: Callable[[Any, QueryDict | None], dict[str, Any]],
+) -> HttpResponse:
+    """An edit page of one of a site's goals or funnels, for those who may manage the site
+    (as adding one): GET shows its form, POST saves it through the service and returns to
+    the list; a bad value shows the form again, as posted, with the reason."""
+    site = selectors.site_get_for_actor(actor=user_of(request), domain=domain, write=True)
+    item = find(site)
+    if item is None:
+        raise Http404("no such item")
+    errors: dict[str, str] = {}
+    posted = request.POST if request.method == "POST" else None
+    if posted is not None:
+        try:
+            message = save(site, item, posted)
+        except ServiceError as exc:
+            errors = error_message(request, exc)
+        else:
+            messages.success(request, message)
+            return redirect(url_name, domain=site.domain)
+    return render(
+        request,
+        template,
+        {"site": site, "errors": errors, **context(item, posted)},
+        status=400 if errors else 200,
+    )
+
+
+def _goal_save(site: Site, goal: Goal, form: QueryDict) -> str:
+    goal = services.goal_update(site=site, goal_id=goal.pk, **_goal_fields(form))
+    return f"Goal “{goal.display_name}” saved."
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_goal_edit(request: HttpRequest, domain: str, goal_id: int) -> HttpResponse:
+    return _item_edit(
+        request,
+        domain,
+        find=lambda site: site.goals.filter(pk=goal_id).first(),
+        save=_goal_save,
+        url_name="site-goals",
+        template="frontend/site_goal_edit.html",
+        context=lambda goal, form: {
+            "goal": goal,
+            "kinds": Goal.Kind.choices,
+            "values": _goal_fields(form)
+            if form is not None
+            else {name: getattr(goal, name) for name in GOAL_FIELDS},
+        },
+    )
+
+
+def _funnel_save(site: Site, funnel: Funnel, form: QueryDict) -> str:
+    funnel = services.funnel_update(
+        site=site,
+        funnel_id=funnel.pk,
+        name=form.get("name", ""),
+        steps=funnel_form.posted_steps(form),
+        window=funnel_form.posted_window(form),
+    )
+    return f"Funnel “{funnel.name}” saved."
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_funnel_edit(request: HttpRequest, domain: str, funnel_id: int) -> HttpResponse:
+    return _item_edit(
+        request,
+        domain,
+        find=lambda site: site.funnels.filter(pk=funnel_id).first(),
+        save=_funnel_save,
+        url_name="site-funnels",
+        template="frontend/site_funnel_edit.html",
+        context=lambda funnel, form: {"funnel": funnel, **funnel_form.form_context(funnel, form)},
     )
 
 

@@ -73,6 +73,8 @@ RULES: dict[str, str] = {
     "sites/<str:domain>/settings": SITE,
     "sites/<str:domain>/goals": SITE,
     "sites/<str:domain>/funnels": SITE,
+    "sites/<str:domain>/goals/<int:goal_id>": SITE,
+    "sites/<str:domain>/funnels/<int:funnel_id>": SITE,
     "sites/<str:domain>/shared-links": SITE,
     "sites/<str:domain>/delete": SITE,
     "share/<str:domain>": SHARED,
@@ -158,6 +160,8 @@ def values_for(world: World, domain: str) -> dict[str, str]:
     return {
         "domain": domain,
         "name": "pages",
+        "goal_id": str(b.goal.pk),
+        "funnel_id": str(b.goal.pk),  # B has no funnel: an id that is not A's either
         "token": "made-up-invitation-token",
         "object_id": str(b.owner.pk),
         "content_type_id": "1",
