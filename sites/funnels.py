@@ -4,9 +4,9 @@ A funnel is 2–8 steps, each a page (a path pattern, `*` matches any characters
 pageview goals) or a custom event (by exact name), all within `window` seconds of the
 first. A request body writes a step `{"type": "page", "pattern": …}` or `{"type":
 "event", "name": …}` (`BODY`), a saved funnel `{"type": …, "value": …}` (`STORED`, as
-`sites.models.Funnel` keeps them); both leave as `Step`s. `reports.funnels.parse` and
-`sites.services.funnel_create` check with these rules; errors name the field
-(`steps[1].type`, `window`). Decisions: docs/funnels-and-realtime.md.
+`sites.models.Funnel` keeps them); both leave as `Step`s. `reports.funnels.parse`,
+`sites.services.funnel_create` and `funnel_update` check with these rules; errors name the
+field (`steps[1].type`, `window`). Decisions: docs/funnels-and-realtime.md.
 """
 
 from __future__ import annotations
