@@ -61,7 +61,16 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     name = "apiKey"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "bearer", "description": "a Trail API key (trail_…)"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "trail_<prefix>_<secret>",
+            "description": "`Authorization: Bearer <API key>`. Keys are made in Trail under"
+            " Settings → API keys (owners and admins), act for one organization, and carry"
+            " scopes: `stats:read` (stats, funnels, realtime), `events:write` (the events"
+            " batch), `sites:manage` (sites). A missing, wrong or revoked key answers 401, a"
+            " missing scope 403, too many requests 429 with `Retry-After`.",
+        }
 
 
 def actor(request: Request) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +17,7 @@ from accounts.errors import ServiceError
 from accounts.models import Scope
 from common import strict_json
 from reports.stats import answer
+from reports.stats_schema import ERROR_SCHEMA, REQUEST_SCHEMA, RESPONSE_SCHEMA
 from sites.models import Site
 from sites.selectors import site_get_for_actor
 
@@ -40,9 +41,22 @@ class StatsQueryView(TrailApiView):
     parser_classes = [RawBody]
 
     @extend_schema(
-        request=dict[str, Any],
-        responses=dict[str, Any],
+        request={"application/json": REQUEST_SCHEMA},
+        responses={
+            200: OpenApiResponse(response=RESPONSE_SCHEMA, description="the report"),
+            400: OpenApiResponse(response=ERROR_SCHEMA, description="a bad body, naming the field"),
+            401: OpenApiResponse(response=ERROR_SCHEMA, description="no or a wrong API key"),
+            404: OpenApiResponse(
+                response=ERROR_SCHEMA, description="no such site for this key or user"
+            ),
+            429: OpenApiResponse(
+                response=ERROR_SCHEMA, description="over the key's rate limit (Retry-After)"
+            ),
+        },
         summary="Query stats (Plausible Stats API v2)",
+        description="Plausible's Stats API v2: metrics over a date range, optionally by"
+        " dimensions, filtered, ordered, paged and compared. Send"
+        " `Authorization: Bearer <API key>` with the `stats:read` scope.",
         examples=[
             OpenApiExample(
                 "Top pages this month",
@@ -54,7 +68,19 @@ class StatsQueryView(TrailApiView):
                     "pagination": {"limit": 10},
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Top pages this month (answer)",
+                value={
+                    "results": [
+                        {"metrics": [120, 340], "dimensions": ["/"]},
+                        {"metrics": [45, 61], "dimensions": ["/pricing"]},
+                    ],
+                    "meta": {"imports_included": False, "sampled": False, "sample_fraction": None},
+                    "query": {"site_id": "example.com", "metrics": ["visitors", "pageviews"]},
+                },
+                response_only=True,
+            ),
         ],
     )
     def post(self, request: Request) -> Response:

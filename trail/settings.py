@@ -170,13 +170,20 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trail API",
-    "DESCRIPTION": "Sites, ingest and stats. Authenticate with `Authorization: Bearer <API key>`.",
+    "DESCRIPTION": (
+        "Sites, ingest and stats. Authenticate with `Authorization: Bearer <API key>`: create"
+        " a key in Trail under [API keys](/settings/api-keys) and give it the scopes it needs."
+        " The browser endpoints `/api/event` and `/api/send` need no key."
+        " [Back to Trail](/sites/)"
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/event and /api/send are answered before Django: written in by trail/openapi.py.
+    "POSTPROCESSING_HOOKS": ["trail.openapi.add_ingest_paths"],
 }
 
 # ClickHouse, Celery and the job thread (events/job_thread.py): see trail.config and the README.

@@ -37,7 +37,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 scopes=request.POST.getlist("scopes"),
             )
         except ServiceError as exc:
-            errors = error_message(request, exc)
+            errors = error_message(request, exc, inline=("name", "scopes"))
     return render(
         request,
         "frontend/api_keys.html",

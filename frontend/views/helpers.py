@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
@@ -38,7 +40,12 @@ def posted_id(request: HttpRequest, field: str, what: str) -> int:
     return int(value)
 
 
-def error_message(request: HttpRequest, error: ServiceError) -> dict[str, str]:
-    """Show a service error; the form field it names is marked too."""
-    messages.error(request, error.message)
+def error_message(
+    request: HttpRequest, error: ServiceError, *, inline: Collection[str] = ()
+) -> dict[str, str]:
+    """Show a service error once: beside its field when the page shows that field's errors
+    (`inline`, the template's `errors.<field>`), else at the top of the page (messages).
+    The field it names is marked either way."""
+    if error.field not in inline:
+        messages.error(request, error.message)
     return {error.field or "__all__": error.message}

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services, sessions
@@ -83,7 +84,7 @@ def organization(request: HttpRequest) -> HttpResponse:
             else:
                 raise ServiceError("unknown action", field="action")
         except ServiceError as exc:
-            errors = error_message(request, exc)
+            errors = error_message(request, exc, inline=("email",))
         else:
             return redirect("organization")
     return render(
@@ -106,10 +107,17 @@ def organization(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def organization_switch(request: HttpRequest) -> HttpResponse:
+    """Work in another of one's organizations; on to `next` (a path of this site, e.g. the
+    site list's "Add your first site" of another organization) or the site list."""
     wanted = request.POST.get("organization", "")
     for membership in memberships(request):
         if str(membership.organization_id) == wanted:
             request.session[sessions.ORGANIZATION_KEY] = membership.organization_id
+            target = request.POST.get("next", "")
+            if target.startswith("/") and url_has_allowed_host_and_scheme(
+                target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            ):
+                return redirect(target)
             return redirect("site-list")
     return redirect("site-list")
 

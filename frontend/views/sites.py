@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.errors import ServiceError
 from accounts.models import CAN_MANAGE_SITES
+from frontend.context import memberships
 from frontend.views import funnel_form
 from frontend.views.dashboard import site_dashboard
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
@@ -29,12 +30,26 @@ from sites.models import Funnel, Goal, Site
 @login_required
 @require_GET
 def site_list(request: HttpRequest) -> HttpResponse:
+    """Every organization's sites, grouped by organization, the current one first (switching
+    organization used to make the others' sites look gone). One query for all of them."""
     membership = require_membership(request)
-    sites = selectors.sites_for_organization(organization=membership.organization)
+    by_org: dict[int, list[Site]] = {}
+    for site in selectors.sites_for_actor(actor=user_of(request)):
+        by_org.setdefault(site.organization_id, []).append(site)
+    others = [m for m in memberships(request) if m.organization_id != membership.organization_id]
+    groups = [
+        {
+            "membership": m,
+            "sites": by_org.get(m.organization_id, []),
+            "current": m.organization_id == membership.organization_id,
+            "can_manage": m.role in CAN_MANAGE_SITES,
+        }
+        for m in [membership, *others]
+    ]
     return render(
         request,
         "frontend/site_list.html",
-        {"sites": sites, "can_manage": membership.role in CAN_MANAGE_SITES},
+        {"groups": groups, "can_manage": membership.role in CAN_MANAGE_SITES},
     )
 
 
@@ -60,7 +75,7 @@ def site_new(request: HttpRequest) -> HttpResponse:
                     timezone_name=values["timezone"],
                 )
         except ServiceError as exc:
-            errors = error_message(request, exc)
+            errors = error_message(request, exc, inline=("domain", "timezone"))
         else:
             return redirect("site-detail", domain=site.domain)
     return render(
@@ -96,6 +111,10 @@ def site_installation(request: HttpRequest, domain: str) -> JsonResponse:
     )
 
 
+# The settings form shows these fields' errors beside them.
+SETTINGS_FIELDS = ("timezone", "extra_hostnames", "excluded_ips", "excluded_paths")
+
+
 def _lines(value: str) -> list[str]:
     return [line.strip() for line in value.replace(",", "\n").splitlines() if line.strip()]
 
@@ -119,7 +138,7 @@ def site_settings(request: HttpRequest, domain: str) -> HttpResponse:
             with transaction.atomic():
                 services.site_update(site=site, **changes)
         except ServiceError as exc:
-            errors = error_message(request, exc)
+            errors = error_message(request, exc, inline=SETTINGS_FIELDS)
             site.refresh_from_db()
         else:
             messages.success(request, "Settings saved.")
@@ -141,9 +160,11 @@ def _site_items_page(
     delete: Callable[[Site, int], str],
     what: str,
     context: Callable[[Site], dict[str, Any]],
+    inline: tuple[str, ...] = (),
 ) -> HttpResponse:
     """A site's list of things (goals, shared links): GET shows it, POST adds one or, with
-    `delete=<id>`, removes one; a bad value shows the form again with the reason."""
+    `delete=<id>`, removes one; a bad value shows the form again with the reason (beside
+    the field for the `inline` ones, see `error_message`)."""
     write = request.method == "POST"
     site = selectors.site_get_for_actor(actor=user_of(request), domain=domain, write=write)
     errors: dict[str, str] = {}
@@ -154,7 +175,7 @@ def _site_items_page(
             else:
                 message = create(site, request.POST)
         except ServiceError as exc:
-            errors = error_message(request, exc)
+            errors = error_message(request, exc, inline=inline)
         else:
             messages.success(request, message)
             return redirect(url_name, domain=site.domain)
@@ -341,6 +362,7 @@ def site_shared_links(request: HttpRequest, domain: str) -> HttpResponse:
         create=_link_create,
         delete=_link_delete,
         what="shared link",
+        inline=("password",),
         context=lambda site: {
             "links": site.shared_links.order_by("-created_at"),
             "base_url": settings.TRAIL.base_url,
