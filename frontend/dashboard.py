@@ -7,8 +7,11 @@ URL parameters (a view can be bookmarked and shared):
 - `period`: a preset of `PRESETS`, or `custom` with `from` and `to` (YYYY-MM-DD);
 - `compare`: `previous_period`, `year_over_year` or empty;
 - `f`: a filter `dimension|operator|value`, repeated (`visit:source|is|Google`);
-- `metric` (`visitors` or `pageviews`) and `interval` (`hour`, `day`, `week`, `month`) of
-  the chart. Unknown values fall back to the defaults.
+- `metric` (any top stat of `CHART_METRICS`) and `interval` (`hour`, `day`, `week`,
+  `month`) of the chart; an interval the range does not offer (`intervals_for`) gives way
+  to the range's default;
+- `tab_<panel>`: the tab a panel shows (`tab_pages=entry`), when not its first.
+Unknown values fall back to the defaults.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from django.http import QueryDict
 
 from accounts.errors import ServiceError
 from reports import dates, funnels
-from reports.context import load_context
+from reports.context import load_context, site_range
 from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
 from reports.stats import answer
 from sites.funnels import step_body
@@ -59,7 +62,14 @@ SHORTCUTS = {
 # `reports.realtime`, not a Stats API range: a Stats API query of it reads today.
 REFRESH_SECONDS = {"realtime": 10, "day": 30}
 COMPARISONS = {"previous_period": "Previous period", "year_over_year": "Year over year"}
-CHART_METRICS = {"visitors": "Visitors", "pageviews": "Pageviews"}
+CHART_METRICS = {
+    "visitors": "Visitors",
+    "visits": "Visits",
+    "pageviews": "Pageviews",
+    "views_per_visit": "Views per visit",
+    "bounce_rate": "Bounce rate",
+    "visit_duration": "Visit duration",
+}
 INTERVALS = ("hour", "day", "week", "month")
 TOP_METRICS = (
     ("visitors", "Unique visitors"),
@@ -89,10 +99,11 @@ class View:
     compare: str = "previous_period"
     filters: tuple[tuple[str, str, str], ...] = ()
     metric: str = "visitors"
-    interval: str = ""  # empty: the Stats API's choice for the range
+    interval: str = ""  # empty: the range's default (`chart_interval`)
+    tabs: tuple[tuple[str, str], ...] = ()  # (panel, tab) of the panels not on their first
 
-    def params(self, **changes: Any) -> str:
-        """This view's URL query, with `changes` applied."""
+    def pairs(self, **changes: Any) -> list[tuple[str, str]]:
+        """This view's URL parameters, with `changes` applied."""
         view = replace(self, **changes)
         pairs: list[tuple[str, str]] = [("period", view.period)]
         if view.period == "custom":
@@ -103,7 +114,21 @@ class View:
             pairs.append(("metric", view.metric))
         if view.interval:
             pairs.append(("interval", view.interval))
-        return urlencode(pairs)
+        pairs += [(f"tab_{panel}", tab) for panel, tab in view.tabs]
+        return pairs
+
+    def params(self, **changes: Any) -> str:
+        """This view's URL query, with `changes` applied."""
+        return urlencode(self.pairs(**changes))
+
+    def hidden(self, *left_out: str) -> list[tuple[str, str]]:
+        """This view's parameters but `left_out`: a form's hidden fields (the form asks for
+        the rest)."""
+        return [(key, value) for key, value in self.pairs() if key not in left_out]
+
+    def tab(self, panel: str) -> str:
+        """The tab the URL chose for `panel`, or empty (its first)."""
+        return dict(self.tabs).get(panel, "")
 
     def with_filter(self, dimension: str, value: str) -> str:
         kept = tuple(f for f in self.filters if f[0] != dimension)
@@ -155,7 +180,12 @@ def view_from(query: QueryDict) -> View:
         view = replace(view, metric=metric)
     if interval in INTERVALS:
         view = replace(view, interval=interval)
-    return view
+    tabs = tuple(
+        (name, query.get(f"tab_{name}", ""))
+        for name, panel in PANELS.items()
+        if query.get(f"tab_{name}", "") in panel.tabs
+    )
+    return replace(view, tabs=tabs)
 
 
 def date_range(view: View, site: Site, now: dt.datetime | None = None) -> Any:
@@ -345,22 +375,47 @@ def top_stats(site: Site, view: View) -> list[dict[str, Any]]:
     ]
 
 
-def time_series(site: Site, view: View) -> dict[str, Any]:
-    dimension = f"time:{view.interval}" if view.interval else "time"
+def intervals_for(span: dates.DateRange) -> tuple[str, ...]:
+    """The intervals a chart of `span` offers: hours up to a week, days from two days,
+    weeks from two weeks, months beyond a month (each gives a readable number of points)."""
+    days = span.days
+    offered = {"hour": days <= 7, "day": days >= 2, "week": days >= 14, "month": days > 31}
+    return tuple(interval for interval in INTERVALS if offered[interval])
+
+
+def chart_interval(view: View, span: dates.DateRange) -> str:
+    """The view's interval when its range offers it, else the Stats API's default."""
+    return view.interval if view.interval in intervals_for(span) else dates.default_interval(span)
+
+
+def chart_span(site: Site, view: View) -> dates.DateRange:
+    """The local days of the view's range ("all" from the site's first data)."""
+    return site_range(site, date_range(view, site), timezone=site.timezone)
+
+
+def time_series(
+    site: Site, view: View, *, span: dates.DateRange | None = None, interval: str = ""
+) -> dict[str, Any]:
+    """The view's metric for every bucket of its range (or of `span`, a comparison's), by
+    `interval` (else `chart_interval`): `labels` (the API's bucket names), `values` (0
+    where a bucket has no data) and `interval`."""
+    span = span or chart_span(site, view)
+    interval = interval or chart_interval(view, span)
     body = {
         **base_query(view, site),
+        "date_range": [span.first.isoformat(), span.last.isoformat()],
         "metrics": [view.metric],
-        "dimensions": [dimension],
+        "dimensions": [f"time:{interval}"],
         "include": {"time_labels": True},
     }
-    try:
-        found = answer(site=site, body=body)
-    except ServiceError:  # an interval too fine for the range: the API's default
-        body["dimensions"] = ["time"]
-        found = answer(site=site, body=body)
+    found = answer(site=site, body=body)
     values = {r["dimensions"][0]: r["metrics"][0] for r in found["results"]}
     labels = found["meta"].get("time_labels", [])
-    return {"labels": labels, "values": [values.get(label, 0) for label in labels]}
+    return {
+        "labels": labels,
+        "values": [values.get(label, 0) for label in labels],
+        "interval": interval,
+    }
 
 
 def funnel_result(site: Site, view: View, funnel: Funnel) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-// The dashboard's behaviour: htmx for the panels, Chart.js for the time series, keyboard
+// The dashboard's behaviour: htmx for the panels, Chart.js for the time series (chart.js)
+// and the map, in-place navigation between views (view.js, imported by chart.js), keyboard
 // shortcuts for the date presets. Built into frontend/static/trail/dashboard.js.
 import htmx from 'htmx.org'
 import { CategoryScale, Chart, Filler, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js'
@@ -6,8 +7,9 @@ import { ChoroplethController, ColorScale, GeoFeature, ProjectionScale } from 'c
 import { feature } from 'topojson-client'
 import atlas from 'world-atlas/countries-110m.json'
 import { NUMERIC } from './countries.js'
-import './filters.js'
+import { drawCharts } from './chart.js'
 import './refresh.js'
+import './filters.js'
 
 // The Content-Security-Policy (trail/security.py) runs no inline code: htmx must not add its
 // indicator <style>, evaluate attribute code (hx-on, trigger filters) or run swapped-in scripts.
@@ -44,26 +46,6 @@ function drawMaps(root) {
           projection: { axis: 'x', projection: 'equalEarth' },
           color: { axis: 'x', quantize: 5, display: false },
         },
-      },
-    })
-  })
-}
-
-function drawCharts(root) {
-  root.querySelectorAll('canvas[data-series]').forEach(function (canvas) {
-    if (canvas.chart) canvas.chart.destroy()
-    var series = JSON.parse(canvas.dataset.series)
-    canvas.chart = new Chart(canvas, {
-      type: 'line',
-      data: {
-        labels: series.labels,
-        datasets: [{ data: series.values, borderColor: '#4f46e5', backgroundColor: 'rgba(79,70,229,0.12)', fill: true, tension: 0.25, pointRadius: 0 }],
-      },
-      options: {
-        animation: false,
-        maintainAspectRatio: false,
-        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
-        plugins: { tooltip: { intersect: false, mode: 'index' } },
       },
     })
   })

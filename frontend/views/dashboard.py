@@ -27,6 +27,9 @@ from sites.models import SharedLink
 
 
 def _page(request: HttpRequest, access: Access) -> HttpResponse:
+    """The dashboard's shell: controls and panels, each panel loading itself by htmx. Its
+    links and forms are the view's URL (`?…`); frontend/dashboard/main.js follows them in
+    place, swapping `#dashboard` for the same element of the page they name."""
     view = dashboard.view_from(request.GET)
     presets = [
         {
@@ -37,6 +40,7 @@ def _page(request: HttpRequest, access: Access) -> HttpResponse:
         }
         for key, label in dashboard.PRESETS.items()
     ]
+    auth = [("auth", access.auth)] if access.auth else []
     context = {
         "site": access.site,
         "access": access,
@@ -45,7 +49,9 @@ def _page(request: HttpRequest, access: Access) -> HttpResponse:
         "presets": presets,
         "filter_menu": filters.menu(view, access.query),
         "comparisons": dashboard.COMPARISONS,
-        "panels": dashboard.PANELS,
+        "compare_fields": view.hidden("compare") + auth,
+        "range_fields": view.hidden("period", "from", "to") + auth,
+        "panels": [(name, panel, view.tab(name)) for name, panel in dashboard.PANELS.items()],
     }
     return render(request, "frontend/dashboard.html", context)
 

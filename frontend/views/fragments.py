@@ -19,6 +19,7 @@ from django.shortcuts import render
 
 from accounts.errors import ServiceError
 from frontend import dashboard, details, filters
+from frontend.chart import chart
 from frontend.views.access import Access
 from reports import dates, realtime
 from reports.properties import property_keys
@@ -54,7 +55,9 @@ def _top(ask: Ask) -> HttpResponse:
 
 
 def _chart(ask: Ask) -> HttpResponse:
-    series = dashboard.time_series(ask.site, ask.view)
+    """The time series of the view's metric (frontend/chart.py), its metric and interval
+    links: each loads the chart again and the page's URL follows (frontend/dashboard/main.js)."""
+    drawn = chart(ask.site, ask.view, ask.link)
     metric_links = [
         {"label": label, "url": ask.link(metric=key), "current": key == ask.view.metric}
         for key, label in dashboard.CHART_METRICS.items()
@@ -63,14 +66,15 @@ def _chart(ask: Ask) -> HttpResponse:
         {
             "label": interval.capitalize(),
             "url": ask.link(interval=interval),
-            "current": interval == ask.view.interval,
+            "current": interval == drawn["interval"],
         }
-        for interval in dashboard.INTERVALS
+        for interval in drawn["intervals"]
     ]
     return ask.render(
         "frontend/_chart.html",
-        series_json=json.dumps(series),
-        rows=list(zip(series["labels"], series["values"], strict=True)),
+        series_json=json.dumps(drawn["series"]),
+        series=drawn["series"],
+        rows=drawn["rows"],
         metric_links=metric_links,
         interval_links=interval_links,
     )
