@@ -10,6 +10,11 @@ import htmx from 'htmx.org'
 // loads that URL again.
 htmx.config.historyCacheSize = 0
 htmx.config.refreshOnHistoryMiss = true
+// Swapping in an element whose id the page already has, htmx first copies the old one's
+// settled attributes onto it with setAttribute; a `style` left on the old one by a script
+// (the CSSOM's, allowed) would then be an inline style the policy refuses. Nothing here
+// animates a style across a swap: only classes and sizes are settled.
+htmx.config.attributesToSettle = ['class', 'width', 'height']
 
 // Kept from the address bar by a navigation: the chart's metric and interval (unless the
 // navigation picks its own, a zoom), and the panels' tabs.

@@ -76,8 +76,26 @@ def page(
     session = client.cookies["sessionid"].value
     context.add_cookies([{"name": "sessionid", "value": session, "url": str(live_server.url)}])
     page = context.new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    watch(page, errors)
     return page
+
+
+# Chromium reports what the Content-Security-Policy refuses as an event: none may happen.
+CSP_WATCH = (
+    "document.addEventListener('securitypolicyviolation', e => console.error("
+    "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile"
+    " + ':' + e.lineNumber + ':' + e.columnNumber + ' ' + e.sample))"
+)
+
+
+def watch(page: Page, errors: list[str]) -> None:
+    """Collect the page's script errors and policy violations into `errors`."""
+    page.add_init_script(CSP_WATCH)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if "CSP violation" in message.text else None,
+    )
 
 
 def until(page: Page, script: str, timeout: float = 10) -> None:
@@ -150,7 +168,9 @@ def test_a_comparison_chosen_on_a_preset_applies_and_keeps_the_period(
     assert errors == []
 
 
-def test_the_chart_reads_like_a_calendar_stops_at_now_and_zooms(page: Page, site: Site) -> None:
+def test_the_chart_reads_like_a_calendar_stops_at_now_and_zooms(
+    page: Page, site: Site, errors: list[str]
+) -> None:
     page.goto(dashboard(site, "period=7d"))
     week = series(page)
     assert len(week["labels"]) == 7
@@ -186,9 +206,10 @@ def test_the_chart_reads_like_a_calendar_stops_at_now_and_zooms(page: Page, site
     )
     assert series(page)["labels"][0] == "12 AM"
     assert page.evaluate("window.stillHere") is True  # in place, not a page load
+    assert errors == []
 
 
-def test_any_top_stat_is_charted(page: Page, site: Site) -> None:
+def test_any_top_stat_is_charted(page: Page, site: Site, errors: list[str]) -> None:
     page.goto(dashboard(site, "period=7d"))
     series(page)
     chart = page.locator(".chart-box")
@@ -207,6 +228,7 @@ def test_any_top_stat_is_charted(page: Page, site: Site) -> None:
         "document.querySelector('canvas.series').chart.scales.y.ticks.map(t => t.label)"
     )
     assert all(str(t).endswith("%") for t in ticks)
+    assert errors == []
 
 
 def test_the_view_survives_a_reload_and_a_filter_swaps_in_place(
