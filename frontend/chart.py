@@ -1,5 +1,7 @@
-"""The dashboard's chart (the `chart` fragment): the view's metric over its range, as the
-canvas draws it (frontend/dashboard/main.js) and its hidden table reads it.
+"""The dashboard's time series: the view's metric over its range by an interval the range
+offers (also the site list's sparkline and the zip's time-series.csv), and the chart (the
+`chart` fragment) as the canvas draws it (frontend/dashboard/chart.js) and its hidden
+table reads it.
 
 - Labels per interval in the site's time zone (the Stats API's buckets are local):
   "1 PM", "Dec 4", "Dec 2026" on the axis, a longer title for the tooltip.
@@ -21,7 +23,52 @@ from zoneinfo import ZoneInfo
 
 from frontend import dashboard
 from reports import dates
+from reports.context import site_range
+from reports.stats import answer
 from sites.models import Site
+
+
+def intervals_for(span: dates.DateRange) -> tuple[str, ...]:
+    """The intervals a chart of `span` offers: hours up to a week, days from two days,
+    weeks from two weeks, months beyond a month (each gives a readable number of points)."""
+    days = span.days
+    offered = {"hour": days <= 7, "day": days >= 2, "week": days >= 14, "month": days > 31}
+    return tuple(interval for interval in dashboard.INTERVALS if offered[interval])
+
+
+def chart_interval(view: dashboard.View, span: dates.DateRange) -> str:
+    """The view's interval when its range offers it, else the Stats API's default."""
+    return view.interval if view.interval in intervals_for(span) else dates.default_interval(span)
+
+
+def chart_span(site: Site, view: dashboard.View) -> dates.DateRange:
+    """The local days of the view's range ("all" from the site's first data)."""
+    return site_range(site, dashboard.date_range(view, site), timezone=site.timezone)
+
+
+def time_series(
+    site: Site, view: dashboard.View, *, span: dates.DateRange | None = None, interval: str = ""
+) -> dict[str, Any]:
+    """The view's metric for every bucket of its range (or of `span`, a comparison's), by
+    `interval` (else `chart_interval`): `labels` (the API's bucket names), `values` (0
+    where a bucket has no data) and `interval`."""
+    span = span or chart_span(site, view)
+    interval = interval or chart_interval(view, span)
+    body = {
+        **dashboard.base_query(view, site),
+        "date_range": [span.first.isoformat(), span.last.isoformat()],
+        "metrics": [view.metric],
+        "dimensions": [f"time:{interval}"],
+        "include": {"time_labels": True},
+    }
+    found = answer(site=site, body=body)
+    values = {r["dimensions"][0]: r["metrics"][0] for r in found["results"]}
+    labels = found["meta"].get("time_labels", [])
+    return {
+        "labels": labels,
+        "values": [values.get(label, 0) for label in labels],
+        "interval": interval,
+    }
 
 
 def _start(label: str) -> dt.datetime:
@@ -81,7 +128,7 @@ def zoom_range(label: str, interval: str) -> tuple[dt.date, dt.date] | None:
 
 def _compared(site: Site, view: dashboard.View, span: dates.DateRange, interval: str) -> Any:
     other = span.previous_period() if view.compare == "previous_period" else span.year_over_year()
-    return dashboard.time_series(site, view, span=other, interval=interval)
+    return time_series(site, view, span=other, interval=interval)
 
 
 def chart(
@@ -90,8 +137,8 @@ def chart(
     """The chart's data: `series` (the canvas' JSON), `rows` (its table), `intervals` (what
     the range offers) and `interval` (the one drawn). `link(**changes)` is the URL query
     of the view with `changes` (a shared link's `auth` carried)."""
-    span = dashboard.chart_span(site, view)
-    main = dashboard.time_series(site, view, span=span)
+    span = chart_span(site, view)
+    main = time_series(site, view, span=span)
     interval, labels = main["interval"], main["labels"]
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(site.timezone))
     cutoff = moment.replace(tzinfo=None)
@@ -130,5 +177,5 @@ def chart(
         "series": series,
         "rows": rows,
         "interval": interval,
-        "intervals": dashboard.intervals_for(span),
+        "intervals": intervals_for(span),
     }

@@ -8,8 +8,8 @@ URL parameters (a view can be bookmarked and shared):
 - `compare`: `previous_period`, `year_over_year` or empty;
 - `f`: a filter `dimension|operator|value`, repeated (`visit:source|is|Google`);
 - `metric` (any top stat of `CHART_METRICS`) and `interval` (`hour`, `day`, `week`,
-  `month`) of the chart; an interval the range does not offer (`intervals_for`) gives way
-  to the range's default;
+  `month`) of the chart; an interval the range does not offer (`frontend/chart.py`) gives
+  way to the range's default;
 - `tab_<panel>`: the tab a panel shows (`tab_pages=entry`), when not its first.
 Unknown values fall back to the defaults.
 """
@@ -25,7 +25,7 @@ from django.http import QueryDict
 
 from accounts.errors import ServiceError
 from reports import dates, funnels
-from reports.context import load_context, site_range
+from reports.context import load_context
 from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
 from reports.stats import answer
 from sites.funnels import step_body
@@ -99,7 +99,7 @@ class View:
     compare: str = "previous_period"
     filters: tuple[tuple[str, str, str], ...] = ()
     metric: str = "visitors"
-    interval: str = ""  # empty: the range's default (`chart_interval`)
+    interval: str = ""  # empty: the range's default (`frontend.chart.chart_interval`)
     tabs: tuple[tuple[str, str], ...] = ()  # (panel, tab) of the panels not on their first
 
     def pairs(self, **changes: Any) -> list[tuple[str, str]]:
@@ -373,49 +373,6 @@ def top_stats(site: Site, view: View) -> list[dict[str, Any]]:
         for i, (metric, label) in enumerate(shown)
         if row["metrics"][i] is not None
     ]
-
-
-def intervals_for(span: dates.DateRange) -> tuple[str, ...]:
-    """The intervals a chart of `span` offers: hours up to a week, days from two days,
-    weeks from two weeks, months beyond a month (each gives a readable number of points)."""
-    days = span.days
-    offered = {"hour": days <= 7, "day": days >= 2, "week": days >= 14, "month": days > 31}
-    return tuple(interval for interval in INTERVALS if offered[interval])
-
-
-def chart_interval(view: View, span: dates.DateRange) -> str:
-    """The view's interval when its range offers it, else the Stats API's default."""
-    return view.interval if view.interval in intervals_for(span) else dates.default_interval(span)
-
-
-def chart_span(site: Site, view: View) -> dates.DateRange:
-    """The local days of the view's range ("all" from the site's first data)."""
-    return site_range(site, date_range(view, site), timezone=site.timezone)
-
-
-def time_series(
-    site: Site, view: View, *, span: dates.DateRange | None = None, interval: str = ""
-) -> dict[str, Any]:
-    """The view's metric for every bucket of its range (or of `span`, a comparison's), by
-    `interval` (else `chart_interval`): `labels` (the API's bucket names), `values` (0
-    where a bucket has no data) and `interval`."""
-    span = span or chart_span(site, view)
-    interval = interval or chart_interval(view, span)
-    body = {
-        **base_query(view, site),
-        "date_range": [span.first.isoformat(), span.last.isoformat()],
-        "metrics": [view.metric],
-        "dimensions": [f"time:{interval}"],
-        "include": {"time_labels": True},
-    }
-    found = answer(site=site, body=body)
-    values = {r["dimensions"][0]: r["metrics"][0] for r in found["results"]}
-    labels = found["meta"].get("time_labels", [])
-    return {
-        "labels": labels,
-        "values": [values.get(label, 0) for label in labels],
-        "interval": interval,
-    }
 
 
 def funnel_result(site: Site, view: View, funnel: Funnel) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts.errors import ServiceError
 from common.csvsafe import csv_text
-from frontend import dashboard
+from frontend import chart, dashboard
 from frontend.views.access import Access
 from frontend.views.fragments import chosen_property, reason
 from sites.models import Site
@@ -29,7 +29,7 @@ def _zip(site: Site, view: dashboard.View) -> HttpResponse:
         for panel_name, panel in dashboard.PANELS.items():
             for tab in panel.tabs:
                 archive.writestr(f"{panel_name}-{tab}.csv", _csv(site, view, panel_name, tab))
-        series = dashboard.time_series(site, view)
+        series = chart.time_series(site, view)
         points = zip(series["labels"], series["values"], strict=True)
         archive.writestr("time-series.csv", csv_text([("time", view.metric), *points]))
     response = HttpResponse(buffer.getvalue(), content_type="application/zip")

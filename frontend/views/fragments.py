@@ -19,7 +19,7 @@ from django.shortcuts import render
 
 from accounts.errors import ServiceError
 from frontend import dashboard, details, filters
-from frontend.chart import chart
+from frontend.chart import chart, time_series
 from frontend.views.access import Access
 from reports import dates, realtime
 from reports.properties import property_keys
@@ -82,7 +82,7 @@ def _chart(ask: Ask) -> HttpResponse:
 
 def _spark(ask: Ask) -> HttpResponse:
     """A site list row's sparkline and its visitors."""
-    values = dashboard.time_series(ask.site, ask.view)["values"]
+    values = time_series(ask.site, ask.view)["values"]
     top = max(values, default=0) or 1
     step = 100 / max(len(values) - 1, 1)
     return ask.render(
