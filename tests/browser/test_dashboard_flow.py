@@ -263,7 +263,12 @@ def test_pages_keep_their_content_security_policy(
     page.wait_for_function(
         "document.querySelector('.switcher select').selectedOptions[0].textContent === 'Second org'"
     )
-    assert page.get_by_text(DOMAIN).count() == 0  # the other organization's sites
+    # Every organization's sites stay listed, grouped, the current one first (issue 16.11).
+    current = page.locator(".site-group").first
+    current.get_by_text("current organization").wait_for()
+    assert "Second org" in current.inner_text()
+    assert current.get_by_text(DOMAIN).count() == 0  # the other organization's sites...
+    assert page.locator(".site-group").get_by_text(DOMAIN).count() == 1  # ...in their group
     page.get_by_label("Organization").select_option(label=first)
     page.wait_for_selector(f"text={DOMAIN}")
     assert page.eval_on_selector(".switcher select", chosen) == first
