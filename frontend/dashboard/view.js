@@ -30,10 +30,15 @@ function merged(query, keepInterval) {
   return next.toString()
 }
 
+// The address of this page with `query` ("" gives the bare path, not a trailing "?").
+function at(query) {
+  return window.location.pathname + (query ? '?' + query : '')
+}
+
 // Show the view `query` names: the page at this path with that query, swapped in place.
 export function navigate(query, options) {
   var keepInterval = !options || options.keepInterval !== false
-  var url = window.location.pathname + '?' + merged(query, keepInterval)
+  var url = at(merged(query, keepInterval))
   return htmx.ajax('GET', url, { target: '#dashboard', select: '#dashboard', swap: 'outerHTML', push: url })
 }
 
@@ -44,7 +49,7 @@ function remember(params) {
     if (params[key] === null) current.delete(key)
     else current.set(key, params[key])
   })
-  window.history.replaceState(window.history.state, '', window.location.pathname + '?' + current.toString())
+  window.history.replaceState(window.history.state, '', at(current.toString()))
 }
 
 function inDashboard(element) {
