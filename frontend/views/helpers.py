@@ -40,12 +40,16 @@ def posted_id(request: HttpRequest, field: str, what: str) -> int:
     return int(value)
 
 
+# `inline` for a form that shows every error it is given (e.g. the funnel form's alert).
+EVERY_FIELD = frozenset({"*"})
+
+
 def error_message(
     request: HttpRequest, error: ServiceError, *, inline: Collection[str] = ()
 ) -> dict[str, str]:
     """Show a service error once: beside its field when the page shows that field's errors
-    (`inline`, the template's `errors.<field>`), else at the top of the page (messages).
-    The field it names is marked either way."""
-    if error.field not in inline:
+    (`inline`, the template's `errors.<field>`; `EVERY_FIELD`: the form shows them all),
+    else at the top of the page (messages). The field it names is marked either way."""
+    if error.field not in inline and inline is not EVERY_FIELD:
         messages.error(request, error.message)
     return {error.field or "__all__": error.message}

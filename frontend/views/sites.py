@@ -4,7 +4,7 @@ by `site_get_for_actor`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +20,13 @@ from accounts.models import CAN_MANAGE_SITES
 from frontend.context import memberships
 from frontend.views import funnel_form
 from frontend.views.dashboard import site_dashboard
-from frontend.views.helpers import error_message, posted_id, require_membership, user_of
+from frontend.views.helpers import (
+    EVERY_FIELD,
+    error_message,
+    posted_id,
+    require_membership,
+    user_of,
+)
 from frontend.views.installation import box_context
 from reports.installation import EventStoreError, first_event_at, has_events
 from sites import selectors, services
@@ -160,7 +166,7 @@ def _site_items_page(
     delete: Callable[[Site, int], str],
     what: str,
     context: Callable[[Site], dict[str, Any]],
-    inline: tuple[str, ...] = (),
+    inline: Collection[str] = (),
 ) -> HttpResponse:
     """A site's list of things (goals, shared links): GET shows it, POST adds one or, with
     `delete=<id>`, removes one; a bad value shows the form again with the reason (beside
@@ -188,6 +194,7 @@ def _site_items_page(
 
 
 GOAL_FIELDS = ("kind", "value", "display_name", "currency")
+GOAL_INLINE = ("value", "display_name", "currency")  # the fields _goal_form.html marks
 
 
 def _goal_fields(form: QueryDict) -> dict[str, str]:
@@ -226,6 +233,7 @@ def site_funnels(request: HttpRequest, domain: str) -> HttpResponse:
         create=_funnel_create,
         delete=_funnel_delete,
         what="funnel",
+        inline=EVERY_FIELD,
         context=lambda site: {
             "funnels": site.funnels.order_by("name"),
             **funnel_form.form_context(),
@@ -248,6 +256,7 @@ def site_goals(request: HttpRequest, domain: str) -> HttpResponse:
         create=_goal_create,
         delete=_goal_delete,
         what="goal",
+        inline=GOAL_INLINE,
         context=lambda site: {
             "goals": site.goals.order_by("display_name"),
             "kinds": Goal.Kind.choices,
@@ -264,6 +273,7 @@ def _item_edit(
     url_name: str,
     template: str,
     context: Callable[[Any, QueryDict | None], dict[str, Any]],
+    inline: Collection[str],
 ) -> HttpResponse:
     """An edit page of one of a site's goals or funnels, for those who may manage the site
     (as adding one): GET shows its form, POST saves it through the service and returns to
@@ -278,7 +288,7 @@ def _item_edit(
         try:
             message = save(site, item, posted)
         except ServiceError as exc:
-            errors = error_message(request, exc)
+            errors = error_message(request, exc, inline=inline)
         else:
             messages.success(request, message)
             return redirect(url_name, domain=site.domain)
@@ -305,6 +315,7 @@ def site_goal_edit(request: HttpRequest, domain: str, goal_id: int) -> HttpRespo
         save=_goal_save,
         url_name="site-goals",
         template="frontend/site_goal_edit.html",
+        inline=GOAL_INLINE,
         context=lambda goal, form: {
             "goal": goal,
             "kinds": Goal.Kind.choices,
@@ -336,6 +347,7 @@ def site_funnel_edit(request: HttpRequest, domain: str, funnel_id: int) -> HttpR
         save=_funnel_save,
         url_name="site-funnels",
         template="frontend/site_funnel_edit.html",
+        inline=EVERY_FIELD,
         context=lambda funnel, form: {"funnel": funnel, **funnel_form.form_context(funnel, form)},
     )
 

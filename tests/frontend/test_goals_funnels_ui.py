@@ -175,6 +175,42 @@ def test_a_funnel_is_saved_with_a_window_in_hours_and_edited(member: Any, site: 
     assert 'value="x"' in refused.content.decode()  # the form as posted, with the reason
 
 
+@pytest.mark.parametrize(
+    ("path", "form", "reason"),
+    [
+        ("goals", {"kind": "event", "value": "Purchase", "currency": "EURO"}, "3-letter"),
+        ("goals", {"kind": "page", "value": "/"}, "pageview or a custom event"),  # no mark: on top
+        ("funnels", {"name": "x", "window": "1", "window_unit": "60", "value0": "/"}, "step"),
+        (
+            "funnels",
+            {
+                "name": "",
+                "window": "1",
+                "window_unit": "60",
+                **{"value0": "/", "type1": "page", "value1": "/b"},
+            },
+            "name",
+        ),
+    ],
+)
+def test_an_error_is_shown_once(
+    member: Any, site: Site, path: str, form: dict[str, str], reason: str
+) -> None:
+    """Beside its field when the form shows it, else at the top: never both (issue 16.11)."""
+    pages = [f"/sites/{site.domain}/{path}"]
+    item = site.goals.first() if path == "goals" else None
+    if path == "funnels":
+        item = services.funnel_create(site=site, name="F", steps=STEPS, window=3600)
+    pages.append(f"/sites/{site.domain}/{path}/{item.pk}")
+    for page in pages:
+        answer = member.post(page, form)
+        assert answer.status_code == 400
+        html = answer.content.decode()
+        message = [m for m in answer.context["errors"].values()][0]
+        assert reason in message.lower()
+        assert html.count(message) == 1, (page, message)
+
+
 def test_the_dashboard_funnel_is_a_chart_with_drop_off(member: Any, site: Site) -> None:
     services.funnel_create(site=site, name="Home to purchase", steps=STEPS, window=3600)
     html = member.get(f"/sites/{site.domain}/panel/funnels?period=7d").content.decode()
