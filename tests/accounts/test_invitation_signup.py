@@ -113,3 +113,12 @@ def test_emails_greet_from_trail(client: Client, django_capture_on_commit_callba
     assert "Hello from Trail!" in verification.body
     assert "127.0.0.1" not in verification.body.split("\n", 1)[0]
     assert "testserver" not in verification.body.split("\n", 1)[0]
+
+
+def test_the_invitations_sign_up_link_fills_in_the_invited_address(client: Client) -> None:
+    _, token = _invite()
+    page = client.get(f"/invitations/{token}").content.decode()
+    link = re.search(r'href="(/accounts/signup/\?[^"]+)"', page)
+    assert link, page
+    form = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert f'value="{INVITEE}"' in form  # allauth's sign-up reads `email` from the query
