@@ -30,10 +30,10 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from common.asgi import Disconnected, Receive, read_body
 from common.clients import request_client_ip
 
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -47,10 +47,6 @@ class _Refused(Exception):
     def __init__(self, status: int, message: str):
         self.status = status
         self.message = message
-
-
-class _Disconnected(Exception):
-    """The client went away before its body arrived: nobody to answer."""
 
 
 def environ_of(scope: Scope) -> dict[str, Any]:
@@ -86,18 +82,10 @@ def environ_of(scope: Scope) -> dict[str, Any]:
 async def _body(receive: Receive, declared: str, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise _Refused(413, f"body too large: at most {limit} bytes")
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Disconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _Refused(413, f"body too large: at most {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    body = await read_body(receive, limit)
+    if body is None:
+        raise _Refused(413, f"body too large: at most {limit} bytes")
+    return body
 
 
 def _pull(chunks: Iterator[bytes]) -> tuple[list[bytes], bool]:
@@ -140,7 +128,7 @@ class Gate:
         except _Refused as refused:
             await _refuse(send, refused.status, refused.message, retry=refused.status == 429)
             return
-        except _Disconnected:
+        except Disconnected:
             return
         environ["wsgi.input"] = io.BytesIO(body)
         if body or "CONTENT_LENGTH" in environ:  # a chunked body gets its real length

@@ -14,33 +14,19 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from common.asgi import Disconnected, Receive, read_body
 from events.ingest.handler import ROUTES, IngestRequest, respond
 from events.ingest.request import MAX_BODY, BadRequest, too_large
 
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _Disconnected(Exception):
-    """The client went away before its body was read: nothing to answer."""
-
-
 async def _body(receive: Receive) -> bytes | BadRequest:
     """The request body, or a 413 when it is over `MAX_BODY` (the rest is left unread)."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Disconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return too_large(MAX_BODY)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    body = await read_body(receive, MAX_BODY)
+    return too_large(MAX_BODY) if body is None else body
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -62,7 +48,7 @@ def wrap(django_app: ASGIApp) -> ASGIApp:
             return
         try:
             body = await _body(receive) if scope["method"] == "POST" else b""
-        except _Disconnected:
+        except Disconnected:
             return
         client = scope.get("client") or ("", 0)
         request = IngestRequest(
