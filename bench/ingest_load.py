@@ -26,6 +26,16 @@ LOADGEN = REPO / "bench" / ".bin" / "loadgen"
 DOMAIN = "bench-load.com"
 
 
+def serve_site(trail: Trail) -> Path:
+    """Start `trail` with the benchmark's site; the file of request bodies to send."""
+    trail.prepare()
+    trail.start()
+    trail.add_site(DOMAIN)
+    bodies = trail.var / "bodies.txt"
+    bodies.write_text("\n".join(Traffic(DOMAIN).body_lines(50_000)) + "\n")
+    return bodies
+
+
 def build_loadgen() -> None:
     subprocess.run(
         ["bash", str(REPO / "bench" / "build-loadgen.sh")], check=True, capture_output=True
@@ -81,12 +91,8 @@ def main() -> None:
 
     build_loadgen()
     trail = Trail(mode=args.mode, workers=args.workers, threads=args.threads)
-    trail.prepare()
-    trail.start()
     try:
-        trail.add_site(DOMAIN)
-        bodies = trail.var / "bodies.txt"
-        bodies.write_text("\n".join(Traffic(DOMAIN).body_lines(50_000)) + "\n")
+        bodies = serve_site(trail)
         before = trail.cpu()
         started = time.monotonic()
         result = drive(trail, args.rate, args.duration, bodies)

@@ -26,8 +26,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ingest_load import DOMAIN, build_loadgen, drive
-from synthetic import Traffic
+from ingest_load import build_loadgen, drive, serve_site
 from trail_proc import Trail
 
 ATTACK_SOURCES = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
@@ -164,12 +163,8 @@ def main() -> None:
 
     build_loadgen()
     trail = Trail()
-    trail.prepare()
-    trail.start()
     try:
-        trail.add_site(DOMAIN)
-        bodies = trail.var / "bodies.txt"
-        bodies.write_text("\n".join(Traffic(DOMAIN).body_lines(50_000)) + "\n")
+        bodies = serve_site(trail)
         idle = run(trail, bodies, args.rate, args.duration, 0)
         attacked = run(trail, bodies, args.rate, args.duration, args.attackers)
     finally:
