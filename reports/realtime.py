@@ -2,8 +2,12 @@
 
 Two windows, each answered whole: `current` (the dashboard's header) gives the visitors,
 pages and sources of the last 5 minutes; `realtime` (the API, and the dashboard's Realtime
-period with `totals=True`) the last 30 minutes by minute, with their pages and sources.
-Every query reads the last 30 minutes at most: the `toDate(timestamp)` condition lets the
+period with `totals=True`) the last 30 minutes by minute, with their pages and sources, and
+on request their visitors by country, device, browser or OS (`BREAKDOWNS`). `realtime` takes
+the Stats API's `filters` (the dashboard's): every one of its queries then reads only the
+events they keep, through the same filter compiler as the reports (a visit's dimension, such
+as its source, is a guarded subquery on `sessions`). Every query reads the last 30 minutes
+at most: the `toDate(timestamp)` condition lets the
 primary index (`site_id, toDate(timestamp), …`) skip other days, the `timestamp` bounds
 skip the rest of today's granules. Engagement events are neither visits nor pageviews and
 are left out everywhere. Decisions: docs/funnels-and-realtime.md.
@@ -17,22 +21,37 @@ from functools import partial
 from typing import Any
 
 from reports import dates
+from reports.context import site_goals
+from reports.parse import parse_filters
+from reports.query import Filter, GoalDefinition, ReportQuery
 from reports.runner import together
-from reports.sql.builder import Select, run
-from reports.sql.catalog import DIRECT, EVENTS, Binder, date_condition
+from reports.sql.builder import Expr, Select, run
+from reports.sql.catalog import DIRECT, EVENTS, Binder, date_condition, dimension_sql, of_visitor
+from reports.sql.filters import FilterCompiler
 from sites.models import Site
 
 MINUTES = 30
 CURRENT = dt.timedelta(minutes=5)  # "visitors now": an event in the last 5 minutes
 TOP = 10
 _MINUTE = dt.timedelta(minutes=1)
+# The breakdowns `realtime` can add, by name: visitors by what each visitor is (where, on
+# what); a visitor id stands for one IP and user agent, so each has one value.
+BREAKDOWNS = {
+    "countries": "visit:country",
+    "devices": "visit:device",
+    "browsers": "visit:browser",
+    "os": "visit:os",
+}
 
 
 @dataclass(frozen=True)
 class Window:
-    """`MINUTES` whole minutes ending with the current one, and the last 5 minutes."""
+    """`MINUTES` whole minutes ending with the current one, and the last 5 minutes; the
+    events read are those `filters` keep (all without)."""
 
     now: dt.datetime
+    filters: tuple[Filter, ...] = ()
+    goals: tuple[GoalDefinition, ...] = ()  # the site's, for `event:goal` filters
 
     @property
     def end(self) -> dt.datetime:
@@ -46,6 +65,21 @@ class Window:
     def current_start(self) -> dt.datetime:
         return self.now - CURRENT
 
+    def report(self, site: Site) -> ReportQuery:
+        """The window's filters as a report's, over the local days the window touches (a
+        visit's dimension reads the visits begun from the day before: reports/sql/filters.py)."""
+        zone = dates.zone(site.timezone)
+        days = dates.DateRange(
+            self.start.astimezone(zone).date(), self.end.astimezone(zone).date(), site.timezone
+        )
+        return ReportQuery(
+            site_id=site.pk,
+            date_range=days,
+            metrics=("visitors",),
+            filters=self.filters,
+            goals=self.goals,
+        )
+
 
 def _events(
     site: Site,
@@ -57,18 +91,24 @@ def _events(
     group_by: tuple[str, ...] = (),
     order_by: tuple[str, ...] = (),
     limit: int | None = None,
+    binder: Binder | None = None,
 ) -> Select:
-    """A read of the site's events from `since` to the window's end, engagement left out."""
-    binder = Binder()
+    """A read of the site's events from `since` to the window's end that the window's
+    filters keep, engagement left out; `binder` holds what `columns` bound."""
+    binder = binder or Binder()
+    conditions: list[str | Expr] = [
+        date_condition(EVENTS, binder, since, window.end),
+        "name != 'engagement'",
+        *where,
+    ]
+    if window.filters:
+        compiler = FilterCompiler(window.report(site), binder)
+        conditions.append(compiler.compile(window.filters, EVENTS))
     return Select(
         site_id=site.pk,
         table=EVENTS,
         columns=columns,
-        where=(
-            date_condition(EVENTS, binder, since, window.end),
-            "name != 'engagement'",
-            *where,
-        ),
+        where=tuple(conditions),
         params=binder.params,
         group_by=group_by,
         order_by=order_by,
@@ -148,8 +188,33 @@ def sources_select(*, site: Site, window: Window, current: bool = False) -> Sele
     )
 
 
-def _window(now: dt.datetime | None) -> Window:
-    return Window((now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0))
+def breakdown_select(*, site: Site, window: Window, dimension: str) -> Select:
+    """The visitors of the 30 minutes by `dimension`, one of a visitor's own (a location
+    or device dimension), labelled as the reports label them (`(not set)`)."""
+    if not of_visitor(dimension):
+        raise ValueError(f"{dimension} is not the same on every event of a visitor")
+    binder = Binder()
+    label = dimension_sql(dimension, EVENTS, binder, timezone=site.timezone, first_day=None)
+    return _events(
+        site,
+        window,
+        window.start,
+        columns=(f"{label} AS label", "uniq(visitor_id) AS visitors"),
+        group_by=("label",),
+        order_by=("visitors DESC", "label"),
+        limit=TOP,
+        binder=binder,
+    )
+
+
+def _window(site: Site, now: dt.datetime | None, filters: Any = None) -> Window:
+    """The window ending now; `filters` (the Stats API's, checked as it checks them: a
+    ServiceError names the bad one) narrow it."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    if not filters:
+        return Window(moment)
+    goals = site_goals(site)
+    return Window(moment, filters=parse_filters(filters, goals), goals=goals)
 
 
 def _pages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -163,7 +228,7 @@ def _sources(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def current(*, site: Site, now: dt.datetime | None = None) -> dict[str, Any]:
     """Visitors now and their top pages and sources, all of the same last 5 minutes
     (`minutes`); the three queries run at once."""
-    window = _window(now)
+    window = _window(site, now)
     visitors, page_rows, source_rows = together(
         partial(run, current_visitors_select(site=site, window=window)),
         partial(run, pages_select(site=site, window=window, current=True)),
@@ -177,17 +242,34 @@ def current(*, site: Site, now: dt.datetime | None = None) -> dict[str, Any]:
     }
 
 
-def realtime(*, site: Site, now: dt.datetime | None = None, totals: bool = False) -> dict[str, Any]:
+def realtime(
+    *,
+    site: Site,
+    now: dt.datetime | None = None,
+    totals: bool = False,
+    filters: Any = None,
+    breakdowns: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Visitors now, 30 minutes of pageviews and visitors (oldest first, in the site's time
     zone, zero-filled), and the top pages and sources of those 30 minutes; the four queries
     run at once. `totals` (the dashboard's Realtime period) adds a fifth, the 30 minutes'
-    unique visitors and pageviews: `{"totals": {"visitors": …, "pageviews": …}}`."""
+    unique visitors and pageviews: `{"totals": {"visitors": …, "pageviews": …}}`; each of
+    `breakdowns` (names of `BREAKDOWNS`) one more, the visitors of the 30 minutes by it:
+    `{"breakdowns": {"countries": [{"label": "FR", "visitors": 2}, …]}}`. `filters` (the
+    Stats API's) narrow every figure; a bad one raises ServiceError naming it."""
     zone = dates.zone(site.timezone)
-    window = _window(now)
-    builds = [current_visitors_select, minutes_select, pages_select, sources_select]
+    window = _window(site, now, filters)
+    selects = [
+        build(site=site, window=window)
+        for build in (current_visitors_select, minutes_select, pages_select, sources_select)
+    ]
     if totals:
-        builds.append(totals_select)
-    answers = together(*(partial(run, build(site=site, window=window)) for build in builds))
+        selects.append(totals_select(site=site, window=window))
+    selects += [
+        breakdown_select(site=site, window=window, dimension=BREAKDOWNS[name])
+        for name in breakdowns
+    ]
+    answers = together(*(partial(run, select) for select in selects))
     current_rows, minute_rows, page_rows, source_rows = answers[:4]
     by_minute = {int(row["minute"]): row for row in minute_rows}
     first = int(window.start.timestamp()) // 60
@@ -212,4 +294,10 @@ def realtime(*, site: Site, now: dt.datetime | None = None, totals: bool = False
     if totals:
         [row] = answers[4] or [{"visitors": 0, "pageviews": 0}]
         result["totals"] = {"visitors": int(row["visitors"]), "pageviews": int(row["pageviews"])}
+    if breakdowns:
+        broken = answers[len(answers) - len(breakdowns) :]
+        result["breakdowns"] = {
+            name: [{"label": row["label"], "visitors": int(row["visitors"])} for row in rows]
+            for name, rows in zip(breakdowns, broken, strict=True)
+        }
     return result
