@@ -8,6 +8,7 @@ server print it without a traceback.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -49,6 +50,9 @@ class Config:
     # requests one client address may have still sending their body.
     body_timeout: int
     max_connections_per_ip: int
+    # Export files (events.data_jobs): Django's STORAGES entry "exports", and their lifetime.
+    exports_storage: dict[str, object]
+    export_ttl_days: int
 
     @property
     def services_mode(self) -> bool:
@@ -260,6 +264,37 @@ def _ingest(env: Mapping[str, str]) -> IngestConfig:
     )
 
 
+def _exports_storage(env: Mapping[str, str], var_dir: Path) -> dict[str, object]:
+    """Where export files go: a private directory under var/ (shared by a volume between web
+    and workers in docker-compose), or any Django storage backend (django-storages' S3, ...)
+    named by TRAIL_EXPORT_STORAGE with its options as a JSON object."""
+    backend = env.get("TRAIL_EXPORT_STORAGE", "").strip()
+    raw = env.get("TRAIL_EXPORT_STORAGE_OPTIONS", "").strip()
+    if not backend:
+        if raw:
+            raise ConfigError("TRAIL_EXPORT_STORAGE_OPTIONS: needs TRAIL_EXPORT_STORAGE")
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {
+                "location": str(var_dir / "exports"),
+                "file_permissions_mode": 0o600,  # private like the rest of var/ (trail.private)
+                "directory_permissions_mode": 0o700,
+            },
+        }
+    if "." not in backend or not all(part.isidentifier() for part in backend.split(".")):
+        raise ConfigError(
+            f"TRAIL_EXPORT_STORAGE: expected a dotted class path such as"
+            f" storages.backends.s3.S3Storage, got {backend!r}"
+        )
+    try:
+        options = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise ConfigError(f"TRAIL_EXPORT_STORAGE_OPTIONS: not JSON ({exc})") from None
+    if not isinstance(options, dict):
+        raise ConfigError("TRAIL_EXPORT_STORAGE_OPTIONS: expected a JSON object")
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
 def load(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     var_dir = Path(env.get("TRAIL_VAR_DIR", "").strip() or BASE_DIR / "var").resolve()
@@ -306,4 +341,6 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         hsts_seconds=_hsts_seconds(env, base.scheme == "https"),
         body_timeout=_count(env, "TRAIL_BODY_TIMEOUT", 10),
         max_connections_per_ip=_count(env, "TRAIL_MAX_CONNECTIONS_PER_IP", 128),
+        exports_storage=_exports_storage(env, var_dir),
+        export_ttl_days=_count(env, "TRAIL_EXPORT_TTL_DAYS", 7),
     )

@@ -157,6 +157,7 @@ STATIC_ROOT = TRAIL.var_dir / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "exports": TRAIL.exports_storage,  # export jobs' files (events/data_jobs.py)
 }
 WHITENOISE_USE_FINDERS = True
 
