@@ -113,19 +113,96 @@ def _realtime(ask: Ask) -> HttpResponse:
     )
 
 
+# The Realtime period's panels: what each lists, the dimension a row's filter link sets, and
+# the devices panel's tabs (`tab_devices` of the URL, shared with the other periods; a tab
+# Realtime has not, "Screens", shows its first).
+_REALTIME_PANELS = (
+    ("sources", "Top sources", "Source", "visit:source"),
+    ("pages", "Top pages", "Page", "event:page"),
+)
+_REALTIME_DEVICE_TABS = {"devices": "Devices", "browsers": "Browsers", "os": "Operating systems"}
+
+
+def _realtime_rows(ask: Ask, rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
+    """Rows of a Realtime panel: label, visitors, bar, and the view filtered by the label."""
+    top = max((row["visitors"] for row in rows), default=0) or 1
+    return [
+        {
+            "label": row["label"],
+            "visitors": row["visitors"],
+            "share": round(100 * row["visitors"] / top),
+            "filter": ask.access.query(ask.view.with_filter(dimension, row["label"])),
+        }
+        for row in rows
+    ]
+
+
 def _realtime_period(ask: Ask) -> HttpResponse:
     """The Realtime period: visitors now, the last 30 minutes' totals, a chart of them by
     minute (the view's metric when it is counted by minute, else visitors) and their top
-    pages and sources."""
-    last = realtime.realtime(site=ask.site, totals=True)
+    pages, sources, countries and devices (browsers, operating systems), all under the
+    view's filters. The fragment carries its own poller, so that a devices tab chosen in it
+    is the one the next refresh asks for."""
+    devices = ask.view.tab("devices")
+    if devices not in _REALTIME_DEVICE_TABS:
+        devices = next(iter(_REALTIME_DEVICE_TABS))
+    last = realtime.realtime(
+        site=ask.site,
+        totals=True,
+        filters=dashboard.base_query(ask.view, ask.site).get("filters"),
+        breakdowns=("countries", devices),
+    )
     metric = ask.view.metric if ask.view.metric in ("visitors", "pageviews") else "visitors"
     series = {
         "labels": [m["minute"][-5:] for m in last["minutes"]],
         "values": [m[metric] for m in last["minutes"]],
     }
+    listed = {
+        "sources": [{"label": s["source"], "visitors": s["visitors"]} for s in last["sources"]],
+        "pages": [{"label": p["page"], "visitors": p["visitors"]} for p in last["pages"]],
+    }
+    panels = [
+        {
+            "key": key,
+            "title": title,
+            "heading": heading,
+            "rows": _realtime_rows(ask, listed[key], dimension),
+        }
+        for key, title, heading, dimension in _REALTIME_PANELS
+    ]
+    panels.append(
+        {
+            "key": "locations",
+            "title": "Locations",
+            "heading": "Country",
+            "rows": _realtime_rows(
+                ask, last["breakdowns"]["countries"], realtime.BREAKDOWNS["countries"]
+            ),
+        }
+    )
+    others = tuple(pair for pair in ask.view.tabs if pair[0] != "devices")
+    tabs = [
+        {
+            "label": label,
+            "current": key == devices,
+            "query": ask.link(tabs=others + ((("devices", key),) if key != "devices" else ())),
+        }
+        for key, label in _REALTIME_DEVICE_TABS.items()
+    ]
+    panels.append(
+        {
+            "key": "devices",
+            "title": "Devices",
+            "heading": _REALTIME_DEVICE_TABS[devices],
+            "tabs": tabs,
+            "rows": _realtime_rows(ask, last["breakdowns"][devices], realtime.BREAKDOWNS[devices]),
+        }
+    )
     return ask.render(
         "frontend/_realtime_minutes.html",
         last=last,
+        panels=panels,
+        params=ask.link(),
         updated=dt.datetime.now(dates.zone(ask.site.timezone)).strftime("%H:%M:%S"),
         metric_label=metric.capitalize(),
         series_json=json.dumps(series),

@@ -15,6 +15,7 @@ import pytest
 from django.http import QueryDict
 
 from frontend.dashboard import View, date_range, view_from
+from sites import services
 from sites.models import Site
 from tests.reports.conftest import hit
 
@@ -58,7 +59,7 @@ def test_the_realtime_period(site: Site, member: Any) -> None:
     assert date_range(View(period="realtime"), site) == "day"  # a Stats API query reads today
     page = member.get(f"/sites/{site.domain}/?period=realtime").content.decode()
     assert 'hx-get="/sites/realtime-frag-trail.com/panel/realtime_period?period=realtime' in page
-    assert 'hx-trigger="load, every 10s"' in page
+    assert 'hx-trigger="load"' in page  # then every 10 s: the fragment's own poller
     assert "/panel/top?" not in page and "/panel/sources?" not in page  # no Stats API panels
     assert 'aria-current="true" title="Realtime (key n)"' in page
 
@@ -88,3 +89,112 @@ def test_a_shared_link_sees_the_realtime_period(client: Any, site: Site) -> None
     assert f"/share/{site.domain}/panel/realtime_period?period=realtime" in page
     html = client.get(f"/share/{site.domain}/panel/realtime_period?period=realtime")
     assert html.status_code == 200 and "/earlier" in html.content.decode()
+
+
+def realtime_period(member: Any, site: Site, query: str) -> tuple[int, str]:
+    answer = member.get(f"/sites/{site.domain}/panel/realtime_period?period=realtime&{query}")
+    return answer.status_code, answer.content.decode()
+
+
+def stats_of(text: str) -> dict[str, str]:
+    return dict(re.findall(r'data-metric="(\w+)">(\d+)<', text))
+
+
+def panel(text: str, key: str) -> str:
+    found = re.search(rf'<section class="panel" id="realtime-{key}">(.*?)</section>', text, re.S)
+    assert found is not None, key
+    return found[1]
+
+
+def test_the_realtime_period_has_locations_and_devices(site: Site, member: Any) -> None:
+    status, text = realtime_period(member, site, "")
+    assert status == 200
+    assert re.findall(r'id="realtime-(\w+)"', text) == ["sources", "pages", "locations", "devices"]
+    assert '>GB</a></td><td class="num">2</td>' in panel(text, "locations")
+    devices = panel(text, "devices")
+    assert re.findall(r"<a [^>]*>(Devices|Browsers|Operating systems)</a>", devices) == [
+        "Devices",
+        "Browsers",
+        "Operating systems",
+    ]
+    assert 'aria-current="true">Devices<' in devices and ">Desktop</a>" in devices
+    # the fragment polls itself, for the view it shows
+    assert 'hx-get="/sites/realtime-frag-trail.com/panel/realtime_period?period=realtime' in text
+    assert 'hx-trigger="every 10s"' in text
+
+
+def test_a_devices_tab_is_in_the_url(site: Site, member: Any) -> None:
+    status, text = realtime_period(member, site, "tab_devices=browsers")
+    devices = panel(text, "devices")
+    assert 'aria-current="true">Browsers<' in devices and ">Firefox</a>" in devices
+    assert '<th scope="col">Browsers</th>' in devices
+    poller = re.search(r'<div hidden hx-get="([^"]+)" hx-trigger="every 10s"', text)
+    assert poller is not None and "tab_devices=browsers" in poller[1]
+    # a tab Realtime has not (the other periods' Screens) shows the first
+    _, text = realtime_period(member, site, "tab_devices=screens")
+    assert 'aria-current="true">Devices<' in panel(text, "devices")
+    # the page keeps the tab for the fragment it loads
+    page = member.get(f"/sites/{site.domain}/?period=realtime&tab_devices=os").content.decode()
+    assert (
+        "panel/realtime_period?period=realtime&amp;compare=previous_period&amp;tab_devices=os"
+        in page
+    )
+
+
+def test_the_filters_apply_to_the_realtime_period(site: Site, member: Any) -> None:
+    status, text = realtime_period(member, site, "f=visit:source|is|Google")
+    assert status == 200
+    assert stats_of(text) == {"current_visitors": "1", "visitors": "1", "pageviews": "1"}
+    assert "/now" in panel(text, "pages") and "/earlier" not in text
+    assert "DuckDuckGo" not in text and "Every figure is of the visitors the filters keep" in text
+    # the header's line is the whole site's, as Plausible's
+    header = member.get(
+        f"/sites/{site.domain}/panel/realtime?period=realtime&f=visit:source|is|Bing"
+    )
+    assert '<strong data-realtime="1">1</strong>' in header.content.decode()
+
+    _, text = realtime_period(member, site, "f=event:page|is|/earlier")
+    assert stats_of(text) == {"current_visitors": "0", "visitors": "1", "pageviews": "1"}
+    assert ">DuckDuckGo</a>" in panel(text, "sources")
+
+    _, text = realtime_period(member, site, "f=visit:source|is_not|Google&f=visit:source|is|Bing")
+    assert stats_of(text) == {"current_visitors": "0", "visitors": "0", "pageviews": "0"}
+    assert text.count("No visitors in the last 30 minutes.") == 4
+
+
+def test_a_row_is_a_filter_link(site: Site, member: Any) -> None:
+    _, text = realtime_period(member, site, "tab_devices=os")
+    links = dict(
+        (label, html_module.unescape(href))
+        for href, label in re.findall(r'<a href="\?([^"]+)" title="Filter by ([^"]+)">', text)
+    )
+    assert links["Google"] == (
+        "period=realtime&compare=previous_period&f=visit%3Asource%7Cis%7CGoogle&tab_devices=os"
+    )
+    assert "f=event%3Apage%7Cis%7C%2Fnow" in links["/now"]
+    assert "f=visit%3Acountry%7Cis%7CGB" in links["GB"]
+    assert "f=visit%3Aos%7Cis%7CGNU%2FLinux" in links["GNU/Linux"]
+    # following one keeps Realtime and narrows it
+    query = QueryDict(links["Google"])
+    _, narrowed = realtime_period(member, site, f"f={query['f']}&tab_devices=os")
+    assert stats_of(narrowed)["visitors"] == "1"
+
+
+def test_a_filter_realtime_cannot_run_is_refused_in_the_fragment(site: Site, member: Any) -> None:
+    status, text = realtime_period(member, site, "f=event:page|matches|(unclosed")
+    assert status == 400 and "filters" in text
+
+
+def test_a_shared_link_filters_realtime(client: Any, site: Site) -> None:
+    link = services.shared_link_create(site=site, name="Team")
+    path = f"/share/{site.domain}/panel/realtime_period"
+    answer = client.get(
+        path, {"period": "realtime", "auth": link.slug, "f": "visit:source|is|Google"}
+    )
+    text = answer.content.decode()
+    assert answer.status_code == 200 and stats_of(text)["visitors"] == "1"
+    assert f"&amp;auth={link.slug}" in text  # every link and the poller carry the shared link
+    assert "/earlier" not in text
+    # another site's shared link sees nothing of this one
+    other = client.get(path.replace(site.domain, "nobody-trail.com"), {"auth": link.slug})
+    assert other.status_code == 404
