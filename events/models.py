@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
 
 
@@ -34,3 +37,63 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment}:{self.index} ({self.reason[:60]})"
+
+
+class DataJob(models.Model):
+    """One piece of long data work for a person or a program: an export today, imports,
+    deletions and rollup rebuilds later — one model for all (docs/architecture.md, "Data
+    jobs"). `kind` names the handler (`events.data_jobs.register`); the runner moves the
+    row queued → running → done | failed | cancelled, and the expiry job done → expired.
+    The API, the dashboard's progress bar and the CLI read this row."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        EXPIRED = "expired"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="data_jobs"
+    )
+    site = models.ForeignKey(
+        "trail_sites.Site", on_delete=models.CASCADE, null=True, blank=True, related_name="data_jobs"
+    )
+    kind = models.CharField(max_length=64)
+    parameters = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)  # 0–1
+    rows = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    result_name = models.CharField(max_length=255, blank=True)  # in the "exports" storage
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # last progress a runner saved
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "status"], name="data_job_org_status"),
+            models.Index(fields=["site", "kind", "-created_at"], name="data_job_site_recent"),
+            models.Index(fields=["status", "finished_at"], name="data_job_status_finished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def file_name(self) -> str:
+        """The result's name for a person's download (the storage name's last part)."""
+        return self.result_name.rsplit("/", 1)[-1]

@@ -13,3 +13,11 @@ def run_job(name: str) -> object:
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return dataclasses.asdict(result)  # a report: JSON for the result backend
     return result
+
+
+@shared_task(name="trail.run_data_job", ignore_result=False)
+def run_data_job(job_id: str) -> str:
+    """One data job (events/data_jobs.py); its final status."""
+    from events import data_jobs
+
+    return data_jobs.run(job_id)
