@@ -44,10 +44,13 @@ def start() -> None:
 
         lock.acquire(settings.CLICKHOUSE.data_dir)
     if settings.TRAIL.flush_mode is FlushMode.THREAD:
+        from events import data_jobs
         from events.job_thread import job_thread
 
         job_thread.start()
-        logger.info("in-process job thread started")
+        data_jobs.recover()  # what a crash left running fails, what was queued runs
+        data_jobs.runner.start()
+        logger.info("in-process job thread and data job runner started")
 
 
 def route_stop_signals(*, supervisor: int | None = None) -> None:
