@@ -67,9 +67,12 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "trail_<prefix>_<secret>",
             "description": "`Authorization: Bearer <API key>`. Keys are made in Trail under"
             " Settings → API keys (owners and admins), act for one organization, and carry"
-            " scopes: `stats:read` (stats, funnels, realtime), `events:write` (the events"
-            " batch), `sites:manage` (sites). A missing, wrong or revoked key answers 401, a"
-            " missing scope 403, too many requests 429 with `Retry-After`.",
+            " scopes: `stats:read` (stats, funnels, realtime, property keys, event exports),"
+            " `events:write` (the events batch), `sites:read` and `sites:manage` (sites, goals,"
+            " funnels, shared links, settings), `members:read` and `members:manage` (members,"
+            " invitations, API keys); a manage scope includes its read scope. A key may be"
+            " limited to some sites: others answer 404. A missing, wrong or revoked key"
+            " answers 401, a missing scope 403, too many requests 429 with `Retry-After`.",
         }
 
 
@@ -79,8 +82,9 @@ def actor(request: Request) -> Any:
 
 
 class HasScope(BasePermission):
-    """Keys need the view's `required_scope`; signed-in users need only be signed in (their
-    role is checked by the site selector)."""
+    """Keys need the view's `required_scope` (its `read_scope`, when it has one, for GET and
+    HEAD); signed-in users need only be signed in (their role is checked by the site
+    selector and the services)."""
 
     message = "authentication required: send Authorization: Bearer <API key>"
 
@@ -88,6 +92,8 @@ class HasScope(BasePermission):
         key = request.auth
         if isinstance(key, ApiKey):
             scope = getattr(view, "required_scope", "")
+            if request.method in ("GET", "HEAD", "OPTIONS"):
+                scope = getattr(view, "read_scope", "") or scope
             if not key.has_scope(scope):
                 self.message = f"this API key lacks the {scope} scope"
                 return False
@@ -125,6 +131,7 @@ class TrailApiView(APIView):
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [HasScope, ApiKeyRateLimit]
     required_scope = ""
+    read_scope = ""  # for GET and HEAD, when reading needs less than writing
 
 
 def _flatten(detail: Any, prefix: str = "") -> str:

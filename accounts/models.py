@@ -119,7 +119,16 @@ class Invitation(models.Model):
 class Scope(models.TextChoices):
     STATS_READ = "stats:read", "Read stats"
     EVENTS_WRITE = "events:write", "Send events"
-    SITES_MANAGE = "sites:manage", "Manage sites"
+    SITES_READ = "sites:read", "Read sites, goals, funnels and shared links"
+    SITES_MANAGE = "sites:manage", "Manage sites, goals, funnels and shared links"
+    MEMBERS_READ = "members:read", "Read members, invitations and API keys"
+    MEMBERS_MANAGE = "members:manage", "Manage members, invitations and API keys"
+
+
+# A key with the scope on the left may do what the scope on the right allows: managing
+# includes reading (so keys made before the read scopes existed keep working).
+SCOPE_INCLUDES = {Scope.SITES_MANAGE: Scope.SITES_READ, Scope.MEMBERS_MANAGE: Scope.MEMBERS_READ}
+READ_ONLY_SCOPES = frozenset({Scope.STATS_READ, Scope.SITES_READ, Scope.MEMBERS_READ})
 
 
 class ApiKey(models.Model):
@@ -139,6 +148,11 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
     rate_limit_per_minute = models.PositiveIntegerField(default=600)
+    # Limited to `sites` (another site answers 404, as another tenant's does); unlimited, the
+    # key sees every site of its organization. A flag, not "sites is empty": a limited key
+    # whose sites are all deleted must see none, not all.
+    site_limited = models.BooleanField(default=False)
+    sites = models.ManyToManyField("trail_sites.Site", blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -151,4 +165,4 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
     def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes
+        return scope in self.scopes or any(SCOPE_INCLUDES.get(s) == scope for s in self.scopes)  # type: ignore[call-overload]

@@ -40,4 +40,23 @@ def pending_invitations(*, organization: Organization) -> QuerySet[Invitation]:
 
 
 def api_keys_for_organization(*, organization: Organization) -> QuerySet[ApiKey]:
-    return organization.api_keys.select_related("created_by").order_by("-created_at")
+    """The organization's keys, newest first, with their creators and site limits."""
+    return (
+        organization.api_keys.select_related("created_by")
+        .prefetch_related("sites")
+        .order_by("-created_at", "-id")
+    )
+
+
+def api_key_get(*, organization: Organization, key_id: int) -> ApiKey | None:
+    return organization.api_keys.filter(pk=key_id).first()
+
+
+def invitation_get_pending(*, organization: Organization, invitation_id: int) -> Invitation | None:
+    return pending_invitations(organization=organization).filter(pk=invitation_id).first()
+
+
+def member_get(*, organization: Organization, user_id: int) -> User | None:
+    """A member of the organization by user id (None for anyone else: not found)."""
+    membership = organization.memberships.select_related("user").filter(user_id=user_id).first()
+    return membership.user if membership is not None else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -227,13 +228,36 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
 
 @transaction.atomic
 def api_key_create(
-    *, organization: Organization, actor: User, name: str, scopes: Iterable[str]
+    *,
+    organization: Organization,
+    actor: User,
+    name: str,
+    scopes: Iterable[str],
+    sites: Sequence[Any] | None = None,
+    granting_key: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key and its raw value (shown once). Owners and admins create keys."""
+    """A new key and its raw value (shown once). Owners and admins create keys.
+
+    `sites` (resolved by the caller for this organization) limits the key to them; None or
+    empty leaves it unlimited. A key made by another key (`granting_key`, through the API)
+    gets no scope that key lacks. A site-limited key cannot manage members or keys: they
+    belong to the whole organization."""
     _require_role(actor=actor, organization=organization, roles=CAN_MANAGE_MEMBERS)
     name = name.strip()
     if not name or len(name) > 100:
         raise ServiceError("a key needs a name of 1 to 100 characters", field="name")
+    cleaned = _clean_scopes(scopes)
+    if granting_key is not None:
+        beyond = [s for s in cleaned if not granting_key.has_scope(s)]
+        if beyond:
+            raise Forbidden(f"this API key cannot grant the {beyond[0]} scope it lacks")
+    limited = list(sites or [])
+    if any(site.organization_id != organization.id for site in limited):
+        raise ServiceError("a key can only be limited to this organization's sites", field="sites")
+    if limited and ({Scope.MEMBERS_READ, Scope.MEMBERS_MANAGE} & set(cleaned)):
+        raise ServiceError(
+            "a key limited to some sites cannot read or manage members and keys", field="scopes"
+        )
     prefix = tokens.new_secret(6)[:8].replace("-", "x").replace("_", "y")
     secret = tokens.new_secret()
     raw = f"{API_KEY_PREFIX}{prefix}_{secret}"
@@ -243,8 +267,11 @@ def api_key_create(
         name=name,
         prefix=prefix,
         key_hash=tokens.digest(raw),
-        scopes=_clean_scopes(scopes),
+        scopes=cleaned,
+        site_limited=bool(limited),
     )
+    if limited:
+        key.sites.set(limited)
     return key, raw
 
 

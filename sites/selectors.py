@@ -8,6 +8,7 @@ API layer; here a key acts within its organization.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
@@ -15,7 +16,7 @@ from accounts.errors import Forbidden, NotFound, ServiceError
 from accounts.models import CAN_MANAGE_SITES, ApiKey, Organization, User
 from accounts.selectors import membership_get
 from sites.domains import normalize_domain
-from sites.models import Funnel, SharedLink, Site
+from sites.models import Funnel, Goal, SharedLink, Site
 
 Actor = User | ApiKey | AnonymousUser
 
@@ -35,6 +36,8 @@ def site_get_for_actor(*, actor: Actor, domain: str, write: bool = False) -> Sit
     if isinstance(actor, ApiKey):
         if not actor.is_active or actor.organization_id != site.organization_id:
             raise NotFound(domain)
+        if actor.site_limited and not actor.sites.filter(pk=site.pk).exists():
+            raise NotFound(domain)  # a limited key: the same answer as another tenant's site
         return site
     if not actor.is_authenticated:
         raise NotFound(domain)
@@ -53,6 +56,8 @@ def organization_for_actor(
     if isinstance(actor, ApiKey):
         if organization_id is not None and organization_id != actor.organization_id:
             raise NotFound("organization")
+        if write and actor.site_limited:
+            raise Forbidden("this API key is limited to some sites: it cannot add sites")
         return actor.organization
     if not actor.is_authenticated or organization_id is None:
         raise NotFound("organization")
@@ -67,7 +72,10 @@ def organization_for_actor(
 def sites_for_actor(*, actor: Actor) -> QuerySet[Site]:
     """Every live site the actor may see: a key's organization's, or a user's memberships'."""
     if isinstance(actor, ApiKey):
-        return _live_sites().filter(organization_id=actor.organization_id).order_by("domain")
+        sites = _live_sites().filter(organization_id=actor.organization_id)
+        if actor.site_limited:
+            sites = sites.filter(pk__in=actor.sites.values("pk"))
+        return sites.order_by("domain")
     if not actor.is_authenticated:
         return Site.objects.none()
     return _live_sites().filter(organization__memberships__user=actor).order_by("domain")
@@ -100,4 +108,31 @@ def shared_site_get(*, domain: str, slug: str) -> tuple[Site, SharedLink | None]
 
 def funnels_for_site(*, site: Site) -> list[Funnel]:
     """A site's saved funnels, by name."""
-    return list(site.funnels.order_by("name"))
+    return list(site.funnels.order_by("name", "id"))
+
+
+def funnel_get(*, site: Site, funnel_id: int) -> Funnel | None:
+    return site.funnels.filter(pk=funnel_id).first()
+
+
+def goals_for_site(*, site: Site) -> QuerySet[Goal]:
+    """A site's goals, by name (the dashboard's order)."""
+    return site.goals.order_by("display_name", "id")
+
+
+def goal_get(*, site: Site, goal_id: int) -> Goal | None:
+    return site.goals.filter(pk=goal_id).first()
+
+
+def shared_links_for_site(*, site: Site) -> QuerySet[SharedLink]:
+    """A site's shared links, newest first."""
+    return site.shared_links.order_by("-created_at", "-id")
+
+
+def shared_link_url(*, site: Site, link: SharedLink) -> str:
+    """The address of a shared link's dashboard (what the shared links page shows)."""
+    return f"{settings.TRAIL.base_url}/share/{site.domain}?auth={link.slug}"
+
+
+def shared_link_get(*, site: Site, link_id: int) -> SharedLink | None:
+    return site.shared_links.filter(pk=link_id).first()

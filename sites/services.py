@@ -209,6 +209,18 @@ def goal_create(
     return _save_goal(Goal(site=site, **_goal_fields(kind, value, display_name, currency)))
 
 
+def goal_find_or_create(
+    *, site: Site, kind: str, value: str, display_name: str = "", currency: str = ""
+) -> tuple[Goal, bool]:
+    """The site's goal of this kind and value, made (by `goal_create`'s rules) if there is
+    none yet; True when it was made. Plausible's `PUT /api/v1/sites/goals`."""
+    fields = _goal_fields(kind, value, display_name, currency)
+    goal = Goal.objects.filter(site=site, kind=fields["kind"], value=fields["value"]).first()
+    if goal is not None:
+        return goal, False
+    return _save_goal(Goal(site=site, **fields)), True
+
+
 def goal_update(
     *, site: Site, goal_id: int, kind: str, value: str, display_name: str = "", currency: str = ""
 ) -> Goal:
@@ -280,6 +292,18 @@ def shared_link_create(*, site: Site, name: str, password: str = "") -> SharedLi
         slug=tokens.new_secret(24),
         password_hash=make_password(password) if password else "",
     )
+
+
+def shared_link_find_or_create(*, site: Site, name: str) -> tuple[SharedLink, bool]:
+    """The site's shared link of this name, made (without a password) if there is none yet;
+    True when it was made. Plausible's `PUT /api/v1/sites/shared-links`."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("required: the link's name", field="name")
+    link = SharedLink.objects.filter(site=site, name=name).order_by("id").first()
+    if link is not None:
+        return link, False
+    return shared_link_create(site=site, name=name), True
 
 
 def shared_link_delete(*, site: Site, link_id: int) -> None:
