@@ -20,7 +20,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from sites.models import Site
 from tests import factories
 from tests.browser.test_dashboard_flow import watch_csp
-from tests.reports.conftest import hit
+from tests.reports.conftest import CHROME_ANDROID, hit
 from tests.wsgi_client import post
 
 pytestmark = pytest.mark.browser
@@ -133,6 +133,71 @@ def test_realtime_is_one_window_and_refreshes_itself(
     send(domain, "/later-today", flush, ip="81.2.69.53")
     # Today's panels are asked again every 30 s (frontend/dashboard/refresh.js)
     expect(pages).to_contain_text("/later-today", timeout=45_000)
+    assert violations == []
+
+
+@pytest.fixture
+def mixed(make_site: Callable[..., Site], seed: Callable[..., None]) -> Site:
+    """Two visitors of the last minutes: a Linux Firefox from Google, an Android phone
+    arriving directly."""
+    site = make_site("realtime-filter-browser-trail.org")
+    now = dt.datetime.now(dt.UTC)
+    seed(
+        site,
+        [
+            hit(site, now - dt.timedelta(minutes=3), "/from-google", ip="81.2.69.60",
+                referrer="https://www.google.com/"),
+            hit(site, now - dt.timedelta(minutes=2), "/direct", ip="81.2.69.61",
+                user_agent=CHROME_ANDROID),
+        ],
+    )  # fmt: skip
+    return site
+
+
+def test_realtime_has_locations_and_devices_and_honours_filters(
+    new_context: Callable[..., BrowserContext], live_server: Any, mixed: Site
+) -> None:
+    page = signed_in_page(new_context, live_server, mixed)
+    violations = watch_csp(page)
+    page.goto(f"/sites/{mixed.domain}/?period=realtime")
+    live = page.locator(".realtime-period")
+    expect(live.locator('[data-metric="visitors"]')).to_have_text("2")
+    locations, devices = live.locator("#realtime-locations"), live.locator("#realtime-devices")
+    expect(locations.get_by_role("heading")).to_contain_text("Locations")
+    expect(locations.get_by_role("link", name="GB")).to_be_visible()
+    expect(devices.get_by_role("link", name="Desktop")).to_be_visible()
+    expect(devices.get_by_role("link", name="Mobile")).to_be_visible()
+
+    devices.get_by_role("link", name="Browsers").click()
+    expect(devices.locator("[aria-current]")).to_have_text("Browsers")
+    expect(live.locator("#realtime-devices").get_by_role("link", name="Firefox")).to_be_visible()
+    page.wait_for_url("**tab_devices=browsers**")
+
+    # a source row is a filter: Realtime stays, every panel narrows, the chip shows it
+    live.locator("#realtime-sources").get_by_role("link", name="Google").click()
+    page.wait_for_url("**f=visit%3Asource%7Cis%7CGoogle**")
+    expect(page.locator(".presets [aria-current]")).to_have_text("Realtime")
+    expect(page.locator(".chips")).to_contain_text("Google")
+    live = page.locator(".realtime-period")
+    expect(live.locator('[data-metric="visitors"]')).to_have_text("1")
+    expect(live.locator('[data-metric="current_visitors"]')).to_have_text("1")
+    expect(live.locator("#realtime-pages")).to_contain_text("/from-google")
+    expect(live.locator("#realtime-pages")).not_to_contain_text("/direct")
+    devices = live.locator("#realtime-devices")
+    expect(devices.locator("[aria-current]")).to_have_text("Browsers")  # the tab stayed
+    expect(devices.get_by_role("link", name="Firefox")).to_be_visible()
+    expect(devices.get_by_role("link", name="Chrome")).to_have_count(0)
+    # the fragment refreshes itself (every 10 s) with the filter and the tab
+    stamp = live.locator("[data-updated]").text_content()
+    expect(live.locator("[data-updated]")).not_to_have_text(stamp or "", timeout=20_000)
+    expect(live.locator('[data-metric="visitors"]')).to_have_text("1")
+    expect(live.locator("#realtime-devices [aria-current]")).to_have_text("Browsers")
+
+    page.reload()  # the view is the URL
+    expect(page.locator(".realtime-period #realtime-devices [aria-current]")).to_have_text(
+        "Browsers"
+    )
+    expect(page.locator('.realtime-period [data-metric="visitors"]')).to_have_text("1")
     assert violations == []
 
 
