@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from frontend import dashboard
 from reports import dates
 from reports.context import site_range
-from reports.stats import answer
+from reports.panels import series
 from sites.models import Site
 
 
@@ -51,24 +51,11 @@ def time_series(
 ) -> dict[str, Any]:
     """The view's metric for every bucket of its range (or of `span`, a comparison's), by
     `interval` (else `chart_interval`): `labels` (the API's bucket names), `values` (0
-    where a bucket has no data) and `interval`."""
+    where a bucket has no data) and `interval` (`reports.panels.series`)."""
     span = span or chart_span(site, view)
     interval = interval or chart_interval(view, span)
-    body = {
-        **dashboard.base_query(view, site),
-        "date_range": [span.first.isoformat(), span.last.isoformat()],
-        "metrics": [view.metric],
-        "dimensions": [f"time:{interval}"],
-        "include": {"time_labels": True},
-    }
-    found = answer(site=site, body=body)
-    values = {r["dimensions"][0]: r["metrics"][0] for r in found["results"]}
-    labels = found["meta"].get("time_labels", [])
-    return {
-        "labels": labels,
-        "values": [values.get(label, 0) for label in labels],
-        "interval": interval,
-    }
+    base = dashboard.base_query(view, site)
+    return series(site, base, metric=view.metric, span=span, interval=interval)
 
 
 def _start(label: str) -> dt.datetime:

@@ -17,7 +17,7 @@ Unknown values fall back to the defaults.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +26,8 @@ from django.http import QueryDict
 from accounts.errors import ServiceError
 from reports import dates, funnels
 from reports.context import load_context
+from reports.panels import PANELS, tab_body, tab_results
+from reports.panels import Panel as Panel  # the dashboard's name for it (fragments)
 from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
 from reports.stats import answer
 from sites.funnels import step_body
@@ -211,84 +213,6 @@ def base_query(view: View, site: Site) -> dict[str, Any]:
     return body
 
 
-@dataclass(frozen=True)
-class Tab:
-    label: str
-    dimension: str
-    metrics: tuple[str, ...] = ("visitors",)
-    headers: tuple[str, ...] = ("Visitors",)
-
-
-@dataclass(frozen=True)
-class Panel:
-    title: str
-    tabs: dict[str, Tab] = field(default_factory=dict)
-
-
-def _shares(label: str, dimension: str) -> Tab:
-    """A tab of visitors and each row's share of them."""
-    return Tab(label, dimension, ("visitors", "percentage"), ("Visitors", "%"))
-
-
-PANELS = {
-    "sources": Panel(
-        "Top sources",
-        {
-            "channels": Tab("Channels", "visit:channel"),
-            "sources": Tab("Sources", "visit:source"),
-            "referrers": Tab("Referrers", "visit:referrer"),
-            "utm_medium": Tab("UTM medium", "visit:utm_medium"),
-            "utm_source": Tab("UTM source", "visit:utm_source"),
-            "utm_campaign": Tab("UTM campaign", "visit:utm_campaign"),
-        },
-    ),
-    "pages": Panel(
-        "Top pages",
-        {
-            "pages": Tab(
-                "Top pages", "event:page", ("visitors", "pageviews"), ("Visitors", "Pageviews")
-            ),
-            "entry": Tab(
-                "Entry pages", "visit:entry_page", ("visits", "bounce_rate"), ("Visits", "Bounce")
-            ),
-            "exit": Tab("Exit pages", "visit:exit_page", ("visits",), ("Visits",)),
-        },
-    ),
-    "locations": Panel(
-        "Locations",
-        {
-            "countries": _shares("Countries", "visit:country"),
-            "regions": Tab("Regions", "visit:region"),
-            "cities": Tab("Cities", "visit:city"),
-        },
-    ),
-    "devices": Panel(
-        "Devices",
-        {
-            "devices": _shares("Devices", "visit:device"),
-            "browsers": _shares("Browsers", "visit:browser"),
-            "os": _shares("Operating systems", "visit:os"),
-            "screens": _shares("Screens", "visit:screen"),
-        },
-    ),
-    "goals": Panel(
-        "Goals",
-        {
-            "goals": Tab(
-                "Goals",
-                "event:goal",
-                ("visitors", "events", "conversion_rate"),
-                ("Uniques", "Total", "CR"),
-            ),
-        },
-    ),
-    "events": Panel(
-        "Custom events",
-        {
-            "events": Tab("Events", "event:name", ("visitors", "events"), ("Uniques", "Total")),
-        },
-    ),
-}
 LIST_SIZE = 9
 
 
@@ -302,10 +226,9 @@ def panel_rows(
     site: Site, view: View, panel: str, tab: str, *, prop: str = "", limit: int = LIST_SIZE
 ) -> Rows:
     """A panel's rows: its tab's dimension by its metrics, each row a filter link."""
-    chosen = PANELS[panel].tabs[tab]
-    dimension, body = tab_query(site, view, panel, tab, prop=prop)
-    body.update(metrics=list(chosen.metrics), pagination={"limit": limit})
-    found = answer(site=site, body=body)["results"]
+    dimension, found = tab_results(
+        site, base_query(view, site), panel, tab, limit=limit, prop=prop, event=view_event(view)
+    )
     top = max((r["metrics"][0] for r in found), default=0) or 1
     rows = [
         {
@@ -316,22 +239,15 @@ def panel_rows(
         }
         for r in found
     ]
-    return Rows(headers=chosen.headers, rows=rows)
+    return Rows(headers=PANELS[panel].tabs[tab].headers, rows=rows)
 
 
 def tab_query(
     site: Site, view: View, panel: str, tab: str, *, prop: str = ""
 ) -> tuple[str, dict[str, Any]]:
-    """A panel tab's dimension (a custom property's with `prop`) and its Stats API body
-    without metrics: the view's range and filters, the custom events panel's without page
-    views, a property breakdown's with its event."""
-    dimension = f"{PROPS_PREFIX}{prop}" if prop else PANELS[panel].tabs[tab].dimension
-    body = {**base_query(view, site), "dimensions": [dimension]}
-    if panel == "events":
-        body["filters"] = [*body.get("filters", []), ["is_not", "event:name", ["pageview"]]]
-    if prop:
-        body["filters"] = [*body.get("filters", []), ["is", "event:name", [view_event(view)]]]
-    return dimension, body
+    """A panel tab's dimension and Stats API body without metrics, for the view
+    (`reports.panels.tab_body`)."""
+    return tab_body(base_query(view, site), panel, tab, prop=prop, event=view_event(view))
 
 
 def view_event(view: View) -> str:

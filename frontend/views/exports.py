@@ -4,34 +4,23 @@ a zip of every panel tab and the time series (docs/exports.md)."""
 from __future__ import annotations
 
 import io
-import zipfile
 
 from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts.errors import ServiceError
-from common.csvsafe import csv_text
 from frontend import chart, dashboard
 from frontend.views.access import Access
 from frontend.views.fragments import chosen_property, reason
+from reports.report_zip import tab_csv, write_zip
 from sites.models import Site
 
 
-def _csv(site: Site, view: dashboard.View, name: str, tab: str, prop: str = "") -> str:
-    chosen = dashboard.PANELS[name].tabs[tab]
-    rows = dashboard.panel_rows(site, view, name, tab, prop=prop, limit=10_000)
-    header = [prop or chosen.label, *chosen.metrics]
-    return csv_text([header, *([row["label"], *row["values"]] for row in rows.rows)])
-
-
 def _zip(site: Site, view: dashboard.View) -> HttpResponse:
+    """Every panel tab and the time series, written by `reports.report_zip` as the report
+    export job writes them."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for panel_name, panel in dashboard.PANELS.items():
-            for tab in panel.tabs:
-                archive.writestr(f"{panel_name}-{tab}.csv", _csv(site, view, panel_name, tab))
-        series = chart.time_series(site, view)
-        points = zip(series["labels"], series["values"], strict=True)
-        archive.writestr("time-series.csv", csv_text([("time", view.metric), *points]))
+    interval = chart.chart_interval(view, chart.chart_span(site, view))
+    write_zip(buffer, site, dashboard.base_query(view, site), metric=view.metric, interval=interval)
     response = HttpResponse(buffer.getvalue(), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{site.domain}.zip"'
     return response
@@ -47,9 +36,9 @@ def _download(request: HttpRequest, access: Access, name: str) -> HttpResponse:
     if chosen is None or tab not in chosen.tabs:
         raise Http404("no such panel")
     prop, _ = chosen_property(request, site, view, name)
-    response = HttpResponse(
-        _csv(site, view, name, tab, prop), content_type="text/csv; charset=utf-8"
-    )
+    base = dashboard.base_query(view, site)
+    text, _ = tab_csv(site, base, name, tab, prop=prop, event=dashboard.view_event(view))
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{site.domain}-{name}-{tab}.csv"'
     return response
 
