@@ -4,18 +4,21 @@ Two backends implement it: `EmbeddedClickHouse` (chDB, in-process) and `ServerCl
 (clickhouse-connect over HTTP). Both take the same SQL with server-side bound parameters
 (`{name:Type}`), both return rows decoded from ClickHouse's Arrow output, and both insert
 columns encoded as one Arrow IPC stream, so what one backend accepts the other does too.
+Both also stream a SELECT's output in one of `STREAM_FORMATS`, chunk by chunk (`stream`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 Params = Mapping[str, Any]
 Columns = Mapping[str, Sequence[Any]]
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# The output formats `stream` writes: a whole result as one file of that format.
+STREAM_FORMATS = frozenset({"JSONEachRow", "CSVWithNames", "Parquet"})
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -33,9 +36,22 @@ def checked_identifier(name: str) -> str:
     return name
 
 
+def checked_format(fmt: str) -> str:
+    """An output format `stream` supports (the name goes into the query, never a request's)."""
+    if fmt not in STREAM_FORMATS:
+        raise ValueError(f"unsupported stream format {fmt!r}")
+    return fmt
+
+
 class ClickHouse(Protocol):
     def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
         """Run a SELECT with bound parameters; rows as dicts."""
+        ...
+
+    def stream(self, sql: str, params: Params | None = None, *, fmt: str) -> Iterator[bytes]:
+        """Run a SELECT (no FORMAT clause) and yield its output in the format `fmt` (one of
+        `STREAM_FORMATS`) as consecutive chunks of one file, without holding the whole
+        result. Closing the generator before its end stops the query."""
         ...
 
     def command(self, sql: str, params: Params | None = None) -> None:

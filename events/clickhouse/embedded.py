@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from events.clickhouse import lock
 from events.clickhouse.backend import ArrowBackend, format_params
-from events.clickhouse.base import Params
+from events.clickhouse.base import Params, checked_format
 from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
 
 
@@ -59,6 +60,83 @@ def insert_arrow(
     )
 
 
+def _fetched(result: Any) -> Iterator[bytes]:
+    """The non-empty chunks of a chDB streaming result."""
+    while True:
+        with _translated():
+            chunk = result.fetch()
+        if chunk is None:
+            return
+        data = chunk.bytes()
+        if data:
+            yield data
+
+
+def _one_header(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """CSVWithNames as one file: chDB 4.4 writes the header line again at the top of every
+    chunk of a streamed result; all but the first are dropped."""
+    header = b""
+    for chunk in chunks:
+        if not header:
+            header = chunk[: chunk.index(b"\n") + 1]
+            yield chunk
+        elif chunk.startswith(header):
+            if len(chunk) > len(header):
+                yield chunk[len(header) :]
+        else:
+            raise ClickHouseError("a streamed CSV chunk does not start with the header")
+
+
+def _prepended(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+class _Sink:
+    """A write-only file that hands over what was written since it was last asked."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self._parts = b"".join(self._parts), []
+        return data
+
+
+def _parquet(tables: Iterator[pa.Table]) -> Iterator[bytes]:
+    """Arrow tables (the first one sets the schema) as one Parquet file, a row group per
+    table, yielded as it is written: chDB 4.4 streams Parquet as one whole file per chunk,
+    which cannot be concatenated, so ClickHouse's Arrow output is encoded here (by Arrow's
+    C++ writer, zstd as ClickHouse's own Parquet output)."""
+    sink = _Sink()
+    writer: pq.ParquetWriter | None = None
+    try:
+        for table in tables:
+            if writer is None:
+                writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
+            writer.write_table(table)
+            yield sink.take()
+    finally:
+        if writer is not None:
+            writer.close()
+    yield sink.take()
+
+
+def _tables(chunks: Iterator[bytes]) -> Iterator[pa.Table]:
+    for chunk in chunks:  # each chunk is a whole Arrow IPC stream
+        yield pa.ipc.open_stream(chunk).read_all()
+
+
 class EmbeddedClickHouse(ArrowBackend):
     """One chDB connection per thread (they share the in-process server and run in
     parallel); the data directory is locked for this process on first use."""
@@ -96,6 +174,39 @@ class EmbeddedClickHouse(ArrowBackend):
         except ClickHouseError:
             _drain(conn)
             raise
+
+    def stream(self, sql: str, params: Params | None = None, *, fmt: str) -> Iterator[bytes]:
+        return self._stream(sql, format_params(params or {}) or None, checked_format(fmt))
+
+    def _stream(self, sql: str, params: dict[str, str] | None, fmt: str) -> Iterator[bytes]:
+        """On a connection of its own, which the stream holds until it is closed (a
+        thread's connection would serve its other queries the stream's leftovers)."""
+        self._connection()  # the data directory is locked and the engine opened
+        import chdb
+
+        conn = chdb.connect(str(self.data_dir))
+        result: Any = None
+        try:
+            source = "ArrowStream" if fmt == "Parquet" else fmt
+            with _translated():
+                result = conn.send_query(sql, source, params=params)
+            chunks = _fetched(result)
+            first = next(chunks, None)
+            if first is None:  # chDB streams nothing for no rows: not even a header
+                with _translated():
+                    first = conn.query(sql, source, params=params).bytes()
+            chunks = _prepended(first, chunks)
+            if fmt == "Parquet":
+                yield from _parquet(_tables(chunks))
+            elif fmt == "CSVWithNames":
+                yield from _one_header(chunks)
+            else:
+                yield from chunks
+        finally:
+            if result is not None:
+                with suppress(RuntimeError, ValueError):
+                    result.close()  # stops the query if it has not ended
+            conn.close()
 
     def _command(self, sql: str, params: Params) -> None:
         conn = self._connection()

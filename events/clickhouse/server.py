@@ -9,9 +9,10 @@ from typing import Any
 
 import pyarrow as pa
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from urllib3.exceptions import HTTPError
 
 from events.clickhouse.backend import ArrowBackend
-from events.clickhouse.base import Params
+from events.clickhouse.base import Params, checked_format
 from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
 
 
@@ -19,10 +20,13 @@ from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
 def _translated() -> Iterator[None]:
     try:
         yield
-    except OperationalError as exc:
+    except (OperationalError, HTTPError) as exc:  # HTTPError: a streamed response broke off
         raise ClickHouseUnavailable(str(exc).strip()) from exc
     except DatabaseError as exc:
         raise ClickHouseError(str(exc).strip()) from exc
+
+
+_CHUNK = 1 << 20  # bytes read from a streamed response at a time
 
 
 class ServerClickHouse(ArrowBackend):
@@ -51,6 +55,25 @@ class ServerClickHouse(ArrowBackend):
         client = self._connection()
         with _translated():
             return client.query_arrow(sql, parameters=dict(params), use_strings=True)
+
+    def stream(self, sql: str, params: Params | None = None, *, fmt: str) -> Iterator[bytes]:
+        return self._stream(sql, dict(params or {}), checked_format(fmt))
+
+    def _stream(self, sql: str, params: dict[str, Any], fmt: str) -> Iterator[bytes]:
+        """The server's own output, read off the HTTP response as it arrives; closing the
+        response (the generator closed early) drops the connection, which stops the query."""
+        client = self._connection()
+        with _translated():
+            response = client.raw_stream(sql, parameters=params, fmt=fmt)
+        try:
+            while True:
+                with _translated():
+                    chunk = response.read(_CHUNK)
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            response.close()
 
     def _command(self, sql: str, params: Params) -> None:
         client = self._connection()
