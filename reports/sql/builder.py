@@ -1,5 +1,6 @@
 """The SQL builder: every report (the Stats API, the dashboard, funnels, realtime, the
-installation check) reads ClickHouse through it; `run` and `estimate_rows` run those reads.
+installation check, the raw export) reads ClickHouse through it; `run`, `stream` (a
+format's bytes, chunked) and `estimate_rows` run those reads.
 
 Every table a query reads gets `site_id = {site_id:UInt64}` as the first condition of its
 WHERE clause, subqueries included; callers cannot leave it out. Values are bound as
@@ -19,7 +20,7 @@ subqueries (`in_subquery`), combined with `all_of`, `any_of` and `negate`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,20 +163,67 @@ class Select:
         return sql, params
 
 
+def _bad_pattern(exc: ClickHouseError) -> ServiceError | None:
+    """A `matches` filter's pattern that RE2 cannot compile is the request's fault:
+    `ServiceError` naming `filters`, with RE2's reason."""
+    refused = _BAD_REGEXP.search(str(exc))
+    if refused is None:
+        return None
+    pattern, reason = refused["pattern"][:200], refused["reason"][:200]
+    return ServiceError(
+        f"not a valid RE2 regular expression: {pattern!r} ({reason})", field="filters"
+    )
+
+
 def run(select: Select) -> list[dict[str, Any]]:
-    """The rows of `select`. A `matches` filter's pattern that RE2 cannot compile is the
-    request's fault: `ServiceError` naming `filters`, with RE2's reason."""
+    """The rows of `select` (a bad `matches` pattern: `ServiceError` naming `filters`)."""
     sql, params = select.render()
     try:
         return get_client().query(f"{sql} SETTINGS {QUERY_SETTINGS}", params)
     except ClickHouseError as exc:
-        refused = _BAD_REGEXP.search(str(exc))
+        refused = _bad_pattern(exc)
         if refused is None:
             raise
-        pattern, reason = refused["pattern"][:200], refused["reason"][:200]
-        raise ServiceError(
-            f"not a valid RE2 regular expression: {pattern!r} ({reason})", field="filters"
-        ) from None
+        raise refused from None
+
+
+def stream(
+    select: Select, *, fmt: str, settings: Mapping[str, str | int] | None = None
+) -> Iterator[bytes]:
+    """The output of `select` in ClickHouse's format `fmt`, chunk by chunk (the adapter's
+    `stream`: closing the iterator stops the query). `settings` (names and values from
+    Trail's code) shape the format; a bad `matches` pattern raises `ServiceError` before
+    the first chunk."""
+    sql, params = select.render()
+    extra = "".join(f", {_setting(name, value)}" for name, value in (settings or {}).items())
+    chunks = get_client().stream(f"{sql} SETTINGS {QUERY_SETTINGS}{extra}", params, fmt=fmt)
+    try:
+        first = next(chunks, None)
+    except ClickHouseError as exc:
+        refused = _bad_pattern(exc)
+        if refused is None:
+            raise
+        raise refused from None
+    return _resumed(first, chunks)
+
+
+def _setting(name: str, value: str | int) -> str:
+    if not _PARAM_NAME.match(name):
+        raise ValueError(f"bad setting name {name!r}")
+    if isinstance(value, int):
+        return f"{name} = {int(value)}"
+    return f"{name} = '" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _resumed(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        if first is not None:
+            yield first
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
 
 
 def estimate_rows(select: Select) -> int:
