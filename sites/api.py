@@ -1,6 +1,9 @@
-"""REST API for sites: `GET/POST /api/v1/sites`, `GET/PUT/DELETE /api/v1/sites/{domain}`.
+"""REST API for sites: `GET/POST /api/v1/sites`, `GET/PUT/DELETE /api/v1/sites/{domain}`
+(the site's settings: time zone, hostnames, excluded IPs and paths, DNT/GPC, public).
 
-Scope `sites:manage` for API keys; signed-in users may call it for their organizations.
+Scopes for API keys: `sites:read` to read, `sites:manage` to write; signed-in users may call
+it for their organizations (viewers read, owners and admins write). The list pages as
+Plausible's Sites API does (`meta` with cursors), with Trail's site objects (docs/api.md).
 """
 
 from __future__ import annotations
@@ -8,12 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import TrailApiView, actor
+from accounts.api_shared import PAGE_PARAMETERS, PageMeta, error_responses, paginate
 from accounts.errors import Forbidden, ServiceError
 from accounts.models import CAN_MANAGE_SITES, ApiKey, Scope
 from accounts.selectors import memberships_for_user
@@ -56,8 +60,37 @@ class SiteWriteSerializer(serializers.Serializer[Any]):
     excluded_paths = serializers.ListField(
         child=serializers.CharField(max_length=300), required=False, max_length=100
     )
-    honor_dnt = serializers.BooleanField(required=False)
-    is_public = serializers.BooleanField(required=False)
+    honor_dnt = serializers.BooleanField(
+        required=False, help_text="drop events of browsers sending `DNT: 1` or `Sec-GPC: 1`"
+    )
+    is_public = serializers.BooleanField(
+        required=False, help_text="anyone may see the dashboard at /share/<domain>"
+    )
+
+
+class SitePage(serializers.Serializer[Any]):
+    sites = SiteSerializer(many=True)
+    meta = PageMeta()
+
+
+SITE_EXAMPLE = {
+    "domain": "example.com",
+    "public_id": "5f0c6e2a-8d5e-4c1b-9a57-2f7d0e1c9b43",
+    "organization_id": 1,
+    "timezone": "Europe/Berlin",
+    "extra_hostnames": ["*.example.com"],
+    "excluded_ips": ["203.0.113.0/24"],
+    "excluded_paths": ["/admin/*"],
+    "honor_dnt": True,
+    "is_public": False,
+    "created_at": "2026-12-01T09:30:00Z",
+}
+ORGANIZATION_ID = OpenApiParameter(
+    "organization_id",
+    int,
+    OpenApiParameter.QUERY,
+    description="only this organization's sites (a signed-in member of several)",
+)
 
 
 def _validated(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
@@ -67,14 +100,49 @@ def _validated(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
 
 class SiteListView(TrailApiView):
     required_scope = Scope.SITES_MANAGE
-
-    @extend_schema(responses=SiteSerializer(many=True), summary="List the sites you can see")
-    def get(self, request: Request) -> Response:
-        sites = selectors.sites_for_actor(actor=actor(request))
-        return Response({"sites": SiteSerializer(sites, many=True).data})
+    read_scope = Scope.SITES_READ
 
     @extend_schema(
-        request=SiteWriteSerializer, responses={201: SiteSerializer}, summary="Register a site"
+        parameters=[*PAGE_PARAMETERS, ORGANIZATION_ID],
+        responses={200: SitePage, **error_responses(400)},
+        operation_id="sites_list",
+        summary="List the sites you can see",
+        description="By domain, 100 a page (Plausible's Sites API pages the same way: pass"
+        " `meta.after` as `after` for the next page).",
+        examples=[
+            OpenApiExample(
+                "one page",
+                value={
+                    "sites": [SITE_EXAMPLE],
+                    "meta": {"after": None, "before": None, "limit": 100},
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        sites = selectors.sites_for_actor(actor=actor(request))
+        organization_id = request.query_params.get("organization_id")
+        if organization_id:
+            if not organization_id.isdigit() or len(organization_id) > 18:
+                raise ServiceError("expected an organization's id", field="organization_id")
+            sites = sites.filter(organization_id=int(organization_id))
+        page, meta = paginate(sites, key="domain", params=request.query_params)
+        return Response({"sites": SiteSerializer(page, many=True).data, "meta": meta})
+
+    @extend_schema(
+        request=SiteWriteSerializer,
+        responses={201: SiteSerializer, **error_responses(400, 404)},
+        operation_id="sites_create",
+        summary="Register a site",
+        examples=[
+            OpenApiExample(
+                "a site",
+                value={"domain": "example.com", "timezone": "Europe/Berlin"},
+                request_only=True,
+            ),
+            OpenApiExample("the site", value=SITE_EXAMPLE, response_only=True, status_codes=[201]),
+        ],
     )
     def post(self, request: Request) -> Response:
         data = _validated(SiteWriteSerializer(data=request.data))
@@ -103,8 +171,15 @@ DOMAIN = OpenApiParameter("domain", str, OpenApiParameter.PATH, description="the
 
 class SiteDetailView(TrailApiView):
     required_scope = Scope.SITES_MANAGE
+    read_scope = Scope.SITES_READ
 
-    @extend_schema(parameters=[DOMAIN], responses=SiteSerializer, summary="One site")
+    @extend_schema(
+        parameters=[DOMAIN],
+        responses={200: SiteSerializer, **error_responses(404)},
+        operation_id="site_get",
+        summary="One site and its settings",
+        examples=[OpenApiExample("a site", value=SITE_EXAMPLE, response_only=True)],
+    )
     def get(self, request: Request, domain: str) -> Response:
         site = selectors.site_get_for_actor(actor=actor(request), domain=domain)
         return Response(SiteSerializer(site).data)
@@ -112,8 +187,25 @@ class SiteDetailView(TrailApiView):
     @extend_schema(
         parameters=[DOMAIN],
         request=SiteWriteSerializer(partial=True),
-        responses=SiteSerializer,
-        summary="Change a site",
+        responses={200: SiteSerializer, **error_responses(400, 404)},
+        operation_id="site_update",
+        summary="Change a site's settings",
+        description="Only the fields sent change: the domain, `timezone`, `extra_hostnames`,"
+        " `excluded_ips` (addresses or CIDR ranges), `excluded_paths` (`*` wildcards),"
+        " `honor_dnt` (DNT and GPC), `is_public`.",
+        examples=[
+            OpenApiExample(
+                "settings",
+                value={
+                    "timezone": "Europe/Berlin",
+                    "excluded_ips": ["203.0.113.0/24"],
+                    "excluded_paths": ["/admin/*"],
+                    "honor_dnt": True,
+                },
+                request_only=True,
+            ),
+            OpenApiExample("the site", value=SITE_EXAMPLE, response_only=True),
+        ],
     )
     def put(self, request: Request, domain: str) -> Response:
         site = selectors.site_get_for_actor(actor=actor(request), domain=domain, write=True)
@@ -127,7 +219,10 @@ class SiteDetailView(TrailApiView):
         return Response(SiteSerializer(site).data)
 
     @extend_schema(
-        parameters=[DOMAIN], responses={204: None}, summary="Delete a site and its events"
+        parameters=[DOMAIN],
+        responses={204: None, **error_responses(404)},
+        operation_id="site_delete",
+        summary="Delete a site and its events",
     )
     def delete(self, request: Request, domain: str) -> Response:
         site = selectors.site_get_for_actor(actor=actor(request), domain=domain, write=True)

@@ -2,12 +2,24 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.api_members import InvitationsView, InvitationView, MembersView, MemberView
 from accounts.views import admin_login
 from events.api import EventBatchView
 from reports.api import StatsQueryView
 from reports.funnels_api import FunnelQueryView
+from reports.properties_api import PropertyKeysView
 from reports.realtime_api import RealtimeView
 from sites.api import SiteDetailView, SiteListView
+from sites.api_items import (
+    SiteFunnelsView,
+    SiteFunnelView,
+    SiteGoalsView,
+    SiteGoalView,
+    SiteSharedLinksView,
+    SiteSharedLinkView,
+)
+from sites.api_keys import ApiKeysView, ApiKeyView
+from sites.api_plausible import PlausibleGoalsView, PlausibleGoalView, PlausibleSharedLinksView
 from trail.health import healthz
 
 # `{"error": ...}` under /api/, Django's pages elsewhere (trail/errors.py).
@@ -19,7 +31,32 @@ handler500 = "trail.errors.server_error"
 api_v1 = [
     path("events", EventBatchView.as_view(), name="api-events"),
     path("sites", SiteListView.as_view(), name="api-sites"),
+    # Plausible's Sites API words before any <domain> (they are never domains: sites/domains.py)
+    path("sites/goals", PlausibleGoalsView.as_view(), name="api-plausible-goals"),
+    path("sites/goals/<str:goal_id>", PlausibleGoalView.as_view(), name="api-plausible-goal"),
+    path("sites/shared-links", PlausibleSharedLinksView.as_view(), name="api-plausible-links"),
     path("sites/<str:domain>", SiteDetailView.as_view(), name="api-site"),
+    path("sites/<str:domain>/goals", SiteGoalsView.as_view(), name="api-site-goals"),
+    path("sites/<str:domain>/goals/<str:goal_id>", SiteGoalView.as_view(), name="api-site-goal"),
+    path("sites/<str:domain>/funnels", SiteFunnelsView.as_view(), name="api-site-funnels"),
+    path(
+        "sites/<str:domain>/funnels/<str:funnel_id>",
+        SiteFunnelView.as_view(),
+        name="api-site-funnel",
+    ),
+    path("sites/<str:domain>/shared-links", SiteSharedLinksView.as_view(), name="api-site-links"),
+    path(
+        "sites/<str:domain>/shared-links/<str:link_id>",
+        SiteSharedLinkView.as_view(),
+        name="api-site-link",
+    ),
+    path("sites/<str:domain>/property-keys", PropertyKeysView.as_view(), name="api-property-keys"),
+    path("members", MembersView.as_view(), name="api-members"),
+    path("members/<str:user_id>", MemberView.as_view(), name="api-member"),
+    path("invitations", InvitationsView.as_view(), name="api-invitations"),
+    path("invitations/<str:invitation_id>", InvitationView.as_view(), name="api-invitation"),
+    path("keys", ApiKeysView.as_view(), name="api-keys-list"),
+    path("keys/<str:key_id>", ApiKeyView.as_view(), name="api-key"),
     path("funnels/query", FunnelQueryView.as_view(), name="api-funnels"),
     path("realtime", RealtimeView.as_view(), name="api-realtime"),
 ]

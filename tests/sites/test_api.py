@@ -61,7 +61,10 @@ def test_create_read_update_delete(api: tuple[Client, Any]) -> None:
     assert changed.json()["excluded_ips"] == ["10.0.0.0/8"]
     assert client.delete("/api/v1/sites/shop.example.com").status_code == 204
     assert client.get("/api/v1/sites/shop.example.com").status_code == 404
-    assert client.get("/api/v1/sites").json() == {"sites": []}
+    assert client.get("/api/v1/sites").json() == {
+        "sites": [],
+        "meta": {"after": None, "before": None, "limit": 100},
+    }
 
 
 @pytest.mark.parametrize(
