@@ -1,7 +1,13 @@
 """The funnel form of a site's Funnels page (new and edit): numbered step rows `type<i>` /
-`value<i>` (frontend/static/trail/app.js adds, removes and renumbers them) and a window
-as an amount and a unit (`window`, `window_unit`: minutes, hours or days). A form without
-`window_unit` gives its window in seconds (what the form sent before units)."""
+`value<i>` and a window as an amount and a unit (`window`, `window_unit`: minutes, hours or
+days). A form without `window_unit` gives its window in seconds (what the form sent before
+units).
+
+Every row a funnel may have (`MAX_STEPS`) is rendered, the filled ones first, so that a
+funnel of up to eight steps can be made without JavaScript (empty rows are left out when
+the form is read); frontend/static/trail/app.js hides the empty rows past the last filled
+one (and past the second), and offers "Add a step" and "Remove", which show, clear and
+renumber rows."""
 
 from __future__ import annotations
 
@@ -44,7 +50,8 @@ def window_parts(seconds: int) -> tuple[int, int]:
 
 def form_context(funnel: Funnel | None = None, form: QueryDict | None = None) -> dict[str, Any]:
     """What `_funnel_form.html` shows: the posted values after an error, else the funnel's
-    (a new funnel: two empty page steps, 30 minutes)."""
+    (a new funnel: 30 minutes), and empty page steps up to `MAX_STEPS` rows, those past
+    `MIN_STEPS` marked optional."""
     if form is not None:
         name, steps = form.get("name", ""), posted_steps(form)
         amount, posted_unit = form.get("window", ""), form.get("window_unit", "60")
@@ -57,12 +64,17 @@ def form_context(funnel: Funnel | None = None, form: QueryDict | None = None) ->
         name, steps = "", []
         amount_, unit = window_parts(DEFAULT_WINDOW)
         amount = str(amount_)
-    steps += [{"type": "page", "value": ""}] * (MIN_STEPS - len(steps))
+    steps += [{"type": "page", "value": ""}] * (MAX_STEPS - len(steps))
     units = UNITS if unit in dict(UNITS) else ((unit, "seconds"), *UNITS)
     return {
         "form_name": name,
         "form_steps": [
-            {**step, "placeholder": PLACEHOLDERS.get(step["type"], "")} for step in steps
+            {
+                **step,
+                "placeholder": PLACEHOLDERS.get(step["type"], ""),
+                "optional": i >= MIN_STEPS,
+            }
+            for i, step in enumerate(steps)
         ],
         "window_amount": amount,
         "window_unit": unit,

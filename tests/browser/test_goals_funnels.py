@@ -98,7 +98,8 @@ def test_a_revenue_goal_shows_conversions_and_revenue(page: Page, site: Site) ->
 
 
 def steps(page: Page) -> Any:
-    return page.locator("ol[data-steps] > li")
+    """The step rows shown (all eight are in the page; app.js hides the empty ones)."""
+    return page.locator("ol[data-steps] > li:visible")
 
 
 def test_a_funnel_with_steps_added_and_removed_drawn_and_edited(page: Page, site: Site) -> None:
@@ -151,4 +152,59 @@ def test_a_funnel_with_steps_added_and_removed_drawn_and_edited(page: Page, site
     page.wait_for_url(re.compile(r"/funnels$"))
     expect(page.locator("table.list")).to_contain_text("1 day")
     expect(page.locator("table.list")).to_contain_text("/thanks")
+
+    # up to eight steps: then "Add a step" is disabled
+    add = page.get_by_role("button", name="Add a step")
+    for shown in range(3, 9):
+        add.click()
+        expect(steps(page)).to_have_count(shown)
+    expect(add).to_be_disabled()
+    expect(page.get_by_label("Step 8 page or event")).to_be_focused()
+    page.get_by_role("button", name="Remove step 4").click()
+    expect(steps(page)).to_have_count(7)
+    expect(add).to_be_enabled()
+    expect(page.locator("[data-steps-hint]")).to_be_hidden()  # the no-script hint
     assert errors == [] and violations == []
+
+
+def test_a_funnel_of_eight_steps_without_javascript(
+    new_context: Callable[..., BrowserContext], live_server: Any, site: Site
+) -> None:
+    """Every row is in the page, the ones past the second optional; the buttons that need
+    JavaScript are not shown; the rows filled are the funnel's steps, gaps skipped."""
+    page = signed_in_page(new_context, live_server, site, java_script_enabled=False)
+    page.goto(f"/sites/{DOMAIN}/funnels")
+    expect(steps(page)).to_have_count(8)
+    expect(page.get_by_role("button", name="Add a step")).to_be_hidden()
+    expect(page.get_by_role("button", name=re.compile("Remove step"))).to_have_count(0)
+    expect(page.locator("[data-steps-hint]")).to_be_visible()
+    expect(steps(page).nth(2)).to_contain_text("Step 3 (optional)")
+    page.get_by_label("Name").fill("Long way")
+    for i in range(8):
+        if i == 5:
+            continue  # left empty: skipped
+        page.get_by_label(f"Step {i + 1} page or event").fill(f"/p{i}")
+    page.get_by_label("Step 8 kind").select_option("event")
+    page.get_by_label("Step 8 page or event").fill("Purchase")
+    page.get_by_role("button", name="Save funnel").click()
+    page.wait_for_url(re.compile(r"/funnels$"))
+    expect(page.locator("table.list")).to_contain_text("Long way")
+    funnel = site.funnels.get(name="Long way")
+    assert [s["value"] for s in funnel.steps] == [
+        "/p0",
+        "/p1",
+        "/p2",
+        "/p3",
+        "/p4",
+        "/p6",
+        "Purchase",
+    ]
+
+    # edited without JavaScript: the saved steps, then an empty row to fill
+    page.get_by_role("link", name="Edit funnel Long way").click()
+    expect(page.get_by_label("Step 7 page or event")).to_have_value("Purchase")
+    page.get_by_label("Step 8 page or event").fill("/thanks")
+    page.get_by_role("button", name="Save funnel").click()
+    page.wait_for_url(re.compile(r"/funnels$"))
+    funnel.refresh_from_db()
+    assert len(funnel.steps) == 8 and funnel.steps[-1] == {"type": "page", "value": "/thanks"}

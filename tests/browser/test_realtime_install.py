@@ -29,11 +29,13 @@ Flush = Callable[..., Any]
 
 
 def signed_in_page(
-    new_context: Callable[..., BrowserContext], live_server: Any, site: Site
+    new_context: Callable[..., BrowserContext], live_server: Any, site: Site, **options: Any
 ) -> Page:
+    """A page of a new browser context (`options`: `java_script_enabled=False`, …) signed
+    in as the site's owner."""
     client = Client()
     client.force_login(site.organization.memberships.get().user)
-    context = new_context()
+    context = new_context(**options)
     context.add_cookies(
         [
             {

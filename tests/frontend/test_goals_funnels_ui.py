@@ -6,6 +6,7 @@ manage the site, the funnel form's steps and window, the funnel chart."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -248,3 +249,94 @@ def test_the_window_of_the_form() -> None:
     assert funnel_form.window_parts(5400) == (90, 60)
     assert funnel_form.window_parts(90) == (90, 1)
     assert Goal.Kind.EVENT == "event"
+
+
+def step_values(html: str) -> list[tuple[str, str]]:
+    """The form's step rows in order: (name, value) of each value field."""
+    return re.findall(r'<input id="value\d" name="(value\d)" value="([^"]*)"', html)
+
+
+def test_the_form_has_every_step_row_without_javascript(member: Any, site: Site) -> None:
+    """All eight rows are in the page, the six past the second marked optional; the
+    add/remove buttons, which need app.js, are hidden until it shows them."""
+    page = f"/sites/{site.domain}/funnels"
+    html = member.get(page).content.decode()
+    assert step_values(html) == [(f"value{i}", "") for i in range(8)]
+    assert [f"type{i}" for i in range(8)] == re.findall(r'<select id="(type\d)"', html)
+    assert html.count("(optional)") == 2 * 6  # each optional row's number and label
+    assert "Step 2 page or event</label>" in html and "Step 3 page or event (optional)" in html
+    assert '<button type="button" class="secondary" data-step-add hidden>' in html
+    assert html.count('data-step-remove aria-label="Remove step') == html.count(" hidden>Remove<")
+
+    eight = {f"value{i}": f"/step-{i}" for i in range(8)} | {"type7": "event", "value7": "Buy"}
+    saved = member.post(page, {"name": "Eight", "window": "1", "window_unit": "3600", **eight})
+    assert saved.status_code == 302
+    funnel = site.funnels.get(name="Eight")
+    assert [s["value"] for s in funnel.steps] == [f"/step-{i}" for i in range(7)] + ["Buy"]
+    assert funnel.steps[-1]["type"] == "event"
+
+    # rows left empty anywhere are skipped; the order stays
+    gaps = {"value0": "/a", "type3": "event", "value3": "Signup", "value6": "/c"}
+    member.post(page, {"name": "Gaps", "window": "30", "window_unit": "60", **gaps})
+    assert site.funnels.get(name="Gaps").steps == [
+        {"type": "page", "value": "/a"},
+        {"type": "event", "value": "Signup"},
+        {"type": "page", "value": "/c"},
+    ]
+
+    # a ninth row is not read (a funnel has 8 steps at most)
+    nine = {f"value{i}": f"/n{i}" for i in range(9)}
+    member.post(page, {"name": "Nine", "window": "30", "window_unit": "60", **nine})
+    assert len(site.funnels.get(name="Nine").steps) == 8
+
+
+def test_the_edit_form_shows_the_saved_steps_then_empty_rows(member: Any, site: Site) -> None:
+    steps = [*STEPS, {"type": "page", "value": "/thanks"}]
+    funnel = services.funnel_create(site=site, name="Three", steps=steps, window=3600)
+    edit = f"/sites/{site.domain}/funnels/{funnel.pk}"
+    html = member.get(edit).content.decode()
+    assert step_values(html) == [
+        ("value0", "/"),
+        ("value1", "Purchase"),
+        ("value2", "/thanks"),
+        *((f"value{i}", "") for i in range(3, 8)),
+    ]
+    # a step added in an empty row, without JavaScript
+    form = {"name": "Three", "window": "1", "window_unit": "3600"}
+    form |= {f"type{i}": s["type"] for i, s in enumerate(steps)}
+    form |= {f"value{i}": s["value"] for i, s in enumerate(steps)} | {"value3": "/after"}
+    assert member.post(edit, form).status_code == 302
+    funnel.refresh_from_db()
+    assert [s["value"] for s in funnel.steps] == ["/", "Purchase", "/thanks", "/after"]
+
+    # refused (no name): the form as posted, its steps first, then the empty rows
+    refused = member.post(edit, {**form, "name": "", "value1": "", "value5": "/late"})
+    assert refused.status_code == 400
+    assert [v for _, v in step_values(refused.content.decode())] == [
+        "/",
+        "/thanks",
+        "/after",
+        "/late",
+        "",
+        "",
+        "",
+        "",
+    ]
+
+
+def test_form_context_pads_to_every_row() -> None:
+    context = funnel_form.form_context()
+    rows = context["form_steps"]
+    assert len(rows) == context["max_steps"] == 8
+    assert [row["optional"] for row in rows] == [False, False, *[True] * 6]
+    assert all(
+        row == {"type": "page", "value": "", "placeholder": "/blog/*", "optional": row["optional"]}
+        for row in rows
+    )
+    posted = funnel_form.form_context(form=QueryDict("type2=event&value2=Signup"))
+    assert posted["form_steps"][0] == {
+        "type": "event",
+        "value": "Signup",
+        "placeholder": "Signup",
+        "optional": False,
+    }

@@ -13,13 +13,22 @@ document.addEventListener('click', function (event) {
   navigator.clipboard.writeText(source.textContent).then(function () { button.textContent = 'Copied' })
 })
 
-// Funnel steps (`<ol data-steps>` of frontend/templates/frontend/_funnel_form.html): "Add a
-// step" copies the last row empty, "Remove" drops a row (between data-min and data-max rows);
-// rows are renumbered `type<i>`/`value<i>` in order, and a value's placeholder follows its
-// type (`data-placeholder-page`, `data-placeholder-event` on the list).
+// Funnel steps (`<ol data-steps>` of frontend/templates/frontend/_funnel_form.html): the page
+// renders every row a funnel may have (data-max), so a funnel can be made without JavaScript.
+// Here the empty rows past the last filled one (and past data-min) are hidden; "Add a step"
+// shows the next hidden row, "Remove" clears a row and moves it, hidden, to the end (while
+// more than data-min rows show); rows are renumbered `type<i>`/`value<i>` in order, and a
+// value's placeholder follows its type (`data-placeholder-page`, `data-placeholder-event`).
+function stepRows(list) {
+  return Array.prototype.slice.call(list.querySelectorAll('[data-step]'))
+}
+function shownRows(list) {
+  return stepRows(list).filter(function (row) { return !row.hidden })
+}
 function funnelSteps(list) {
-  var rows = list.querySelectorAll('[data-step]')
-  rows.forEach(function (row, i) {
+  var min = Number(list.dataset.min || 2)
+  var shown = shownRows(list).length
+  stepRows(list).forEach(function (row, i) {
     var n = i + 1
     row.querySelector('[data-step-number]').textContent = 'Step ' + n
     var type = row.querySelector('[data-step-type]')
@@ -33,10 +42,25 @@ function funnelSteps(list) {
     value.placeholder = list.dataset['placeholder' + (type.value === 'event' ? 'Event' : 'Page')] || ''
     var remove = row.querySelector('[data-step-remove]')
     remove.setAttribute('aria-label', 'Remove step ' + n)
-    remove.disabled = rows.length <= Number(list.dataset.min || 2)
+    remove.hidden = false
+    remove.disabled = shown <= min
   })
   var add = list.parentNode.querySelector('[data-step-add]')
-  if (add) add.disabled = rows.length >= Number(list.dataset.max || 8)
+  if (add) {
+    add.hidden = false
+    add.disabled = shown === stepRows(list).length
+  }
+}
+function collapseSteps(list) {
+  var rows = stepRows(list)
+  var keep = Number(list.dataset.min || 2)
+  rows.forEach(function (row, i) {
+    if (row.querySelector('[data-step-value]').value.trim()) keep = Math.max(keep, i + 1)
+  })
+  rows.forEach(function (row, i) { row.hidden = i >= keep })
+  var hint = list.parentNode.querySelector('[data-steps-hint]')
+  if (hint) hint.hidden = true
+  funnelSteps(list)
 }
 document.addEventListener('click', function (event) {
   var target = event.target
@@ -45,16 +69,17 @@ document.addEventListener('click', function (event) {
   var remove = target.closest('[data-step-remove]')
   var list = add ? add.parentNode.querySelector('[data-steps]') : remove && remove.closest('[data-steps]')
   if (!list) return
-  var rows = list.querySelectorAll('[data-step]')
-  if (add && rows.length < Number(list.dataset.max || 8)) {
-    var row = rows[rows.length - 1].cloneNode(true)
+  var next = stepRows(list).filter(function (row) { return row.hidden })[0]
+  if (add && next) {
+    next.hidden = false
+    funnelSteps(list)
+    next.querySelector('[data-step-value]').focus()
+  } else if (remove && shownRows(list).length > Number(list.dataset.min || 2)) {
+    var row = remove.closest('[data-step]')
     row.querySelector('[data-step-value]').value = ''
     row.querySelector('[data-step-type]').value = 'page'
+    row.hidden = true
     list.appendChild(row)
-    funnelSteps(list)
-    row.querySelector('[data-step-value]').focus()
-  } else if (remove && rows.length > Number(list.dataset.min || 2)) {
-    remove.closest('[data-step]').remove()
     funnelSteps(list)
   }
 })
@@ -63,5 +88,5 @@ document.addEventListener('change', function (event) {
   if (list) funnelSteps(list)
 })
 document.addEventListener('DOMContentLoaded', function () {
-  document.querySelectorAll('[data-steps]').forEach(funnelSteps)
+  document.querySelectorAll('[data-steps]').forEach(collapseSteps)
 })
