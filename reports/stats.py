@@ -7,6 +7,7 @@ needs from storage (`reports.context.load_context`) and hands it to the pure par
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +33,10 @@ DECIMALS = {
 
 
 def metric_value(name: str, value: float) -> int | float:
-    """As Plausible shows it: counts, bounce rate and durations whole; ratios to 1–2 places."""
+    """As Plausible shows it: counts, bounce rate and durations whole; ratios to 1–2 places.
+    An average over no rows (ClickHouse's nan, e.g. time_on_page of an empty range) is 0."""
+    if not math.isfinite(value):
+        value = 0.0
     if name in DECIMALS:
         return round(value, DECIMALS[name])
     return int(round(value))
