@@ -80,7 +80,11 @@ _ERROR = {
 
 
 def _ingest_operation(
-    summary: str, description: str, body: dict[str, Any], accepted: tuple[str, str]
+    summary: str,
+    description: str,
+    body: dict[str, Any],
+    accepted: tuple[str, str],
+    answer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     content_type, example = accepted
     return {
@@ -98,7 +102,9 @@ def _ingest_operation(
                 "202": {
                     "description": "accepted; `X-Trail-Dropped: <reason>` when it was dropped"
                     " on purpose (a bot, an excluded path, an unknown site, …)",
-                    "content": {content_type: {"schema": {"type": "string"}, "example": example}},
+                    "content": {
+                        content_type: {"schema": answer or {"type": "string"}, "example": example}
+                    },
                 },
                 "400": {"description": "malformed: the field is named", "content": _ERROR},
                 "413": {"description": f"a body over {MAX_BODY} bytes", "content": _ERROR},
@@ -124,5 +130,6 @@ def add_ingest_paths(result: dict[str, Any], generator: Any, **kwargs: Any) -> d
         "What Umami's script sends: one event per request, no key, CORS open.",
         UMAMI_EVENT,
         ("application/json", '{"cache":""}'),
+        {"type": "object", "properties": {"cache": {"type": "string"}}},
     )
     return postprocess_schema_enums(result, generator, **kwargs)
