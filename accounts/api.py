@@ -18,7 +18,7 @@ from rest_framework.views import APIView, exception_handler
 
 from accounts import guessing, ratelimit
 from accounts.errors import Forbidden, NotFound, ServiceError
-from accounts.models import ApiKey
+from accounts.models import SCOPE_INCLUDES, ApiKey
 from accounts.ratelimit import Window
 from accounts.services import api_key_authenticate, api_key_prefix
 from common.clients import request_client_ip
@@ -95,7 +95,9 @@ class HasScope(BasePermission):
             if request.method in ("GET", "HEAD", "OPTIONS"):
                 scope = getattr(view, "read_scope", "") or scope
             if not key.has_scope(scope):
-                self.message = f"this API key lacks the {scope} scope"
+                wider = [w for w, included in SCOPE_INCLUDES.items() if included == scope]
+                also = f" ({wider[0]} includes it)" if wider else ""
+                self.message = f"this API key lacks the {scope} scope{also}"
                 return False
             return True
         return bool(request.user and request.user.is_authenticated)

@@ -16,14 +16,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services, sessions
 from accounts.errors import ServiceError
-from accounts.models import CAN_MANAGE_MEMBERS, CAN_MANAGE_OWNERS, Role, User
+from accounts.models import CAN_MANAGE_MEMBERS, CAN_MANAGE_OWNERS, Organization, Role, User
 from frontend.context import memberships
 from frontend.views.helpers import error_message, posted_id, require_membership, user_of
 
 
-def _member(request: HttpRequest) -> User:
-    """The member named by the form's `user` field (services check the membership)."""
-    user = User.objects.filter(pk=posted_id(request, "user", "member")).first()
+def _member(request: HttpRequest, organization: Organization) -> User:
+    """The member of `organization` named by the form's `user` field."""
+    user = selectors.member_get(
+        organization=organization, user_id=posted_id(request, "user", "member")
+    )
     if user is None:
         raise ServiceError("that person is not a member", field="user")
     return user
@@ -49,9 +51,10 @@ def organization(request: HttpRequest) -> HttpResponse:
                     request, f"Invitation sent to {request.POST.get('email', '').strip()}."
                 )
             elif action == "revoke-invitation":
-                invitation = org.invitations.filter(
-                    pk=posted_id(request, "invitation", "invitation")
-                ).first()
+                invitation = selectors.invitation_get_pending(
+                    organization=org,
+                    invitation_id=posted_id(request, "invitation", "invitation"),
+                )
                 if invitation is None:
                     raise ServiceError("no such invitation", field="invitation")
                 services.invitation_revoke(invitation=invitation, actor=user_of(request))
@@ -60,13 +63,13 @@ def organization(request: HttpRequest) -> HttpResponse:
                 services.membership_set_role(
                     organization=org,
                     actor=user_of(request),
-                    user=_member(request),
+                    user=_member(request, org),
                     role=request.POST.get("role", ""),
                 )
                 messages.success(request, "Role changed.")
             elif action == "remove":
                 services.membership_remove(
-                    organization=org, actor=user_of(request), user=_member(request)
+                    organization=org, actor=user_of(request), user=_member(request, org)
                 )
                 messages.success(request, "Member removed.")
             elif action == "leave":
@@ -78,7 +81,7 @@ def organization(request: HttpRequest) -> HttpResponse:
                 return redirect("site-list")
             elif action == "transfer":
                 services.ownership_transfer(
-                    organization=org, actor=user_of(request), to_user=_member(request)
+                    organization=org, actor=user_of(request), to_user=_member(request, org)
                 )
                 messages.success(request, "Ownership transferred; you are now an admin.")
             else:

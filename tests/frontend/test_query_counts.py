@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 SITE_LIST_QUERIES = 4
 # session, user, memberships, members (with their users), pending invitations
 ORGANIZATION_QUERIES = 5
-# session, user, memberships, keys
-API_KEYS_QUERIES = 4
+# session, user, memberships, keys, the keys' site limits (one prefetch), the form's sites
+API_KEYS_QUERIES = 6
 
 
 def _owner(org: Organization) -> User:
