@@ -8,6 +8,7 @@ from events.api import EventBatchView
 from reports.api import StatsQueryView
 from reports.funnels_api import FunnelQueryView
 from reports.properties_api import PropertyKeysView
+from reports.raw_export_api import RawEventsExportView
 from reports.realtime_api import RealtimeView
 from sites.api import SiteDetailView, SiteListView
 from sites.api_items import (
@@ -51,6 +52,11 @@ api_v1 = [
         name="api-site-link",
     ),
     path("sites/<str:domain>/property-keys", PropertyKeysView.as_view(), name="api-property-keys"),
+    path(
+        "sites/<str:domain>/events/export",
+        RawEventsExportView.as_view(),
+        name="api-site-events-export",
+    ),
     path("members", MembersView.as_view(), name="api-members"),
     path("members/<str:user_id>", MemberView.as_view(), name="api-member"),
     path("invitations", InvitationsView.as_view(), name="api-invitations"),
