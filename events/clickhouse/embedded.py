@@ -60,6 +60,9 @@ def insert_arrow(
     )
 
 
+_STREAM_BLOCK_BYTES = 64 * 2**20
+
+
 def _fetched(result: Any) -> Iterator[bytes]:
     """The non-empty chunks of a chDB streaming result."""
     while True:
@@ -187,6 +190,9 @@ class EmbeddedClickHouse(ArrowBackend):
         conn = chdb.connect(str(self.data_dir))
         result: Any = None
         try:
+            # Blocks of max_block_size rows, not of 1 MB: a wide row made ~9,000-row chunks,
+            # each a fetch, a Python call and (Parquet) a row group of its own.
+            conn.query(f"SET preferred_block_size_bytes = {_STREAM_BLOCK_BYTES}", "Null")
             source = "ArrowStream" if fmt == "Parquet" else fmt
             with _translated():
                 result = conn.send_query(sql, source, params=params)
