@@ -66,6 +66,7 @@ RULES: dict[str, str] = {
     "api/v1/sites/<str:domain>/shared-links": SITE,
     "api/v1/sites/<str:domain>/shared-links/<str:link_id>": SITE,
     "api/v1/sites/<str:domain>/property-keys": SITE,
+    "api/v1/sites/<str:domain>/events/export": SITE,
     "api/v1/members": ORG,
     "api/v1/members/<str:user_id>": ORG,
     "api/v1/invitations": ORG,
@@ -73,6 +74,11 @@ RULES: dict[str, str] = {
     "api/v1/keys": ORG,
     "api/v1/keys/<str:key_id>": ORG,
     "api/v1/funnels/query": BODY,
+    "api/v1/sites/<str:domain>/exports": SITE,
+    # an export of a site the asker may see (its id is a random UUID; another tenant's is
+    # answered as a made-up one: tests/reports/test_export_jobs.py)
+    "api/v1/exports/<str:export_id>": ORG,
+    "api/v1/exports/<str:export_id>/download": ORG,
     "api/v1/realtime": BODY,
     "api/v2/query": BODY,
     "api/schema/": PUBLIC,
