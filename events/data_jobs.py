@@ -260,6 +260,8 @@ def _reason(exc: BaseException) -> str:
     """A failure's reason for the person who started the job: the error's own message (a
     ClickHouse error's first line, an OSError's "No space left on device")."""
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if getattr(exc, "field", None):  # a ServiceError naming its field
+        message = f"{exc.field}: {message}"  # type: ignore[attr-defined]
     if isinstance(exc, OSError) and exc.strerror:
         message = f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
     first = str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__

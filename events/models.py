@@ -61,7 +61,11 @@ class DataJob(models.Model):
         "accounts.Organization", on_delete=models.CASCADE, related_name="data_jobs"
     )
     site = models.ForeignKey(
-        "trail_sites.Site", on_delete=models.CASCADE, null=True, blank=True, related_name="data_jobs"
+        "trail_sites.Site",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="data_jobs",
     )
     kind = models.CharField(max_length=64)
     parameters = models.JSONField(default=dict)
