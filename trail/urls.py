@@ -6,6 +6,7 @@ from accounts.api_members import InvitationsView, InvitationView, MembersView, M
 from accounts.views import admin_login
 from events.api import EventBatchView
 from reports.api import StatsQueryView
+from reports.exports_api import ExportCreateView, ExportDetailView, ExportDownloadView
 from reports.funnels_api import FunnelQueryView
 from reports.properties_api import PropertyKeysView
 from reports.raw_export_api import RawEventsExportView
@@ -64,6 +65,13 @@ api_v1 = [
     path("keys", ApiKeysView.as_view(), name="api-keys-list"),
     path("keys/<str:key_id>", ApiKeyView.as_view(), name="api-key"),
     path("funnels/query", FunnelQueryView.as_view(), name="api-funnels"),
+    path("sites/<str:domain>/exports", ExportCreateView.as_view(), name="api-exports"),
+    path("exports/<str:export_id>", ExportDetailView.as_view(), name="api-export"),
+    path(
+        "exports/<str:export_id>/download",
+        ExportDownloadView.as_view(),
+        name="api-export-download",
+    ),
     path("realtime", RealtimeView.as_view(), name="api-realtime"),
 ]
 
