@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from frontend.views import api_keys, dashboard, installation, organization, sites
+from frontend.views import api_keys, dashboard, export_jobs, installation, organization, sites
 from frontend.views.tracker import tracker_docs, tracker_script
 
 urlpatterns = [
@@ -22,6 +22,17 @@ urlpatterns = [
     ),
     path("sites/<str:domain>/panel/<str:name>", dashboard.site_fragment, name="site-panel"),
     path("sites/<str:domain>/export/<str:name>", dashboard.site_export, name="site-export"),
+    path("sites/<str:domain>/exports", export_jobs.site_exports, name="site-exports"),
+    path(
+        "sites/<str:domain>/exports/<str:export_id>",
+        export_jobs.site_export_job,
+        name="site-export-job",
+    ),
+    path(
+        "sites/<str:domain>/exports/<str:export_id>/download",
+        export_jobs.site_export_download,
+        name="site-export-download",
+    ),
     path("share/<str:domain>", dashboard.shared_dashboard, name="share"),
     path("share/<str:domain>/panel/<str:name>", dashboard.shared_fragment, name="share-panel"),
     path("share/<str:domain>/export/<str:name>", dashboard.shared_export, name="share-export"),
