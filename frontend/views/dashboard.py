@@ -21,6 +21,7 @@ from common.clients import request_client_ip
 from frontend import dashboard, filters
 from frontend.views import access as who
 from frontend.views.access import Access
+from frontend.views.export_jobs import CHOICES as EXPORT_CHOICES
 from frontend.views.exports import export
 from frontend.views.fragments import fragment
 from sites.models import SharedLink
@@ -52,6 +53,7 @@ def _page(request: HttpRequest, access: Access) -> HttpResponse:
         "compare_fields": view.hidden("compare") + auth,
         "range_fields": view.hidden("period", "from", "to") + auth,
         "panels": [(name, panel, view.tab(name)) for name, panel in dashboard.PANELS.items()],
+        "export_choices": EXPORT_CHOICES,  # the Export menu (frontend/views/export_jobs.py)
     }
     return render(request, "frontend/dashboard.html", context)
 
