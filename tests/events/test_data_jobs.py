@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.test import override_settings
@@ -23,6 +24,10 @@ from events.models import DataJob
 from tests import factories
 
 Status = DataJob.Status
+# The embedded runner's threads; services mode hands jobs to Celery (test_export_jobs_services).
+EMBEDDED_ONLY = pytest.mark.skipif(
+    settings.TRAIL.services_mode, reason="the embedded runner (services mode runs Celery)"
+)
 
 
 def _counting(ctx: data_jobs.JobContext) -> None:
@@ -193,6 +198,7 @@ def test_a_running_job_cancelled_stops_between_chunks_and_leaves_no_file() -> No
     assert not data_jobs.storage().exists(f"{job.pk}/numbers.txt")
 
 
+@EMBEDDED_ONLY
 @pytest.mark.django_db(transaction=True)
 def test_after_a_crash_running_jobs_fail_their_partial_files_go_and_queued_ones_run() -> None:
     # What `kill -9` leaves: a job marked running whose partial file is in the storage, and
@@ -260,6 +266,7 @@ def test_the_expiry_job_is_a_registered_periodic_job() -> None:
     assert "events.data_jobs.expire" in {job.name for job in jobs.registered()}
 
 
+@EMBEDDED_ONLY
 @pytest.mark.django_db(transaction=True)
 def test_the_embedded_runner_runs_a_submitted_job_beside_the_job_thread() -> None:
     org = factories.organization()
