@@ -50,7 +50,7 @@ def start(
 ) -> DataJob:
     """Queue an export of `site`; `ServiceError` naming the field on bad input,
     `data_jobs.TooManyJobs` when the organization has enough running already."""
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ServiceError(f"expected one of {', '.join(KINDS)}", field="kind")
     if date_range is None:
         raise ServiceError("required", field="date_range")
