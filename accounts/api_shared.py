@@ -31,15 +31,16 @@ _ERROR_TEXT = {
     401: "no, a wrong or a revoked API key",
     403: "the key lacks the scope, or the member's role does not allow it",
     404: "no such object for this key or user (another organization's is not found either)",
+    415: "a body in a content type other than JSON",
     429: "too many requests: retry after `Retry-After` seconds",
 }
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    """The documented `{"error": …}` answers: 401, 403 and 429 always, plus `codes`."""
+    """The documented `{"error": …}` answers: 401, 403, 415 and 429 always, plus `codes`."""
     return {
         code: OpenApiResponse(response=ERROR_SCHEMA, description=_ERROR_TEXT[code])
-        for code in sorted({401, 403, 429, *codes})
+        for code in sorted({401, 403, 415, 429, *codes})
     }
 
 

@@ -4,7 +4,8 @@ scope: no answer is a server error, and every answer is one the schema documents
 status code, content type and body schema).
 
 Each operation is one test; the generated cases name the fuzz site (its domain, or its
-`site_id`) so they reach the code behind the site check, not only the 404. Run by `make
+`site_id`) and its objects' ids, so they reach the code behind the lookups, not only the
+404 (which tests/sites/test_api_items.py and the tenancy tests cover). Run by `make
 test` and `.ci/run`; about a minute on this machine (`FUZZ_EXAMPLES` per operation).
 """
 
@@ -22,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts import services as account_services
 from accounts.models import ApiKey, Role, Scope
 from sites import services as site_services
 from tests import factories
@@ -40,26 +42,43 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", _application())
 
 
 @pytest.fixture
-def fuzz_key(db: None, clickhouse: Any) -> str:
-    """An owner's key with every scope and no practical rate limit, and a site with a goal,
-    a funnel and a shared link to find."""
+def fuzz_world(db: None, clickhouse: Any) -> dict[str, str]:
+    """An owner's key with every scope and no practical rate limit; a site with a goal, a
+    funnel and a shared link; a viewer, an invitation and a second key: their ids by the
+    path parameters' names."""
     org = factories.organization()
-    factories.member(org, Role.VIEWER)
+    owner = org.memberships.get(role=Role.OWNER).user
+    viewer = factories.member(org, Role.VIEWER)
     site = factories.site(org, DOMAIN)
-    site_services.goal_create(site=site, kind="event", value="Signup")
-    site_services.funnel_create(
+    goal = site_services.goal_create(site=site, kind="event", value="Signup")
+    funnel = site_services.funnel_create(
         site=site,
         name="Pricing to signup",
         steps=[{"type": "page", "value": "/pricing"}, {"type": "event", "value": "Signup"}],
         window=1800,
     )
-    site_services.shared_link_create(site=site, name="Board")
+    link = site_services.shared_link_create(site=site, name="Board")
+    invitation, _ = account_services.invitation_create(
+        organization=org, actor=owner, email="guest@example.com", role=Role.VIEWER
+    )
+    other_key, _ = factories.api_key(org, scopes=(Scope.STATS_READ,))
     key, raw = factories.api_key(org, scopes=tuple(Scope.values))
     ApiKey.objects.filter(pk=key.pk).update(rate_limit_per_minute=10**9)
-    return raw
+    return {
+        "raw": raw,
+        "goal_id": str(goal.pk),
+        "funnel_id": str(funnel.pk),
+        "link_id": str(link.pk),
+        "user_id": str(viewer.pk),
+        "invitation_id": str(invitation.pk),
+        "key_id": str(other_key.pk),
+    }
 
 
-def _aim_at_the_fuzz_site(case: Any) -> None:
+def _aim_at_the_fuzz_site(case: Any, world: dict[str, str]) -> None:
+    for name in case.path_parameters or {}:
+        if name in world:
+            case.path_parameters[name] = world[name]
     if case.path_parameters and "domain" in case.path_parameters:
         case.path_parameters["domain"] = DOMAIN
     if isinstance(case.query, dict) and "site_id" in case.query:
@@ -76,6 +95,7 @@ def _aim_at_the_fuzz_site(case: Any) -> None:
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_answers_as_its_schema_says(case: Any, fuzz_key: str) -> None:
-    _aim_at_the_fuzz_site(case)
-    case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_key}"}, checks=CHECKS)
+def test_api_answers_as_its_schema_says(case: Any, fuzz_world: dict[str, str]) -> None:
+    _aim_at_the_fuzz_site(case, fuzz_world)
+    headers = {"Authorization": f"Bearer {fuzz_world['raw']}"}
+    case.call_and_validate(headers=headers, checks=CHECKS)
