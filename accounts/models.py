@@ -165,4 +165,4 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
     def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes or any(SCOPE_INCLUDES.get(s) == scope for s in self.scopes)  # type: ignore[call-overload]
+        return scope in self.scopes or any(SCOPE_INCLUDES.get(s) == scope for s in self.scopes)
