@@ -20,9 +20,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # Trail runs as `trail`, not root; its data (TRAIL_VAR_DIR, the `trail-var` volume, which
 # Docker first fills from this directory, owner and mode included) is private to it
-# (docs/privacy.md, "Data files").
+# (docs/privacy.md, "Data files"). Export files have a volume of their own, shared by web
+# and workers (`trail-exports`, TRAIL_EXPORT_DIR; docs/exports.md), filled the same way.
 RUN groupadd --system trail && useradd --system --gid trail --home-dir /app trail \
-    && mkdir -p /app && install -d -o trail -g trail -m 0700 /var/lib/trail
+    && mkdir -p /app \
+    && install -d -o trail -g trail -m 0700 /var/lib/trail /var/lib/trail-exports
 
 WORKDIR /app
 # Dependencies first, so code changes do not reinstall them.

@@ -265,18 +265,19 @@ def _ingest(env: Mapping[str, str]) -> IngestConfig:
 
 
 def _exports_storage(env: Mapping[str, str], var_dir: Path) -> dict[str, object]:
-    """Where export files go: a private directory under var/ (shared by a volume between web
-    and workers in docker-compose), or any Django storage backend (django-storages' S3, ...)
-    named by TRAIL_EXPORT_STORAGE with its options as a JSON object."""
+    """Where export files go: a private directory (TRAIL_EXPORT_DIR, default var/exports; a
+    volume shared by web and workers in docker-compose), or any Django storage backend
+    (django-storages' S3, ...) named by TRAIL_EXPORT_STORAGE, its options a JSON object."""
     backend = env.get("TRAIL_EXPORT_STORAGE", "").strip()
     raw = env.get("TRAIL_EXPORT_STORAGE_OPTIONS", "").strip()
     if not backend:
         if raw:
             raise ConfigError("TRAIL_EXPORT_STORAGE_OPTIONS: needs TRAIL_EXPORT_STORAGE")
+        directory = Path(env.get("TRAIL_EXPORT_DIR", "").strip() or var_dir / "exports")
         return {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {
-                "location": str(var_dir / "exports"),
+                "location": str(directory.resolve()),
                 "file_permissions_mode": 0o600,  # private like the rest of var/ (trail.private)
                 "directory_permissions_mode": 0o700,
             },
