@@ -235,7 +235,7 @@ def site_funnels(request: HttpRequest, domain: str) -> HttpResponse:
         what="funnel",
         inline=EVERY_FIELD,
         context=lambda site: {
-            "funnels": site.funnels.order_by("name"),
+            "funnels": selectors.funnels_for_site(site=site),
             **funnel_form.form_context(),
         },
     )
@@ -258,7 +258,7 @@ def site_goals(request: HttpRequest, domain: str) -> HttpResponse:
         what="goal",
         inline=GOAL_INLINE,
         context=lambda site: {
-            "goals": site.goals.order_by("display_name"),
+            "goals": selectors.goals_for_site(site=site),
             "kinds": Goal.Kind.choices,
         },
     )
@@ -311,7 +311,7 @@ def site_goal_edit(request: HttpRequest, domain: str, goal_id: int) -> HttpRespo
     return _item_edit(
         request,
         domain,
-        find=lambda site: site.goals.filter(pk=goal_id).first(),
+        find=lambda site: selectors.goal_get(site=site, goal_id=goal_id),
         save=_goal_save,
         url_name="site-goals",
         template="frontend/site_goal_edit.html",
@@ -343,7 +343,7 @@ def site_funnel_edit(request: HttpRequest, domain: str, funnel_id: int) -> HttpR
     return _item_edit(
         request,
         domain,
-        find=lambda site: site.funnels.filter(pk=funnel_id).first(),
+        find=lambda site: selectors.funnel_get(site=site, funnel_id=funnel_id),
         save=_funnel_save,
         url_name="site-funnels",
         template="frontend/site_funnel_edit.html",
@@ -376,7 +376,7 @@ def site_shared_links(request: HttpRequest, domain: str) -> HttpResponse:
         what="shared link",
         inline=("password",),
         context=lambda site: {
-            "links": site.shared_links.order_by("-created_at"),
+            "links": selectors.shared_links_for_site(site=site),
             "base_url": settings.TRAIL.base_url,
         },
     )
