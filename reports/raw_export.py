@@ -90,9 +90,15 @@ COLUMNS = (
     Column("engaged_ms", "if(name = 'engagement', engagement_ms, NULL)", False),
 )
 
-# Output settings: ISO-8601 UTC times in the text formats, NULL as an empty CSV cell.
+# Output settings, explicit so that every ClickHouse version writes the same: ISO-8601 UTC
+# times in the text formats; in NDJSON 64-bit integers as strings (JavaScript's numbers lose
+# digits above 2**53), decimals as numbers; NULL as an empty CSV cell.
 _SETTINGS: dict[str, dict[str, str | int]] = {
-    "ndjson": {"date_time_output_format": "iso"},
+    "ndjson": {
+        "date_time_output_format": "iso",
+        "output_format_json_quote_64bit_integers": 1,
+        "output_format_json_quote_decimals": 0,
+    },
     "csv": {"date_time_output_format": "iso", "format_csv_null_representation": ""},
     "parquet": {},
 }

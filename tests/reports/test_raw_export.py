@@ -43,7 +43,7 @@ GB, DE = "81.2.69.1", "91.198.174.1"
 
 def traffic(site: Site) -> list[dict[str, Any]]:
     return [
-        hit(site, DAY, "/", ip=GB, referrer=GOOGLE, query="?utm_source=news&utm_medium=email"),
+        hit(site, DAY, "/", ip=GB, referrer=GOOGLE, query="?utm_source=news&utm_medium=email&utm_campaign=%3DSUM(1)"),
         hit(site, DAY + MIN, "/pricing", ip=GB, referrer=f"https://{site.domain}/"),
         hit(site, DAY + 2 * MIN, "/pricing", name="Purchase", ip=GB,
             props={"plan": "pro", "note": "=HYPERLINK(\"x\")"},
@@ -165,6 +165,8 @@ def test_values_as_stored(site: Site) -> None:
     landing = rows[("pageview", "/")]
     assert landing["source"] == "news"  # utm_source names the source
     assert landing["utm_source"] == "news"
+    assert landing["utm_campaign"] == "=SUM(1)"  # NDJSON keeps values exactly
+    assert isinstance(landing["visitor_id"], str) and int(landing["visitor_id"]) > 0
     assert landing["country"] == "GB"
     assert landing["timestamp"] == DAY.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     assert landing["scroll_depth"] is None
@@ -187,7 +189,9 @@ def test_csv_makes_formula_cells_inert(site: Site) -> None:
     purchase = next(row for row in rows if row["name"] == "Purchase")
     assert json.loads(purchase["props"])["note"] == '=HYPERLINK("x")'  # inside a JSON object
     landing = next(row for row in rows if row["page"] == "/")
+    assert landing["utm_campaign"] == "'=SUM(1)"  # a formula made inert
     assert landing["scroll_depth"] == ""  # NULL: an empty cell
+    assert int(landing["visitor_id"]) > 0  # numbers as they are
     assert landing["timestamp"].endswith("Z")
 
 
