@@ -35,7 +35,7 @@ def require_membership(request: HttpRequest) -> Membership:
 def posted_id(request: HttpRequest, field: str, what: str) -> int:
     """A numeric id from the form; anything else is the same error as an unknown id."""
     value = request.POST.get(field, "").strip()
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise ServiceError(f"no such {what}", field=field)
     return int(value)
 
