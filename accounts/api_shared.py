@@ -74,13 +74,18 @@ def _encode(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps([value]).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, field: str) -> Any:
+def _decode(cursor: str, field: str, *, numeric: bool) -> Any:
+    """A cursor's value, of the key's type (a forged one is a 400, not a database error)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         [value] = json.loads(raw)
     except (ValueError, binascii.Error, TypeError, UnicodeDecodeError):
         raise ServiceError("not a cursor from a previous answer's meta", field=field) from None
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    if numeric:
+        valid = isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+    else:
+        valid = isinstance(value, str) and len(value) <= 2000
+    if not valid:
         raise ServiceError("not a cursor from a previous answer's meta", field=field)
     return value
 
@@ -90,7 +95,7 @@ def _limit(params: Mapping[str, Any]) -> int:
     if raw in (None, ""):
         return DEFAULT_LIMIT
     text = str(raw)
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
         raise ServiceError(f"expected a whole number from 1 to {MAX_LIMIT}", field="limit")
     return int(text)
 
@@ -102,12 +107,13 @@ def paginate(
     and its `meta`: `after` is the cursor of the page's last item when more follow, `before`
     the cursor of its first when some precede."""
     name, descending = key.lstrip("-"), key.startswith("-")
+    numeric = queryset.model._meta.get_field(name).get_internal_type().endswith("AutoField")
     limit = _limit(params)
     after, before = params.get("after") or None, params.get("before") or None
     if after is not None and before is not None:
         raise ServiceError("give after or before, not both", field="before")
     if before is not None:
-        value = _decode(str(before), "before")
+        value = _decode(str(before), "before", numeric=numeric)
         lookup = "gt" if descending else "lt"
         page = queryset.filter(**{f"{name}__{lookup}": value}).order_by(
             name if descending else f"-{name}"
@@ -115,7 +121,7 @@ def paginate(
     else:
         page = queryset.order_by(key)
         if after is not None:
-            value = _decode(str(after), "after")
+            value = _decode(str(after), "after", numeric=numeric)
             page = page.filter(**{f"{name}__{'lt' if descending else 'gt'}": value})
     items = list(page[: limit + 1])
     more = len(items) > limit
@@ -137,6 +143,6 @@ def object_id(value: Any, what: str) -> int:
     """A numeric id from a path, body or query; anything else is `what` not found (the
     same answer as an id that does not exist)."""
     text = str(value)
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise NotFound(what)
     return int(text)

@@ -124,7 +124,10 @@ class SiteListView(TrailApiView):
         sites = selectors.sites_for_actor(actor=actor(request))
         organization_id = request.query_params.get("organization_id")
         if organization_id:
-            if not organization_id.isdigit() or len(organization_id) > 18:
+            if (
+                not (organization_id.isascii() and organization_id.isdigit())
+                or len(organization_id) > 18
+            ):
                 raise ServiceError("expected an organization's id", field="organization_id")
             sites = sites.filter(organization_id=int(organization_id))
         page, meta = paginate(sites, key="domain", params=request.query_params)

@@ -20,7 +20,7 @@ from sites.selectors import sites_for_organization
 def _posted_sites(request: HttpRequest, organization: Organization) -> list[Site]:
     """The sites the form limits the key to (none ticked: every site)."""
     wanted = request.POST.getlist("sites")
-    if not all(value.isdigit() and len(value) <= 18 for value in wanted):
+    if not all(value.isascii() and value.isdigit() and len(value) <= 18 for value in wanted):
         raise ServiceError("no such site", field="sites")
     ids = {int(value) for value in wanted}
     found = list(sites_for_organization(organization=organization).filter(pk__in=ids))

@@ -4,6 +4,7 @@ scopes and site limits in front."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -234,6 +235,10 @@ def test_plausible_goals_find_or_create_list_delete(api: Client, site: Site) -> 
     assert missing.status_code == 404
 
 
+def _cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps([value]).encode()).decode()
+
+
 def test_plausible_goals_pages_with_cursors(api: Client, site: Site) -> None:
     for n in range(5):
         services.goal_create(site=site, kind="event", value=f"E{n}")
@@ -250,7 +255,17 @@ def test_plausible_goals_pages_with_cursors(api: Client, site: Site) -> None:
         {"site_id": "shop.example.com", "limit": 2, "before": second["meta"]["before"]},
     ).json()
     assert back["goals"] == first["goals"]
-    for params, field in [({"limit": 0}, "limit"), ({"after": "%%%"}, "after")]:
+    forged = [
+        ({"limit": 0}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "²"}, "limit"),
+        ({"after": "%%%"}, "after"),
+        ({"after": first["meta"]["after"], "before": first["meta"]["after"]}, "before"),
+        ({"after": _cursor("abc")}, "after"),  # a domain's cursor where an id's belongs
+        ({"before": _cursor(2**70)}, "before"),
+        ({"after": _cursor(True)}, "after"),
+    ]
+    for params, field in forged:
         bad = api.get("/api/v1/sites/goals", {"site_id": "shop.example.com", **params})
         assert bad.status_code == 400
         assert bad.json()["error"].startswith(f"{field}: ")
@@ -365,7 +380,8 @@ def test_ids_of_another_tenant_under_ones_own_site_are_not_found(api: Client) ->
             answer = send(api, method, path, body)
             assert answer.status_code == 404, (path, answer.content)
             assert answer.json() == {"error": "not found"}
-    assert api.get("/api/v1/sites/shop.example.com/goals/abc").status_code == 404
+    for odd in ("abc", "²", "١", "9" * 40):  # not an id (int("²") would raise): not found
+        assert api.get(f"/api/v1/sites/shop.example.com/goals/{odd}").status_code == 404
 
 
 def test_viewers_read_but_do_not_write(org: Any, site: Site) -> None:

@@ -146,3 +146,9 @@ def test_the_dashboard_form_limits_keys_to_sites(org: Any) -> None:
     )
     assert refused.status_code == 400
     assert not ApiKey.objects.filter(name="Bad").exists()
+    # Digits that are not ASCII ("²" passes str.isdigit, int() refuses it) are no id either.
+    odd = client.post(
+        "/settings/api-keys", {"name": "Odd", "scopes": ["stats:read"], "sites": ["²"]}
+    )
+    assert odd.status_code == 400
+    assert client.post("/settings/api-keys", {"revoke": "²"}).status_code == 400
