@@ -65,6 +65,9 @@ REQUEST_SCHEMA = {
         },
     },
 }
+DOWNLOAD_TYPES = sorted(
+    {fmt.content_type for fmt in raw_export.FORMATS.values()} | {"application/zip"}
+)
 STATUSES = [choice.value for choice in DataJob.Status]
 JOB_SCHEMA = {
     "type": "object",
@@ -125,6 +128,9 @@ ERRORS = {
     401: OpenApiResponse(response=ERROR_SCHEMA, description="no or a wrong API key"),
     403: OpenApiResponse(response=ERROR_SCHEMA, description="the key lacks stats:read"),
     404: OpenApiResponse(response=ERROR_SCHEMA, description="no such export for this key or user"),
+    429: OpenApiResponse(
+        response=ERROR_SCHEMA, description="over the key's rate limit (Retry-After)"
+    ),
 }
 
 
@@ -154,6 +160,7 @@ class ExportCreateView(TrailApiView):
     parser_classes = [RawBody]
 
     @extend_schema(
+        operation_id="export_create",
         summary="Start an export",
         description="Queues an export job of the site and answers at once; poll the job's"
         " URL for its progress, then download the file. At most"
@@ -163,7 +170,7 @@ class ExportCreateView(TrailApiView):
         responses={
             202: OpenApiResponse(response=CREATED_SCHEMA, description="queued"),
             400: OpenApiResponse(response=ERROR_SCHEMA, description="a bad field, named"),
-            **ERRORS,
+            **{code: answer for code, answer in ERRORS.items() if code != 429},
             429: OpenApiResponse(
                 response=ERROR_SCHEMA,
                 description="too many exports running, or over the key's rate limit (Retry-After)",
@@ -230,6 +237,7 @@ class ExportDetailView(TrailApiView):
     required_scope = Scope.STATS_READ
 
     @extend_schema(
+        operation_id="export_get",
         summary="An export's status",
         responses={200: OpenApiResponse(response=JOB_SCHEMA, description="the job"), **ERRORS},
         examples=[OpenApiExample("Done", value=JOB_EXAMPLE, response_only=True)],
@@ -239,6 +247,7 @@ class ExportDetailView(TrailApiView):
         return Response(job_json(request, job))
 
     @extend_schema(
+        operation_id="export_delete",
         summary="Cancel or remove an export",
         description="A queued or running export is cancelled (its status becomes"
         " `cancelled`, what it wrote is deleted); a finished one is removed with its file.",
@@ -255,12 +264,17 @@ class ExportDownloadView(TrailApiView):
     required_scope = Scope.STATS_READ
 
     @extend_schema(
+        operation_id="export_download",
         summary="Download an export's file",
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                response={"type": "string", "format": "binary"},
-                description="the file: Parquet, NDJSON, CSV or a zip of CSVs",
-            ),
+            **{
+                (200, media): OpenApiResponse(
+                    response={"type": "string", "format": "binary"},
+                    description="the file: Parquet, NDJSON, CSV or a zip of CSVs"
+                    " (Content-Disposition names it)",
+                )
+                for media in DOWNLOAD_TYPES
+            },
             409: OpenApiResponse(response=ERROR_SCHEMA, description="not finished, or failed"),
             410: OpenApiResponse(response=ERROR_SCHEMA, description="expired: its file is gone"),
             **ERRORS,
