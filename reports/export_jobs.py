@@ -196,6 +196,20 @@ def register() -> None:
     data_jobs.register(EVENTS, run_events)
 
 
+# What the pages above need of the job runner (frontend reaches events through reports).
+TooManyJobs = data_jobs.TooManyJobs
+MAX_ACTIVE_PER_ORGANIZATION = data_jobs.MAX_ACTIVE_PER_ORGANIZATION
+expires_at = data_jobs.expires_at
+
+
+def cancel_or_remove(job: DataJob) -> bool:
+    """Cancel a queued or running export; remove a finished one and its file (True)."""
+    if data_jobs.cancel(job):
+        return False
+    data_jobs.remove(job)
+    return True
+
+
 def export_get_for_actor(*, actor: Any, export_id: object) -> DataJob:
     """An export job the actor may see: one of a site it may see (a key's organization and
     sites, a user's memberships). Anything else — another tenant's, a malformed or made-up

@@ -255,8 +255,7 @@ class ExportDetailView(TrailApiView):
     )
     def delete(self, request: Request, export_id: str) -> Response:
         job = export_jobs.export_get_for_actor(actor=actor(request), export_id=export_id)
-        if not data_jobs.cancel(job):
-            data_jobs.remove(job)
+        export_jobs.cancel_or_remove(job)
         return Response(status=204)
 
 

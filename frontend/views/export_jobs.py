@@ -19,13 +19,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.errors import NotFound, ServiceError
-from events import data_jobs
-from events.models import DataJob
 from frontend import chart, dashboard
 from frontend.views import access as who
 from frontend.views.access import Access
 from frontend.views.helpers import user_of
 from reports import export_jobs
+from reports.export_jobs import DataJob
 from reports.exports_api import download
 
 RECENT = 8  # exports listed under the menu
@@ -42,7 +41,7 @@ def _row(job: DataJob, access: Access) -> dict[str, Any]:
     described = export_jobs.describe(job)
     described["active"] = job.is_active
     described["percent"] = round(100 * job.progress)
-    described["expires"] = data_jobs.expires_at(job)
+    described["expires"] = export_jobs.expires_at(job)
     described["url"] = f"{access.base}/exports/{job.pk}"
     return described
 
@@ -93,9 +92,9 @@ def _start(request: HttpRequest, access: Access) -> str:
             filters=base.get("filters", []),
             **options,
         )
-    except data_jobs.TooManyJobs:
+    except export_jobs.TooManyJobs:
         return (
-            f"{data_jobs.MAX_ACTIVE_PER_ORGANIZATION} exports of your organization are"
+            f"{export_jobs.MAX_ACTIVE_PER_ORGANIZATION} exports of your organization are"
             " already running: start this one when one has finished."
         )
     except ServiceError as exc:
@@ -127,8 +126,7 @@ def site_export_job(request: HttpRequest, domain: str, export_id: str) -> HttpRe
     access = who.member(request, domain)
     job = _job(request, access, export_id)
     if request.method == "POST":
-        if not data_jobs.cancel(job):
-            data_jobs.remove(job)
+        if export_jobs.cancel_or_remove(job):
             return HttpResponse("")
     return render(request, "frontend/_export_row.html", {"job": _row(job, access)})
 
