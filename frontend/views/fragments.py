@@ -113,14 +113,12 @@ def _realtime(ask: Ask) -> HttpResponse:
     )
 
 
-# The Realtime period's panels: what each lists, the dimension a row's filter link sets, and
-# the devices panel's tabs (`tab_devices` of the URL, shared with the other periods; a tab
-# Realtime has not, "Screens", shows its first).
-_REALTIME_PANELS = (
-    ("sources", "Top sources", "Source", "visit:source"),
-    ("pages", "Top pages", "Page", "event:page"),
-)
-_REALTIME_DEVICE_TABS = {"devices": "Devices", "browsers": "Browsers", "os": "Operating systems"}
+# The Realtime period's lists besides its breakdowns: the row's heading and the dimension a
+# row's filter link sets. Titles and tab labels are the dashboard's panels' (`PANELS`); the
+# devices tabs Realtime has (`tab_devices` of the URL, shared with the other periods; one
+# it has not, Screens, shows the first).
+_REALTIME_LISTS = {"sources": ("Source", "visit:source"), "pages": ("Page", "event:page")}
+_REALTIME_DEVICE_TABS = ("devices", "browsers", "os")
 
 
 def _realtime_rows(ask: Ask, rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
@@ -145,7 +143,7 @@ def _realtime_period(ask: Ask) -> HttpResponse:
     is the one the next refresh asks for."""
     devices = ask.view.tab("devices")
     if devices not in _REALTIME_DEVICE_TABS:
-        devices = next(iter(_REALTIME_DEVICE_TABS))
+        devices = _REALTIME_DEVICE_TABS[0]
     last = realtime.realtime(
         site=ask.site,
         totals=True,
@@ -164,16 +162,16 @@ def _realtime_period(ask: Ask) -> HttpResponse:
     panels = [
         {
             "key": key,
-            "title": title,
+            "title": dashboard.PANELS[key].title,
             "heading": heading,
             "rows": _realtime_rows(ask, listed[key], dimension),
         }
-        for key, title, heading, dimension in _REALTIME_PANELS
+        for key, (heading, dimension) in _REALTIME_LISTS.items()
     ]
     panels.append(
         {
             "key": "locations",
-            "title": "Locations",
+            "title": dashboard.PANELS["locations"].title,
             "heading": "Country",
             "rows": _realtime_rows(
                 ask, last["breakdowns"]["countries"], realtime.BREAKDOWNS["countries"]
@@ -181,19 +179,20 @@ def _realtime_period(ask: Ask) -> HttpResponse:
         }
     )
     others = tuple(pair for pair in ask.view.tabs if pair[0] != "devices")
+    device_tabs = dashboard.PANELS["devices"].tabs
     tabs = [
         {
-            "label": label,
+            "label": device_tabs[key].label,
             "current": key == devices,
             "query": ask.link(tabs=others + ((("devices", key),) if key != "devices" else ())),
         }
-        for key, label in _REALTIME_DEVICE_TABS.items()
+        for key in _REALTIME_DEVICE_TABS
     ]
     panels.append(
         {
             "key": "devices",
-            "title": "Devices",
-            "heading": _REALTIME_DEVICE_TABS[devices],
+            "title": dashboard.PANELS["devices"].title,
+            "heading": device_tabs[devices].label,
             "tabs": tabs,
             "rows": _realtime_rows(ask, last["breakdowns"][devices], realtime.BREAKDOWNS[devices]),
         }
