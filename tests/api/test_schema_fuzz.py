@@ -12,10 +12,13 @@ test` and `.ci/run`; about a minute on this machine (`FUZZ_EXAMPLES` per operati
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -42,7 +45,19 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", _application())
 
 
 @pytest.fixture
-def fuzz_world(db: None, clickhouse: Any) -> dict[str, str]:
+def _keep_the_test_connection() -> Iterator[None]:
+    """The WSGI handler closes "old" connections around each request, and inside the
+    test's transaction PostgreSQL's counts as old (autocommit off): Django's test client
+    keeps it open the same way, by leaving `close_old_connections` out."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_world(db: None, clickhouse: Any, _keep_the_test_connection: None) -> dict[str, str]:
     """An owner's key with every scope and no practical rate limit; a site with a goal, a
     funnel and a shared link; a viewer, an invitation and a second key: their ids by the
     path parameters' names."""
