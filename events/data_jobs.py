@@ -12,8 +12,8 @@ rebuilds later) as rows of one model, `events.models.DataJob`, run by one runner
 - **Failure.** A handler's exception fails the job with the reason and deletes what was
   written. After a crash (`kill -9`), `recover()` at the next start fails what was left
   running (its partial file deleted) and queues again what was still queued; in services
-  mode a worker lost mid-job has its task delivered again (acks late), and a job without a
-  heartbeat for `STALE_AFTER` is failed by the periodic `expire_data_jobs`.
+  mode a job whose worker was lost (no heartbeat for `STALE_AFTER`) is failed by the
+  periodic `expire_data_jobs`, and a task delivered again finds it finished.
 - **Expiry.** `expire_data_jobs` (periodic) deletes result files older than
   `TRAIL_EXPORT_TTL_DAYS` and marks their jobs expired.
 """
@@ -212,11 +212,12 @@ class JobContext:
 def run(job_id: Any) -> str:
     """Run one job (the Celery task and the embedded runner both call this); its status.
 
-    A job already finished (cancelled while queued, a task delivered twice) is left alone;
-    a job found running is one whose worker was lost: its partial file is deleted and it
-    starts over."""
+    Only a queued job is claimed: one already running (a task delivered again while its
+    first run goes on) or finished (cancelled while queued) is left alone. A run that was
+    lost (a killed worker) is failed by `recover()` or, once its heartbeat is STALE_AFTER
+    old, by `expire_data_jobs`; it is not started over behind a run that may be alive."""
     started = timezone.now()
-    claimed = DataJob.objects.filter(pk=job_id, status__in=DataJob.ACTIVE).update(
+    claimed = DataJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
         status=Status.RUNNING, started_at=started, heartbeat_at=started, progress=0.0, error=""
     )
     job = DataJob.objects.filter(pk=job_id).select_related("site", "organization").first()
@@ -224,7 +225,6 @@ def run(job_id: Any) -> str:
         return "missing"
     if not claimed:
         return str(job.status)
-    _delete_file(job.result_name)  # a lost run's partial file
     handler = _kinds.get(job.kind)
     try:
         if handler is None:

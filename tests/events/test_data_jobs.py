@@ -283,3 +283,14 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> No
     while not condition():
         assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
         time.sleep(0.05)
+
+
+@pytest.mark.django_db
+def test_a_task_delivered_again_while_its_job_runs_does_not_start_it_twice() -> None:
+    job = _job(total=10, chunk=10)
+    name = data_jobs.storage().save(f"{job.pk}/numbers.txt", ContentFile(b"0\n"))
+    DataJob.objects.filter(pk=job.pk).update(
+        status=Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    assert data_jobs.run(job.pk) == Status.RUNNING
+    assert data_jobs.storage().exists(name)  # the first run's file is left to it
