@@ -139,16 +139,17 @@ def _parquet(tables: Iterator[pa.Table]) -> Iterator[bytes]:
 
 
 def _tables(chunks: Iterator[bytes]) -> Iterator[pa.Table]:
-    """Arrow tables of at least ROW_GROUP_ROWS rows (the last one may have fewer)."""
+    """Arrow tables of at least ROW_GROUP_ROWS rows, but the first block alone (the first
+    bytes leave at once) and the last (what remains)."""
     gathered: list[pa.Table] = []
-    rows = 0
+    rows, least = 0, 1
     for chunk in chunks:  # each chunk is a whole Arrow IPC stream
         table = pa.ipc.open_stream(chunk).read_all()
         gathered.append(table)
         rows += table.num_rows
-        if rows >= ROW_GROUP_ROWS:
+        if rows >= least:
             yield pa.concat_tables(gathered)
-            gathered, rows = [], 0
+            gathered, rows, least = [], 0, ROW_GROUP_ROWS
     if gathered:
         yield pa.concat_tables(gathered)
 
