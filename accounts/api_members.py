@@ -119,7 +119,13 @@ class RoleSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-USER_ID = OpenApiParameter("user_id", int, OpenApiParameter.PATH, description="the member's id")
+USER_ID = OpenApiParameter(
+    "user_id",
+    int,
+    OpenApiParameter.PATH,
+    description="the member's id",
+    examples=[OpenApiExample("a member", value=4)],
+)
 
 
 def _member(organization: Organization, user_id: str) -> User:
@@ -273,7 +279,11 @@ class InvitationView(TrailApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "invitation_id", int, OpenApiParameter.PATH, description="the invitation's id"
+                "invitation_id",
+                int,
+                OpenApiParameter.PATH,
+                description="the invitation's id",
+                examples=[OpenApiExample("an invitation", value=9)],
             ),
             ORGANIZATION_ID,
         ],

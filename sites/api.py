@@ -169,7 +169,13 @@ class SiteListView(TrailApiView):
         return Response(SiteSerializer(site).data, status=status.HTTP_201_CREATED)
 
 
-DOMAIN = OpenApiParameter("domain", str, OpenApiParameter.PATH, description="the site's domain")
+DOMAIN = OpenApiParameter(
+    "domain",
+    str,
+    OpenApiParameter.PATH,
+    description="the site's domain",
+    examples=[OpenApiExample("a site", value="example.com")],
+)
 
 
 class SiteDetailView(TrailApiView):

@@ -193,7 +193,13 @@ class SiteGoalsView(TrailApiView):
         return Response(goal_json(goal, site), status=status.HTTP_201_CREATED)
 
 
-GOAL_ID = OpenApiParameter("goal_id", int, OpenApiParameter.PATH, description="the goal's id")
+GOAL_ID = OpenApiParameter(
+    "goal_id",
+    int,
+    OpenApiParameter.PATH,
+    description="the goal's id",
+    examples=[OpenApiExample("a goal", value=12)],
+)
 
 
 def _goal(site: Site, goal_id: str) -> Goal:
@@ -343,7 +349,13 @@ def _funnel(site: Site, funnel_id: str) -> Funnel:
     return funnel
 
 
-FUNNEL_ID = OpenApiParameter("funnel_id", int, OpenApiParameter.PATH, description="the funnel's id")
+FUNNEL_ID = OpenApiParameter(
+    "funnel_id",
+    int,
+    OpenApiParameter.PATH,
+    description="the funnel's id",
+    examples=[OpenApiExample("a funnel", value=3)],
+)
 
 
 class SiteFunnelsView(TrailApiView):
@@ -532,7 +544,13 @@ class SiteSharedLinkView(TrailApiView):
     @extend_schema(
         parameters=[
             DOMAIN,
-            OpenApiParameter("link_id", int, OpenApiParameter.PATH, description="the link's id"),
+            OpenApiParameter(
+                "link_id",
+                int,
+                OpenApiParameter.PATH,
+                description="the link's id",
+                examples=[OpenApiExample("a link", value=7)],
+            ),
         ],
         responses={204: None, **error_responses(404)},
         operation_id="site_shared_link_delete",

@@ -169,7 +169,13 @@ class ApiKeyView(TrailApiView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("key_id", int, OpenApiParameter.PATH, description="the key's id"),
+            OpenApiParameter(
+                "key_id",
+                int,
+                OpenApiParameter.PATH,
+                description="the key's id",
+                examples=[OpenApiExample("a key", value=5)],
+            ),
             ORGANIZATION_ID,
         ],
         responses={204: None, **error_responses(400, 404)},
