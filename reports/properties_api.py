@@ -28,11 +28,23 @@ class PropertyKeys(serializers.Serializer[object]):
     keys = serializers.ListField(child=serializers.CharField(), max_length=MAX_KEYS)
 
 
-def _date_range(raw: str) -> object:
-    """`30d` stays a preset; `first,last` becomes the Stats API's pair of dates."""
+def date_range_of(request: Request) -> object:
+    """The query's `date_range` as the Stats API takes it: `30d` (the default) stays a
+    preset, `first,last` becomes its pair of dates."""
+    raw = request.query_params.get("date_range") or "30d"
     if "," in raw:
         return [part.strip() for part in raw.split(",", 1)]
     return raw
+
+
+DATE_RANGE = OpenApiParameter(
+    "date_range",
+    str,
+    OpenApiParameter.QUERY,
+    description='a preset ("day", "7d", "30d", "month", "6mo", "12mo", "year", "all";'
+    ' default "30d") or "YYYY-MM-DD,YYYY-MM-DD", in the site\'s time zone',
+    examples=[OpenApiExample("last 30 days", value="30d")],
+)
 
 
 class PropertyKeysView(TrailApiView):
@@ -48,13 +60,7 @@ class PropertyKeysView(TrailApiView):
                 required=True,
                 description="a custom event's name (`pageview` for page views)",
             ),
-            OpenApiParameter(
-                "date_range",
-                str,
-                OpenApiParameter.QUERY,
-                description='a preset ("day", "7d", "30d", "month", "6mo", "12mo", "year",'
-                ' "all"; default "30d") or "YYYY-MM-DD,YYYY-MM-DD", in the site\'s time zone',
-            ),
+            DATE_RANGE,
         ],
         responses={200: PropertyKeys, **error_responses(400, 404)},
         operation_id="site_property_keys",
@@ -73,6 +79,5 @@ class PropertyKeysView(TrailApiView):
             raise ServiceError(
                 f"required: an event name of 1 to {MAX_EVENT_NAME} characters", field="event"
             )
-        date_range = _date_range(request.query_params.get("date_range") or "30d")
-        keys = property_keys(site=site, date_range=date_range, event=event)
+        keys = property_keys(site=site, date_range=date_range_of(request), event=event)
         return Response({"event": event, "keys": keys})

@@ -11,6 +11,7 @@ from reports.funnels_api import FunnelQueryView
 from reports.properties_api import PropertyKeysView
 from reports.raw_export_api import RawEventsExportView
 from reports.realtime_api import RealtimeView
+from reports.saved_funnels_api import SavedFunnelQueryView
 from sites.api import SiteDetailView, SiteListView
 from sites.api_items import (
     SiteFunnelsView,
@@ -45,6 +46,11 @@ api_v1 = [
         "sites/<str:domain>/funnels/<str:funnel_id>",
         SiteFunnelView.as_view(),
         name="api-site-funnel",
+    ),
+    path(
+        "sites/<str:domain>/funnels/<str:funnel_id>/query",
+        SavedFunnelQueryView.as_view(),
+        name="api-site-funnel-query",
     ),
     path("sites/<str:domain>/shared-links", SiteSharedLinksView.as_view(), name="api-site-links"),
     path(

@@ -63,6 +63,7 @@ RULES: dict[str, str] = {
     "api/v1/sites/<str:domain>/goals/<str:goal_id>": SITE,
     "api/v1/sites/<str:domain>/funnels": SITE,
     "api/v1/sites/<str:domain>/funnels/<str:funnel_id>": SITE,
+    "api/v1/sites/<str:domain>/funnels/<str:funnel_id>/query": SITE,
     "api/v1/sites/<str:domain>/shared-links": SITE,
     "api/v1/sites/<str:domain>/shared-links/<str:link_id>": SITE,
     "api/v1/sites/<str:domain>/property-keys": SITE,
