@@ -140,3 +140,27 @@ def test_a_shared_link_shows_the_synchronous_zip_only(site: Site) -> None:
     html = Client().get(f"/share/{site.domain}?auth={link.slug}").content.decode()
     assert 'class="export-menu"' not in html
     assert f"/share/{site.domain}/export/all?" in html
+
+
+def test_the_list_of_exports_takes_as_many_queries_for_one_as_for_many(site: Site) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(site)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as seen:
+            assert client.get(f"/sites/{site.domain}/exports").status_code == 200
+        return len(seen)
+
+    DataJob.objects.create(organization=site.organization, site=site, kind="export.report")
+    one = queries()
+    for _ in range(5):
+        DataJob.objects.create(
+            organization=site.organization,
+            site=site,
+            kind="export.events",
+            parameters={"format": "csv", "date_range": ["2026-01-01", "2026-01-02"]},
+            status=DataJob.Status.DONE,
+        )
+    assert queries() == one <= 6
