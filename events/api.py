@@ -122,6 +122,8 @@ class EventBatchView(TrailApiView):
             return _error(exc.message, exc.status)
         now = dt.datetime.now(dt.UTC)
         request_ip = request_client_ip(meta)
+        # A key limited to some sites sends to those only (one query per batch).
+        site_ids = frozenset(key.sites.values_list("pk", flat=True)) if key.site_limited else None
         rejected: list[dict[str, Any]] = []
         incomings: list[Incoming] = []
         positions: list[int] = []
@@ -140,6 +142,7 @@ class EventBatchView(TrailApiView):
                     received_at=now,
                     trusted=True,
                     organization_id=key.organization_id,
+                    site_ids=site_ids,
                 )
             )
             positions.append(index)

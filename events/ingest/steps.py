@@ -49,6 +49,7 @@ class Incoming:
     do_not_track: bool = False  # `DNT: 1` or `Sec-GPC: 1`
     trusted: bool = False  # sent with an API key (batch API): no hostname check
     organization_id: int | None = None  # the API key's: other organizations' sites are unknown
+    site_ids: frozenset[int] | None = None  # a site-limited key's sites: the others are unknown
     site: SiteConfig | None = None
 
     def with_site(self, site: SiteConfig) -> Incoming:
@@ -60,6 +61,7 @@ class Incoming:
             self.do_not_track,
             self.trusted,
             self.organization_id,
+            self.site_ids,
             site,
         )
 
@@ -100,7 +102,11 @@ def make_resolve_site(sites: SiteDirectory) -> Step:
         site = sites.by_public_id(event.website) if event.website else None
         if site is None and event.domains:
             site = sites.by_domain(event.domains[0])
-        if site is None or incoming.organization_id not in (None, site.organization_id):
+        if (
+            site is None
+            or incoming.organization_id not in (None, site.organization_id)
+            or (incoming.site_ids is not None and site.id not in incoming.site_ids)
+        ):
             return Drop(DropReason.UNKNOWN_SITE)  # another tenant's site looks like none
         return incoming.with_site(site)
 

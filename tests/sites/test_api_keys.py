@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from accounts import services as accounts
 from accounts.models import ApiKey, Role, Scope
 from accounts.services import api_key_authenticate
+from events.ingest.sites import directory
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +154,26 @@ def test_the_dashboard_form_limits_keys_to_sites(org: Any) -> None:
     )
     assert odd.status_code == 400
     assert client.post("/settings/api-keys", {"revoke": "²"}).status_code == 400
+
+
+def test_a_site_limited_key_sends_events_to_its_sites_only(org: Any) -> None:
+    shop = factories.site(org, "shop.example.com")
+    factories.site(org, "blog.example.com")
+    directory.invalidate()
+    _, raw = accounts.api_key_create(
+        organization=org,
+        actor=org.memberships.get(role=Role.OWNER).user,
+        name="shop events",
+        scopes=[Scope.EVENTS_WRITE],
+        sites=[shop],
+    )
+    ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    events = [
+        {"domain": domain, "name": "pageview", "url": f"https://{domain}/", "user_agent": ua}
+        for domain in ("shop.example.com", "blog.example.com", "nope.example.com")
+    ]
+    answer = post(bearer(raw), "/api/v1/events", {"events": events})
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["accepted"] == 1
+    reasons = {item["index"]: item["reason"] for item in answer.json()["rejected"]}
+    assert reasons[1] == reasons[2]  # the other site of the organization looks like none
