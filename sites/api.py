@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +22,7 @@ from accounts.api_shared import PAGE_PARAMETERS, PageMeta, error_responses, pagi
 from accounts.errors import Forbidden, ServiceError
 from accounts.models import CAN_MANAGE_SITES, ApiKey, Scope
 from accounts.selectors import memberships_for_user
+from common.strict_json import StrictJSONParser
 from sites import selectors, services
 from sites.models import Site
 
@@ -93,6 +95,10 @@ ORGANIZATION_ID = OpenApiParameter(
 )
 
 
+# JSON, and the form bodies of Plausible's documentation (`curl -F domain=…`).
+PARSERS = [StrictJSONParser, FormParser, MultiPartParser]
+
+
 def _validated(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -101,6 +107,7 @@ def _validated(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
 class SiteListView(TrailApiView):
     required_scope = Scope.SITES_MANAGE
     read_scope = Scope.SITES_READ
+    parser_classes = PARSERS
 
     @extend_schema(
         parameters=[*PAGE_PARAMETERS, ORGANIZATION_ID],
@@ -181,6 +188,7 @@ DOMAIN = OpenApiParameter(
 class SiteDetailView(TrailApiView):
     required_scope = Scope.SITES_MANAGE
     read_scope = Scope.SITES_READ
+    parser_classes = PARSERS
 
     @extend_schema(
         parameters=[DOMAIN],

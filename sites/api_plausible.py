@@ -17,7 +17,6 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,8 +24,8 @@ from accounts.api import TrailApiView, actor
 from accounts.api_shared import PAGE_PARAMETERS, PageMeta, error_responses, object_id, paginate
 from accounts.errors import NotFound, ServiceError
 from accounts.models import Scope
-from common.strict_json import StrictJSONParser
 from sites import selectors, services
+from sites.api import PARSERS
 from sites.api_items import (
     GOAL_EXAMPLE,
     GoalSerializer,
@@ -38,8 +37,6 @@ from sites.api_items import (
     validated,
 )
 from sites.models import Site
-
-PARSERS = [StrictJSONParser, FormParser, MultiPartParser]  # Plausible's docs use curl -F
 
 
 def site_named(request: Request, data: Any, *, write: bool) -> Site:

@@ -155,9 +155,7 @@ def test_malformed_json(api: tuple[Client, Any], raw: str, status: int) -> None:
 
 def test_wrong_content_type(api: tuple[Client, Any]) -> None:
     client, _ = api
-    response = client.post(
-        "/api/v1/sites", data="domain=a.com", content_type="application/x-www-form-urlencoded"
-    )
+    response = client.post("/api/v1/sites", data="<domain>a.com</domain>", content_type="text/xml")
     assert response.status_code == 415
     assert "Unsupported media type" in response.json()["error"]
 

@@ -453,3 +453,18 @@ def test_a_key_limited_to_sites_sees_the_others_as_not_found(org: Any, site: Sit
     services.site_delete(site=site)
     assert limited.get("/api/v1/sites").json()["sites"] == []
     assert limited.get("/api/v1/sites/blog.example.com").status_code == 404
+
+
+def test_plausible_form_bodies_create_and_rename_a_site(org: Any) -> None:
+    _, raw = factories.api_key(org)
+    api = bearer(raw)
+    made = api.post("/api/v1/sites", {"domain": "form.example.com", "timezone": "Europe/London"})
+    assert made.status_code == 201, made.content  # multipart, as curl -F sends
+    assert (made.json()["domain"], made.json()["timezone"]) == ("form.example.com", "Europe/London")
+    renamed = api.put(
+        "/api/v1/sites/form.example.com",
+        data="domain=renamed.example.com",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert renamed.status_code == 200, renamed.content
+    assert Site.objects.filter(domain="renamed.example.com", organization=org).exists()
