@@ -2,16 +2,19 @@
 
     .venv/bin/python bench/report_data.py --var /tmp/trail-bench-10m --events 10000000
     .venv/bin/python bench/report_queries.py --var /tmp/trail-bench-10m [--sampling exact]
+        [--filter '["is", "visit:channel", ["Direct"]]']
 
 Each query (a Stats API v2 body over the last 30 days) runs once to warm the cache, then
 `--runs` times; the median and the slowest run are printed, with the peak memory
 of the process above its resident size before the runs (chDB runs in this process; it has no
-query_log) and whether it was sampled. Every query is capped at 2 GiB by the runner.
+query_log) and whether it was sampled. "cpu ms" is the median CPU time of the process (every
+chDB thread) per run: steadier than the wall time when other work shares the cores. Every query is capped at 2 GiB by the runner.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -111,6 +114,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sampling", default="auto", help='"auto", "exact" or a fraction')
     parser.add_argument("--only", default="", help="run the queries whose name contains this")
+    parser.add_argument(
+        "--filter",
+        default="",
+        help='a Stats API filter added to every query, as JSON: \'["is", "visit:channel", ["Direct"]]\'',
+    )
     args = parser.parse_args()
     django(args.var, migrate=False)
 
@@ -119,6 +127,7 @@ def main() -> None:
     from sites.models import Site
 
     site = Site.objects.get(domain=args.site_domain, deleted_at__isnull=True)
+    added = [json.loads(args.filter)] if args.filter else []
     sampling: Any = args.sampling if args.sampling in ("auto", "exact") else float(args.sampling)
     client = get_client()
     [rows] = client.query(
@@ -134,6 +143,8 @@ def main() -> None:
 
     def stats(body: dict[str, Any]) -> Callable[[], dict[str, Any]]:
         request = {"site_id": site.domain, "date_range": "30d", "sampling": sampling, **body}
+        if added:
+            request["filters"] = [*request.get("filters", []), *added]
         if "dimensions" in body and not any(d.startswith("time") for d in body["dimensions"]):
             request = {**LIST_LIMIT, **request}
         return lambda: answer(site=site, body=request)
@@ -153,23 +164,28 @@ def main() -> None:
     }
     for title, queries in groups.items():
         print(f"\n{title}")
-        print(f"{'query':<24}{'median ms':>10}{'max ms':>9}{'+peak MiB':>10}  sampled")
+        print(f"{'query':<24}{'median ms':>10}{'max ms':>9}{'cpu ms':>8}{'+peak MiB':>10}  sampled")
         worst = 0.0
         for name, run in queries.items():
             if args.only not in name:
                 continue
             result = run()  # warm-up
             base = _reset_peak()
-            timings = []
+            timings, cpu = [], []
             for _ in range(args.runs):
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 result = run()
                 timings.append((time.perf_counter() - start) * 1000)
+                cpu.append((time.process_time() - start_cpu) * 1000)
             peak = _peak() - base
             median, slowest = statistics.median(timings), max(timings)
             worst = max(worst, slowest)
             sampled = result.get("meta", {}).get("sample_fraction") or "no"
-            print(f"{name:<24}{median:>10.0f}{slowest:>9.0f}{peak:>10.0f}  {sampled!s}")
+            cpu_median = statistics.median(cpu)
+            print(
+                f"{name:<24}{median:>10.0f}{slowest:>9.0f}{cpu_median:>8.0f}{peak:>10.0f}"
+                f"  {sampled!s}"
+            )
         print(f"slowest run: {worst:.0f} ms")
 
 

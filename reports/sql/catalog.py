@@ -78,6 +78,12 @@ def of_visitor(dimension: str) -> bool:
     return dimension.startswith("visit:") and _VISIT[dimension[6:]][2]
 
 
+def fixed_per_visit(dimension: str) -> bool:
+    """Is `dimension` set when a visit starts and never changed by its later events? Then
+    every state row of the visit in `sessions` holds its final value, not only the last."""
+    return dimension.startswith("visit:") and dimension != "visit:exit_page"
+
+
 def on_table(dimension: str, table: str) -> bool:
     """Can `table` answer `dimension` from its own columns?"""
     if is_time(dimension):

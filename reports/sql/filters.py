@@ -22,6 +22,7 @@ from reports.sql.catalog import (
     Binder,
     date_condition,
     dimension_sql,
+    fixed_per_visit,
     goal_condition,
     on_table,
 )
@@ -65,6 +66,15 @@ class FilterCompiler:
         else:
             end += VISIT_REACH
         where = (date_condition(table, self.binder, start, end), self._condition(condition, table))
+        if table == SESSIONS and fixed_per_visit(condition.dimension):
+            # Any state row (sign 1) of a visit holds the visit's value: no need to collapse.
+            return Select(
+                site_id=self.query.site_id,
+                table=SESSIONS,
+                columns=("session_id",),
+                where=(*where, "sign = 1"),
+                sample=self.sample,
+            )
         if table == SESSIONS:
             return Select(
                 site_id=self.query.site_id,
