@@ -16,7 +16,7 @@ from typing import Any
 from django.http import FileResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -233,11 +233,21 @@ def _body(request: Request) -> dict[str, Any]:
     return {name: body[name] for name in FIELDS if name in body}
 
 
+EXPORT_ID = OpenApiParameter(
+    "export_id",
+    str,
+    OpenApiParameter.PATH,
+    description="the export's id (`id` of its job)",
+    examples=[OpenApiExample("an export", value=JOB_EXAMPLE["id"])],
+)
+
+
 class ExportDetailView(TrailApiView):
     required_scope = Scope.STATS_READ
 
     @extend_schema(
         operation_id="export_get",
+        parameters=[EXPORT_ID],
         summary="An export's status",
         responses={200: OpenApiResponse(response=JOB_SCHEMA, description="the job"), **ERRORS},
         examples=[OpenApiExample("Done", value=JOB_EXAMPLE, response_only=True)],
@@ -248,6 +258,7 @@ class ExportDetailView(TrailApiView):
 
     @extend_schema(
         operation_id="export_delete",
+        parameters=[EXPORT_ID],
         summary="Cancel or remove an export",
         description="A queued or running export is cancelled (its status becomes"
         " `cancelled`, what it wrote is deleted); a finished one is removed with its file.",
@@ -264,6 +275,7 @@ class ExportDownloadView(TrailApiView):
 
     @extend_schema(
         operation_id="export_download",
+        parameters=[EXPORT_ID],
         summary="Download an export's file",
         responses={
             **{
