@@ -194,7 +194,7 @@ class JobContext:
         """A file to write the result into. It is written to an unnamed temporary file in
         var/ first and saved to the storage only once the block ends without an error, so no
         one sees a partial result; its size becomes the job's `bytes`."""
-        name = f"{self.job.pk}/{file_name}"
+        name = f"{self.job.pk}-{file_name}"  # flat: no directory left behind per job
         DataJob.objects.filter(pk=self.job.pk).update(result_name=name)
         self.job.result_name = name
         with tempfile.TemporaryFile(dir=settings.TRAIL.var_dir) as scratch:

@@ -99,5 +99,6 @@ class DataJob(models.Model):
 
     @property
     def file_name(self) -> str:
-        """The result's name for a person's download (the storage name's last part)."""
-        return self.result_name.rsplit("/", 1)[-1]
+        """The result's name for a person's download: the storage name without the job's
+        id in front (`<id>-<file name>`)."""
+        return self.result_name.removeprefix(f"{self.pk}-")

@@ -90,7 +90,7 @@ def test_a_job_runs_queued_to_done_with_rows_bytes_and_its_file() -> None:
         len(expected),
     )
     assert job.started_at and job.finished_at and job.started_at <= job.finished_at
-    assert job.result_name == f"{job.pk}/numbers.txt"
+    assert job.result_name == f"{job.pk}-numbers.txt"
     assert job.file_name == "numbers.txt"
     assert _stored(job.result_name) == expected
     assert data_jobs.expires_at(job) == job.finished_at + dt.timedelta(days=7)
@@ -136,7 +136,7 @@ def test_a_clickhouse_failure_fails_the_job_with_the_reason_and_deletes_its_file
     assert job.status == Status.FAILED
     assert "the disk under the table went away" in job.error
     assert job.result_name == "" and job.finished_at is not None
-    assert not data_jobs.storage().exists(f"{job.pk}/broken.txt")
+    assert not data_jobs.storage().exists(f"{job.pk}-broken.txt")
     # nothing else is affected: the next job runs
     other = _job(total=5, chunk=5)
     assert data_jobs.run(other.pk) == Status.DONE
@@ -195,7 +195,7 @@ def test_a_running_job_cancelled_stops_between_chunks_and_leaves_no_file() -> No
     job.refresh_from_db()
     assert outcome == [Status.CANCELLED], (outcome, job.status, job.error)
     assert job.status == Status.CANCELLED and 0 < job.rows < 100_000
-    assert not data_jobs.storage().exists(f"{job.pk}/numbers.txt")
+    assert not data_jobs.storage().exists(f"{job.pk}-numbers.txt")
 
 
 @EMBEDDED_ONLY
@@ -204,7 +204,7 @@ def test_after_a_crash_running_jobs_fail_their_partial_files_go_and_queued_ones_
     # What `kill -9` leaves: a job marked running whose partial file is in the storage, and
     # a job still queued.
     crashed = _job(total=10, chunk=10)
-    name = data_jobs.storage().save(f"{crashed.pk}/numbers.txt", ContentFile(b"0\n1\n"))
+    name = data_jobs.storage().save(f"{crashed.pk}-numbers.txt", ContentFile(b"0\n1\n"))
     DataJob.objects.filter(pk=crashed.pk).update(
         status=Status.RUNNING, started_at=timezone.now(), result_name=name
     )
@@ -288,7 +288,7 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> No
 @pytest.mark.django_db
 def test_a_task_delivered_again_while_its_job_runs_does_not_start_it_twice() -> None:
     job = _job(total=10, chunk=10)
-    name = data_jobs.storage().save(f"{job.pk}/numbers.txt", ContentFile(b"0\n"))
+    name = data_jobs.storage().save(f"{job.pk}-numbers.txt", ContentFile(b"0\n"))
     DataJob.objects.filter(pk=job.pk).update(
         status=Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
     )

@@ -38,7 +38,7 @@ running = DataJob.objects.create(
     started_at=timezone.now(), progress=0.4,
     parameters={"format": "csv", "date_range": ["2026-01-01", "2026-01-31"], "filters": []},
 )
-name = data_jobs.storage().save(f"{running.pk}/partial.csv", ContentFile(b"event_id,timestamp\\n"))
+name = data_jobs.storage().save(f"{running.pk}-partial.csv", ContentFile(b"event_id,timestamp\\n"))
 DataJob.objects.filter(pk=running.pk).update(result_name=name)
 DataJob.objects.create(
     organization=org, site=site, kind="export.report",
@@ -83,5 +83,5 @@ def test_the_next_start_fails_what_a_kill_left_running_and_runs_what_was_queued(
     assert error.startswith("interrupted: Trail stopped while the job ran")
     assert not (isolated_var / "exports" / partial).exists()
     report = jobs["export.report"][2]
-    assert report.endswith("/crash.example.com-report-2026-01-01-2026-01-31.zip")
+    assert report.endswith("-crash.example.com-report-2026-01-01-2026-01-31.zip")
     assert (isolated_var / "exports" / report).stat().st_mode & 0o077 == 0  # private

@@ -203,7 +203,7 @@ def test_clickhouse_refusing_the_query_fails_the_job_with_the_reason(site: Site)
     assert job["download_url"] is None
     assert not DataJob.objects.get(pk=job_id).result_name
     assert not data_jobs.storage().exists(
-        f"{job_id}/{site.domain}-events-{RANGE[0]}-{RANGE[1]}.ndjson"
+        f"{job_id}-{site.domain}-events-{RANGE[0]}-{RANGE[1]}.ndjson"
     )
     gone = client.get(f"/api/v1/exports/{job_id}/download")
     assert gone.status_code == 409 and "failed" in gone.json()["error"]
