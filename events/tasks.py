@@ -17,7 +17,14 @@ def run_job(name: str) -> object:
 
 @shared_task(name="trail.run_data_job", ignore_result=False)
 def run_data_job(job_id: str) -> str:
-    """One data job (events/data_jobs.py); its final status."""
+    """One data job (events/data_jobs.py); its final status. The database connection it
+    used is closed after it: jobs are long and rare, and an idle connection held by a
+    worker thread would keep its database from being dropped or migrated."""
+    from django.db import connection
+
     from events import data_jobs
 
-    return data_jobs.run(job_id)
+    try:
+        return data_jobs.run(job_id)
+    finally:
+        connection.close()

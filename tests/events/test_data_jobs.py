@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -187,7 +188,14 @@ def test_a_queued_job_cancelled_never_runs() -> None:
 def test_a_running_job_cancelled_stops_between_chunks_and_leaves_no_file() -> None:
     job = _job(total=100_000, chunk=1000, pause=0.05)  # ~5 s if it ran to the end
     outcome: list[str] = []
-    thread = threading.Thread(target=lambda: outcome.append(data_jobs.run(job.pk)))
+
+    def runner() -> None:
+        try:
+            outcome.append(data_jobs.run(job.pk))
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=runner)
     thread.start()
     _wait(lambda: DataJob.objects.get(pk=job.pk).rows > 0, "the job saved progress")
     assert data_jobs.cancel(job)
