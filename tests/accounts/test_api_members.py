@@ -14,18 +14,9 @@ from django.test import Client
 from accounts import services
 from accounts.models import Invitation, Membership, Role, Scope
 from tests import factories
+from tests.api_client import bearer, send
 
 pytestmark = pytest.mark.django_db
-
-
-def bearer(raw: str) -> Client:
-    return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
-
-
-def send(client: Client, method: str, path: str, body: Any = None) -> Any:
-    if body is None:
-        return getattr(client, method)(path)
-    return getattr(client, method)(path, data=json.dumps(body), content_type="application/json")
 
 
 @pytest.fixture

@@ -15,19 +15,9 @@ from accounts.models import Role, Scope
 from sites import services
 from sites.models import Funnel, Goal, SharedLink, Site
 from tests import factories
+from tests.api_client import bearer, send
 
 pytestmark = pytest.mark.django_db
-
-
-def bearer(raw: str) -> Client:
-    return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
-
-
-def send(client: Client, method: str, path: str, body: Any = None) -> Any:
-    if body is None:
-        return getattr(client, method)(path)
-    data = body if isinstance(body, str) else json.dumps(body)
-    return getattr(client, method)(path, data=data, content_type="application/json")
 
 
 @pytest.fixture

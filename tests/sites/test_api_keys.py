@@ -16,12 +16,9 @@ from accounts.models import ApiKey, Role, Scope
 from accounts.services import api_key_authenticate
 from sites.models import Site
 from tests import factories
+from tests.api_client import bearer
 
 pytestmark = pytest.mark.django_db
-
-
-def bearer(raw: str) -> Client:
-    return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
 
 
 def post(client: Client, path: str, body: Any) -> Any:
