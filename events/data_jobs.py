@@ -50,6 +50,7 @@ STALE_AFTER = dt.timedelta(minutes=15)  # a running job without a heartbeat this
 MAX_ACTIVE_PER_ORGANIZATION = 2  # queued or running jobs; one more is refused (429)
 RETRY_AFTER = 30  # seconds a refused client is told to wait
 EMBEDDED_THREADS = 2  # the embedded runner's threads (jobs run side by side)
+DATABASE_RETRIES = 5  # tries of the embedded runner when the database refuses (SQLite locked)
 INTERRUPTED = "interrupted: Trail stopped while the job ran; start it again"
 
 
@@ -310,12 +311,28 @@ class EmbeddedRunner:
             job_id = self._queue.get()
             try:
                 close_old_connections()
-                run(job_id)
+                _run_retrying(job_id)
             except Exception:
                 logger.exception("data job %s could not be run", job_id)
             finally:
                 close_old_connections()
                 self._queue.task_done()
+
+
+def _run_retrying(job_id: Any) -> str:
+    """`run`, tried again with a growing pause when the database refuses for a moment (a
+    locked SQLite table): a job left queued would otherwise wait for the next start. Safe
+    to repeat: `run` claims only a queued job, so a claimed one is never run twice."""
+    for attempt in range(DATABASE_RETRIES):
+        try:
+            return run(job_id)
+        except DatabaseError as exc:
+            if attempt == DATABASE_RETRIES - 1:
+                raise
+            logger.warning("data job %s: the database refused (%s); trying again", job_id, exc)
+            close_old_connections()
+            time.sleep(0.25 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 runner = EmbeddedRunner()

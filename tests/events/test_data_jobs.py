@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -302,3 +302,17 @@ def test_a_task_delivered_again_while_its_job_runs_does_not_start_it_twice() -> 
     )
     assert data_jobs.run(job.pk) == Status.RUNNING
     assert data_jobs.storage().exists(name)  # the first run's file is left to it
+
+
+@EMBEDDED_ONLY
+@pytest.mark.django_db(transaction=True)
+def test_the_embedded_runner_tries_again_when_the_database_is_locked_for_a_moment() -> None:
+    """A claim refused by a locked table (SQLite) is tried again; the job does not stay
+    queued until the next start."""
+    job = _job(total=5, chunk=5)
+    with transaction.atomic():
+        DataJob.objects.filter(pk=job.pk).update(progress=0.0)  # holds the table's write lock
+        data_jobs.runner.put(job.pk)
+        time.sleep(0.6)  # the runner's first claim meets the lock
+        assert DataJob.objects.get(pk=job.pk).status == Status.QUEUED
+    _wait(lambda: DataJob.objects.get(pk=job.pk).status == Status.DONE, "the runner retried")
