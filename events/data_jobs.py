@@ -223,6 +223,7 @@ def run(job_id: Any) -> str:
     )
     job = DataJob.objects.filter(pk=job_id).select_related("site", "organization").first()
     if job is None:
+        logger.warning("data job %s: no such job (deleted before it ran)", job_id)
         return "missing"
     if not claimed:
         return str(job.status)

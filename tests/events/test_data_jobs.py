@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -286,11 +288,21 @@ def test_the_embedded_runner_runs_a_submitted_job_beside_the_job_thread() -> Non
     assert "trail-data-jobs-0" in names
 
 
-def _wait(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what}\n{_runner_stacks()}"
         time.sleep(0.05)
+
+
+def _runner_stacks() -> str:
+    """Where the embedded runner's threads are (to tell a busy runner from an idle one)."""
+    frames = sys._current_frames()
+    return "\n".join(
+        f"{thread.name}:\n{''.join(traceback.format_stack(frames[thread.ident]))}"
+        for thread in threading.enumerate()
+        if thread.name.startswith("trail-data-jobs") and thread.ident in frames
+    )
 
 
 @pytest.mark.django_db
