@@ -233,6 +233,13 @@ def goal_update(
     return _save_goal(goal)
 
 
+def _storable(text: str, field: str) -> None:
+    """PostgreSQL keeps no NUL character in text or JSON: refuse it here with a 400, not a
+    500 at save (a funnel query may still match a NUL, as ClickHouse stores any byte)."""
+    if "\x00" in text:
+        raise ServiceError("may not contain the NUL character (\\u0000)", field=field)
+
+
 def _funnel_fields(name: str, steps: object, window: object) -> dict[str, Any]:
     """A funnel's steps (`[{"type": "page" | "event", "value": …}, …]`) and window checked
     by the funnel rules (sites/funnels.py), then its name."""
@@ -241,6 +248,9 @@ def _funnel_fields(name: str, steps: object, window: object) -> dict[str, Any]:
     name = (name or "").strip()
     if not name or len(name) > MAX_EVENT_NAME:
         raise ServiceError(f"a funnel name has 1 to {MAX_EVENT_NAME} characters", field="name")
+    _storable(name, "name")
+    for index, step in enumerate(checked):
+        _storable(step.value, f"steps[{index}]")
     return {"name": name, "steps": [step.stored() for step in checked], "window": seconds}
 
 

@@ -111,6 +111,14 @@ def celery_worker() -> Iterator[object]:
         yield worker
 
 
+@pytest.fixture
+def job_worker(request: pytest.FixtureRequest) -> None:
+    """Whatever runs data jobs in this suite's mode: the Celery worker in the services suite;
+    in the embedded suite the runner's threads of this process already do."""
+    if settings.TRAIL.services_mode:
+        request.getfixturevalue("celery_worker")
+
+
 def restart_site_ids() -> int:
     """Make the next site created get a fresh id, returned (use it with a db fixture).
 

@@ -1,7 +1,8 @@
 """The dashboard's Export menu in Chromium (issue 17.3): a member opens Export, starts the
 raw events of the view as CSV, watches the job's progress bar until the job is done (htmx
 polling its row every second), downloads the file, then exports the view as a zip. The
-embedded runner's threads in the live server's process run the jobs. No
+embedded runner's threads in the live server's process run the jobs (in the services suite,
+the Celery worker). No
 Content-Security-Policy violation and no page error on the way."""
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ def site(live_server: object, clickhouse: object, fresh_site_ids: int, seed: Cal
 
 
 def test_a_dashboard_export_shows_its_progress_and_then_its_download(
-    new_context: Callable[..., BrowserContext], site: Site, live_server: object, tmp_path: Path
+    new_context: Callable[..., BrowserContext],
+    site: Site,
+    live_server: object,
+    job_worker: None,
+    tmp_path: Path,
 ) -> None:
     page = signed_in(new_context, site, live_server)
     violations = watch_csp(page)

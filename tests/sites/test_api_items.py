@@ -140,6 +140,11 @@ def test_funnels_crud_in_the_query_api_shape(api: Client, site: Site) -> None:
         ({"name": 5, "steps": STEPS}, "name: expected a string"),
         ({"name": "F", "steps": STEPS, "window": "60"}, "window: expected a whole number"),
         ({"name": "F", "steps": STEPS, "window": 0}, "window: expected 1 to"),
+        ({"name": "\udb09\uddfc\x00m", "steps": STEPS}, "name: may not contain the NUL"),
+        (
+            {"name": "F", "steps": [STEPS[0], {"type": "event", "name": "K\x00"}]},
+            "steps[1]: may not contain the NUL",
+        ),
     ],
 )
 def test_funnel_bad_input_names_the_field(api: Client, body: Any, error: str) -> None:
@@ -147,6 +152,15 @@ def test_funnel_bad_input_names_the_field(api: Client, body: Any, error: str) ->
     assert answer.status_code == 400
     assert answer.json()["error"].startswith(error), answer.json()
     assert not Funnel.objects.exists()
+
+
+def test_a_funnel_renamed_to_a_nul_is_refused_and_kept(api: Client, site: Site) -> None:
+    base = "/api/v1/sites/shop.example.com/funnels"
+    funnel = send(api, "post", base, {"name": "F", "steps": STEPS}).json()
+    answer = send(api, "put", f"{base}/{funnel['id']}", {"name": "G\x00", "steps": STEPS})
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"].startswith("name: may not contain the NUL")
+    assert Funnel.objects.get(pk=funnel["id"]).name == "F"
 
 
 # Shared links

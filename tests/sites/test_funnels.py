@@ -57,6 +57,9 @@ def test_a_funnel_is_stored_with_its_steps_as_values(site: Site) -> None:
         ({"window": True}, "window", "a whole number of seconds"),
         ({"window": "1800"}, "window", "a whole number of seconds"),
         ({"name": " "}, "name", "a funnel name has 1 to 120 characters"),
+        ({"name": "a\x00b"}, "name", "may not contain the NUL character"),
+        ({"steps": [STEPS[0], {"type": "event", "value": "x\x00"}]}, "steps[1]", "NUL"),
+        ({"steps": [{"type": "page", "value": "/\x00*"}, STEPS[1]]}, "steps[0]", "NUL"),
     ],
 )
 def test_bad_steps_window_or_name_are_refused(
