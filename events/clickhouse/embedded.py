@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from events.clickhouse import lock
+from events.clickhouse import lock, parquet_stream
 from events.clickhouse.backend import ArrowBackend, format_params
 from events.clickhouse.base import Params, checked_format
 from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
@@ -60,12 +59,6 @@ def insert_arrow(
     )
 
 
-# Rows a Parquet row group gathers at least: ClickHouse's blocks of a wide row are ~9,000
-# rows (preferred_block_size_bytes, 1 MB; larger blocks held 2-3 times the memory and were
-# no faster on a 10 M-event export).
-ROW_GROUP_ROWS = 65_536
-
-
 def _fetched(result: Any) -> Iterator[bytes]:
     """The non-empty chunks of a chDB streaming result."""
     while True:
@@ -97,61 +90,6 @@ def _prepended(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     if first:
         yield first
     yield from rest
-
-
-class _Sink:
-    """A write-only file that hands over what was written since it was last asked."""
-
-    closed = False
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data, self._parts = b"".join(self._parts), []
-        return data
-
-
-def _parquet(tables: Iterator[pa.Table]) -> Iterator[bytes]:
-    """Arrow tables (the first one sets the schema) as one Parquet file, a row group per
-    table, yielded as it is written: chDB 4.4 streams Parquet as one whole file per chunk,
-    which cannot be concatenated, so ClickHouse's Arrow output is encoded here (by Arrow's
-    C++ writer, zstd as ClickHouse's own Parquet output)."""
-    sink = _Sink()
-    writer: pq.ParquetWriter | None = None
-    try:
-        for table in tables:
-            if writer is None:
-                writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
-            writer.write_table(table)
-            yield sink.take()
-    finally:
-        if writer is not None:
-            writer.close()
-    yield sink.take()
-
-
-def _tables(chunks: Iterator[bytes]) -> Iterator[pa.Table]:
-    """Arrow tables of at least ROW_GROUP_ROWS rows, but the first block alone (the first
-    bytes leave at once) and the last (what remains)."""
-    gathered: list[pa.Table] = []
-    rows, least = 0, 1
-    for chunk in chunks:  # each chunk is a whole Arrow IPC stream
-        table = pa.ipc.open_stream(chunk).read_all()
-        gathered.append(table)
-        rows += table.num_rows
-        if rows >= least:
-            yield pa.concat_tables(gathered)
-            gathered, rows, least = [], 0, ROW_GROUP_ROWS
-    if gathered:
-        yield pa.concat_tables(gathered)
 
 
 class EmbeddedClickHouse(ArrowBackend):
@@ -206,6 +144,9 @@ class EmbeddedClickHouse(ArrowBackend):
         try:
             source = "ArrowStream" if fmt == "Parquet" else fmt
             with _translated():
+                if fmt == "Parquet":
+                    for name, value in parquet_stream.ARROW_SETTINGS.items():
+                        conn.query(f"SET {name} = {int(value)}", "Null")
                 result = conn.send_query(sql, source, params=params)
             chunks = _fetched(result)
             first = next(chunks, None)
@@ -214,7 +155,7 @@ class EmbeddedClickHouse(ArrowBackend):
                     first = conn.query(sql, source, params=params).bytes()
             chunks = _prepended(first, chunks)
             if fmt == "Parquet":
-                yield from _parquet(_tables(chunks))
+                yield from parquet_stream.parquet(chunks)
             elif fmt == "CSVWithNames":
                 yield from _one_header(chunks)
             else:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from events.clickhouse import ClickHouse, ClickHouseError
+from events.clickhouse import ClickHouse, ClickHouseError, parquet_stream
 from events.clickhouse.embedded import EmbeddedClickHouse
 
 ROWS = 300_000  # several chunks on either backend
@@ -120,3 +121,38 @@ def test_closing_a_server_stream_closes_its_response(server_clickhouse: ClickHou
     assert first.startswith(b'{"n":0,')
     stream.close()
     assert server_clickhouse.query("SELECT 2 AS ok") == [{"ok": 2}]
+
+
+def test_low_cardinality_text_reads_back_as_text(either_clickhouse: ClickHouse) -> None:
+    sql = (
+        "SELECT toLowCardinality(toString(number % 300)) AS page, number AS n"
+        " FROM numbers({count:UInt64})"
+    )
+    data = b"".join(either_clickhouse.stream(sql, {"count": ROWS}, fmt="Parquet"))
+    table = pq.read_table(io.BytesIO(data))
+    assert table.schema.field("page").type == pa.string()
+    assert table.num_rows == ROWS
+    assert table.column("page").to_pylist()[299:302] == ["299", "0", "1"]
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def test_an_encoding_error_reaches_the_reader() -> None:
+    chunks = iter(
+        [_ipc(pa.table({"n": [1]})), _ipc(pa.table({"n": ["one"] * parquet_stream.ROW_GROUP_ROWS}))]
+    )
+    with pytest.raises(ValueError, match="schema"):
+        b"".join(parquet_stream.parquet(chunks))
+    assert not [t for t in threading.enumerate() if t.name == "trail-parquet"]
+
+
+def test_closing_a_parquet_stream_stops_its_encoder(clickhouse: ClickHouse) -> None:
+    stream = clickhouse.stream(NUMBERS, {"count": 10 * ROWS}, fmt="Parquet")
+    assert next(stream).startswith(b"PAR1")
+    stream.close()
+    assert not [t for t in threading.enumerate() if t.name == "trail-parquet"]
