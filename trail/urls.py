@@ -22,7 +22,6 @@ from sites.api_items import (
     SiteSharedLinkView,
 )
 from sites.api_keys import ApiKeysView, ApiKeyView
-from sites.api_plausible import PlausibleGoalsView, PlausibleGoalView, PlausibleSharedLinksView
 from trail.health import healthz
 
 # `{"error": ...}` under /api/, Django's pages elsewhere (trail/errors.py).
@@ -35,9 +34,8 @@ api_v1 = [
     path("events", EventBatchView.as_view(), name="api-events"),
     path("sites", SiteListView.as_view(), name="api-sites"),
     # Plausible's Sites API words before any <domain> (they are never domains: sites/domains.py)
-    path("sites/goals", PlausibleGoalsView.as_view(), name="api-plausible-goals"),
-    path("sites/goals/<str:goal_id>", PlausibleGoalView.as_view(), name="api-plausible-goal"),
-    path("sites/shared-links", PlausibleSharedLinksView.as_view(), name="api-plausible-links"),
+    path("", include("sites.plausible_urls")),  # Plausible's words, never a domain
+    path("stats/", include("reports.plausible_v1.urls")),  # Plausible's Stats API v1
     path("sites/<str:domain>", SiteDetailView.as_view(), name="api-site"),
     path("sites/<str:domain>/goals", SiteGoalsView.as_view(), name="api-site-goals"),
     path("sites/<str:domain>/goals/<str:goal_id>", SiteGoalView.as_view(), name="api-site-goal"),
@@ -87,6 +85,7 @@ urlpatterns = [
     path("api/v2/query", StatsQueryView.as_view(), name="api-stats-query"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("reports.umami.urls")),  # Umami's read API
     path("accounts/", include("allauth.urls")),
     path("admin/login/", admin_login, name="admin-login"),  # Trail's login (accounts/views.py)
     path("admin/", admin.site.urls),

@@ -17,9 +17,11 @@ owner, A's viewer, A's API key, anonymous) with B's identifiers filled into the 
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,6 +120,18 @@ RULES: dict[str, str] = {
     "admin/login/": PUBLIC,  # Trail's own login (accounts/views.py), shadowing the admin's
 }
 PREFIX_RULES = {"accounts/": PUBLIC, "admin/": ADMIN}  # allauth's flows; the admin site
+
+
+def _more_rules() -> Iterator[tuple[str, str]]:
+    """Rules kept beside their feature's tests: `RULES` of every `url_rules_*.py` here."""
+    here = Path(__file__).parent
+    for module in sorted(here.glob("url_rules_*.py")):
+        yield from importlib.import_module(f"tests.security.{module.stem}").RULES.items()
+
+
+for _route, _rule in _more_rules():
+    assert _route not in RULES, f"two rules for {_route}"
+    RULES[_route] = _rule
 
 
 def _routes(patterns: list[Any], prefix: str = "") -> Iterator[str]:
