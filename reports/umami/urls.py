@@ -1,5 +1,33 @@
 """`/api/auth/login`, `/api/websites…`: Umami's read API."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from reports.umami import views
+
+urlpatterns: list[URLPattern] = [
+    path("auth/login", views.LoginView.as_view(), name="umami-login"),
+    path("auth/verify", views.VerifyView.as_view(), name="umami-verify"),
+    path("websites", views.WebsitesView.as_view(), name="umami-websites"),
+    path("websites/<str:website_id>", views.WebsiteView.as_view(), name="umami-website"),
+    path("websites/<str:website_id>/stats", views.StatsView.as_view(), name="umami-website-stats"),
+    path(
+        "websites/<str:website_id>/pageviews",
+        views.PageviewsView.as_view(),
+        name="umami-website-pageviews",
+    ),
+    path(
+        "websites/<str:website_id>/metrics",
+        views.MetricsView.as_view(),
+        name="umami-website-metrics",
+    ),
+    path(
+        "websites/<str:website_id>/active",
+        views.ActiveView.as_view(),
+        name="umami-website-active",
+    ),
+    path(
+        "websites/<str:website_id>/events",
+        views.EventsView.as_view(),
+        name="umami-website-events",
+    ),
+]

@@ -1,0 +1,279 @@
+"""Umami's read endpoints as Stats API bodies, and Trail's answers in Umami's shapes.
+
+Every figure comes from Trail's report engine: `reports.stats.answer` (or, for the
+summary, the same `parse` and `execute` it calls, to keep bounces and total time unrounded),
+`reports.realtime`'s window for the visitors now, and the SQL builder (the site guard)
+for the page of recent events. The mapping is in docs/umami-api.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from accounts.errors import ServiceError
+from reports import realtime
+from reports.context import load_context
+from reports.parse import parse
+from reports.runner import execute
+from reports.sql.builder import Select, run
+from reports.sql.catalog import DIRECT, EVENTS, NOT_SET, Binder, date_condition
+from reports.stats import answer
+from reports.umami import params as p
+from sites.models import Site
+
+# Umami's `type` of /metrics → (Trail's dimension, the metric that is its `y`).
+METRICS = {
+    "path": ("event:page", "pageviews"),
+    "url": ("event:page", "pageviews"),  # Umami's name before 2025
+    "entry": ("visit:entry_page", "visits"),
+    "exit": ("visit:exit_page", "visits"),
+    "referrer": ("visit:referrer", "visitors"),
+    "channel": ("visit:channel", "visitors"),
+    "hostname": ("event:hostname", "pageviews"),
+    "host": ("event:hostname", "pageviews"),
+    "event": ("event:name", "events"),
+    "browser": ("visit:browser", "visitors"),
+    "os": ("visit:os", "visitors"),
+    "device": ("visit:device", "visitors"),
+    "screen": ("visit:screen", "visitors"),
+    "country": ("visit:country", "visitors"),
+    "region": ("visit:region", "visitors"),
+    "city": ("visit:city", "visitors"),
+    "utm_source": ("visit:utm_source", "visitors"),
+    "utm_medium": ("visit:utm_medium", "visitors"),
+    "utm_campaign": ("visit:utm_campaign", "visitors"),
+    "utm_content": ("visit:utm_content", "visitors"),
+    "utm_term": ("visit:utm_term", "visitors"),
+}
+UNITS = {"hour": "time:hour", "day": "time:day", "month": "time:month"}
+PLACEHOLDERS = frozenset({NOT_SET, DIRECT, "(none)"})
+# Trail's fields in a ServiceError → Umami's parameter names.
+FIELDS = {"date_range": "startAt", "dimensions": "unit", "filters": "filters"}
+STATS = ("pageviews", "visitors", "visits", "bounces", "totaltime")
+MAX_LIMIT = 10_000
+
+
+def _umami_field(exc: ServiceError) -> ServiceError:
+    field = exc.field or ""
+    head = field.split("[", 1)[0].split(".", 1)[0]
+    if head in FIELDS:
+        return ServiceError(exc.message, field=FIELDS[head])
+    return exc
+
+
+def _body(site: Site, span: p.Span, **more: Any) -> dict[str, Any]:
+    return {
+        "site_id": site.domain,
+        "date_range": span.date_range(),
+        "timezone": span.timezone,
+        **more,
+    }
+
+
+def _answer(site: Site, body: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return answer(site=site, body=body)
+    except ServiceError as exc:
+        raise _umami_field(exc) from None
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
+
+
+def _summary(values: Mapping[str, float]) -> dict[str, int]:
+    visits = _finite(values.get("visits", 0.0))
+    return {
+        "pageviews": int(round(_finite(values.get("pageviews", 0.0)))),
+        "visitors": int(round(_finite(values.get("visitors", 0.0)))),
+        "visits": int(round(visits)),
+        "bounces": int(round(visits * _finite(values.get("bounce_rate", 0.0)) / 100)),
+        "totaltime": int(round(visits * _finite(values.get("visit_duration", 0.0)))),
+    }
+
+
+def stats(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
+    """Pageviews, visitors, visits, bounces and total seconds of the range, and the same
+    of the period of as many days before it (`comparison`)."""
+    span = p.span(query, site_timezone=site.timezone)
+    mode = {"prev": "previous_period", "yoy": "year_over_year"}.get(p.text(query, "compare"))
+    if p.text(query, "compare") and mode is None:
+        raise ServiceError("expected prev or yoy", field="compare")
+    body = _body(
+        site,
+        span,
+        metrics=["pageviews", "visitors", "visits", "bounce_rate", "visit_duration"],
+        filters=p.filters(query),
+        include={"comparisons": {"mode": mode or "previous_period"}},
+    )
+    try:
+        parsed = parse(site=site, body=body, context=load_context(site, body))
+    except ServiceError as exc:
+        raise _umami_field(exc) from None
+    report = execute(parsed.query)
+    row = report.rows[0].metrics if report.rows else {}
+    before = report.comparison[0] if report.comparison and report.comparison[0] else None
+    return {**_summary(row), "comparison": _summary(before.metrics if before else {})}
+
+
+def _x(bucket: str) -> str:
+    """A bucket's start as Umami writes it: local `YYYY-MM-DD HH:MM:SS`."""
+    return bucket if len(bucket) > 10 else f"{bucket} 00:00:00"
+
+
+def pageviews(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
+    """Pageviews and visitors (Umami's sessions) by hour, day or month, buckets with data."""
+    span = p.span(query, site_timezone=site.timezone)
+    unit = p.text(query, "unit", "day") or "day"
+    if unit not in UNITS:
+        raise ServiceError(f"expected one of {', '.join(UNITS)}", field="unit")
+    body = _body(
+        site,
+        span,
+        metrics=["pageviews", "visitors"],
+        dimensions=[UNITS[unit]],
+        filters=p.filters(query),
+    )
+    rows = _answer(site, body)["results"]
+    return {
+        "pageviews": [{"x": _x(r["dimensions"][0]), "y": r["metrics"][0]} for r in rows],
+        "sessions": [{"x": _x(r["dimensions"][0]), "y": r["metrics"][1]} for r in rows],
+    }
+
+
+def _label(value: Any) -> Any:
+    return None if value in PLACEHOLDERS else value
+
+
+def _host(referrer: Any) -> Any:
+    if referrer is None:
+        return None
+    host = urlsplit(referrer if "//" in referrer else f"//{referrer}").hostname
+    return host or referrer
+
+
+def metrics(site: Site, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The top values of a dimension, `[{"x": value, "y": count}]`, largest first."""
+    span = p.span(query, site_timezone=site.timezone)
+    kind = p.text(query, "type")
+    if not kind:
+        raise ServiceError("required", field="type")
+    if kind not in METRICS:
+        raise ServiceError(f"not a type Trail can break down: {kind[:100]!r}", field="type")
+    limit = p.integer(query, "limit", default=500, low=1, high=MAX_LIMIT)
+    offset = p.integer(query, "offset", default=0, low=0, high=1_000_000)
+    dimension, metric = METRICS[kind]
+    filters = p.filters(query)
+    if kind == "event":  # Umami lists custom events only
+        filters.append(["is_not", "event:name", ["pageview"]])
+    body = _body(
+        site,
+        span,
+        metrics=[metric],
+        dimensions=[dimension],
+        filters=filters,
+        order_by=[[metric, "desc"]],
+        pagination={"limit": limit, "offset": offset},
+    )
+    rows = [(_label(r["dimensions"][0]), r["metrics"][0]) for r in _answer(site, body)["results"]]
+    if kind == "device":
+        rows = [(x.lower() if isinstance(x, str) else x, y) for x, y in rows]
+    if kind == "referrer":  # Umami's referrers are hosts: the URLs of one host add up
+        merged: dict[Any, int] = {}
+        for x, y in rows:
+            merged[_host(x)] = merged.get(_host(x), 0) + y
+        rows = sorted(merged.items(), key=lambda item: -item[1])
+    return [{"x": x, "y": y} for x, y in rows]
+
+
+def active(site: Site, now: dt.datetime | None = None) -> dict[str, int]:
+    """Visitors with an event in the last 5 minutes (`visitors`; `x`: Umami's older name)."""
+    moment = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    window = realtime.Window(moment)
+    found = run(realtime.current_visitors_select(site=site, window=window))
+    visitors = int(found[0]["visitors"]) if found else 0
+    return {"visitors": visitors, "x": visitors}
+
+
+def _events_select(site: Site, span: p.Span, *, columns: tuple[str, ...], **more: Any) -> Select:
+    binder = Binder()
+    return Select(
+        site_id=site.pk,
+        table=EVENTS,
+        columns=columns,
+        where=(date_condition(EVENTS, binder, span.start, span.end), "name != 'engagement'"),
+        params=binder.params,
+        **more,
+    )
+
+
+def events(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
+    """The range's events, newest first, a page at a time (Umami's website events)."""
+    span = p.span(query, site_timezone=site.timezone)
+    number, size = p.page(query)
+    columns = (
+        "toString(event_id) AS id",
+        "toString(session_id) AS session",
+        "toString(timestamp, 'UTC') AS at",
+        "pathname",
+        "referrer",
+        "hostname",
+        "name",
+    )
+    rows = run(
+        _events_select(
+            site,
+            span,
+            columns=columns,
+            order_by=("timestamp DESC", "id"),
+            limit=size,
+            offset=(number - 1) * size,
+        )
+    )
+    count = run(_events_select(site, span, columns=("count() AS n",)))
+    website = str(site.public_id)
+    data = []
+    for row in rows:
+        referrer = urlsplit(row["referrer"] or "")
+        pageview = row["name"] == "pageview"
+        data.append(
+            {
+                "id": row["id"],
+                "websiteId": website,
+                "sessionId": row["session"],
+                "createdAt": row["at"].replace(" ", "T")[:23] + "Z",
+                "hostname": row["hostname"],
+                "urlPath": row["pathname"],
+                "urlQuery": "",
+                "referrerPath": referrer.path,
+                "referrerQuery": "",
+                "referrerDomain": referrer.hostname or "",
+                "pageTitle": "",
+                "eventType": 1 if pageview else 2,
+                "eventName": "" if pageview else row["name"],
+            }
+        )
+    total = int(count[0]["n"]) if count else 0
+    return {"data": data, "count": total, "page": number, "pageSize": size}
+
+
+def website(site: Site) -> dict[str, Any]:
+    """A site as Umami describes a website; its id is the one Umami's tracker sends."""
+    created = site.created_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "id": str(site.public_id),
+        "name": site.domain,
+        "domain": site.domain,
+        "shareId": None,
+        "resetAt": None,
+        "userId": None,
+        "teamId": None,
+        "createdBy": None,
+        "createdAt": created,
+        "updatedAt": created,
+        "deletedAt": None,
+    }

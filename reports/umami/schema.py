@@ -1,0 +1,146 @@
+"""The OpenAPI description of Umami's read API (reports/umami/views.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter
+
+from reports.umami.params import FILTERS as FILTER_NAMES
+from reports.umami.reads import METRICS as TYPES
+from reports.umami.reads import STATS as STAT_NAMES
+from reports.umami.reads import UNITS
+
+COUNT: dict[str, Any] = {"type": "integer"}
+TEXT: dict[str, Any] = {"type": "string"}
+NULLABLE_TEXT: dict[str, Any] = {"type": "string", "nullable": True}
+
+ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "message": {**TEXT, "example": "startAt: required"},
+                "code": {**TEXT, "example": "bad-request"},
+                "status": {**COUNT, "example": 400},
+            },
+        }
+    },
+}
+LOGIN_REQUEST = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "username": {**TEXT, "description": "the Trail account's e-mail address"},
+        "password": TEXT,
+    },
+}
+USER = {
+    "type": "object",
+    "properties": {
+        "id": NULLABLE_TEXT,
+        "username": NULLABLE_TEXT,
+        "role": TEXT,
+        "isAdmin": {"type": "boolean"},
+        "createdAt": TEXT,
+    },
+}
+LOGIN_RESPONSE = {"type": "object", "properties": {"token": TEXT, "user": USER}}
+WEBSITE = {
+    "type": "object",
+    "properties": {
+        "id": {**TEXT, "format": "uuid", "description": "the id Umami's tracker sends"},
+        "name": TEXT,
+        "domain": TEXT,
+        "shareId": NULLABLE_TEXT,
+        "resetAt": NULLABLE_TEXT,
+        "userId": NULLABLE_TEXT,
+        "teamId": NULLABLE_TEXT,
+        "createdBy": NULLABLE_TEXT,
+        "createdAt": TEXT,
+        "updatedAt": TEXT,
+        "deletedAt": NULLABLE_TEXT,
+    },
+}
+
+
+def _paged(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "data": {"type": "array", "items": item},
+            "count": COUNT,
+            "page": COUNT,
+            "pageSize": COUNT,
+        },
+    }
+
+
+WEBSITES = _paged(WEBSITE)
+_SUMMARY = {"type": "object", "properties": {name: COUNT for name in STAT_NAMES}}
+STATS = {
+    "type": "object",
+    "properties": {**_SUMMARY["properties"], "comparison": _SUMMARY},
+}
+_POINT = {
+    "type": "object",
+    "properties": {"x": {**TEXT, "example": "2026-12-06 00:00:00"}, "y": COUNT},
+}
+PAGEVIEWS = {
+    "type": "object",
+    "properties": {
+        "pageviews": {"type": "array", "items": _POINT},
+        "sessions": {"type": "array", "items": _POINT},
+    },
+}
+METRICS = {
+    "type": "array",
+    "items": {"type": "object", "properties": {"x": NULLABLE_TEXT, "y": COUNT}},
+}
+ACTIVE = {"type": "object", "properties": {"visitors": COUNT, "x": COUNT}}
+EVENTS = _paged(
+    {
+        "type": "object",
+        "properties": {
+            "id": TEXT,
+            "websiteId": TEXT,
+            "sessionId": TEXT,
+            "createdAt": TEXT,
+            "hostname": TEXT,
+            "urlPath": TEXT,
+            "urlQuery": TEXT,
+            "referrerPath": TEXT,
+            "referrerQuery": TEXT,
+            "referrerDomain": TEXT,
+            "pageTitle": TEXT,
+            "eventType": {**COUNT, "description": "1 a pageview, 2 a custom event"},
+            "eventName": TEXT,
+        },
+    }
+)
+
+
+def _query(name: str, kind: Any = str, **options: Any) -> OpenApiParameter:
+    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, **options)
+
+
+WEBSITE_ID = OpenApiParameter(
+    "website_id",
+    {"type": "string", "format": "uuid"},
+    OpenApiParameter.PATH,
+    description="the website's id (Trail's site public id, the one Umami's tracker sends)",
+)
+RANGE = [
+    _query("startAt", int, required=True, description="epoch milliseconds"),
+    _query("endAt", int, required=True, description="epoch milliseconds"),
+    _query("timezone", description="an IANA time zone (default: the site's)"),
+]
+COMPARE = _query("compare", enum=["prev", "yoy"], description="the comparison period")
+UNIT = _query("unit", enum=list(UNITS), description="the bucket (default day)")
+TYPE = _query("type", required=True, enum=list(TYPES), description="the dimension")
+LIMIT = _query("limit", int, description="at most this many rows (default 500)")
+OFFSET = _query("offset", int, description="rows to skip")
+PAGE = [_query("page", int, description="from 1"), _query("pageSize", int, description="1-1000")]
+SEARCH = _query("search", description="a part of the domain")
+FILTERS = [_query(name, description=f"only {name} equal to this") for name in FILTER_NAMES]

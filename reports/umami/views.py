@@ -1,0 +1,287 @@
+"""Umami's read API under `/api/`: sign-in, websites and their stats (docs/umami-api.md).
+
+Errors answer Umami's way, `{"error": {"message": "<parameter>: …", "code": …, "status":
+…}}`: 400 naming the bad parameter, 401 without or with a bad token, 403 for a key
+without `stats:read`, 404 for a website that is not the caller's (another tenant's, or
+none), 429 over a rate or guessing limit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api import ApiKeyRateLimit, HasScope, RawBody, actor
+from accounts.errors import NotFound, ServiceError
+from accounts.models import Scope, User
+from common import strict_json
+from reports.umami import auth, reads
+from reports.umami import schema as s
+from sites.models import Site
+from sites.selectors import site_get_for_actor, sites_for_actor
+
+CODES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    429: "too-many-requests",
+}
+
+
+class UmamiView(APIView):
+    """Umami's bearer tokens or Trail keys (`stats:read`), and Umami's error shape."""
+
+    authentication_classes = [auth.UmamiAuthentication]
+    permission_classes = [HasScope, ApiKeyRateLimit]
+    required_scope = Scope.STATS_READ.value
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        error = response.data.get("error") if isinstance(response.data, dict) else None
+        if isinstance(error, str):
+            status = response.status_code
+            response.data = {
+                "error": {"message": error, "code": CODES.get(status, "error"), "status": status}
+            }
+        return response
+
+
+def _site(request: Request, website_id: str) -> Site:
+    """The caller's live site whose public id is `website_id`; anything else is 404."""
+    try:
+        public_id = uuid.UUID(website_id)
+    except ValueError:
+        raise NotFound(website_id) from None
+    domain = (
+        Site.objects.filter(public_id=public_id, deleted_at__isnull=True)
+        .values_list("domain", flat=True)
+        .first()
+    )
+    if domain is None:
+        raise NotFound(website_id)
+    return site_get_for_actor(actor=actor(request), domain=domain)
+
+
+def _user(user: User) -> dict[str, Any]:
+    return {
+        "id": str(user.pk),
+        "username": user.email,
+        "role": "admin" if user.is_superuser else "user",
+        "isAdmin": bool(user.is_superuser),
+        "createdAt": user.date_joined.isoformat(),
+    }
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    try:
+        body = strict_json.loads(request.body)
+    except strict_json.InvalidJson as exc:
+        raise ServiceError(exc.message, field="body") from None
+    if not isinstance(body, dict):
+        raise ServiceError("expected a JSON object", field="body")
+    found = []
+    for name in ("username", "password"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            raise ServiceError("required: text", field=name)
+        if len(value) > 1024 or "\x00" in value:
+            raise ServiceError("at most 1,024 characters, no NUL", field=name)
+        found.append(value)
+    return found[0], found[1]
+
+
+class LoginView(UmamiView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [RawBody]
+
+    @extend_schema(
+        summary="Sign in (Umami)",
+        description="Umami's sign-in: the Trail account's e-mail address as `username` and"
+        " its password. The token answers for 24 hours as `Authorization: Bearer <token>`.",
+        auth=[],
+        request={"application/json": s.LOGIN_REQUEST},
+        responses={
+            200: OpenApiResponse(response=s.LOGIN_RESPONSE, description="signed in"),
+            400: OpenApiResponse(response=s.ERROR, description="a bad body, naming the field"),
+            401: OpenApiResponse(response=s.ERROR, description="wrong e-mail or password"),
+            429: OpenApiResponse(response=s.ERROR, description="too many failed sign-ins"),
+        },
+        examples=[
+            OpenApiExample(
+                "Sign in",
+                value={"username": "me@example.com", "password": "correct horse"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        email, password = _credentials(request)
+        user = auth.login(request=request._request, email=email, password=password)
+        if user is None:
+            return Response(
+                {
+                    "error": {
+                        "message": "incorrect username or password",
+                        "code": "unauthorized",
+                        "status": 401,
+                    }
+                },
+                status=401,
+            )
+        return Response({"token": auth.token_for(user), "user": _user(user)})
+
+
+class VerifyView(UmamiView):
+    @extend_schema(
+        summary="Check a token (Umami)",
+        responses={
+            200: OpenApiResponse(response=s.USER, description="the signed-in user"),
+            401: OpenApiResponse(response=s.ERROR, description="no, a wrong or an expired token"),
+            403: OpenApiResponse(response=s.ERROR, description="a key without stats:read"),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        if isinstance(request.user, AnonymousUser):  # a Trail API key: no person
+            return Response({"id": None, "username": None, "role": "api-key", "isAdmin": False})
+        return Response(_user(request.user))
+
+    @extend_schema(
+        summary="Check a token (Umami)",
+        request=None,
+        responses={
+            200: OpenApiResponse(response=s.USER, description="the signed-in user"),
+            401: OpenApiResponse(response=s.ERROR, description="no, a wrong or an expired token"),
+            403: OpenApiResponse(response=s.ERROR, description="a key without stats:read"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return self.get(request)
+
+
+COMMON = {
+    401: OpenApiResponse(response=s.ERROR, description="no, a wrong or an expired token"),
+    403: OpenApiResponse(response=s.ERROR, description="a Trail key without stats:read"),
+    404: OpenApiResponse(response=s.ERROR, description="no such website for this caller"),
+    429: OpenApiResponse(response=s.ERROR, description="over the key's rate limit"),
+}
+BAD = {400: OpenApiResponse(response=s.ERROR, description="a bad parameter, named")}
+
+
+class WebsitesView(UmamiView):
+    @extend_schema(
+        summary="Websites (Umami)",
+        parameters=s.PAGE + [s.SEARCH],
+        responses={
+            200: OpenApiResponse(response=s.WEBSITES, description="a page"),
+            **BAD,
+            **COMMON,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        number, size = reads.p.page(request.query_params)
+        sites = sites_for_actor(actor=actor(request))
+        search = reads.p.text(request.query_params, "search") or reads.p.text(
+            request.query_params, "query"
+        )
+        if search:
+            sites = sites.filter(domain__icontains=search)
+        count = sites.count()
+        chosen = sites[(number - 1) * size : number * size]
+        return Response(
+            {
+                "data": [reads.website(site) for site in chosen],
+                "count": count,
+                "page": number,
+                "pageSize": size,
+            }
+        )
+
+
+class WebsiteView(UmamiView):
+    @extend_schema(
+        summary="A website (Umami)",
+        parameters=[s.WEBSITE_ID],
+        responses={200: OpenApiResponse(response=s.WEBSITE, description="the website"), **COMMON},
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        return Response(reads.website(_site(request, website_id)))
+
+
+class StatsView(UmamiView):
+    @extend_schema(
+        summary="Website stats (Umami)",
+        parameters=[s.WEBSITE_ID, *s.RANGE, s.COMPARE, *s.FILTERS],
+        responses={
+            200: OpenApiResponse(response=s.STATS, description="the summary"),
+            **BAD,
+            **COMMON,
+        },
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        site = _site(request, website_id)
+        return Response(reads.stats(site, request.query_params))
+
+
+class PageviewsView(UmamiView):
+    @extend_schema(
+        summary="Pageviews and sessions over time (Umami)",
+        parameters=[s.WEBSITE_ID, *s.RANGE, s.UNIT, *s.FILTERS],
+        responses={
+            200: OpenApiResponse(response=s.PAGEVIEWS, description="the series"),
+            **BAD,
+            **COMMON,
+        },
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        site = _site(request, website_id)
+        return Response(reads.pageviews(site, request.query_params))
+
+
+class MetricsView(UmamiView):
+    @extend_schema(
+        summary="Top values of a dimension (Umami)",
+        parameters=[s.WEBSITE_ID, *s.RANGE, s.TYPE, s.LIMIT, s.OFFSET, *s.FILTERS],
+        responses={
+            200: OpenApiResponse(response=s.METRICS, description="largest first"),
+            **BAD,
+            **COMMON,
+        },
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        site = _site(request, website_id)
+        return Response(reads.metrics(site, request.query_params))
+
+
+class ActiveView(UmamiView):
+    @extend_schema(
+        summary="Visitors in the last 5 minutes (Umami)",
+        parameters=[s.WEBSITE_ID],
+        responses={200: OpenApiResponse(response=s.ACTIVE, description="visitors now"), **COMMON},
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        return Response(reads.active(_site(request, website_id)))
+
+
+class EventsView(UmamiView):
+    @extend_schema(
+        summary="Recent events (Umami)",
+        parameters=[s.WEBSITE_ID, *s.RANGE[:2], *s.PAGE],
+        responses={
+            200: OpenApiResponse(response=s.EVENTS, description="newest first"),
+            **BAD,
+            **COMMON,
+        },
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        site = _site(request, website_id)
+        return Response(reads.events(site, request.query_params))
