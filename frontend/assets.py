@@ -2,6 +2,9 @@
 
 - `trail.js`, `trail.core.js`: the browser tracker, from `frontend/tracker/`, served at
   `/js/…` (docs/tracker.md).
+- `plausible.js`: the same tracker behind Plausible's script paths (`/js/script.js`,
+  `/js/plausible.hash.outbound-links.js`, …): one bundle, served with the path's extensions
+  written into its `EXTENSIONS` placeholder (`plausible_script`).
 - `dashboard.js`: the dashboard's htmx, Chart.js and map, from `frontend/dashboard/` and
   the npm packages in `package-lock.json`, served as a static file.
 
@@ -14,10 +17,11 @@ a rebuild.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +79,9 @@ BUNDLES = {
     "trail.core.js": Bundle(
         TRACKER / "trail.core.js", TRACKER, TRACKER / "dist" / "trail.core.js", "es2017"
     ),
+    "plausible.js": Bundle(
+        TRACKER / "plausible.js", TRACKER, TRACKER / "dist" / "plausible.js", "es2017"
+    ),
 }
 BUNDLES["dashboard.js"] = Bundle(
     DASHBOARD / "main.js",
@@ -94,6 +101,51 @@ def script(name: str) -> bytes:
 @cache
 def script_etag(name: str) -> str:
     return hashlib.sha256(script(name)).hexdigest()[:20]
+
+
+# Plausible's published script extensions (`/js/script.<ext>.<ext>….js`).
+PLAUSIBLE_EXTENSIONS = frozenset(
+    {
+        "hash",
+        "outbound-links",
+        "file-downloads",
+        "tagged-events",
+        "revenue",
+        "pageview-props",
+        "manual",
+        "local",
+        "exclusions",
+        "compat",
+    }
+)
+PLAUSIBLE_PLACEHOLDER = b'"@extensions@"'  # the string EXTENSIONS in frontend/tracker/plausible.js
+
+
+def plausible_extensions(variant: str) -> frozenset[str] | None:
+    """The extensions named by a Plausible script file name without `.js` (`script`,
+    `plausible.hash.outbound-links`), in any order; None for a name Plausible never
+    published (an unknown or repeated extension, another base name)."""
+    base, *names = variant.split(".")
+    chosen = frozenset(names)
+    if base not in ("script", "plausible") or len(chosen) != len(names):
+        return None
+    return chosen if chosen <= PLAUSIBLE_EXTENSIONS else None
+
+
+@lru_cache(maxsize=2 ** len(PLAUSIBLE_EXTENSIONS))
+def plausible_script(extensions: frozenset[str]) -> bytes:
+    """The Plausible-compatible tracker with `extensions` switched on (the same bytes for
+    every order of the same names)."""
+    built = script("plausible.js")
+    value = json.dumps(".".join(sorted(extensions))).encode()
+    return built.replace(
+        PLAUSIBLE_PLACEHOLDER, value, 1
+    )  # one, tests/frontend/test_plausible_scripts.py
+
+
+@lru_cache(maxsize=2 ** len(PLAUSIBLE_EXTENSIONS))
+def plausible_script_etag(extensions: frozenset[str]) -> str:
+    return hashlib.sha256(plausible_script(extensions)).hexdigest()[:20]
 
 
 if __name__ == "__main__":

@@ -1,8 +1,24 @@
-from django.urls import path
+from django.urls import path, register_converter
 from django.views.generic import RedirectView
 
 from frontend.views import api_keys, dashboard, export_jobs, installation, organization, sites
-from frontend.views.tracker import tracker_docs, tracker_script
+from frontend.views.tracker import plausible_tracker_script, tracker_docs, tracker_script
+
+
+class PlausibleScript:
+    """A Plausible script file name without `.js`: `script` or `plausible` and dotted
+    extension names (`script.hash.outbound-links`); the view checks the names."""
+
+    regex = r"(?:script|plausible)(?:\.[a-z-]+)*"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PlausibleScript, "plausible_script")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="site-list"), name="home"),
@@ -55,5 +71,10 @@ urlpatterns = [
     path("js/trail.js", tracker_script, {"name": "trail.js"}, name="tracker"),
     path("js/trail.core.js", tracker_script, {"name": "trail.core.js"}, name="tracker-core"),
     path("assets/s.js", tracker_script, {"name": "trail.js"}, name="tracker-alias"),
+    path(
+        "js/<plausible_script:variant>.js",
+        plausible_tracker_script,
+        name="tracker-plausible",
+    ),
     path("docs/tracker", tracker_docs, name="tracker-docs"),
 ]
