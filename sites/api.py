@@ -4,6 +4,9 @@
 Scopes for API keys: `sites:read` to read, `sites:manage` to write; signed-in users may call
 it for their organizations (viewers read, owners and admins write). The list pages as
 Plausible's Sites API does (`meta` with cursors), with Trail's site objects (docs/api.md).
+A site object is a superset of Plausible's (`domain`, `timezone`, `custom_properties`), PUT
+is Plausible's update and DELETE answers Plausible's `{"deleted": true}`, so Plausible's
+clients work on these paths unchanged (docs/plausible-sites-api.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ from sites.models import Site
 
 class SiteSerializer(serializers.ModelSerializer[Site]):
     organization_id = serializers.IntegerField(read_only=True)
+    custom_properties = serializers.ListField(
+        source="allowed_props",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Plausible's custom properties allowlist (`PUT /api/v1/sites/custom-props`)",
+    )
 
     class Meta:
         model = Site
@@ -42,6 +51,7 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
             "excluded_paths",
             "honor_dnt",
             "is_public",
+            "custom_properties",
             "created_at",
         ]
         read_only_fields = fields
@@ -70,6 +80,10 @@ class SiteWriteSerializer(serializers.Serializer[Any]):
     )
 
 
+class Deleted(serializers.Serializer[Any]):
+    deleted = serializers.BooleanField()
+
+
 class SitePage(serializers.Serializer[Any]):
     sites = SiteSerializer(many=True)
     meta = PageMeta()
@@ -85,6 +99,7 @@ SITE_EXAMPLE = {
     "excluded_paths": ["/admin/*"],
     "honor_dnt": True,
     "is_public": False,
+    "custom_properties": ["plan"],
     "created_at": "2026-12-01T09:30:00Z",
 }
 ORGANIZATION_ID = OpenApiParameter(
@@ -237,12 +252,15 @@ class SiteDetailView(TrailApiView):
 
     @extend_schema(
         parameters=[DOMAIN],
-        responses={204: None, **error_responses(404)},
+        responses={200: Deleted, **error_responses(404)},
         operation_id="site_delete",
         summary="Delete a site and its events",
+        description='Answers `{"deleted": true}` as Plausible\'s Sites API does (its clients'
+        " read the body); the events are deleted by a job right after.",
+        examples=[OpenApiExample("deleted", value={"deleted": True}, response_only=True)],
     )
     def delete(self, request: Request, domain: str) -> Response:
         site = selectors.site_get_for_actor(actor=actor(request), domain=domain, write=True)
         with transaction.atomic():
             services.site_delete(site=site)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({"deleted": True})

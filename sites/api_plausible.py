@@ -2,13 +2,15 @@
 shapes, so that its clients work unchanged (docs/api.md):
 
     GET    /api/v1/sites/goals?site_id=          goals, paged: {"goals": […], "meta": {…}}
-    PUT    /api/v1/sites/goals                   find or create a goal
+    PUT    /api/v1/sites/goals                   find or create a goal (POST alike)
     DELETE /api/v1/sites/goals/{goal_id}         site_id in the body or the query
     PUT    /api/v1/sites/shared-links            find or create a shared link by name
 
-(`GET /api/v1/sites` pages as Plausible's: sites/api.py.) `site_id` is the site's domain, as
-in Plausible. Errors are `{"error": "…"}` as Trail's, naming the field. Same services, roles
-and scopes as Trail's own endpoints (sites/api_items.py).
+(`GET /api/v1/sites` pages as Plausible's and `/api/v1/sites/{site_id}` answers a superset of
+Plausible's site: sites/api.py; custom properties and guests: sites/api_plausible_props.py and
+sites/api_plausible_guests.py; decisions in docs/plausible-sites-api.md.) `site_id` is the
+site's domain, as in Plausible. Errors are `{"error": "…"}` as Trail's, naming the field.
+Same services, roles and scopes as Trail's own endpoints (sites/api_items.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from accounts.api_shared import PAGE_PARAMETERS, PageMeta, error_responses, obje
 from accounts.errors import NotFound, ServiceError
 from accounts.models import Scope
 from sites import selectors, services
-from sites.api import PARSERS
+from sites.api import PARSERS, Deleted
 from sites.api_items import (
     GOAL_EXAMPLE,
     GoalSerializer,
@@ -120,9 +122,24 @@ class PlausibleGoalsView(TrailApiView):
         goal, _ = in_api_words(fields, lambda: services.goal_find_or_create(site=site, **fields))
         return Response(goal_json(goal, site))
 
-
-class Deleted(serializers.Serializer[Any]):
-    deleted = serializers.BooleanField()
+    @extend_schema(
+        request=PlausibleGoalWrite,
+        responses={200: GoalSerializer, **error_responses(400, 404)},
+        operation_id="plausible_goals_find_or_create_post",
+        summary="Find or create a goal (Plausible, POST)",
+        description="The same as `PUT /api/v1/sites/goals`: some of Plausible's published"
+        " clients send POST. `200` whether the goal was found or made.",
+        examples=[
+            OpenApiExample(
+                "a page goal",
+                value={"site_id": "example.com", "goal_type": "page", "page_path": "/thanks"},
+                request_only=True,
+            ),
+            OpenApiExample("the goal", value=GOAL_EXAMPLE, response_only=True),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        return self.put(request)
 
 
 class PlausibleGoalView(TrailApiView):

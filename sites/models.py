@@ -20,6 +20,10 @@ class Site(models.Model):
     excluded_paths = models.JSONField(default=list, blank=True)
     honor_dnt = models.BooleanField(default=False)
     is_public = models.BooleanField(default=False)
+    # Plausible's custom properties allowlist (`PUT /api/v1/sites/custom-props`): recorded
+    # property keys, sorted; events keep every property whatever it holds
+    # (docs/plausible-sites-api.md).
+    allowed_props = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Set by delete: the site disappears at once; a job then deletes its events and the row.
     deleted_at = models.DateTimeField(null=True, blank=True)

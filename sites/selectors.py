@@ -8,13 +8,16 @@ API layer; here a key acts within its organization.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.errors import Forbidden, NotFound, ServiceError
 from accounts.models import CAN_MANAGE_SITES, ApiKey, Organization, User
-from accounts.selectors import membership_get
+from accounts.selectors import membership_get, organization_members, pending_invitations
 from sites.domains import normalize_domain
 from sites.models import Funnel, Goal, SharedLink, Site
 
@@ -136,3 +139,39 @@ def shared_link_url(*, site: Site, link: SharedLink) -> str:
 
 def shared_link_get(*, site: Site, link_id: int) -> SharedLink | None:
     return site.shared_links.filter(pk=link_id).first()
+
+
+@dataclass(frozen=True)
+class Guest:
+    """Someone who may see a site, as Plausible's guests API lists them: a member of the
+    site's organization (accepted) or a live invitation to it (not accepted yet)."""
+
+    email: str
+    role: str  # Trail's role (accounts.models.Role)
+    accepted: bool
+
+
+def guests_for_site(*, site: Site) -> list[Guest]:
+    """The site organization's members (by joining), then its live invitations (newest
+    first): Trail's people belong to the organization, so each of them sees every site."""
+    members = [
+        Guest(email=m.user.email, role=m.role, accepted=True)
+        for m in organization_members(organization=site.organization)
+    ]
+    member_emails = {guest.email.lower() for guest in members}
+    invited = [
+        Guest(email=i.email, role=i.role, accepted=False)
+        for i in pending_invitations(organization=site.organization).filter(
+            expires_at__gt=timezone.now()
+        )
+        if i.email.lower() not in member_emails
+    ]
+    unique: dict[str, Guest] = {}
+    for guest in invited:  # the newest invitation of an address
+        unique.setdefault(guest.email.lower(), guest)
+    return members + list(unique.values())
+
+
+def guest_get(*, site: Site, email: str) -> Guest | None:
+    wanted = email.strip().lower()
+    return next((g for g in guests_for_site(site=site) if g.email.lower() == wanted), None)

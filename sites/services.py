@@ -13,9 +13,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import selectors as accounts_selectors
+from accounts import services as accounts_services
 from accounts import tokens
 from accounts.errors import ServiceError
-from accounts.models import Organization
+from accounts.models import Organization, Role, User
 from sites.domains import normalize_domain, normalize_hostname
 from sites.funnels import clean_steps, clean_window
 from sites.models import Funnel, Goal, SharedLink, Site
@@ -287,6 +289,57 @@ def goal_delete(*, site: Site, goal_id: int) -> None:
         raise ServiceError("no such goal", field="goal")
 
 
+# Plausible's custom properties allowlist
+
+MAX_ALLOWED_PROPS = 300
+MAX_PROP_KEY_BYTES = 300  # as an event's property key (events/ingest/request.py)
+
+
+def clean_prop_key(value: Any) -> str:
+    """A custom property's key as events carry it: 1 to 300 bytes, no control character."""
+    key = value.strip() if isinstance(value, str) else ""
+    if not key:
+        raise ServiceError("required: a custom property's key", field="property")
+    if len(key.encode()) > MAX_PROP_KEY_BYTES:
+        raise ServiceError(
+            f"a property key has at most {MAX_PROP_KEY_BYTES} bytes", field="property"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise ServiceError("may not contain control characters", field="property")
+    return key
+
+
+@transaction.atomic
+def allowed_prop_add(*, site: Site, key: Any) -> bool:
+    """Record `key` in the site's custom properties allowlist; True if it was not there."""
+    key = clean_prop_key(key)
+    locked = Site.objects.select_for_update().get(pk=site.pk)
+    if key in locked.allowed_props:
+        site.allowed_props = locked.allowed_props
+        return False
+    if len(locked.allowed_props) >= MAX_ALLOWED_PROPS:
+        raise ServiceError(
+            f"a site allows at most {MAX_ALLOWED_PROPS} properties", field="property"
+        )
+    locked.allowed_props = sorted([*locked.allowed_props, key])
+    locked.save(update_fields=["allowed_props"])
+    site.allowed_props = locked.allowed_props
+    return True
+
+
+@transaction.atomic
+def allowed_prop_remove(*, site: Site, key: Any) -> bool:
+    """Take `key` out of the site's allowlist; True if it was there."""
+    key = clean_prop_key(key)
+    locked = Site.objects.select_for_update().get(pk=site.pk)
+    if key not in locked.allowed_props:
+        return False
+    locked.allowed_props = [k for k in locked.allowed_props if k != key]
+    locked.save(update_fields=["allowed_props"])
+    site.allowed_props = locked.allowed_props
+    return True
+
+
 # Shared links
 
 
@@ -320,3 +373,42 @@ def shared_link_delete(*, site: Site, link_id: int) -> None:
     deleted, _ = SharedLink.objects.filter(site=site, pk=link_id).delete()
     if not deleted:
         raise ServiceError("no such shared link", field="link")
+
+
+# Plausible's site guests, onto the site organization's members and invitations
+
+
+# Plausible's guest roles and Trail's: an editor changes the site's settings (Trail's admin).
+GUEST_ROLES = {"viewer": Role.VIEWER, "editor": Role.ADMIN}
+
+
+def guest_invite(*, site: Site, actor: User, email: str, role: str) -> str:
+    """Invite `email` to the site's organization in the Trail role of Plausible's guest
+    `role` (the invitation's rules: only owners and admins invite); the Trail role."""
+    if role not in GUEST_ROLES:
+        raise ServiceError("a guest's role is viewer or editor", field="role")
+    invitation, _ = accounts_services.invitation_create(
+        organization=site.organization, actor=actor, email=email, role=GUEST_ROLES[role]
+    )
+    return invitation.role
+
+
+@transaction.atomic
+def guest_remove(*, site: Site, actor: User, email: str) -> None:
+    """Revoke the organization's pending invitations of `email` and remove its member of
+    that address (the membership rules: the last owner stays). Nothing there: nothing."""
+    organization = site.organization
+    wanted = email.strip().lower()
+    for invitation in accounts_selectors.pending_invitations(organization=organization).filter(
+        email__iexact=wanted
+    ):
+        accounts_services.invitation_revoke(invitation=invitation, actor=actor)
+    membership = (
+        accounts_selectors.organization_members(organization=organization)
+        .filter(user__email__iexact=wanted)
+        .first()
+    )
+    if membership is not None:
+        accounts_services.membership_remove(
+            organization=organization, actor=actor, user=membership.user
+        )
