@@ -78,11 +78,9 @@ def _paged(item: dict[str, Any]) -> dict[str, Any]:
 
 
 WEBSITES = _paged(WEBSITE)
-_SUMMARY = {"type": "object", "properties": {name: COUNT for name in STAT_NAMES}}
-STATS = {
-    "type": "object",
-    "properties": {**_SUMMARY["properties"], "comparison": _SUMMARY},
-}
+_COUNTS: dict[str, Any] = {name: COUNT for name in STAT_NAMES}
+_SUMMARY = {"type": "object", "properties": _COUNTS}
+STATS = {"type": "object", "properties": {**_COUNTS, "comparison": _SUMMARY}}
 _POINT = {
     "type": "object",
     "properties": {"x": {**TEXT, "example": "2026-12-06 00:00:00"}, "y": COUNT},
