@@ -55,10 +55,11 @@ def _host_part(raw: str, field: str) -> str:
     return value.split(":", 1)[0].rstrip(".")
 
 
-def _host_name(value: str, raw: str, field: str) -> str:
-    """`www.` dropped, IDN -> punycode (malformed `xn--` labels refused by the round trip),
-    then labels of letters, digits and inner hyphens, 63 characters each, 253 in all."""
-    if value.startswith("www."):
+def _host_name(value: str, raw: str, field: str, *, keep_www: bool = False) -> str:
+    """`www.` dropped (unless `keep_www`), IDN -> punycode (malformed `xn--` labels refused
+    by the round trip), then labels of letters, digits and inner hyphens, 63 characters
+    each, 253 in all."""
+    if value.startswith("www.") and not keep_www:
         value = value[4:]
     try:
         ascii_host = value.encode("idna").decode("ascii")
@@ -89,12 +90,18 @@ def normalize_domain(raw: str, *, field: str = "domain") -> str:
 
 
 def normalize_hostname(raw: str, *, field: str = "extra_hostnames") -> str:
-    """An extra host name that may send a site's events: a host name, a `*.` wildcard of
-    one, or an IP address (an intranet app served at `10.0.0.5`)."""
+    """An entry of a site's host name allowlist (docs/hostnames.md): a host name, a `*.`
+    wildcard of one (`*.example.com`: example.com and every name under it), or an IP
+    address (an intranet app served at `10.0.0.5`).
+
+    A plain name loses its `www.` (the collector compares host names without it); a
+    wildcard keeps it, so `*.www.example.com` does not widen into `*.example.com`. Only a
+    leading `*.` is a wildcard: `*`, `**.x`, `*x.com` and `a.*.x` are refused.
+    """
     host = _host_part(raw, field)
     address = _ip_address(host)
     if address is not None:
         return address
     if host.startswith("*."):
-        return "*." + _host_name(host[2:], raw, field)
+        return "*." + _host_name(host[2:], raw, field, keep_www=True)
     return _host_name(host, raw, field)

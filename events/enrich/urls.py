@@ -1,4 +1,9 @@
-"""What a page URL tells: host, path (with the fragment in hash mode), UTM tags, click id."""
+"""What a page URL tells: host, path (with the fragment in hash mode), UTM tags, click id.
+
+Any scheme is a page (docs/hostnames.md): `app://localhost/settings` is host `localhost`,
+path `/settings`; `file:///C:/app/index.html` has no host (`""`) and that path. A path
+always starts with `/` (`about:blank` is `/blank`), as the reports' page filters expect.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,8 @@ class PageUrl:
 def parse_page_url(url: str, *, hash_mode: bool = False) -> PageUrl:
     parts = urlsplit(url)
     path = parts.path or "/"
+    if path[0] != "/":
+        path = "/" + path
     if hash_mode and parts.fragment:
         path = f"{path}#{parts.fragment}"
     query: dict[str, str] = {}
@@ -41,7 +48,7 @@ def parse_page_url(url: str, *, hash_mode: bool = False) -> PageUrl:
         query.setdefault(key.lower(), value.strip()[:MAX_TAG])
     source = query.get("utm_source") or query.get("ref") or query.get("source") or ""
     return PageUrl(
-        hostname=(parts.hostname or "").removeprefix("www."),
+        hostname=(parts.hostname or "").rstrip(".").removeprefix("www."),
         pathname=path,
         utm_source=source,
         utm_medium=query.get("utm_medium", ""),

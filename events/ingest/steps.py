@@ -120,10 +120,14 @@ def _site(incoming: Incoming) -> SiteConfig:
 
 
 def drop_foreign_hostnames(incoming: Incoming) -> Incoming | Drop:
-    if incoming.trusted:
+    """Plausible's rule (docs/hostnames.md): the domain names the site, whatever the URL's
+    host and scheme, unless the site has a host name allowlist. A URL without a host
+    (`file:///…`, a path) and a server's event (API key) are never refused here."""
+    site = _site(incoming)
+    if incoming.trusted or not site.has_allowlist:
         return incoming
     host = urlsplit(incoming.event.url).hostname or ""
-    if host and not _site(incoming).allows_hostname(host):
+    if host and not site.allows_hostname(host):
         return Drop(DropReason.HOSTNAME_NOT_ALLOWED)
     return incoming
 

@@ -317,7 +317,7 @@ def test_clickhouse_unreachable_keeps_the_segments_until_it_is_back(
 def test_dropped_events_are_answered_and_not_stored(
     make_site: Callable[..., Site], flush: Callable[..., FlushReport], clickhouse: ClickHouse
 ) -> None:
-    site = make_site("drops-trail.com")
+    site = make_site("drops-trail.com", extra_hostnames=["*.drops-cdn-trail.com"])
     before = spool().appended
     bot = post(
         "/api/event",

@@ -105,7 +105,7 @@ def test_the_umami_endpoint_and_the_batch_api_count_in_the_same_place(
 def test_unknown_sites_and_other_sites_are_not_counted(
     site: Site, make_site: Callable[..., Site]
 ) -> None:
-    other = make_site("other-drops-trail.org")
+    other = make_site("other-drops-trail.org", extra_hostnames=["cdn.other-drops-trail.net"])
     assert post("/api/event", pageview("https://a.test/", "nowhere.test")).dropped == "unknown_site"
     post("/api/event", pageview("https://a.test/", other.domain))
     assert recent_drops(site_id=site.id).by_reason == {}
