@@ -65,6 +65,7 @@ _OPERATOR = re.compile(r"==|!=|!~|~")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _OPS = {"==": "is", "!=": "is_not", "~": "contains", "!~": "contains_not"}
 _WILDCARD_OPS = {"is": "matches", "is_not": "matches_not"}
+_REGEX_SPECIAL = frozenset("\\.^$|?+()[]{}*")
 
 
 @dataclass(frozen=True)
@@ -171,9 +172,14 @@ def _property(value: str, field_name: str) -> str:
     return value
 
 
+def _escaped(text: str) -> str:
+    """`text` matched literally by RE2 and Python's `re` alike (only their specials escaped)."""
+    return "".join("\\" + c if c in _REGEX_SPECIAL else c for c in text)
+
+
 def _wildcard(value: str) -> str:
     """A v1 wildcard value (`*` and `**` match any characters) as an anchored RE2 pattern."""
-    return "^" + ".*".join(re.escape(part) for part in re.split(r"\*+", value)) + "$"
+    return "^" + ".*".join(_escaped(part) for part in re.split(r"\*+", value)) + "$"
 
 
 def _goal_name(value: str, goals: tuple[GoalDefinition, ...]) -> str:
