@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from accounts.api import TrailApiView
 from accounts.api_members import acting_user
 from accounts.api_shared import PageMeta, error_responses
+from accounts.errors import ServiceError
 from accounts.models import Role, Scope
 from sites import selectors, services
 from sites.api import PARSERS, Deleted
@@ -37,7 +38,7 @@ PLAUSIBLE_ROLES = {Role.VIEWER: "viewer", Role.ADMIN: "editor", Role.OWNER: "own
 
 class PlausibleGuest(serializers.Serializer[Any]):
     email = serializers.CharField()
-    role = serializers.ChoiceField(choices=["viewer", "editor", "owner"])
+    role = serializers.CharField(help_text="viewer, editor (Trail's admin) or owner")
     accepted = serializers.BooleanField()
     status = serializers.ChoiceField(choices=["accepted", "invited"])
 
@@ -50,7 +51,7 @@ class PlausibleGuestsPage(serializers.Serializer[Any]):
 class PlausibleGuestWrite(serializers.Serializer[Any]):
     site_id = serializers.CharField(max_length=2000, help_text="the site's domain")
     email = serializers.CharField(max_length=254)
-    role = serializers.ChoiceField(choices=["viewer", "editor"])
+    role = serializers.CharField(max_length=20, help_text="viewer or editor (Trail's admin)")
 
 
 def guest_json(email: str, role: str, accepted: bool) -> dict[str, Any]:
@@ -132,6 +133,8 @@ class PlausibleGuestsView(TrailApiView):
         body = json_object(request)
         site = site_named(request, body, write=True)
         data = validated(PlausibleGuestWrite(data=body))
+        if data["role"] not in services.GUEST_ROLES:
+            raise ServiceError("a guest's role is viewer or editor", field="role")
         found = selectors.guest_get(site=site, email=data["email"])
         if found is not None:
             return Response(guest_json(found.email, found.role, found.accepted))
