@@ -576,7 +576,7 @@ API_DETAIL = {
         ),
         200,
     ),
-    "delete": (lambda c, url: c.delete(url), 204),
+    "delete": (lambda c, url: c.delete(url), 200),  # {"deleted": true}, as Plausible
 }
 
 
