@@ -70,7 +70,12 @@ _VISIT = {
     "os_version": ("os_version", NOT_SET, True),
     "screen": ("screen_size", NOT_SET, False),
 }
-_EVENT = {"event:page": "pathname", "event:name": "name", "event:hostname": "hostname"}
+# A page without a host (`file:///…`, a bare path) is Plausible's "(none)" (docs/hostnames.md)
+_EVENT = {
+    "event:page": "pathname",
+    "event:name": "name",
+    "event:hostname": _labelled("hostname", NONE),
+}
 
 
 def of_visitor(dimension: str) -> bool:
