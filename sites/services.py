@@ -398,7 +398,7 @@ def guest_remove(*, site: Site, actor: User, email: str) -> None:
     """Revoke the organization's pending invitations of `email` and remove its member of
     that address (the membership rules: the last owner stays). Nothing there: nothing."""
     organization = site.organization
-    wanted = email.strip().lower()
+    wanted = email.lower()  # exactly the address (no trimming): a near miss removes nobody
     for invitation in accounts_selectors.pending_invitations(organization=organization).filter(
         email__iexact=wanted
     ):

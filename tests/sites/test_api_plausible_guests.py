@@ -224,3 +224,26 @@ def test_a_signed_in_viewer_may_list_but_not_invite(org: Any, site: Site) -> Non
     assert send(client, "put", BASE, body).status_code == 403
     assert client.delete(f"{BASE}/owner@example.com?site_id={site.domain}").status_code == 403
     assert not Invitation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"site_id": "shop.example.com", "email": "\\ud800@example.com", "role": "viewer"}',
+        b'{"site_id": "shop.example.com", "email": "a@example.com", "role": "viewer", "\\udc00": 1}',
+        b'{"site_id": "shop.example.com", "role": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+)
+def test_hostile_bodies_are_a_400(api: Client, org: Any, raw: bytes) -> None:
+    answer = api.put(BASE, raw, content_type="application/json")
+    assert answer.status_code == 400, answer.content[:300]
+    assert set(answer.json()) == {"error"}
+    assert not Invitation.objects.filter(organization=org).exists()
+
+
+def test_a_hostile_email_in_the_path_removes_nobody(api: Client, org: Any) -> None:
+    factories.member(org, Role.VIEWER, "vera@example.com")
+    for email in ("%00", "vera%40example.com%0A", "%25", "' OR 1=1 --", "*@example.com"):
+        answer = api.delete(f"{BASE}/{email}?site_id=shop.example.com")
+        assert answer.status_code in (200, 400), answer.content
+    assert Membership.objects.filter(organization=org).count() == 2

@@ -178,3 +178,29 @@ def test_events_keep_every_property_whatever_the_list(
     )
     assert keys.status_code == 200, keys.content
     assert keys.json()["keys"] == expected  # "source" and "colour" too: recorded, not a filter
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"site_id": "shop.example.com", "property": "\\ud800"}',  # a lone surrogate
+        b'{"site_id": "shop.example.com", "property": "p", "\\udc00": 1}',
+        b'{"site_id": "shop.example.com", "property": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b"\xff\xfe not utf-8",
+    ],
+)
+def test_hostile_bodies_are_a_400(api: Client, site: Site, raw: bytes) -> None:
+    answer = api.put(BASE, raw, content_type="application/json")
+    assert answer.status_code == 400, answer.content[:300]
+    assert set(answer.json()) == {"error"}
+    site.refresh_from_db()
+    assert site.allowed_props == []
+
+
+def test_a_path_key_with_hostile_characters_is_a_400_or_nothing(api: Client, site: Site) -> None:
+    services.allowed_prop_add(site=site, key="plan")
+    for key in ("%00", "%0A", "a%20" * 100, "..%2F..%2Fetc"):
+        answer = api.delete(f"{BASE}/{key}?site_id=shop.example.com")
+        assert answer.status_code in (200, 400, 404), answer.content
+    site.refresh_from_db()
+    assert site.allowed_props == ["plan"]
