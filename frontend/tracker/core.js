@@ -51,9 +51,16 @@ export function start(modules, config) {
     if (options.interactive === false) body.i = false
     for (var key in fields) body[key] = fields[key]
     for (var i = 0; i < checks.length; i++) if (checks[i](body) === false) return callback()
-    body = JSON.stringify(body)
-    if (n.sendBeacon && n.sendBeacon(api, body)) return setTimeout(callback)
-    fetch(api, { method: 'POST', body: body, keepalive: true, headers: { 'Content-Type': 'text/plain' } }).then(callback, callback)
+    // `data-domain="a.com,b.com"`: the event once for each site; the callback after all
+    var domains = domain.split(',')
+    var left = domains.length
+    var done = function () { --left || callback() }
+    domains.forEach(function (one) {
+      body.d = one.trim()
+      var json = JSON.stringify(body)
+      if (n.sendBeacon && n.sendBeacon(api, json)) return setTimeout(done)
+      fetch(api, { method: 'POST', body: json, keepalive: true, headers: { 'Content-Type': 'text/plain' } }).then(done, done)
+    })
   }
 
   // A page view: `auto` for the tracker's own (load, history, hash changes), else a call.
