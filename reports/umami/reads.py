@@ -96,20 +96,25 @@ def _summary(values: Mapping[str, float]) -> dict[str, int]:
     }
 
 
-def stats(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
-    """Pageviews, visitors, visits, bounces and total seconds of the range, and the same
-    of the period of as many days before it (`comparison`)."""
+def stats_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
+    """The Stats API body of a `/stats` call."""
     span = p.span(query, site_timezone=site.timezone)
     mode = {"prev": "previous_period", "yoy": "year_over_year"}.get(p.text(query, "compare"))
     if p.text(query, "compare") and mode is None:
         raise ServiceError("expected prev or yoy", field="compare")
-    body = _body(
+    return _body(
         site,
         span,
         metrics=["pageviews", "visitors", "visits", "bounce_rate", "visit_duration"],
         filters=p.filters(query),
         include={"comparisons": {"mode": mode or "previous_period"}},
     )
+
+
+def stats(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
+    """Pageviews, visitors, visits, bounces and total seconds of the range, and the same
+    of the period of as many days before it (`comparison`)."""
+    body = stats_body(site, query)
     try:
         parsed = parse(site=site, body=body, context=load_context(site, body))
     except ServiceError as exc:
@@ -125,20 +130,24 @@ def _x(bucket: str) -> str:
     return bucket if len(bucket) > 10 else f"{bucket} 00:00:00"
 
 
-def pageviews(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
-    """Pageviews and visitors (Umami's sessions) by hour, day or month, buckets with data."""
+def pageviews_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
+    """The Stats API body of a `/pageviews` call."""
     span = p.span(query, site_timezone=site.timezone)
     unit = p.text(query, "unit", "day") or "day"
     if unit not in UNITS:
         raise ServiceError(f"expected one of {', '.join(UNITS)}", field="unit")
-    body = _body(
+    return _body(
         site,
         span,
         metrics=["pageviews", "visitors"],
         dimensions=[UNITS[unit]],
         filters=p.filters(query),
     )
-    rows = _answer(site, body)["results"]
+
+
+def pageviews(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
+    """Pageviews and visitors (Umami's sessions) by hour, day or month, buckets with data."""
+    rows = _answer(site, pageviews_body(site, query))["results"]
     return {
         "pageviews": [{"x": _x(r["dimensions"][0]), "y": r["metrics"][0]} for r in rows],
         "sessions": [{"x": _x(r["dimensions"][0]), "y": r["metrics"][1]} for r in rows],
@@ -156,8 +165,8 @@ def _host(referrer: Any) -> Any:
     return host or referrer
 
 
-def metrics(site: Site, query: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The top values of a dimension, `[{"x": value, "y": count}]`, largest first."""
+def metrics_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
+    """The Stats API body of a `/metrics` call."""
     span = p.span(query, site_timezone=site.timezone)
     kind = p.text(query, "type")
     if not kind:
@@ -170,7 +179,7 @@ def metrics(site: Site, query: Mapping[str, Any]) -> list[dict[str, Any]]:
     filters = p.filters(query)
     if kind == "event":  # Umami lists custom events only
         filters.append(["is_not", "event:name", ["pageview"]])
-    body = _body(
+    return _body(
         site,
         span,
         metrics=[metric],
@@ -179,6 +188,12 @@ def metrics(site: Site, query: Mapping[str, Any]) -> list[dict[str, Any]]:
         order_by=[[metric, "desc"]],
         pagination={"limit": limit, "offset": offset},
     )
+
+
+def metrics(site: Site, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The top values of a dimension, `[{"x": value, "y": count}]`, largest first."""
+    kind = p.text(query, "type")
+    body = metrics_body(site, query)
     rows = [(_label(r["dimensions"][0]), r["metrics"][0]) for r in _answer(site, body)["results"]]
     if kind == "device":
         rows = [(x.lower() if isinstance(x, str) else x, y) for x, y in rows]
