@@ -14,7 +14,7 @@ urlpatterns = [
     path("sites/shared-links", PlausibleSharedLinksView.as_view(), name="api-plausible-links"),
     path("sites/custom-props", PlausiblePropsView.as_view(), name="api-plausible-props"),
     path(
-        "sites/custom-props/<str:property>",
+        "sites/custom-props/<path:property>",
         PlausiblePropView.as_view(),
         name="api-plausible-prop",
     ),

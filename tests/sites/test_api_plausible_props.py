@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from accounts.models import Scope
+from accounts import services as accounts
+from accounts.models import Role, Scope
 from sites import services
 from sites.models import Site
 from tests import factories
@@ -204,3 +205,28 @@ def test_a_path_key_with_hostile_characters_is_a_400_or_nothing(api: Client, sit
         assert answer.status_code in (200, 400, 404), answer.content
     site.refresh_from_db()
     assert site.allowed_props == ["plan"]
+
+
+def test_a_key_with_a_slash_is_taken_off_by_its_path(api: Client, site: Site) -> None:
+    send(api, "put", BASE, {"site_id": site.domain, "property": "utm/source"})
+    gone = api.delete(f"{BASE}/utm/source?site_id={site.domain}")
+    assert gone.json() == {"deleted": True}
+    site.refresh_from_db()
+    assert site.allowed_props == []
+
+
+def test_a_key_limited_to_another_site_finds_nothing(org: Any, site: Site) -> None:
+    other = factories.site(org, "other.example.com")
+    owner = org.memberships.get(role=Role.OWNER).user
+    _, raw = accounts.api_key_create(
+        organization=org, actor=owner, name="limited", scopes=[Scope.SITES_MANAGE], sites=[other]
+    )
+    limited = bearer(raw)
+    assert limited.get(BASE, {"site_id": site.domain}).status_code == 404
+    made = send(limited, "put", BASE, {"site_id": site.domain, "property": "plan"})
+    assert made.status_code == 404
+    assert send(limited, "put", BASE, {"site_id": other.domain, "property": "plan"}).json() == {
+        "created": True
+    }
+    site.refresh_from_db()
+    assert site.allowed_props == []
