@@ -149,3 +149,10 @@ def test_the_tracker_source_knows_every_extension_it_is_served_with() -> None:
     looked_up = set(re.findall(r"has(?:\.([a-z]+)|\['([a-z-]+)'\])", source))
     names = {dot or bracket for dot, bracket in looked_up}
     assert names == PLAUSIBLE_EXTENSIONS - {"compat"}
+
+
+def test_the_tracker_docs_explain_the_plausible_paths(client: Any) -> None:
+    text = client.get("/docs/tracker").content.decode()
+    assert "/js/script.js" in text and "plausible_ignore" in text
+    for extension in PUBLISHED:
+        assert f"<code>{extension}</code>" in text, extension
