@@ -468,3 +468,9 @@ def test_active_counts_the_visitors_of_the_last_five_minutes(
     _, raw = factories.api_key(site.organization, scopes=("stats:read",))
     body = get(raw, url(site, "/active")).json()
     assert body["visitors"] == body["x"] == len({ip for ip, _ in recent})
+
+
+def test_trails_session_cookie_does_not_open_the_umami_api(client: Any, site: Site) -> None:
+    member = verified_member(site, "session@umami-api.example")
+    client.force_login(member)
+    assert client.get("/api/websites").status_code == 401
