@@ -162,6 +162,16 @@ JSON_ENDPOINTS = {
         "/api/v1/sites/shared-links",
         {"site_id": DOMAIN, "name": SURROGATE},
     ),
+    "plausible-custom-prop": (
+        "PUT",
+        "/api/v1/sites/custom-props",
+        {"site_id": DOMAIN, "property": SURROGATE},
+    ),
+    "plausible-guest": (
+        "PUT",
+        "/api/v1/sites/guests",
+        {"site_id": DOMAIN, "email": f"{SURROGATE}@example.com", "role": "viewer"},
+    ),
 }
 LEAN_LIMIT = 64 * 1024  # the browser routes' body limit: a deeper body is 413 before parsing
 
