@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from reports.plausible_v1 import params as v1_params
 from sites.models import Site
 from tests import factories
 from tests.api_client import bearer
@@ -219,10 +220,11 @@ def v1(key: str, sites: dict[str, Site]) -> Get:
     """GET an endpoint of the v1 API for the seeded site; 200 expected unless `status`."""
     client = bearer(key)
 
-    def get(endpoint: str, status: int = 200, **params: Any) -> Any:
+    def get(endpoint: str, status: int | None = 200, **params: Any) -> Any:
+        """`status` None: 200 or 400."""
         params.setdefault("site_id", sites["utc"].domain)
         answer = client.get(f"/api/v1/stats/{endpoint}", params)
-        assert answer.status_code == status, answer.content
+        assert answer.status_code in ((status,) if status else (200, 400)), answer.content
         return answer.json()
 
     return get
@@ -644,3 +646,44 @@ def test_the_key_rate_limit_applies(sites: dict[str, Site], db: None) -> None:
 
 def test_unused_parameters_are_accepted(v1: Get) -> None:
     assert "visitors" in v1("aggregate", with_imported="true", interval="date")["results"]
+
+
+@pytest.mark.parametrize("property_", [*v1_params.PROPERTIES, "event:props:plan"])
+def test_every_metric_by_every_property_answers_or_names_it(
+    key: str, sites: dict[str, Site], property_: str
+) -> None:
+    """Each metric broken down by each property, with a goal filter (so that
+    conversion_rate may be asked): rows, or a 400 naming the metric; never a 500."""
+    client = bearer(key)
+    for metric in v1_params.METRICS:
+        answer = client.get(
+            "/api/v1/stats/breakdown",
+            {
+                "site_id": sites["utc"].domain,
+                "period": "custom",
+                "date": CUSTOM,
+                "property": property_,
+                "metrics": metric,
+                "filters": "event:goal==Signup|Visit /pricing",
+            },
+        )
+        assert answer.status_code in (200, 400), (metric, answer.content)
+        if answer.status_code == 400:
+            assert answer.json()["error"].startswith("metrics: "), (metric, answer.json())
+        else:
+            assert all(metric in row for row in answer.json()["results"])
+
+
+@pytest.mark.parametrize("endpoint", ["aggregate", "timeseries"])
+def test_every_metric_over_a_period_answers_or_names_it(
+    v1: Get, endpoint: str, events: list[Event]
+) -> None:
+    for metric in v1_params.METRICS:
+        for filters in ("event:page==/pricing", "event:goal==Signup", ""):
+            answer = v1(
+                endpoint, status=None, period="custom", date=CUSTOM, metrics=metric, filters=filters
+            )
+            if "error" in answer:
+                assert answer["error"].startswith("metrics: "), (metric, filters, answer)
+            else:
+                assert answer["results"]
