@@ -2,7 +2,8 @@
 
 Nothing downstream sees raw JSON. Limits follow Plausible's Events API: a name of at most
 120 characters, URL and referrer of at most 2,000 bytes, at most 30 props with keys of at
-most 300 bytes and values of at most 2,000 bytes, no `data:` or `javascript:` URLs.
+most 300 bytes and values of at most 2,000 bytes, no `data:` or `javascript:` URLs. Any
+other scheme is a page (`app://localhost/x`, `capacitor://`, `file:///…`: docs/hostnames.md).
 """
 
 from __future__ import annotations

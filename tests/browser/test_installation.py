@@ -11,6 +11,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import BrowserContext, expect
 
+from sites import services
 from sites.models import Site
 from tests import factories
 from tests.browser.test_dashboard_flow import watch_csp
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 DOMAIN = "box-browser-trail.org"
 REFUSED = "staging.box-browser-trail.net"
+LISTED = "cdn.box-browser-trail.net"  # the site's host name allowlist: REFUSED is not on it
 
 
 def pageview(url: str) -> str:
@@ -33,7 +35,7 @@ def test_the_box_explains_a_refused_host_and_allows_it(
     fresh_site_ids: int,
 ) -> None:
     organization = factories.organization()
-    factories.site(organization, DOMAIN)
+    services.site_update(site=factories.site(organization, DOMAIN), extra_hostnames=[LISTED])
     signed_in = Client()
     signed_in.force_login(organization.memberships.get().user)
     context = new_context()
@@ -60,6 +62,6 @@ def test_the_box_explains_a_refused_host_and_allows_it(
     expect(box).to_contain_text(f"3 events from {REFUSED} were refused", timeout=15_000)
     box.get_by_role("button", name=f"Allow {REFUSED}").click()
     expect(page.get_by_text(f"{REFUSED} is allowed")).to_be_visible()
-    assert Site.objects.get(domain=DOMAIN).extra_hostnames == [REFUSED]
+    assert Site.objects.get(domain=DOMAIN).extra_hostnames == [LISTED, REFUSED]
     assert post("/api/event", pageview(f"https://{REFUSED}/")).dropped is None
     assert violations == []

@@ -201,7 +201,7 @@ def test_a_long_allowlist_stays_cheap(site: Site) -> None:
     verdicts = [config.allows_hostname(h) for h in hosts]
     elapsed = time.perf_counter() - started
     assert verdicts.count(False) == 5_000
-    assert elapsed < 1.0, f"{len(hosts)} checks took {elapsed:.3f} s"  # ~20 ms here
+    assert elapsed < 1.0, f"{len(hosts)} checks took {elapsed:.3f} s"  # ~30 ms here
 
 
 # The entries people type
