@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from accounts.errors import ServiceError
@@ -75,7 +75,6 @@ class Translation:
     body: dict[str, Any]
     metrics: tuple[str, ...]  # the v1 metrics asked, in order (v2's may add visitors)
     keys: tuple[str, ...] = ()  # a breakdown row's key of each v2 dimension
-    labels: bool = field(default=False)  # a time series: every bucket, zero-filled
 
 
 # --- parameters -----------------------------------------------------------------------
@@ -349,7 +348,7 @@ def timeseries(
         interval = {"day": "hour", "6mo": "month", "12mo": "month"}.get(period, "day")
     body["dimensions"] = [f"time:{interval}"]
     body["include"] = {"time_labels": True}
-    return Translation(body=body, metrics=metrics, keys=("date",), labels=True)
+    return Translation(body=body, metrics=metrics)
 
 
 def _page(params: Mapping[str, str], name: str, top: int) -> int:
