@@ -7,9 +7,10 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter
 
 from reports.umami.params import FILTERS as FILTER_NAMES
+from reports.umami.params import MAX_MS
+from reports.umami.reads import MAX_LIMIT, UNITS
 from reports.umami.reads import METRICS as TYPES
 from reports.umami.reads import STATS as STAT_NAMES
-from reports.umami.reads import UNITS
 
 COUNT: dict[str, Any] = {"type": "integer"}
 TEXT: dict[str, Any] = {"type": "string"}
@@ -129,16 +130,24 @@ WEBSITE_ID = OpenApiParameter(
     OpenApiParameter.PATH,
     description="the website's id (Trail's site public id, the one Umami's tracker sends)",
 )
+_MS = {"type": "integer", "minimum": 0, "maximum": MAX_MS}
 RANGE = [
-    _query("startAt", int, required=True, description="epoch milliseconds"),
-    _query("endAt", int, required=True, description="epoch milliseconds"),
+    _query("startAt", _MS, required=True, description="epoch milliseconds"),
+    _query("endAt", _MS, required=True, description="epoch milliseconds, after startAt"),
     _query("timezone", description="an IANA time zone (default: the site's)"),
 ]
 COMPARE = _query("compare", enum=["prev", "yoy"], description="the comparison period")
 UNIT = _query("unit", enum=list(UNITS), description="the bucket (default day)")
 TYPE = _query("type", required=True, enum=list(TYPES), description="the dimension")
-LIMIT = _query("limit", int, description="at most this many rows (default 500)")
-OFFSET = _query("offset", int, description="rows to skip")
-PAGE = [_query("page", int, description="from 1"), _query("pageSize", int, description="1-1000")]
+LIMIT = _query(
+    "limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, description="default 500"
+)
+OFFSET = _query("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000})
+PAGE = [
+    _query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, description="from 1"),
+    _query(
+        "pageSize", {"type": "integer", "minimum": 1, "maximum": 1_000}, description="default 10"
+    ),
+]
 SEARCH = _query("search", description="a part of the domain")
 FILTERS = [_query(name, description=f"only {name} equal to this") for name in FILTER_NAMES]
