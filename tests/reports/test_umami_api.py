@@ -474,3 +474,29 @@ def test_trails_session_cookie_does_not_open_the_umami_api(client: Any, site: Si
     member = verified_member(site, "session@umami-api.example")
     client.force_login(member)
     assert client.get("/api/websites").status_code == 401
+
+
+# The field names of Umami's documented answers (its API reference and changelog).
+UMAMI_STATS = {"pageviews", "visitors", "visits", "bounces", "totaltime"}
+UMAMI_WEBSITE = {"id", "name", "domain", "shareId", "resetAt", "createdAt"}
+
+
+def test_answers_carry_umamis_documented_fields(client: Any, site: Site, key: str) -> None:
+    stats = get(key, url(site, "/stats"), **RANGE).json()
+    assert set(stats) == UMAMI_STATS | {"comparison"} and set(stats["comparison"]) == UMAMI_STATS
+    series = get(key, url(site, "/pageviews"), **RANGE).json()
+    assert set(series) == {"pageviews", "sessions"}
+    assert all(set(point) == {"x", "y"} for point in series["pageviews"] + series["sessions"])
+    rows = get(key, url(site, "/metrics"), type="country", **RANGE).json()
+    assert rows and all(set(row) == {"x", "y"} for row in rows)
+    websites = get(key, "/api/websites").json()
+    assert set(websites) == {"data", "count", "page", "pageSize"}
+    assert UMAMI_WEBSITE <= set(websites["data"][0])
+    assert set(get(key, url(site, "/active")).json()) >= {"visitors"}
+    verified_member(site, "fields@umami-api.example")
+    signed = login(client, {"username": "fields@umami-api.example", "password": PASSWORD}).json()
+    assert set(signed) == {"token", "user"} and {"id", "username", "createdAt"} <= set(
+        signed["user"]
+    )
+    verify = bearer(signed["token"]).get("/api/auth/verify").json()
+    assert {"id", "username", "role", "isAdmin"} <= set(verify)
