@@ -19,6 +19,7 @@ import pytest
 from django.db import transaction
 from django.test import Client, TestCase
 
+from events.enrich.urls import parse_page_url
 from events.flush import FlushReport
 from events.ingest.drops import recent_drops
 from events.ingest.request import BadRequest, EventInput, from_plausible, from_umami
@@ -400,3 +401,22 @@ def test_umami_events_from_an_app_count(site: Site, flush: Callable[..., FlushRe
     assert stats(site, metrics=metrics, dimensions=["event:hostname", "event:page"]) == [
         ("localhost", "/screen/2", 1)
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "hash_mode", "host", "page"),
+    [
+        ("app://localhost/settings?tab=2", False, "localhost", "/settings"),
+        ("capacitor://localhost/#/home", True, "localhost", "/#/home"),
+        ("tauri://localhost", False, "localhost", "/"),
+        ("file:///C:/Users/me/app/index.html", False, "", "/C:/Users/me/app/index.html"),
+        ("about:blank", False, "", "/blank"),
+        ("https://www.example.com./pricing", False, "example.com", "/pricing"),
+        ("http://[FD00::5]:8080/x", False, "fd00::5", "/x"),
+    ],
+)
+def test_a_page_url_of_any_scheme_gives_its_host_and_path(
+    url: str, hash_mode: bool, host: str, page: str
+) -> None:
+    parsed = parse_page_url(url, hash_mode=hash_mode)
+    assert (parsed.hostname, parsed.pathname) == (host, page)
