@@ -106,6 +106,7 @@ class LoginView(UmamiView):
 
     @extend_schema(
         summary="Sign in (Umami)",
+        operation_id="umami_login",
         description="Umami's sign-in: the Trail account's e-mail address as `username` and"
         " its password. The token answers for 24 hours as `Authorization: Bearer <token>`.",
         auth=[],
@@ -144,6 +145,7 @@ class LoginView(UmamiView):
 class VerifyView(UmamiView):
     @extend_schema(
         summary="Check a token (Umami)",
+        operation_id="umami_verify",
         responses={
             200: OpenApiResponse(response=s.USER, description="the signed-in user"),
             401: OpenApiResponse(response=s.ERROR, description="no, a wrong or an expired token"),
@@ -157,6 +159,7 @@ class VerifyView(UmamiView):
 
     @extend_schema(
         summary="Check a token (Umami)",
+        operation_id="umami_verify_post",
         request=None,
         responses={
             200: OpenApiResponse(response=s.USER, description="the signed-in user"),
@@ -180,6 +183,7 @@ BAD = {400: OpenApiResponse(response=s.ERROR, description="a bad parameter, name
 class WebsitesView(UmamiView):
     @extend_schema(
         summary="Websites (Umami)",
+        operation_id="umami_websites_list",
         parameters=s.PAGE + [s.SEARCH],
         responses={
             200: OpenApiResponse(response=s.WEBSITES, description="a page"),
@@ -210,6 +214,7 @@ class WebsitesView(UmamiView):
 class WebsiteView(UmamiView):
     @extend_schema(
         summary="A website (Umami)",
+        operation_id="umami_website",
         parameters=[s.WEBSITE_ID],
         responses={200: OpenApiResponse(response=s.WEBSITE, description="the website"), **COMMON},
     )
@@ -220,6 +225,7 @@ class WebsiteView(UmamiView):
 class StatsView(UmamiView):
     @extend_schema(
         summary="Website stats (Umami)",
+        operation_id="umami_website_stats",
         parameters=[s.WEBSITE_ID, *s.RANGE, s.COMPARE, *s.FILTERS],
         responses={
             200: OpenApiResponse(response=s.STATS, description="the summary"),
@@ -235,6 +241,7 @@ class StatsView(UmamiView):
 class PageviewsView(UmamiView):
     @extend_schema(
         summary="Pageviews and sessions over time (Umami)",
+        operation_id="umami_website_pageviews",
         parameters=[s.WEBSITE_ID, *s.RANGE, s.UNIT, *s.FILTERS],
         responses={
             200: OpenApiResponse(response=s.PAGEVIEWS, description="the series"),
@@ -250,6 +257,7 @@ class PageviewsView(UmamiView):
 class MetricsView(UmamiView):
     @extend_schema(
         summary="Top values of a dimension (Umami)",
+        operation_id="umami_website_metrics",
         parameters=[s.WEBSITE_ID, *s.RANGE, s.TYPE, s.LIMIT, s.OFFSET, *s.FILTERS],
         responses={
             200: OpenApiResponse(response=s.METRICS, description="largest first"),
@@ -265,6 +273,7 @@ class MetricsView(UmamiView):
 class ActiveView(UmamiView):
     @extend_schema(
         summary="Visitors in the last 5 minutes (Umami)",
+        operation_id="umami_website_active",
         parameters=[s.WEBSITE_ID],
         responses={200: OpenApiResponse(response=s.ACTIVE, description="visitors now"), **COMMON},
     )
@@ -275,6 +284,7 @@ class ActiveView(UmamiView):
 class EventsView(UmamiView):
     @extend_schema(
         summary="Recent events (Umami)",
+        operation_id="umami_website_events",
         parameters=[s.WEBSITE_ID, *s.RANGE[:2], *s.PAGE],
         responses={
             200: OpenApiResponse(response=s.EVENTS, description="newest first"),
