@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any, NamedTuple
 
@@ -41,6 +41,8 @@ from events.ingest.request import (
 from events.ingest.steps import Incoming
 
 logger = logging.getLogger(__name__)
+
+MAX_DOMAINS = 10  # distinct sites one browser event may name (`d`, comma-separated)
 
 _CORS = [
     ("Access-Control-Allow-Origin", "*"),
@@ -111,6 +113,16 @@ def _error(status: int, message: str, extra: list[tuple[str, str]] | None = None
     return _answer(status, json.dumps({"error": message}).encode(), extra=extra)
 
 
+def per_domain(event: EventInput) -> list[EventInput]:
+    """Plausible's rule for a comma-separated domain (`"d": "a.com,b.com"`, a page that
+    reports to several sites): the event counts once on each named site, at most
+    `MAX_DOMAINS` distinct ones; a name that is no site is dropped as an unknown site."""
+    if event.website or len(event.domains) < 2:
+        return [event]
+    names = list(dict.fromkeys(event.domains))[:MAX_DOMAINS]
+    return [replace(event, domains=(name,)) for name in names]
+
+
 def _handle(route: Route, request: IngestRequest) -> IngestResponse:
     if request.method == "OPTIONS":
         return _answer(204, b"", "text/plain")
@@ -129,19 +141,22 @@ def _handle(route: Route, request: IngestRequest) -> IngestResponse:
         return _error(exc.status, exc.message)
     except NotAnEvent as exc:
         return _answer(202, route.body, route.content_type, [("X-Trail-Dropped", exc.reason)])
-    incoming = Incoming(
-        event=event,
-        ip=client_ip(
-            request.peer,
-            headers.get("x-forwarded-for", ""),
-            settings.TRAIL.ingest.trusted_proxies,
-        ),
-        user_agent=headers.get("user-agent", ""),
-        received_at=dt.datetime.now(dt.UTC),
-        do_not_track=headers.get("dnt") == "1" or headers.get("sec-gpc") == "1",
+    ip = client_ip(
+        request.peer, headers.get("x-forwarded-for", ""), settings.TRAIL.ingest.trusted_proxies
     )
+    received_at = dt.datetime.now(dt.UTC)
+    incomings = [
+        Incoming(
+            event=one,
+            ip=ip,
+            user_agent=headers.get("user-agent", ""),
+            received_at=received_at,
+            do_not_track=headers.get("dnt") == "1" or headers.get("sec-gpc") == "1",
+        )
+        for one in per_domain(event)
+    ]
     try:
-        outcome = collector().accept([incoming])
+        outcome = collector().accept(incomings)
     except IngestUnavailable as exc:
         return _error(503, exc.message, [("Retry-After", str(exc.retry_after))])
     dropped = [("X-Trail-Dropped", reason) for _, reason in outcome.drops]
