@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 
 from reports.umami.params import FILTERS as FILTER_NAMES
 from reports.umami.params import MAX_MS
@@ -151,3 +151,87 @@ PAGE = [
 ]
 SEARCH = _query("search", description="a part of the domain")
 FILTERS = [_query(name, description=f"only {name} equal to this") for name in FILTER_NAMES]
+
+
+def answer_example(name: str, value: Any) -> list[OpenApiExample]:
+    return [OpenApiExample(name, value=value, response_only=True, status_codes=["200"])]
+
+
+_WEBSITE_EXAMPLE = {
+    "id": "4f0d3c1e-8a5b-4c49-9b1f-2f6a7d0e5c11",
+    "name": "example.com",
+    "domain": "example.com",
+    "shareId": None,
+    "resetAt": None,
+    "userId": None,
+    "teamId": None,
+    "createdBy": None,
+    "createdAt": "2026-01-05T09:30:00Z",
+    "updatedAt": "2026-01-05T09:30:00Z",
+    "deletedAt": None,
+}
+EXAMPLES = {
+    "websites": answer_example(
+        "A page of websites", {"data": [_WEBSITE_EXAMPLE], "count": 1, "page": 1, "pageSize": 10}
+    ),
+    "website": answer_example("A website", _WEBSITE_EXAMPLE),
+    "stats": answer_example(
+        "A week against the week before",
+        {
+            "pageviews": 1250,
+            "visitors": 410,
+            "visits": 520,
+            "bounces": 260,
+            "totaltime": 41600,
+            "comparison": {
+                "pageviews": 1100,
+                "visitors": 380,
+                "visits": 470,
+                "bounces": 250,
+                "totaltime": 37000,
+            },
+        },
+    ),
+    "pageviews": answer_example(
+        "Two days",
+        {
+            "pageviews": [
+                {"x": "2026-12-01 00:00:00", "y": 180},
+                {"x": "2026-12-02 00:00:00", "y": 201},
+            ],
+            "sessions": [
+                {"x": "2026-12-01 00:00:00", "y": 64},
+                {"x": "2026-12-02 00:00:00", "y": 71},
+            ],
+        },
+    ),
+    "metrics": answer_example(
+        "Top pages", [{"x": "/", "y": 320}, {"x": "/pricing", "y": 95}, {"x": "/blog", "y": 40}]
+    ),
+    "active": answer_example("Visitors now", {"visitors": 3, "x": 3}),
+    "events": answer_example(
+        "The newest event",
+        {
+            "data": [
+                {
+                    "id": "0b6e4f5c-3d7a-4e1b-9c2d-8f1a6b5c4d3e",
+                    "websiteId": _WEBSITE_EXAMPLE["id"],
+                    "sessionId": "1057433701063345361",
+                    "createdAt": "2026-12-06T18:10:59.867Z",
+                    "hostname": "example.com",
+                    "urlPath": "/pricing",
+                    "urlQuery": "",
+                    "referrerPath": "/",
+                    "referrerQuery": "",
+                    "referrerDomain": "news.ycombinator.com",
+                    "pageTitle": "",
+                    "eventType": 1,
+                    "eventName": "",
+                }
+            ],
+            "count": 1,
+            "page": 1,
+            "pageSize": 20,
+        },
+    ),
+}

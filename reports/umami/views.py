@@ -184,6 +184,7 @@ class WebsitesView(UmamiView):
     @extend_schema(
         summary="Websites (Umami)",
         operation_id="umami_websites_list",
+        examples=s.EXAMPLES["websites"],
         parameters=s.PAGE + [s.SEARCH],
         responses={
             200: OpenApiResponse(response=s.WEBSITES, description="a page"),
@@ -215,6 +216,7 @@ class WebsiteView(UmamiView):
     @extend_schema(
         summary="A website (Umami)",
         operation_id="umami_website",
+        examples=s.EXAMPLES["website"],
         parameters=[s.WEBSITE_ID],
         responses={200: OpenApiResponse(response=s.WEBSITE, description="the website"), **COMMON},
     )
@@ -226,6 +228,7 @@ class StatsView(UmamiView):
     @extend_schema(
         summary="Website stats (Umami)",
         operation_id="umami_website_stats",
+        examples=s.EXAMPLES["stats"],
         parameters=[s.WEBSITE_ID, *s.RANGE, s.COMPARE, *s.FILTERS],
         responses={
             200: OpenApiResponse(response=s.STATS, description="the summary"),
@@ -242,6 +245,7 @@ class PageviewsView(UmamiView):
     @extend_schema(
         summary="Pageviews and sessions over time (Umami)",
         operation_id="umami_website_pageviews",
+        examples=s.EXAMPLES["pageviews"],
         parameters=[s.WEBSITE_ID, *s.RANGE, s.UNIT, *s.FILTERS],
         responses={
             200: OpenApiResponse(response=s.PAGEVIEWS, description="the series"),
@@ -258,6 +262,7 @@ class MetricsView(UmamiView):
     @extend_schema(
         summary="Top values of a dimension (Umami)",
         operation_id="umami_website_metrics",
+        examples=s.EXAMPLES["metrics"],
         parameters=[s.WEBSITE_ID, *s.RANGE, s.TYPE, s.LIMIT, s.OFFSET, *s.FILTERS],
         responses={
             200: OpenApiResponse(response=s.METRICS, description="largest first"),
@@ -274,6 +279,7 @@ class ActiveView(UmamiView):
     @extend_schema(
         summary="Visitors in the last 5 minutes (Umami)",
         operation_id="umami_website_active",
+        examples=s.EXAMPLES["active"],
         parameters=[s.WEBSITE_ID],
         responses={200: OpenApiResponse(response=s.ACTIVE, description="visitors now"), **COMMON},
     )
@@ -285,6 +291,7 @@ class EventsView(UmamiView):
     @extend_schema(
         summary="Recent events (Umami)",
         operation_id="umami_website_events",
+        examples=s.EXAMPLES["events"],
         parameters=[s.WEBSITE_ID, *s.RANGE[:2], *s.PAGE],
         responses={
             200: OpenApiResponse(response=s.EVENTS, description="newest first"),
