@@ -49,9 +49,25 @@ def site_named(request: Request, data: Any, *, write: bool) -> Site:
     return selectors.site_get_for_actor(actor=actor(request), domain=domain, write=write)
 
 
+def site_of_delete(request: Request) -> Site:
+    """The site a Plausible DELETE names: `site_id` in the query, else in a JSON body (as
+    Plausible's clients send it)."""
+    data: Any = request.query_params
+    if "site_id" not in data and request.body:
+        data = json_object(request)
+    return site_named(request, data, write=True)
+
+
 SITE_ID = OpenApiParameter(
     "site_id", str, OpenApiParameter.QUERY, required=True, description="the site's domain"
 )
+SITE_ID_OF_DELETE = OpenApiParameter(
+    "site_id",
+    str,
+    OpenApiParameter.QUERY,
+    description="the site's domain (or in a JSON body, as Plausible's clients send)",
+)
+DELETED = OpenApiExample("deleted", value={"deleted": True}, response_only=True)
 
 
 class PlausibleGoalsPage(serializers.Serializer[Any]):
@@ -149,24 +165,16 @@ class PlausibleGoalView(TrailApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("goal_id", int, OpenApiParameter.PATH, description="the goal's id"),
-            OpenApiParameter(
-                "site_id",
-                str,
-                OpenApiParameter.QUERY,
-                description="the site's domain (or in a JSON body, as Plausible's clients send)",
-            ),
+            SITE_ID_OF_DELETE,
         ],
         request=None,
         responses={200: Deleted, **error_responses(400, 404)},
         operation_id="plausible_goal_delete",
         summary="Delete a goal (Plausible)",
-        examples=[OpenApiExample("deleted", value={"deleted": True}, response_only=True)],
+        examples=[DELETED],
     )
     def delete(self, request: Request, goal_id: str) -> Response:
-        data: Any = request.query_params
-        if "site_id" not in data and request.body:
-            data = json_object(request)
-        site = site_named(request, data, write=True)
+        site = site_of_delete(request)
         goal = selectors.goal_get(site=site, goal_id=object_id(goal_id, "goal"))
         if goal is None:
             raise NotFound("goal")

@@ -30,7 +30,7 @@ from accounts.models import Role, Scope
 from sites import selectors, services
 from sites.api import PARSERS, Deleted
 from sites.api_items import json_object, validated
-from sites.api_plausible import SITE_ID, site_named
+from sites.api_plausible import DELETED, SITE_ID, SITE_ID_OF_DELETE, site_named, site_of_delete
 
 # Trail's roles in Plausible's words (the way back: services.GUEST_ROLES).
 PLAUSIBLE_ROLES = {Role.VIEWER: "viewer", Role.ADMIN: "editor", Role.OWNER: "owner"}
@@ -153,12 +153,7 @@ class PlausibleGuestView(TrailApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("email", str, OpenApiParameter.PATH, description="the guest's email"),
-            OpenApiParameter(
-                "site_id",
-                str,
-                OpenApiParameter.QUERY,
-                description="the site's domain (or in a JSON body, as Plausible's clients send)",
-            ),
+            SITE_ID_OF_DELETE,
         ],
         request=None,
         responses={200: Deleted, **error_responses(400, 403, 404)},
@@ -167,12 +162,9 @@ class PlausibleGuestView(TrailApiView):
         description="Revokes the invitations of that address and removes its member from the"
         ' site\'s organization (so from all of its sites); `{"deleted": true}` also when'
         " nobody had that address, as Plausible.",
-        examples=[OpenApiExample("deleted", value={"deleted": True}, response_only=True)],
+        examples=[DELETED],
     )
     def delete(self, request: Request, email: str) -> Response:
-        data: Any = request.query_params
-        if "site_id" not in data and request.body:
-            data = json_object(request)
-        site = site_named(request, data, write=True)
+        site = site_of_delete(request)
         services.guest_remove(site=site, actor=acting_user(request), email=email)
         return Response({"deleted": True})

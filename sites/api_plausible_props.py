@@ -26,7 +26,7 @@ from accounts.models import Scope
 from sites import services
 from sites.api import PARSERS, Deleted
 from sites.api_items import json_object, validated
-from sites.api_plausible import SITE_ID, site_named
+from sites.api_plausible import DELETED, SITE_ID, SITE_ID_OF_DELETE, site_named, site_of_delete
 
 
 class PlausibleProperty(serializers.Serializer[Any]):
@@ -102,12 +102,7 @@ class PlausiblePropView(TrailApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("property", str, OpenApiParameter.PATH, description="the key"),
-            OpenApiParameter(
-                "site_id",
-                str,
-                OpenApiParameter.QUERY,
-                description="the site's domain (or in a JSON body, as Plausible's clients send)",
-            ),
+            SITE_ID_OF_DELETE,
         ],
         request=None,
         responses={200: Deleted, **error_responses(400, 404)},
@@ -115,12 +110,9 @@ class PlausiblePropView(TrailApiView):
         summary="Take a custom property off the allowlist (Plausible)",
         description='`{"deleted": true}`, also when the key was not on the list (as'
         " Plausible); the events' properties stay.",
-        examples=[OpenApiExample("deleted", value={"deleted": True}, response_only=True)],
+        examples=[DELETED],
     )
     def delete(self, request: Request, property: str) -> Response:  # noqa: A002 (Plausible's word)
-        data: Any = request.query_params
-        if "site_id" not in data and request.body:
-            data = json_object(request)
-        site = site_named(request, data, write=True)
+        site = site_of_delete(request)
         services.allowed_prop_remove(site=site, key=property)
         return Response({"deleted": True})

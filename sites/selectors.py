@@ -8,6 +8,7 @@ API layer; here a key acts within its organization.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -50,6 +51,22 @@ def site_get_for_actor(*, actor: Actor, domain: str, write: bool = False) -> Sit
     if write and membership.role not in CAN_MANAGE_SITES:
         raise Forbidden("viewers cannot change a site: ask an owner or admin")
     return site
+
+
+def site_get_by_public_id_for_actor(*, actor: Actor, public_id: str) -> Site:
+    """The live site whose public id (Umami's website id) is `public_id`, by the rules of
+    `site_get_for_actor`: anything this actor may not see is `NotFound`, as a made-up id."""
+    try:
+        parsed = uuid.UUID(public_id)
+    except ValueError:
+        raise NotFound(public_id) from None
+    domain = _live_sites().filter(public_id=parsed).values_list("domain", flat=True).first()
+    if domain is None:
+        raise NotFound(public_id)
+    try:
+        return site_get_for_actor(actor=actor, domain=domain)
+    except NotFound:
+        raise NotFound(public_id) from None
 
 
 def organization_for_actor(

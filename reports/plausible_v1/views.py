@@ -21,6 +21,7 @@ from accounts.errors import ServiceError
 from accounts.models import Scope
 from reports import dates, realtime
 from reports.context import site_goals
+from reports.plausible_v1 import answers as v1_answers
 from reports.plausible_v1 import params as v1
 from reports.sql.builder import run
 from reports.stats import answer
@@ -179,7 +180,7 @@ class AggregateView(_StatsV1View):
         ],
     )
     def get(self, request: Request) -> Response:
-        return _answer(request, v1.aggregate, v1.aggregate_results, "metrics")
+        return _answer(request, v1.aggregate, v1_answers.aggregate_results, "metrics")
 
 
 class TimeseriesView(_StatsV1View):
@@ -210,7 +211,7 @@ class TimeseriesView(_StatsV1View):
         ],
     )
     def get(self, request: Request) -> Response:
-        return _answer(request, v1.timeseries, v1.timeseries_results, "interval")
+        return _answer(request, v1.timeseries, v1_answers.timeseries_results, "interval")
 
 
 class BreakdownView(_StatsV1View):
@@ -242,4 +243,4 @@ class BreakdownView(_StatsV1View):
         ],
     )
     def get(self, request: Request) -> Response:
-        return _answer(request, v1.breakdown, v1.breakdown_results, "property")
+        return _answer(request, v1.breakdown, v1_answers.breakdown_results, "property")

@@ -8,7 +8,6 @@ none), 429 over a rate or guessing limit.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -19,13 +18,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import ApiKeyRateLimit, HasScope, RawBody, actor
-from accounts.errors import NotFound, ServiceError
+from accounts.errors import ServiceError
 from accounts.models import Scope, User
 from common import strict_json
 from reports.umami import auth, reads
 from reports.umami import schema as s
 from sites.models import Site
-from sites.selectors import site_get_for_actor, sites_for_actor
+from sites.selectors import site_get_by_public_id_for_actor, sites_for_actor
 
 CODES = {
     400: "bad-request",
@@ -57,18 +56,7 @@ class UmamiView(APIView):
 
 def _site(request: Request, website_id: str) -> Site:
     """The caller's live site whose public id is `website_id`; anything else is 404."""
-    try:
-        public_id = uuid.UUID(website_id)
-    except ValueError:
-        raise NotFound(website_id) from None
-    domain = (
-        Site.objects.filter(public_id=public_id, deleted_at__isnull=True)
-        .values_list("domain", flat=True)
-        .first()
-    )
-    if domain is None:
-        raise NotFound(website_id)
-    return site_get_for_actor(actor=actor(request), domain=domain)
+    return site_get_by_public_id_for_actor(actor=actor(request), public_id=website_id)
 
 
 def _user(user: User) -> dict[str, Any]:

@@ -14,7 +14,7 @@ def test_the_page_is_html_with_tables_and_copy_buttons(client: Any) -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert "<h1>The browser tracker</h1>" in html
-    assert html.count("<table>") == 2 and "<th>attribute</th>" in html
+    assert html.count("<table>") == 3 and "<th>attribute</th>" in html  # + Plausible's
     assert "| attribute |" not in html and "```" not in html  # no raw Markdown
     snippets = html.count('<pre id="snippet-')
     assert snippets >= 4 and html.count('data-copy="snippet-') == snippets

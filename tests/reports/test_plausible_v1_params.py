@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.errors import ServiceError
+from reports.plausible_v1 import answers as v1_answers
 from reports.plausible_v1 import params as v1
 from reports.query import GoalDefinition
 
@@ -205,7 +206,7 @@ def test_answers_are_shaped_as_v1() -> None:
             }
         ]
     }
-    assert v1.aggregate_results(aggregate, v2) == {
+    assert v1_answers.aggregate_results(aggregate, v2) == {
         "results": {
             "visitors": {"value": 10, "comparison_value": 5, "change": 100},
             "bounce_rate": {"value": 40, "comparison_value": 50, "change": -10.0},
@@ -216,7 +217,7 @@ def test_answers_are_shaped_as_v1() -> None:
         "results": [{"dimensions": ["2026-03-02"], "metrics": [3, 1.5]}],
         "meta": {"time_labels": ["2026-03-01", "2026-03-02"]},
     }
-    assert v1.timeseries_results(series, answer) == {
+    assert v1_answers.timeseries_results(series, answer) == {
         "results": [
             {"date": "2026-03-01", "visitors": 0, "views_per_visit": 0.0},
             {"date": "2026-03-02", "visitors": 3, "views_per_visit": 1.5},
@@ -226,7 +227,7 @@ def test_answers_are_shaped_as_v1() -> None:
         {"property": "event:page", "metrics": "time_on_page"}, domain="x", today=TODAY
     )
     rows = {"results": [{"dimensions": ["/"], "metrics": [12, 7]}]}
-    assert v1.breakdown_results(pages, rows) == {"results": [{"page": "/", "time_on_page": 12}]}
+    assert v1_answers.breakdown_results(pages, rows) == {"results": [{"page": "/", "time_on_page": 12}]}
 
 
 @given(st.text(max_size=200))

@@ -172,7 +172,10 @@ JSON_ENDPOINTS = {
         "/api/v1/sites/guests",
         {"site_id": DOMAIN, "email": f"{SURROGATE}@example.com", "role": "viewer"},
     ),
+    "umami-login": ("POST", "/api/auth/login", {"username": SURROGATE, "password": "x"}),
 }
+# POST routes that read no body: Umami's token check answers POST as GET.
+NO_BODY = {"/api/auth/verify"}
 LEAN_LIMIT = 64 * 1024  # the browser routes' body limit: a deeper body is 413 before parsing
 
 
@@ -202,6 +205,8 @@ def api(client: Any, key: str, site: Site) -> Send:
 def _refused(answer: Answer, *words: str) -> str:
     assert answer.status == 400, (answer.status, answer.body[:300])
     message = json.loads(answer.body)["error"]
+    if isinstance(message, dict):  # Umami's error shape: {"error": {"message", …}}
+        message = message["message"]
     assert isinstance(message, str)
     for word in words:
         assert word in message, message
@@ -229,7 +234,7 @@ def test_every_api_route_that_takes_a_body_is_listed() -> None:
     }
     routes = {r for r in _body_routes(get_resolver()) if r.startswith("/api/")}
     assert routes, "no API route found"
-    assert routes | set(ROUTES) <= listed, (routes | set(ROUTES)) - listed
+    assert (routes | set(ROUTES)) - NO_BODY <= listed, (routes | set(ROUTES)) - NO_BODY - listed
 
 
 @pytest.mark.parametrize("endpoint", JSON_ENDPOINTS)
