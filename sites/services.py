@@ -397,6 +397,8 @@ def guest_invite(*, site: Site, actor: User, email: str, role: str) -> str:
 def guest_remove(*, site: Site, actor: User, email: str) -> None:
     """Revoke the organization's pending invitations of `email` and remove its member of
     that address (the membership rules: the last owner stays). Nothing there: nothing."""
+    if "\x00" in email:
+        return  # no stored address holds a NUL (PostgreSQL keeps none): nobody to remove
     organization = site.organization
     wanted = email.lower()  # exactly the address (no trimming): a near miss removes nobody
     for invitation in accounts_selectors.pending_invitations(organization=organization).filter(
