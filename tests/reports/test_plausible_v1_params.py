@@ -227,7 +227,9 @@ def test_answers_are_shaped_as_v1() -> None:
         {"property": "event:page", "metrics": "time_on_page"}, domain="x", today=TODAY
     )
     rows = {"results": [{"dimensions": ["/"], "metrics": [12, 7]}]}
-    assert v1_answers.breakdown_results(pages, rows) == {"results": [{"page": "/", "time_on_page": 12}]}
+    assert v1_answers.breakdown_results(pages, rows) == {
+        "results": [{"page": "/", "time_on_page": 12}]
+    }
 
 
 @given(st.text(max_size=200))
