@@ -10,3 +10,6 @@ class ReportsConfig(AppConfig):
         from reports import export_jobs
 
         export_jobs.register()
+        from reports.imports import services as imports
+
+        imports.register()

@@ -53,6 +53,8 @@ class Config:
     # Export files (events.data_jobs): Django's STORAGES entry "exports", and their lifetime.
     exports_storage: dict[str, object]
     export_ttl_days: int
+    # Imports (reports.imports): the most bytes one import's files may hold (uploaded or unzipped).
+    import_max_bytes: int = 10 * 1024**3
 
     @property
     def services_mode(self) -> bool:
@@ -344,4 +346,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         max_connections_per_ip=_count(env, "TRAIL_MAX_CONNECTIONS_PER_IP", 128),
         exports_storage=_exports_storage(env, var_dir),
         export_ttl_days=_count(env, "TRAIL_EXPORT_TTL_DAYS", 7),
+        import_max_bytes=_count(env, "TRAIL_IMPORT_MAX_BYTES", 10 * 1024**3),
     )
