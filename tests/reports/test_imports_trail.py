@@ -1,0 +1,304 @@
+"""Imports of Trail's own raw export (reports/imports/services.py, raw.py, trail.py) on real
+chDB: the round trip (every Stats API report of the imported site equals the original's,
+in NDJSON, CSV and Parquet), invisibility until done, deleting exactly one import, the same
+file twice refused, ids not doubled, bad files failing with file/line/column and nothing
+kept, another tenant's import 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accounts.errors import NotFound, ServiceError
+from events import data_jobs
+from events.clickhouse import get_client
+from events.models import DataJob
+from reports import raw_export
+from reports.imports import raw, services
+from reports.stats import answer
+from sites.models import Site
+from tests import factories
+from tests.reports.conftest import CHROME_ANDROID, SAFARI_MAC, hit
+
+pytestmark = pytest.mark.django_db
+
+Status = DataJob.Status
+DAY = dt.datetime.now(dt.UTC).replace(hour=10, minute=0, second=0, microsecond=0) - dt.timedelta(
+    days=4
+)
+MIN = dt.timedelta(minutes=1)
+RANGE = [
+    (DAY - dt.timedelta(days=2)).date().isoformat(),
+    (DAY + dt.timedelta(days=2)).date().isoformat(),
+]
+
+
+def traffic(site: Site) -> list[dict[str, Any]]:
+    return [
+        hit(site, DAY, "/", ip="192.0.2.10", referrer="https://www.google.com/"),
+        hit(site, DAY + MIN, "/pricing", ip="192.0.2.10"),
+        hit(site, DAY + 2 * MIN, "/blog", ip="192.0.2.11", user_agent=CHROME_ANDROID),
+        hit(site, DAY + 3 * MIN, "/blog", name="Signup", ip="192.0.2.11", props={"plan": "pro"}),
+        hit(site, DAY + 4 * MIN, "/", ip="192.0.2.12", referrer="https://duck.com/"),
+        hit(site, DAY + 5 * MIN, "/", ip="192.0.2.13", query="?utm_source=news&utm_medium=email"),
+        hit(site, DAY + 6 * MIN, "/about", ip="192.0.2.13", user_agent=SAFARI_MAC),
+        hit(site, DAY + dt.timedelta(hours=2), "/", ip="192.0.2.10"),  # a second visit
+        hit(site, DAY + dt.timedelta(days=1), "/docs", ip="192.0.2.14", user_agent=SAFARI_MAC),
+    ]
+
+
+REPORTS: list[dict[str, Any]] = [
+    {
+        "metrics": [
+            "visitors",
+            "visits",
+            "pageviews",
+            "events",
+            "bounce_rate",
+            "visit_duration",
+            "views_per_visit",
+        ]
+    },
+    {"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]},
+    {"metrics": ["visitors", "visits"], "dimensions": ["visit:source"]},
+    {"metrics": ["visitors"], "dimensions": ["visit:channel"]},
+    {"metrics": ["visitors"], "dimensions": ["visit:country"]},
+    {"metrics": ["visitors"], "dimensions": ["visit:device"]},
+    {"metrics": ["visitors"], "dimensions": ["visit:browser"]},
+    {"metrics": ["visitors"], "dimensions": ["visit:os"]},
+    {"metrics": ["visitors", "visits"], "dimensions": ["visit:entry_page"]},
+    {"metrics": ["visitors", "visits"], "dimensions": ["visit:exit_page"]},
+    {"metrics": ["visitors", "pageviews", "visits"], "dimensions": ["time:day"]},
+    {"metrics": ["events"], "dimensions": ["event:name"]},
+    {"metrics": ["visitors"], "dimensions": ["visit:utm_source"]},
+]
+
+
+def report(site: Site, body: dict[str, Any]) -> Any:
+    found = answer(site=site, body={"site_id": site.domain, "date_range": RANGE, **body})
+    return sorted(json.dumps(row, sort_keys=True) for row in found["results"])
+
+
+def export(site: Site, fmt: str, directory: Path) -> Path:
+    request = raw_export.parse_request(site, date_range=RANGE, format=fmt, filters=[])
+    path = directory / raw_export.filename(request)
+    with path.open("wb") as out:
+        for chunk in raw_export.stream(request):
+            out.write(chunk)
+    return path
+
+
+def start_and_run(site: Site, path: Path, *, name: str | None = None) -> DataJob:
+    job = services.import_start(
+        site=site, source="trail", uploads=[(name or path.name, path)], actor=None
+    )
+    data_jobs.run(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def events_of(site: Site) -> int:
+    found = get_client().query(
+        "SELECT count() AS n FROM events WHERE site_id = {site:UInt64}", {"site": site.pk}
+    )
+    return int(found[0]["n"])
+
+
+@pytest.fixture
+def original(make_site: Callable[..., Site], seed: Callable[..., None]) -> Site:
+    site = make_site("imports-original.example.com")
+    seed(site, traffic(site))
+    return site
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv", "parquet"])
+def test_an_imported_trail_export_gives_every_report_of_the_original(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path, fmt: str
+) -> None:
+    path = export(original, fmt, tmp_path)
+    copy = make_site("imports-copy.example.com")
+    job = start_and_run(copy, path)
+    assert job.status == Status.DONE, job.error
+    assert job.rows == len(traffic(original)) == events_of(copy)
+    for body in REPORTS:
+        assert report(copy, body) == report(original, body), body
+    described = services.describe(job)
+    assert described["status"] == "done" and described["progress"] == 1.0
+    assert described["first_day"] == DAY.date().isoformat()
+    assert described["last_day"] == (DAY + dt.timedelta(days=1)).date().isoformat()
+    assert described["files"][0]["name"] == path.name
+
+
+def test_nothing_is_visible_until_the_import_completes(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    path = export(original, "ndjson", tmp_path)
+    copy = make_site("imports-staged.example.com")
+    job = services.import_start(site=copy, source="trail", uploads=[(path.name, path)], actor=None)
+    seen: list[int] = []
+    publish = raw.publish
+
+    def watching(**kwargs: Any) -> int:
+        seen.append(events_of(copy))  # everything staged, nothing published yet
+        staged = get_client().query(
+            "SELECT count() AS n FROM import_events WHERE import_id = {i:String}",
+            {"i": str(job.pk)},
+        )
+        seen.append(int(staged[0]["n"]))
+        return publish(**kwargs)
+
+    raw.publish = watching  # type: ignore[assignment]
+    try:
+        data_jobs.run(job.pk)
+    finally:
+        raw.publish = publish  # type: ignore[assignment]
+    assert seen == [0, len(traffic(original))]
+    assert events_of(copy) == len(traffic(original))
+    staged = get_client().query(
+        "SELECT count() AS n FROM import_events WHERE import_id = {i:String}", {"i": str(job.pk)}
+    )
+    assert int(staged[0]["n"]) == 0  # the staging rows are gone
+
+
+def test_deleting_an_import_removes_exactly_its_rows(
+    original: Site, make_site: Callable[..., Site], seed: Callable[..., None], tmp_path: Path
+) -> None:
+    copy = make_site("imports-delete.example.com")
+    seed(copy, [hit(copy, DAY, "/native", ip="192.0.2.99")])
+    visits_before = report(copy, REPORTS[0])
+    job = start_and_run(copy, export(original, "csv", tmp_path))
+    assert events_of(copy) == 1 + len(traffic(original))
+    services.import_delete(job=job)
+    assert events_of(copy) == 1
+    assert report(copy, REPORTS[0]) == visits_before
+    assert not DataJob.objects.filter(pk=job.pk).exists()
+
+
+def test_the_same_file_twice_is_refused_naming_the_earlier_import(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    path = export(original, "ndjson", tmp_path)
+    copy = make_site("imports-twice.example.com")
+    first = start_and_run(copy, path)
+    with pytest.raises(ServiceError) as refused:
+        services.import_start(
+            site=copy, source="trail", uploads=[("again.ndjson", path)], actor=None
+        )
+    assert refused.value.field == "file" and str(first.pk) in str(refused.value)
+
+
+def test_events_whose_ids_exist_are_not_doubled(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    path = export(original, "ndjson", tmp_path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    part = tmp_path / "part.ndjson"
+    part.write_bytes(b"".join(lines[:4]))
+    # Into the original site itself: every id exists already.
+    job = start_and_run(original, path)
+    assert job.status == Status.DONE and job.rows == 0
+    assert events_of(original) == len(traffic(original))
+    # A part, then the whole: the whole adds only what the part did not have.
+    copy = make_site("imports-overlap.example.com")
+    assert start_and_run(copy, part).rows == 4
+    whole = start_and_run(copy, path)
+    assert whole.rows == len(traffic(original)) - 4
+    assert events_of(copy) == len(traffic(original))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "spoil", "where"),
+    [
+        ("csv", lambda text: text.replace("event_id", "id", 1), "line 1, column event_id"),
+        (
+            "ndjson",
+            lambda text: text.replace('"visitor_id":"', '"visitor_id":"x', 1),
+            "line 1, column visitor_id",
+        ),
+        (
+            "csv",
+            lambda text: _spoil_csv_cell(text, 3, "timestamp", "yesterday"),
+            "line 3, column timestamp",
+        ),
+        ("ndjson", lambda text: text + "{not json\n", "line 10"),
+    ],
+)
+def test_a_bad_file_fails_naming_file_line_and_column_and_keeps_nothing(
+    original: Site,
+    make_site: Callable[..., Site],
+    tmp_path: Path,
+    fmt: str,
+    spoil: Callable[[str], str],
+    where: str,
+) -> None:
+    path = export(original, fmt, tmp_path)
+    path.write_text(spoil(path.read_text()))
+    copy = make_site("imports-bad.example.com")
+    job = start_and_run(copy, path, name=f"bad.{fmt}")
+    assert job.status == Status.FAILED
+    assert job.error.startswith(f"bad.{fmt}, {where}"), job.error
+    assert events_of(copy) == 0
+    staged = get_client().query(
+        "SELECT count() AS n FROM import_events WHERE import_id = {i:String}", {"i": str(job.pk)}
+    )
+    assert int(staged[0]["n"]) == 0
+
+
+def _spoil_csv_cell(text: str, line: int, column: str, value: str) -> str:
+    rows = text.splitlines(keepends=True)
+    header = rows[0].rstrip("\n").replace('"', "").split(",")
+    cells = rows[line - 1].split(",")
+    cells[header.index(column)] = value
+    rows[line - 1] = ",".join(cells)
+    return "".join(rows)
+
+
+def test_a_cancelled_import_keeps_nothing(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    path = export(original, "ndjson", tmp_path)
+    copy = make_site("imports-cancel.example.com")
+    job = services.import_start(site=copy, source="trail", uploads=[(path.name, path)], actor=None)
+    publish = raw.publish
+
+    def cancelled_meanwhile(**kwargs: Any) -> int:
+        published = publish(**kwargs)
+        data_jobs.cancel(job)  # the person cancels as it publishes
+        return published
+
+    raw.publish = cancelled_meanwhile  # type: ignore[assignment]
+    try:
+        assert data_jobs.run(job.pk) == Status.CANCELLED
+    finally:
+        raw.publish = publish  # type: ignore[assignment]
+    assert events_of(copy) == 0
+
+
+def test_another_tenants_import_is_not_found(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    job = start_and_run(make_site("imports-mine.example.com"), export(original, "csv", tmp_path))
+    stranger = factories.user()
+    factories.organization(owner=stranger)
+    with pytest.raises(NotFound):
+        services.import_get_for_actor(actor=stranger, import_id=job.pk)
+    with pytest.raises(NotFound):
+        services.import_get_for_actor(actor=stranger, import_id="not-a-uuid")
+
+
+def test_unknown_source_and_no_file_are_refused_naming_the_field(
+    original: Site, tmp_path: Path
+) -> None:
+    path = tmp_path / "x.ndjson"
+    path.write_text("{}\n")
+    with pytest.raises(ServiceError) as unknown:
+        services.import_start(site=original, source="matomo", uploads=[("x", path)], actor=None)
+    assert unknown.value.field == "source"
+    with pytest.raises(ServiceError) as none:
+        services.import_start(site=original, source="trail", uploads=[], actor=None)
+    assert none.value.field == "file"
