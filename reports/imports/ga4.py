@@ -37,7 +37,7 @@ from events.ingest.request import MAX_NAME, MAX_PROP_KEY, MAX_PROP_VALUE, MAX_PR
 from reports.imports.rows import BadImportFile, RawEvent
 
 MAX_LINE = 8 * 1024 * 1024  # one BigQuery row as JSON; a longer line is not a GA4 row
-PARQUET_BATCH = 8_192
+PARQUET_BATCH = 1_024  # rows turned into Python objects at a time
 REQUIRED = ("event_timestamp", "event_name")
 
 # GA4's automatic events that carry nothing a Trail report counts (visits and first visits
