@@ -8,6 +8,7 @@ from events.api import EventBatchView
 from reports.api import StatsQueryView
 from reports.exports_api import ExportCreateView, ExportDetailView, ExportDownloadView
 from reports.funnels_api import FunnelQueryView
+from reports.imports.api import ImportCreateView, ImportDetailView
 from reports.properties_api import PropertyKeysView
 from reports.raw_export_api import RawEventsExportView
 from reports.realtime_api import RealtimeView
@@ -71,6 +72,8 @@ api_v1 = [
     path("funnels/query", FunnelQueryView.as_view(), name="api-funnels"),
     path("sites/<str:domain>/exports", ExportCreateView.as_view(), name="api-exports"),
     path("exports/<str:export_id>", ExportDetailView.as_view(), name="api-export"),
+    path("sites/<str:domain>/imports", ImportCreateView.as_view(), name="api-imports"),
+    path("imports/<str:import_id>", ImportDetailView.as_view(), name="api-import"),
     path(
         "exports/<str:export_id>/download",
         ExportDownloadView.as_view(),

@@ -292,9 +292,9 @@ def imports_for_site(*, site: Site, limit: int = 20) -> list[DataJob]:
     return list(DataJob.objects.filter(site=site, kind__in=kinds()).order_by("-created_at")[:limit])
 
 
-def import_get_for_actor(*, actor: Any, import_id: object) -> DataJob:
+def import_get_for_actor(*, actor: Any, import_id: object, write: bool = False) -> DataJob:
     """An import the actor may see; anything else (another tenant's, malformed, another kind
-    of job) is `NotFound`, the same for all."""
+    of job) is `NotFound`, the same for all. `write`: a signed-in viewer is `Forbidden`."""
     try:
         pk = uuid.UUID(str(import_id))
     except ValueError:
@@ -306,7 +306,7 @@ def import_get_for_actor(*, actor: Any, import_id: object) -> DataJob:
     )
     if job is None or job.site is None:
         raise NotFound("import")
-    site_get_for_actor(actor=actor, domain=job.site.domain)  # NotFound for another tenant
+    site_get_for_actor(actor=actor, domain=job.site.domain, write=write)  # another tenant's: 404
     if job.site.organization_id != job.organization_id:
         raise NotFound("import")
     return job
