@@ -26,6 +26,8 @@ from django.conf import settings
 
 from events.clickhouse import get_client
 from reports.imports.rows import BadImportFile
+from reports.sql.builder import run as run_select
+from reports.sql.selects import first_day_select
 
 SOURCE = "plausible_csv"
 MAX_RATIO = 100  # a member inflating more than this is a zip bomb
@@ -151,7 +153,8 @@ _NAME = re.compile(r"^(imported_[a-z_]+?)(?:_\d{8}_\d{8})?\.csv$")
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "TRAIL_IMPORT_MAX_BYTES", 0) or DEFAULT_MAX_BYTES)
+    """`TRAIL_IMPORT_MAX_BYTES` (settings.TRAIL.import_max_bytes) once the configuration has it."""
+    return int(getattr(settings.TRAIL, "import_max_bytes", 0) or DEFAULT_MAX_BYTES)
 
 
 def _table_of(name: str) -> str:
@@ -263,7 +266,7 @@ def read_rows(name: str, table: str, lines: Iterator[str]) -> Iterator[dict[str,
 
 
 def _columns_of(
-    table: str, rows: list[dict[str, Any]], site_id: int, import_id: int
+    table: str, rows: list[dict[str, Any]], site_id: int, import_id: str
 ) -> dict[str, list[Any]]:
     names = STORED[table]
     kinds = {c.name: c.kind for c in FILES[table]}
@@ -277,25 +280,32 @@ def _columns_of(
     return out
 
 
-def run(*, site: Any, import_id: int, path: str | Path, progress: Progress) -> dict[str, Any]:
-    """Import Plausible's export zip at `path` into `site`'s imported tables as `import_id`;
-    `{"files": {table: rows}, "rows": n, "first_day", "last_day"}`. Any bad file raises
-    `BadImportFile` after removing what this import had written."""
+def run(
+    *, site: Any, import_id: str | int, path: str | Path, progress: Progress, name: str = ""
+) -> dict[str, Any]:
+    """Import Plausible's export zip at `path` (uploaded as `name`) into `site`'s imported
+    tables as `import_id`; `{"files": {table: rows}, "rows", "skipped_rows", "first_day",
+    "last_day"}`. Rows on or after the day of the site's first own event are skipped (that
+    day is Trail's). Any bad file raises `BadImportFile` after removing what this import
+    had written. `progress(fraction, rows=…)` as a data job's context takes it."""
     try:
-        return _run(site.id, import_id, Path(path), progress)
+        return _run(site.id, str(import_id), Path(path), progress, name or Path(path).name)
     except BaseException:
-        delete(site_id=site.id, import_id=import_id)
+        delete(site.id, import_id)
         raise
 
 
-def _run(site_id: int, import_id: int, path: Path, progress: Progress) -> dict[str, Any]:
-    file = path.name
+def _run(site_id: int, import_id: str, path: Path, progress: Progress, file: str) -> dict[str, Any]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
         raise BadImportFile(file, "not a zip file") from None
     client = get_client()
+    native = run_select(first_day_select(site_id))
+    # Days Trail has events of are Trail's: imported rows stop the day before the first.
+    cut = native[0]["first"] if native else None
     counts: dict[str, int] = {}
+    skipped = 0
     first: dt.date | None = None
     last: dt.date | None = None
     with archive:
@@ -311,6 +321,9 @@ def _run(site_id: int, import_id: int, path: Path, progress: Progress) -> dict[s
             try:
                 for row in read_rows(info.filename, table, text):
                     day = row["date"]
+                    if cut is not None and day >= cut:
+                        skipped += 1
+                        continue
                     first = day if first is None or day < first else first
                     last = day if last is None or day > last else last
                     chunk.append(row)
@@ -333,17 +346,60 @@ def _run(site_id: int, import_id: int, path: Path, progress: Progress) -> dict[s
     return {
         "files": counts,
         "rows": rows_done,
+        "skipped_rows": skipped,  # on or after the first day of Trail's own events
         "first_day": first.isoformat() if first else None,
         "last_day": last.isoformat() if last else None,
     }
 
 
-def delete(*, site_id: int, import_id: int) -> None:
+def delete(site_id: int, import_id: str | int) -> None:
     """Remove every row `import_id` wrote (all imported tables): deleting an import."""
     client = get_client()
     for table in FILES:
         client.command(
             f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}"  # noqa: S608 (our names)
-            " AND import_id = {import_id:UInt64}",
-            {"site": site_id, "import_id": import_id},
+            " AND import_id = {import_id:String}",
+            {"site": site_id, "import_id": str(import_id)},
         )
+
+
+def handle(job_run: Any) -> None:
+    """The `plausible_csv` import job (reports.imports.services.ImportRun): each uploaded zip
+    in turn, progress by bytes; the job's rows and first/last day recorded as raw imports
+    record theirs."""
+    from events.models import DataJob
+
+    ctx, files = job_run.ctx, job_run.files
+    sizes = [max(path.stat().st_size, 1) for _, path in files]
+    total, done = sum(sizes) or 1, 0
+    rows, first, last = 0, None, None
+    per_file: dict[str, int] = {}
+    for (name, path), size in zip(files, sizes, strict=True):
+
+        def progress(
+            fraction: float, *, rows: int = 0, _at: tuple[int, int, int] = (done, size, rows)
+        ) -> None:
+            before, size_, rows_before = _at
+            ctx.progress((before + fraction * size_) / total * 0.99, rows=rows_before + rows)
+
+        found = run(
+            site=job_run.site, import_id=job_run.import_id, path=path, progress=progress, name=name
+        )
+        rows += found["rows"]
+        for table, n in found["files"].items():
+            per_file[table] = per_file.get(table, 0) + n
+        if found["first_day"]:
+            first = min(first or found["first_day"], found["first_day"])
+            last = max(last or found["last_day"], found["last_day"])
+        done += size
+    job = ctx.job
+    parameters = {**job.parameters, "first_day": first, "last_day": last, "tables": per_file}
+    DataJob.objects.filter(pk=job.pk).update(parameters=parameters, rows=rows)
+    job.parameters, job.rows = parameters, rows
+
+
+def register() -> None:
+    """Called by `reports.imports.services.register()` at app ready."""
+    from reports.imports.services import register_source
+
+    register_source("plausible_csv", handle, raw=False, delete=delete)

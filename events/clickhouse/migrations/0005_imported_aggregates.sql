@@ -5,7 +5,7 @@
 CREATE TABLE IF NOT EXISTS imported_visitors {{on_cluster}}
 (
     site_id        UInt64,
-    import_id      UInt64,
+    import_id      String,
     date           Date,
     visitors       UInt64,
     pageviews      UInt64,
@@ -19,7 +19,7 @@ ORDER BY (site_id, date, import_id);
 CREATE TABLE IF NOT EXISTS imported_sources {{on_cluster}}
 (
     site_id        UInt64,
-    import_id      UInt64,
+    import_id      String,
     date           Date,
     source         String,
     referrer       String,
@@ -40,7 +40,7 @@ ORDER BY (site_id, date, import_id, source);
 CREATE TABLE IF NOT EXISTS imported_pages {{on_cluster}}
 (
     site_id      UInt64,
-    import_id    UInt64,
+    import_id    String,
     date         Date,
     hostname     String,
     page         String,
@@ -56,7 +56,7 @@ ORDER BY (site_id, date, import_id, page);
 CREATE TABLE IF NOT EXISTS imported_entry_pages {{on_cluster}}
 (
     site_id        UInt64,
-    import_id      UInt64,
+    import_id      String,
     date           Date,
     entry_page     String,
     visitors       UInt64,
@@ -71,7 +71,7 @@ ORDER BY (site_id, date, import_id, entry_page);
 CREATE TABLE IF NOT EXISTS imported_exit_pages {{on_cluster}}
 (
     site_id        UInt64,
-    import_id      UInt64,
+    import_id      String,
     date           Date,
     exit_page      String,
     visitors       UInt64,
@@ -86,7 +86,7 @@ ORDER BY (site_id, date, import_id, exit_page);
 CREATE TABLE IF NOT EXISTS imported_locations {{on_cluster}}
 (
     site_id        UInt64,
-    import_id      UInt64,
+    import_id      String,
     date           Date,
     country        String,
     region         String,
@@ -103,7 +103,7 @@ ORDER BY (site_id, date, import_id, country);
 CREATE TABLE IF NOT EXISTS imported_devices {{on_cluster}}
 (
     site_id        UInt64,
-    import_id      UInt64,
+    import_id      String,
     date           Date,
     device         String,
     visitors       UInt64,
@@ -118,7 +118,7 @@ ORDER BY (site_id, date, import_id, device);
 CREATE TABLE IF NOT EXISTS imported_browsers {{on_cluster}}
 (
     site_id         UInt64,
-    import_id       UInt64,
+    import_id       String,
     date            Date,
     browser         String,
     browser_version String,
@@ -134,7 +134,7 @@ ORDER BY (site_id, date, import_id, browser);
 CREATE TABLE IF NOT EXISTS imported_operating_systems {{on_cluster}}
 (
     site_id                  UInt64,
-    import_id                UInt64,
+    import_id                String,
     date                     Date,
     operating_system         String,
     operating_system_version String,
@@ -150,7 +150,7 @@ ORDER BY (site_id, date, import_id, operating_system);
 CREATE TABLE IF NOT EXISTS imported_custom_events {{on_cluster}}
 (
     site_id   UInt64,
-    import_id UInt64,
+    import_id String,
     date      Date,
     name      String,
     link_url  String,
