@@ -479,7 +479,7 @@ def _name_and_props(
         finite = isinstance(engaged, int | float) and math.isfinite(engaged) and engaged >= 0
         engaged_ms = min(int(engaged), 2**32 - 1) if finite else 0  # type: ignore[arg-type]
         return "engagement", {}, engaged_ms
-    if event_name == "click" and params.get("outbound") not in (None, "false", 0):
+    if event_name == "click" and params.get("outbound") in ("true", 1):
         return OUTBOUND, _props({"url": params.get("link_url")}), None
     if event_name in RENAMED:
         return RENAMED[event_name], _props({"url": params.get("link_url")}), None
