@@ -296,3 +296,13 @@ def days(*, site_id: int, import_id: str) -> tuple[str | None, str | None]:
     if not found or not int(found[0]["n"]):
         return None, None
     return str(found[0]["first"]), str(found[0]["last"])
+
+
+def import_ids() -> set[tuple[int, str]]:
+    """(site, import) of every import with rows anywhere: staged, or published."""
+    found = get_client().query(
+        f"SELECT DISTINCT site_id, import_id FROM {STAGING}"  # noqa: S608
+        " UNION DISTINCT SELECT DISTINCT site_id, toString(import_id) FROM events"
+        " WHERE import_id != ''"
+    )
+    return {(int(row["site_id"]), str(row["import_id"])) for row in found}

@@ -36,6 +36,7 @@ from django.db import transaction
 
 from accounts.errors import NotFound, ServiceError
 from events import data_jobs
+from events.jobs import periodic
 from events.models import DataJob
 from reports.imports import raw
 from reports.imports.rows import BadImportFile, RawEvent
@@ -323,6 +324,27 @@ def import_delete(*, job: DataJob) -> None:
     if site_id is not None:
         _purge(site_id, str(job.pk), str(job.parameters.get("source", "")))
     data_jobs.remove(job)
+
+
+@periodic(every=600, name="reports.imports.sweep")
+def sweep() -> int:
+    """Remove the rows of imports that will never complete: a job failed by a crash
+    (`data_jobs.recover`, a lost worker), or gone. Running, queued and done imports are
+    left alone. The number of imports swept."""
+    active_or_done = {
+        str(pk)
+        for pk in DataJob.objects.filter(
+            kind__in=kinds(), status__in=(*DataJob.ACTIVE, Status.DONE)
+        ).values_list("pk", flat=True)
+    }
+    swept = 0
+    for site_id, import_id in raw.import_ids():
+        if import_id in active_or_done:
+            continue
+        job = DataJob.objects.filter(pk=import_id).first()
+        _purge(site_id, import_id, str(job.parameters.get("source", "")) if job else "")
+        swept += 1
+    return swept
 
 
 def describe(job: DataJob) -> dict[str, Any]:

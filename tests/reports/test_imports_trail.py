@@ -302,3 +302,21 @@ def test_unknown_source_and_no_file_are_refused_naming_the_field(
     with pytest.raises(ServiceError) as none:
         services.import_start(site=original, source="trail", uploads=[], actor=None)
     assert none.value.field == "file"
+
+
+def test_the_sweep_removes_what_a_crashed_import_left(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    path = export(original, "ndjson", tmp_path)
+    copy = make_site("imports-crashed.example.com")
+    job = services.import_start(site=copy, source="trail", uploads=[(path.name, path)], actor=None)
+    rows = raw.Rows(site_id=copy.pk, file_name=path.name, file_sha256="0" * 64)
+    from reports.imports import trail
+
+    raw.stage(str(job.pk), [rows.row(event) for event in trail.parse(path, path.name)])
+    raw.publish(site_id=copy.pk, import_id=str(job.pk))  # killed right after the move
+    assert events_of(copy) == len(traffic(original))
+    assert services.sweep() == 0  # still queued: left alone
+    DataJob.objects.filter(pk=job.pk).update(status=Status.FAILED, error="interrupted")
+    assert services.sweep() >= 1
+    assert events_of(copy) == 0
