@@ -743,3 +743,34 @@ def ndjson_bytes(tmp_path: Path, content: bytes) -> Path:
     path = tmp_path / "hostile.ndjson"
     path.write_bytes(content)
     return path
+
+
+def test_the_importer_takes_every_event(tmp_path: Path) -> None:
+    """The backbone's row builder (`raw.Rows`, no database) accepts what the parser yields,
+    under the name it registers (`parse(path, name)`)."""
+    from reports.imports import raw
+
+    rows = [
+        row(),
+        row("user_engagement", params={"engagement_time_msec": 900}),
+        row("purchase", revenue=9.5, params={"currency": "EUR", "transaction_id": "T"}),
+        row("click", params={"outbound": "true", "link_url": "https://x.example/"}),
+        row(user=None, session=None),
+    ]
+    path = ndjson(tmp_path / "e.ndjson", rows)
+    builder = raw.Rows(site_id=1, file_name="e.ndjson", file_sha256="0" * 64)
+    built = [builder.row(event) for event in ga4.parse(path, "e.ndjson")]
+    assert [r.name for r in built] == [
+        "pageview",
+        "engagement",
+        "purchase",
+        "Outbound Link: Click",
+        "pageview",
+    ]
+    assert built[0].session_id == built[1].session_id == built[2].session_id
+    assert (built[0].hostname, built[0].pathname, built[0].country_code) == (
+        "shop.example",
+        "/products/red",
+        "DE",
+    )
+    assert built[2].revenue_amount == Decimal("9.500")

@@ -426,3 +426,29 @@ def test_huge_strings_are_cut_to_the_collectors_limits(tmp_path: Path) -> None:
     assert len(event.name) == umami.MAX_NAME
     assert len(event.url) <= umami.MAX_URL
     assert len(event.referrer) <= umami.MAX_URL
+
+
+def test_the_importer_takes_every_event(tmp_path: Path) -> None:
+    """The backbone's row builder (`raw.Rows`, no database) accepts what the parser yields,
+    under the name it registers (`parse(path, name)`)."""
+    from reports.imports import raw
+
+    rows = [
+        record(),
+        record(event_id=uuid.uuid4(), event_type=2, event_name="Signup"),
+        record(
+            event_id=uuid.uuid4(),
+            session_id=uuid.uuid4(),
+            visit_id=uuid.uuid4(),
+            hostname="",
+            referrer_domain="",
+        ),
+    ]
+    path = write(tmp_path / "u.csv", rows)
+    builder = raw.Rows(site_id=1, file_name="u.csv", file_sha256="0" * 64)
+    built = [builder.row(event) for event in umami.parse(path, "u.csv")]
+    assert [r.name for r in built] == ["pageview", "Signup", "pageview"]
+    assert str(built[0].event_id) == EVENT
+    assert built[0].session_id == built[1].session_id != built[2].session_id
+    assert (built[0].hostname, built[0].pathname) == ("shop.example", "/products/red")
+    assert built[0].referrer_source == "Google"
