@@ -28,9 +28,11 @@ import math
 import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, NamedTuple
+
+import orjson
 
 from events.enrich.labels import BROWSERS, IPADOS, MOBILE_APP
 from events.ingest.request import MAX_NAME, MAX_PROP_KEY, MAX_PROP_VALUE, MAX_PROPS, MAX_URL
@@ -124,7 +126,7 @@ GA4_BROWSERS = {
     "Opera Mini": "Opera",
 }
 NOT_SET = frozenset({"", "(not set)", "(other)", "(data deleted)"})
-CLICK_IDS = ("gclid", "dclid", "srsltid", "fbclid", "msclkid", "ttclid", "twclid", "li_fat_id")
+CLICK_IDS = ("gclid", "dclid", "srsltid")  # the click ids collected_traffic_source has
 UTM_FIELDS = (
     ("utm_source", "manual_source"),
     ("utm_medium", "manual_medium"),
@@ -190,6 +192,14 @@ ZW Zimbabwe
 """
 
 
+class Client(NamedTuple):
+    device: str
+    os: str
+    os_version: str
+    browser: str
+    browser_version: str
+
+
 def _country_key(name: str) -> str:
     """A country name folded for lookup: case, `&`/"and", curly apostrophes, a leading
     "the"."""
@@ -211,6 +221,7 @@ def _countries() -> dict[str, str]:
 COUNTRIES = _countries()
 
 
+@lru_cache(maxsize=1024)
 def country_code(name: str) -> str:
     """GA4's English country name → ISO 3166-1 alpha-2 ("" when unknown or not set)."""
     return COUNTRIES.get(_country_key(name), "")
@@ -245,12 +256,7 @@ def _ndjson(path: Path, name: str, *, gzipped: bool) -> Iterator[RawEvent]:
                 raise BadImportFile(name, f"a line longer than {MAX_LINE} bytes", line=number)
             if not raw.strip():
                 continue
-            try:
-                row = json.loads(raw)
-            except (ValueError, RecursionError) as exc:
-                raise BadImportFile(
-                    name, "not a GA4 export: the line is not a JSON object", line=number
-                ) from exc
+            row = _json(raw, name, number)
             if not isinstance(row, dict):
                 raise BadImportFile(
                     name, "not a GA4 export: the line is not a JSON object", line=number
@@ -258,6 +264,21 @@ def _ndjson(path: Path, name: str, *, gzipped: bool) -> Iterator[RawEvent]:
             event = _event(row, name, number)
             if event is not None:
                 yield event
+
+
+def _json(raw: bytes, name: str, number: int) -> Any:
+    """One line's JSON: orjson (fast), else the standard library, which also takes what
+    orjson refuses and BigQuery may write: lone surrogates, integers over 64 bits, NaN."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadImportFile(
+            name, "not a GA4 export: the line is not a JSON object", line=number
+        ) from exc
 
 
 def _parquet(path: Path, name: str) -> Iterator[RawEvent]:
@@ -302,7 +323,11 @@ def _parquet(path: Path, name: str) -> Iterator[RawEvent]:
 def _text(value: Any, limit: int) -> str:
     """A text cell made storable: no NUL, no lone surrogate (JSON allows `\\ud800`), cut
     at `limit` characters."""
-    text = value[:limit].replace("\x00", "")
+    text = value[:limit]
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -344,26 +369,16 @@ def _event(row: dict[str, Any], name: str, line: int) -> RawEvent | None:
     geo = row.get("geo")
     if geo is not None and not isinstance(geo, dict):
         raise bad("geo", "expected a record")
-    category = string(device, "category", "device.category").casefold()
-    os_name = string(device, "operating_system", "device.operating_system")
-    os_version = _version(
-        string(device, "operating_system_version", "device.operating_system_version")
+    client = _client(
+        string(device, "category", "device.category"),
+        string(device, "operating_system", "device.operating_system"),
+        string(device, "operating_system_version", "device.operating_system_version"),
+        string(web_info, "browser", "device.web_info.browser")
+        or string(device, "browser", "device.browser"),
+        string(web_info, "browser_version", "device.web_info.browser_version")
+        or string(device, "browser_version", "device.browser_version"),
     )
-    if os_name == "iOS" and category == "tablet" and _major(os_version) >= 13:
-        os_name = IPADOS
-    browser = string(web_info, "browser", "device.web_info.browser") or string(
-        device, "browser", "device.browser"
-    )
-    browser = GA4_BROWSERS.get(browser, BROWSERS.get(browser, browser))
-    browser_version = (
-        ""
-        if browser in ("", MOBILE_APP)
-        else _version(
-            string(web_info, "browser_version", "device.web_info.browser_version")
-            or string(device, "browser_version", "device.browser_version")
-        )
-    )
-    utm, click_id = _campaign(row.get("collected_traffic_source"), url, bad)
+    utm, click_id = _campaign(row.get("collected_traffic_source"), bad)
     trail_name, props, engaged_ms = _name_and_props(event_name, params)
     amount, currency = (
         _revenue(row.get("ecommerce"), params, bad) if event_name == "purchase" else (None, "")
@@ -385,15 +400,31 @@ def _event(row: dict[str, Any], name: str, line: int) -> RawEvent | None:
         country=country_code(string(geo, "country", "geo.country")),
         region=string(geo, "region", "geo.region"),
         city=string(geo, "city", "geo.city"),
-        device=DEVICES.get(category, ""),
-        browser=browser,
-        browser_version=browser_version,
-        os=OPERATING_SYSTEMS.get(os_name, os_name),
-        os_version=os_version if os_name else "",
+        device=client.device,
+        browser=client.browser,
+        browser_version=client.browser_version,
+        os=client.os,
+        os_version=client.os_version,
         props=props,
         revenue_amount=amount,
         revenue_currency=currency,
         engaged_ms=engaged_ms,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _client(category: str, os_name: str, os_text: str, browser: str, browser_text: str) -> Client:
+    """GA4's device words in Trail's (a file repeats a few combinations: cached)."""
+    os_version = _version(os_text)
+    if os_name == "iOS" and category.casefold() == "tablet" and _major(os_version) >= 13:
+        os_name = IPADOS
+    browser = GA4_BROWSERS.get(browser, BROWSERS.get(browser, browser))
+    return Client(
+        device=DEVICES.get(category.casefold(), ""),
+        os=OPERATING_SYSTEMS.get(os_name, os_name),
+        os_version=os_version if os_name else "",
+        browser=browser,
+        browser_version="" if browser in ("", MOBILE_APP) else _version(browser_text),
     )
 
 
@@ -498,9 +529,9 @@ def _props(params: dict[str, Param]) -> dict[str, str]:
     return props
 
 
-def _campaign(traffic: Any, url: str, bad: Any) -> tuple[dict[str, str], str]:
-    """The event's UTM tags and click id parameter: `collected_traffic_source` when it has
-    any, else the page URL's query."""
+def _campaign(traffic: Any, bad: Any) -> tuple[dict[str, str], str]:
+    """The event's UTM tags and click id parameter from `collected_traffic_source` (the
+    importer reads the page URL's query for what this leaves empty, as the collector does)."""
     if traffic is not None and not isinstance(traffic, dict):
         raise bad("collected_traffic_source", "expected a record")
     traffic = traffic or {}
@@ -510,16 +541,7 @@ def _campaign(traffic: Any, url: str, bad: Any) -> tuple[dict[str, str], str]:
         if value is not None and not isinstance(value, str):
             raise bad(f"collected_traffic_source.{field}", "expected a text")
         utm[tag] = "" if value is None or value in NOT_SET else _text(value, MAX_PROP_VALUE)
-    click_id = next((key for key in CLICK_IDS if traffic.get(key)), "")
-    if any(utm.values()) or click_id:
-        return utm, click_id
-    try:
-        query = dict(parse_qsl(urlsplit(url).query))
-    except ValueError:  # a URL urllib refuses (e.g. a bad IPv6 host)
-        query = {}
-    for tag in utm:
-        utm[tag] = _text(query.get(tag, ""), MAX_PROP_VALUE)
-    return utm, next((key for key in CLICK_IDS if query.get(key)), "")
+    return utm, next((key for key in CLICK_IDS if traffic.get(key)), "")
 
 
 def _revenue(ecommerce: Any, params: dict[str, Param], bad: Any) -> tuple[Decimal | None, str]:

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from events.enrich.clients import screen_size
 from events.enrich.labels import MOBILE_APP
@@ -157,14 +156,10 @@ def _event(row: list[str], columns: dict[str, int], name: str, line: int) -> Raw
     url = f"{path}?{query}" if query else path
     if host:
         url = f"https://{host}{url if url.startswith('/') else '/' + url}"
+    # The UTM tags and click ids of `url_query` are read by the importer (as the collector
+    # reads a page URL's) when these columns are empty or missing (Umami before v2.13).
     utm = {tag: cell(tag) for tag in UTM_TAGS}
-    query_tags = dict(parse_qsl(query)) if query else {}
-    if not any(utm.values()):
-        utm = {tag: _text(query_tags.get(tag, ""), MAX_PROP_VALUE) for tag in UTM_TAGS}
-    click_id = next(
-        (key for key in CLICK_IDS if cell(key) or query_tags.get(key)),
-        "",
-    )
+    click_id = next((key for key in CLICK_IDS if cell(key)), "")
     os_name, os_version = _os(cell("os", 100))
     browser = cell("browser", 100)
     country = cell("country").upper()

@@ -123,20 +123,19 @@ def test_a_pageview_maps_every_column(tmp_path: Path, gz: bool) -> None:
 
 
 def test_the_older_column_set(tmp_path: Path) -> None:
-    event = one(tmp_path, record(url_query="utm_source=news&utm_medium=email&fbclid=1"), OLD_HEADER)
-    assert (
-        event.url,
-        event.visit_key,
-        event.utm_source,
-        event.utm_medium,
-        event.click_id_param,
-    ) == (
-        "https://shop.example/products/red?utm_source=news&utm_medium=email&fbclid=1",
+    """Before v2.13: no UTM columns; the importer reads the tags off the URL's query."""
+    from reports.imports import raw
+
+    query = "utm_source=news&utm_medium=email&fbclid=1"
+    event = one(tmp_path, record(url_query=query), OLD_HEADER)
+    assert (event.url, event.visit_key, event.region) == (
+        f"https://shop.example/products/red?{query}",
         VISIT,
-        "news",
-        "email",
-        "fbclid",
+        "",
     )
+    assert (event.utm_source, event.click_id_param) == ("", "")
+    built = raw.Rows(site_id=1, file_name="u.csv", file_sha256="0" * 64).row(event)
+    assert (built.utm_source, built.utm_medium, built.click_id_param) == ("news", "email", "fbclid")
 
 
 def test_utm_and_click_id_columns(tmp_path: Path) -> None:
