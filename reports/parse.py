@@ -313,6 +313,7 @@ def parse(
         sampling=parse_sampling(body.get("sampling")),
         goals=goals,
         revenue_currency=currency_of(filters, goals),
+        imports=bool(include.get("imports")),
     )
     local = dates.zone(timezone)
     end = span.end.astimezone(local) - dt.timedelta(seconds=1)

@@ -126,6 +126,8 @@ class ReportQuery:
     goals: tuple[GoalDefinition, ...] = ()
     # the revenue metrics' currency: that of the revenue goals filtered on (reports/revenue.py)
     revenue_currency: str = ""
+    # `include.imports`: add imported daily aggregates where they can answer (issue 18)
+    imports: bool = False
 
     @property
     def timezone(self) -> str:

@@ -18,6 +18,7 @@ from reports.query import ReportQuery, interval_of, is_time
 from reports.sampling import sampling
 from reports.sql.builder import run
 from reports.sql.catalog import COUNTS, of_visitor
+from reports.sql.imported import coverage_select, imported_select, imported_table
 from reports.sql.selects import Key, part_select, rank_select
 
 T = TypeVar("T")
@@ -59,6 +60,17 @@ class Report:
     comparison: list[Row | None] | None  # the comparison row of each row, if asked
     sample_fraction: float | None  # None: every row was read
     rank_fraction: float | None = None  # the top list was ranked on this sample
+    imports: ImportsUsed | None = None  # `include.imports` was asked: what came of it
+
+
+@dataclass(frozen=True)
+class ImportsUsed:
+    """Whether imported rows were added, or why not: Plausible's `imports_skip_reason`
+    (`no_imported_data`, `out_of_range`, `unsupported_query`) and a warning in words."""
+
+    included: bool
+    skip_reason: str = ""
+    warning: str = ""
 
 
 def _collect(
@@ -247,6 +259,8 @@ def _position_keys(query: ReportQuery, rows: dict[Key, Values]) -> dict[Key, Val
 
 
 def execute(query: ReportQuery) -> Report:
+    if query.imports:
+        return _execute_with_imports(query)
     the_plan = plan(query)
     sampled = sampling(query)
     fraction = sampled.fraction
@@ -310,3 +324,114 @@ def _comparison_dims(
         else:
             dims.append(value)
     return tuple(dims)
+
+
+def _execute_with_imports(query: ReportQuery) -> Report:
+    """`query` with the imported daily aggregates added where they can answer it
+    (reports/sql/imported.py); else the native answer and why imports were left out."""
+    native = replace(query, imports=False)
+    table, why = imported_table(query)
+    if table is None:
+        return replace(execute(native), imports=ImportsUsed(False, "unsupported_query", why))
+    [coverage] = run(coverage_select(query.site_id, table))
+    if not int(coverage["n"]):
+        return replace(execute(native), imports=ImportsUsed(False, "no_imported_data"))
+    ranges = [query.date_range, *([query.comparison] if query.comparison else [])]
+    if not any(r.first <= coverage["last"] and coverage["first"] <= r.last for r in ranges):
+        return replace(execute(native), imports=ImportsUsed(False, "out_of_range"))
+    # Every native row (no ranking, no page), with the counts the merged rates are made of.
+    extra = (
+        {"visits"}
+        if {"bounce_rate", "visit_duration", "views_per_visit"} & set(query.metrics)
+        else set()
+    )
+    if "views_per_visit" in query.metrics:
+        extra.add("pageviews")
+    if "percentage" in query.metrics:
+        extra.add("visitors")
+    base = replace(
+        native,
+        metrics=(*query.metrics, *sorted(extra - set(query.metrics))),
+        limit=2**62,
+        offset=0,
+        order_by=(),
+    )
+    the_plan = plan(base)
+    fraction = sampling(base).fraction
+    previous = base.over(query.comparison) if query.comparison is not None else None
+
+    def merged(of: ReportQuery) -> Callable[[], dict[Key, Values]]:
+        def job() -> dict[Key, Values]:
+            found = _values(of, the_plan, fraction, None)
+            total = (
+                _total_visitors(of, the_plan, fraction).get((), {}).get("visitors", 0.0)
+                if "percentage" in query.metrics
+                else 0.0
+            )
+            if fraction is not None:
+                total /= fraction
+                for metrics in found.values():
+                    for metric in COUNTS & metrics.keys():
+                        metrics[metric] /= fraction
+            return _with_imported(query, found, _imported(of, table), total)
+
+        return job
+
+    found = together(merged(base), *([merged(previous)] if previous else []))
+    rows = _ordered(query, found[0])[query.offset : query.offset + query.limit]
+    comparison = None
+    if previous is not None:
+        comparison = _compared(query, previous, rows, found[1])
+    return Report(
+        rows=rows,
+        comparison=comparison,
+        sample_fraction=fraction,
+        imports=ImportsUsed(True),
+    )
+
+
+def _imported(query: ReportQuery, table: str) -> dict[Key, Values]:
+    width = len(query.dimensions)
+    found = run(imported_select(query, table))
+    return {
+        tuple(row[f"d{i}"] for i in range(width)): {
+            name[2:]: float(value) for name, value in row.items() if name.startswith("s_")
+        }
+        for row in found
+    }
+
+
+def _with_imported(
+    query: ReportQuery, native: dict[Key, Values], imported: dict[Key, Values], total: float
+) -> dict[Key, Values]:
+    """Native and imported rows of the same dimension values added up: counts summed (a
+    day's imported visitors are added as Plausible does), rates rebuilt from their parts."""
+    merged: dict[Key, Values] = {}
+    for key in native.keys() | imported.keys():
+        ours, theirs = native.get(key, {}), imported.get(key, {})
+        out = dict(ours)
+        for count in ("visitors", "visits", "pageviews", "events"):
+            if count in ours or count in theirs:
+                out[count] = ours.get(count, 0.0) + theirs.get(count, 0.0)
+        our_visits, visits = ours.get("visits", 0.0), out.get("visits", 0.0)
+        if "bounce_rate" in query.metrics:
+            bounces = ours.get("bounce_rate", 0.0) * our_visits / 100 + theirs.get("bounces", 0)
+            out["bounce_rate"] = 100 * bounces / visits if visits else 0.0
+        if "visit_duration" in query.metrics:
+            seconds = ours.get("visit_duration", 0.0) * our_visits + theirs.get(
+                "visit_duration", 0.0
+            )
+            out["visit_duration"] = seconds / visits if visits else 0.0
+        if "views_per_visit" in query.metrics:
+            out["views_per_visit"] = out.get("pageviews", 0.0) / visits if visits else 0.0
+        merged[key] = out
+    if "percentage" in query.metrics:
+        everyone = total + sum(row.get("visitors", 0.0) for row in imported.values())
+        for metrics in merged.values():
+            metrics["percentage"] = 100 * metrics["visitors"] / everyone if everyone else 0.0
+    if not query.dimensions and not merged:
+        merged[()] = {}
+    for metrics in merged.values():
+        for metric in query.metrics:
+            metrics.setdefault(metric, 0.0)
+    return merged

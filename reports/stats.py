@@ -95,10 +95,14 @@ def answer(
             }
         results.append(result)
     meta: dict[str, Any] = {
-        "imports_included": False,
+        "imports_included": report.imports is not None and report.imports.included,
         "sampled": report.sample_fraction is not None,
         "sample_fraction": report.sample_fraction,
     }
+    if report.imports is not None and not report.imports.included:
+        meta["imports_skip_reason"] = report.imports.skip_reason
+        if report.imports.warning:
+            meta["imports_warning"] = report.imports.warning
     if report.sample_fraction is not None:
         meta["sampled_metrics"] = sorted(COUNTS & set(query.metrics))
     elif report.rank_fraction is not None:

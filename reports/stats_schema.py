@@ -162,6 +162,11 @@ RESPONSE_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {
                 "imports_included": {"type": "boolean"},
+                "imports_skip_reason": {
+                    "type": "string",
+                    "enum": ["no_imported_data", "out_of_range", "unsupported_query"],
+                },
+                "imports_warning": {"type": "string"},
                 "sampled": {"type": "boolean"},
                 "sample_fraction": {"type": "number", "nullable": True},
                 "sampled_metrics": {"type": "array", "items": {"type": "string"}},

@@ -29,7 +29,23 @@ from events.clickhouse import get_client
 from events.clickhouse.errors import ClickHouseError
 
 _PARAM_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-TABLES = frozenset({"events", "sessions"})
+TABLES = frozenset(
+    {
+        "events",
+        "sessions",
+        # daily aggregates imported from Plausible (reports/sql/imported.py, migration 0005)
+        "imported_visitors",
+        "imported_sources",
+        "imported_pages",
+        "imported_entry_pages",
+        "imported_exit_pages",
+        "imported_locations",
+        "imported_devices",
+        "imported_browsers",
+        "imported_operating_systems",
+        "imported_custom_events",
+    }
+)
 # A query may not take more memory than this (ClickHouse stops it with an error instead).
 MAX_MEMORY_BYTES = 2 * 2**30
 # A filter on the other table is `session_id IN (subquery)`. session_id is last in the
