@@ -75,7 +75,7 @@ def _ndjson(path: Path, name: str) -> Iterator[RawEvent]:
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                record = json.loads(raw, parse_float=Decimal)
             except ValueError as exc:
                 raise BadImportFile(name, f"not a JSON object ({exc})", line=number) from None
             if not isinstance(record, dict):

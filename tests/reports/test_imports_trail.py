@@ -47,6 +47,16 @@ def traffic(site: Site) -> list[dict[str, Any]]:
         hit(site, DAY + 4 * MIN, "/", ip="192.0.2.12", referrer="https://duck.com/"),
         hit(site, DAY + 5 * MIN, "/", ip="192.0.2.13", query="?utm_source=news&utm_medium=email"),
         hit(site, DAY + 6 * MIN, "/about", ip="192.0.2.13", user_agent=SAFARI_MAC),
+        hit(
+            site,
+            DAY + 7 * MIN,
+            "/-2+3",
+            name="Purchase",
+            ip="192.0.2.13",
+            props={"plan": "pro", "note": '=HYPERLINK("x")'},
+            revenue={"amount": "12.50", "currency": "EUR"},
+        ),
+        hit(site, DAY + 8 * MIN, "/about", name="engagement", ip="192.0.2.13", sd=80, e=4200),
         hit(site, DAY + dt.timedelta(hours=2), "/", ip="192.0.2.10"),  # a second visit
         hit(site, DAY + dt.timedelta(days=1), "/docs", ip="192.0.2.14", user_agent=SAFARI_MAC),
     ]
@@ -85,6 +95,7 @@ def report(site: Site, body: dict[str, Any]) -> Any:
 
 
 def export(site: Site, fmt: str, directory: Path) -> Path:
+    directory.mkdir(exist_ok=True)
     request = raw_export.parse_request(site, date_range=RANGE, format=fmt, filters=[])
     path = directory / raw_export.filename(request)
     with path.open("wb") as out:
@@ -127,6 +138,11 @@ def test_an_imported_trail_export_gives_every_report_of_the_original(
     assert job.rows == len(traffic(original)) == events_of(copy)
     for body in REPORTS:
         assert report(copy, body) == report(original, body), body
+    # Every event as it was, to its id, visitor and visit: the copy's export is the original's.
+    again = export(copy, "ndjson", tmp_path / "again")
+    assert sorted(again.read_bytes().splitlines()) == sorted(
+        export(original, "ndjson", tmp_path).read_bytes().splitlines()
+    )
     described = services.describe(job)
     assert described["status"] == "done" and described["progress"] == 1.0
     assert described["first_day"] == DAY.date().isoformat()
@@ -225,7 +241,7 @@ def test_events_whose_ids_exist_are_not_doubled(
             lambda text: _spoil_csv_cell(text, 3, "timestamp", "yesterday"),
             "line 3, column timestamp",
         ),
-        ("ndjson", lambda text: text + "{not json\n", "line 10"),
+        ("ndjson", lambda text: text + "{not json\n", "the last line"),
     ],
 )
 def test_a_bad_file_fails_naming_file_line_and_column_and_keeps_nothing(
@@ -238,6 +254,8 @@ def test_a_bad_file_fails_naming_file_line_and_column_and_keeps_nothing(
 ) -> None:
     path = export(original, fmt, tmp_path)
     path.write_text(spoil(path.read_text()))
+    if where == "the last line":
+        where = f"line {len(path.read_text().splitlines())}"
     copy = make_site("imports-bad.example.com")
     job = start_and_run(copy, path, name=f"bad.{fmt}")
     assert job.status == Status.FAILED
