@@ -29,6 +29,7 @@ import io
 import re
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,7 +50,7 @@ from trail.config import redact
 
 TARGET_ALIAS = "move_target"
 CHECKPOINTS = "trail_move_checkpoints"
-CHUNK_ROWS = 500_000  # rows per chunk (whole days: a busy day may make a bigger one)
+CHUNK_ROWS = 300_000  # rows per chunk (whole days: a busy day may make a bigger one)
 DJANGO_STEP = "database"
 # The accounts database's apps that move: Trail's own, and allauth's e-mail addresses.
 APP_LABELS = ("accounts", "trail_sites", "events", "reports", "frontend", "trail", "account")
@@ -177,6 +178,7 @@ def moved_models() -> list[type[models.Model]]:
         for model in chosen
         for f in model._meta.local_many_to_many
         if f.remote_field.through._meta.auto_created  # type: ignore[union-attr]
+        and f.related_model in chosen  # not auth's groups and permissions (ids differ)
     ]
     pending = chosen + through
     ordered: list[type[models.Model]] = []
@@ -415,15 +417,18 @@ def _clear(target: ClickHouse, chunk: Chunk) -> None:
     target.command(f"DELETE FROM {checked_identifier(chunk.table.name)} WHERE {where}", params)  # noqa: S608
 
 
-def copy_chunk(source: ClickHouse, target: ClickHouse, chunk: Chunk) -> int:
-    """Copy one chunk (after checking what an interrupted run left of it); rows written."""
-    expected = measure(source, chunk)
+def copy_chunk(
+    source: ClickHouse, target: ClickHouse, chunk: Chunk, rows: Callable[[], pa.Table]
+) -> int:
+    """Copy one chunk, its `rows` read from the source, after checking what an interrupted
+    run left of it in the target; rows written."""
+    expected = measure(source, chunk) if chunk.table.collapsing else chunk.rows
     there = measure(target, chunk)
     if there == expected and expected != 0:
         return 0  # whole: inserted just before an interruption
     if there:
         _clear(target, chunk)
-    return write_chunk(target, chunk, read_chunk(source, chunk))
+    return write_chunk(target, chunk, rows())
 
 
 @dataclass
@@ -517,11 +522,18 @@ def move(
     )
     if progress is not None:
         progress.start(total)
-    for chunk in todo:
-        result.copied_rows += copy_chunk(source, target, chunk)
-        record(target, chunk.step, chunk.rows)
-        if progress is not None:
-            progress.advance(chunk)
+    # The next chunk is read from the source while this one goes into the target.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="move-read") as reader:
+        ahead = [reader.submit(read_chunk, source, todo[0])] if todo else []
+        for n, chunk in enumerate(todo):
+            current = ahead.pop()
+            if n + 1 < len(todo):
+                ahead.append(reader.submit(read_chunk, source, todo[n + 1]))
+            result.copied_rows += copy_chunk(source, target, chunk, current.result)
+            current.cancel()
+            record(target, chunk.step, chunk.rows)
+            if progress is not None:
+                progress.advance(chunk)
     if progress is not None:
         progress.finish()
     for table in wanted:
