@@ -110,7 +110,7 @@ def native(site: Site) -> list[dict[str, Any]]:
 NATIVE_VISITORS = 2  # each a visit of one page view: a bounce of 0 s
 
 
-def imported_rows(site_id: int, import_id: int) -> int:
+def imported_rows(site_id: int, import_id: int | str) -> int:
     total = 0
     for table in plausible.FILES:
         [row] = get_client().query(

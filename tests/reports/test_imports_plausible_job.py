@@ -78,9 +78,10 @@ def test_a_zip_imports_shows_in_reports_and_is_deleted(
 
 
 def test_a_bad_zip_fails_naming_the_cell_and_keeps_nothing(site: Site, tmp_path: Path) -> None:
-    files: dict[str, str | bytes] = dict(export_files())
-    files["imported_devices.csv"] = "date,device,visitors,visits,visit_duration,bounces,pageviews\n"
-    files["imported_devices.csv"] += "2024-01-01,Desktop,1,1,0,0,1\n2024-01-02,Mobile,x,1,0,0,1\n"
+    files = export_files()
+    header = "date,device,visitors,visits,visit_duration,bounces,pageviews\n"
+    rows = "2024-01-01,Desktop,1,1,0,0,1\n2024-01-02,Mobile,x,1,0,0,1\n"
+    files["imported_devices.csv"] = header + rows
     job_id = start(site, write_zip(tmp_path / "export.zip", files))
     job = described(site, job_id)
     assert job["status"] == "failed"
