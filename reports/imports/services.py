@@ -25,6 +25,7 @@ import importlib
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -229,7 +230,7 @@ def run(ctx: data_jobs.JobContext) -> None:
             _purge(site.pk, import_id, source_name)
         raise
     finally:
-        shutil.rmtree(imports_dir() / str(job.parameters.get("directory", "")), ignore_errors=True)
+        _remove_files(job)
 
 
 def _run_raw(
@@ -272,6 +273,12 @@ def _run_raw(
     DataJob.objects.filter(pk=ctx.job.pk).update(parameters=parameters)
     ctx.job.parameters = parameters
     ctx.job.rows = published
+
+
+def _remove_files(job: DataJob) -> None:
+    directory = str(job.parameters.get("directory", ""))
+    if directory:
+        shutil.rmtree(imports_dir() / directory, ignore_errors=True)
 
 
 def _purge(site_id: int, import_id: str, source_name: str) -> None:
@@ -317,6 +324,7 @@ def import_delete(*, job: DataJob) -> None:
     """Cancel a queued or running import (its rows are removed as it stops; the job stays,
     `cancelled`), or remove a finished one's data and the job itself."""
     site_id = job.site_id
+    _remove_files(job)
     if data_jobs.cancel(job):
         if site_id is not None:  # in case the runner already stopped
             _purge(site_id, str(job.pk), str(job.parameters.get("source", "")))
@@ -338,6 +346,7 @@ def sweep() -> int:
         ).values_list("pk", flat=True)
     }
     swept = 0
+    _sweep_files()
     for site_id, import_id in raw.import_ids():
         if import_id in active_or_done:
             continue
@@ -345,6 +354,24 @@ def sweep() -> int:
         _purge(site_id, import_id, str(job.parameters.get("source", "")) if job else "")
         swept += 1
     return swept
+
+
+def _sweep_files() -> None:
+    """Delete the file directories no queued or running import needs (a crash's leftovers),
+    once an hour old (a directory younger may belong to an import being created)."""
+    root = imports_dir()
+    if not root.is_dir():
+        return
+    needed = {
+        str(job.parameters.get("directory", ""))
+        for job in DataJob.objects.filter(kind__in=kinds(), status__in=DataJob.ACTIVE)
+    }
+    cutoff = time.time() - 3600
+    for entry in root.iterdir():
+        if entry.name in ("uploads", *needed) or not entry.is_dir():
+            continue
+        if entry.stat().st_mtime < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def describe(job: DataJob) -> dict[str, Any]:

@@ -339,3 +339,40 @@ def test_the_sweep_removes_what_a_crashed_import_left(
     DataJob.objects.filter(pk=job.pk).update(status=Status.FAILED, error="interrupted")
     assert services.sweep() >= 1
     assert events_of(copy) == 0
+
+
+def test_several_files_in_one_import_and_names_that_try_to_climb(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    path = export(original, "ndjson", tmp_path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    first.write_bytes(b"".join(lines[:5]))
+    second.write_bytes(b"".join(lines[5:]))
+    copy = make_site("imports-several.example.com")
+    job = services.import_start(
+        site=copy,
+        source="trail",
+        uploads=[("../../etc/a.ndjson", first), ("/abs/b.ndjson", second)],
+        actor=None,
+    )
+    assert [f["name"] for f in services.describe(job)["files"]] == ["a.ndjson", "b.ndjson"]
+    data_jobs.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.DONE and job.rows == len(lines) == events_of(copy)
+    assert not (services.imports_dir() / job.parameters["directory"]).exists()  # files gone
+
+
+def test_deleting_a_queued_import_cancels_it_and_it_never_runs(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    path = export(original, "ndjson", tmp_path)
+    copy = make_site("imports-cancel-queued.example.com")
+    job = services.import_start(site=copy, source="trail", uploads=[(path.name, path)], actor=None)
+    services.import_delete(job=job)
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    assert not (services.imports_dir() / job.parameters["directory"]).exists()  # files gone
+    assert data_jobs.run(job.pk) == Status.CANCELLED
+    assert events_of(copy) == 0
+    assert services.imports_for_site(site=copy) == [job]
