@@ -309,7 +309,7 @@ def _parquet(path: Path, name: str) -> Iterator[RawEvent]:
     try:
         batches = parquet.iter_batches(batch_size=PARQUET_BATCH, columns=wanted)
         for batch in batches:
-            for row in _rows(batch):
+            for row in batch.to_pylist():
                 number += 1
                 event = _event(row, name, number)
                 if event is not None:
@@ -318,59 +318,6 @@ def _parquet(path: Path, name: str) -> Iterator[RawEvent]:
         raise
     except Exception as exc:  # a corrupt page or column chunk
         raise BadImportFile(name, f"not a readable Parquet file ({exc})", line=number + 1) from exc
-
-
-def _rows(batch: Any) -> Iterator[dict[str, Any]]:
-    """A record batch's rows as the dictionaries NDJSON gives (`to_pylist`), with
-    `event_params` rebuilt from its flat key and value columns: pyarrow's conversion of
-    nested lists of structs is the slow part of reading a GA4 Parquet file."""
-    columns = {}
-    for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        columns[name] = (
-            _params_column(column) if name == "event_params" else None
-        ) or column.to_pylist()
-    names = list(columns)
-    for values in zip(*columns.values(), strict=True):
-        yield dict(zip(names, values, strict=True))
-
-
-def _params_column(column: Any) -> list[Any] | None:
-    """`event_params` (list<struct<key, value struct<string_value, int_value, float_value,
-    double_value>>>) converted column by column; None for another shape (then pyarrow's
-    own conversion, and the row checks, apply)."""
-    import pyarrow as pa
-
-    if not pa.types.is_list(column.type) or not pa.types.is_struct(column.type.value_type):
-        return None
-    items = column.values  # every item of the batch; `offsets` index into it
-    names = [items.type.field(i).name for i in range(items.type.num_fields)]
-    fields: dict[str, Any] = dict(zip(names, items.flatten(), strict=True))
-    if set(fields) != {"key", "value"} or not pa.types.is_struct(fields["value"].type):
-        return None
-    values = fields["value"]
-    kinds = [values.type.field(i).name for i in range(values.type.num_fields)]
-    keys = fields["key"].to_pylist()
-    value_null = values.is_null().to_pylist()
-    cells = [array.to_pylist() for array in values.flatten()]
-    offsets = column.offsets.to_pylist()
-    nulls = column.is_null().to_pylist()
-    rows: list[Any] = []
-    for index, null in enumerate(nulls):
-        if null:
-            rows.append(None)
-            continue
-        rows.append(
-            [
-                {
-                    "key": keys[at],
-                    "value": None
-                    if value_null[at]
-                    else {kind: cell[at] for kind, cell in zip(kinds, cells, strict=True)},
-                }
-                for at in range(offsets[index], offsets[index + 1])
-            ]
-        )
-    return rows
 
 
 def _text(value: Any, limit: int) -> str:
