@@ -15,7 +15,7 @@ import csv
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from reports.imports.rows import BadImportFile, RawEvent
 from reports.raw_export import COLUMNS
 
 NAMES = tuple(column.name for column in COLUMNS)
+_NAME_SET = frozenset(NAMES)
 TEXT = frozenset(column.name for column in COLUMNS if column.text)
 PARQUET_BATCH = 65_536
 
@@ -58,7 +59,9 @@ def parse(path: Path, name: str) -> Iterator[RawEvent]:
         yield from _parquet(path, name)
 
 
-def _check_header(found: list[str] | tuple[str, ...], name: str, line: int | None) -> None:
+def _check_header(found: Collection[str], name: str, line: int | None) -> None:
+    if _NAME_SET.issubset(found):
+        return
     missing = [column for column in NAMES if column not in found]
     if missing:
         raise BadImportFile(
@@ -80,7 +83,7 @@ def _ndjson(path: Path, name: str) -> Iterator[RawEvent]:
                 raise BadImportFile(name, f"not a JSON object ({exc})", line=number) from None
             if not isinstance(record, dict):
                 raise BadImportFile(name, "not a JSON object", line=number)
-            _check_header(tuple(record), name, number)
+            _check_header(record.keys(), name, number)
             yield _event(record, name, number, text=False)
 
 
