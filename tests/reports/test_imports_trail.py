@@ -376,3 +376,40 @@ def test_deleting_a_queued_import_cancels_it_and_it_never_runs(
     assert data_jobs.run(job.pk) == Status.CANCELLED
     assert events_of(copy) == 0
     assert services.imports_for_site(site=copy) == [job]
+
+
+def test_a_parquet_cell_of_the_wrong_type_names_its_row_and_column(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = export(original, "parquet", tmp_path)
+    table = pq.read_table(path)
+    index = table.schema.get_field_index("visitor_id")
+    spoiled = ["x" if row == 2 else str(v) for row, v in enumerate(table["visitor_id"].to_pylist())]
+    table = table.set_column(index, "visitor_id", pa.array(spoiled))
+    pq.write_table(table, path)
+    copy = make_site("imports-bad-parquet.example.com")
+    job = start_and_run(copy, path, name="bad.parquet")
+    assert job.status == Status.FAILED
+    assert job.error.startswith("bad.parquet, line 3, column visitor_id"), job.error
+    assert events_of(copy) == 0
+
+
+def test_a_file_that_is_not_an_export_fails_and_keeps_nothing(
+    make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    site = make_site("imports-not-export.example.com")
+    for name, content in [
+        ("x.parquet", b"PAR1 not really"),
+        ("x.csv", b"a,b\n1,2\n"),
+        ("x.ndjson", b'{"a": 1}\n'),
+        ("x.csv", b"\xff\xfe\x00bad"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        job = start_and_run(site, path)
+        assert job.status == Status.FAILED and job.error.startswith(name), job.error
+        DataJob.objects.filter(pk=job.pk).delete()
+    assert events_of(site) == 0
