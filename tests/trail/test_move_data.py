@@ -395,6 +395,7 @@ def test_a_run_interrupted_then_resumed_adds_no_duplicates(
         ("sqlite:////nonexistent-dir/x.sqlite3", "{ch}", "--to-database: the directory"),
         ("{db}", "http://127.0.0.1:{closed}", "--to-clickhouse: cannot reach"),
         ("{db}", "ftp://127.0.0.1/", "--to-clickhouse: expected an http://"),
+        ("{source}", "{ch}", "--to-database: the target is the database Trail runs on"),
     ],
 )
 def test_a_wrong_target_fails_clearly_and_changes_nothing(
@@ -407,7 +408,16 @@ def test_a_wrong_target_fails_clearly_and_changes_nothing(
 ) -> None:
     site = make_site("wrong-target.example.com")
     closed = _free_port()
-    to_db = to_db.format(db=target_database, closed=closed)
+    source = connection.settings_dict
+    if "{source}" in to_db and str(source["NAME"]).startswith("file:"):
+        pytest.skip("the embedded suite's SQLite test database is in memory: no URL names it")
+    source_url = (
+        f"sqlite:///{source['NAME']}"
+        if connection.vendor == "sqlite"
+        else f"postgresql://{source['USER']}:{source['PASSWORD']}@{source['HOST']}:"
+        f"{source['PORT'] or 5432}/{source['NAME']}"
+    )
+    to_db = to_db.format(db=target_database, closed=closed, source=source_url)
     to_ch = to_ch.format(ch=target_clickhouse, closed=closed)
     with pytest.raises(CommandError, match=error):
         _run(to_db, to_ch, [site])
