@@ -30,6 +30,9 @@ from reports.sql.builder import run as run_select
 from reports.sql.selects import first_day_select
 
 SOURCE = "plausible_csv"
+# Rows are written as `staging:<import id>` and renamed when the whole zip is in: reports
+# never read staged rows (reports/sql/imported.py), so a running import stays invisible.
+STAGING = "staging:"
 MAX_RATIO = 100  # a member inflating more than this is a zip bomb
 DEFAULT_MAX_BYTES = 20 * 2**30  # when TRAIL_IMPORT_MAX_BYTES is not set
 CHUNK_ROWS = 50_000  # rows per INSERT
@@ -289,7 +292,11 @@ def run(
     day is Trail's). Any bad file raises `BadImportFile` after removing what this import
     had written. `progress(fraction, rows=…)` as a data job's context takes it."""
     try:
-        return _run(site.id, str(import_id), Path(path), progress, name or Path(path).name)
+        found = _run(
+            site.id, STAGING + str(import_id), Path(path), progress, name or Path(path).name
+        )
+        _publish(site.id, str(import_id))
+        return found
     except BaseException:
         delete(site.id, import_id)
         raise
@@ -352,14 +359,36 @@ def _run(site_id: int, import_id: str, path: Path, progress: Progress, file: str
     }
 
 
+def _publish(site_id: int, import_id: str) -> None:
+    """The staged rows under the import's own id, then the staged ones removed: reports
+    (which skip staged rows) see the whole import at once, never a part of it."""
+    client = get_client()
+    params = {"site": site_id, "final": import_id, "staged": STAGING + import_id}
+    for table in FILES:
+        columns = ", ".join(STORED[table])
+        client.command(
+            f"INSERT INTO {table} (site_id, import_id, {columns})"  # noqa: S608 (our names)
+            f" SELECT site_id, {{final:String}}, {columns} FROM {table}"
+            " WHERE site_id = {site:UInt64} AND import_id = {staged:String}",
+            params,
+        )
+    _delete(site_id, STAGING + import_id)
+
+
 def delete(site_id: int, import_id: str | int) -> None:
-    """Remove every row `import_id` wrote (all imported tables): deleting an import."""
+    """Remove every row `import_id` wrote (all imported tables, staged ones too): deleting
+    an import, or cleaning up after a failed or cancelled one."""
+    _delete(site_id, str(import_id))
+    _delete(site_id, STAGING + str(import_id))
+
+
+def _delete(site_id: int, import_id: str) -> None:
     client = get_client()
     for table in FILES:
         client.command(
             f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}"  # noqa: S608 (our names)
             " AND import_id = {import_id:String}",
-            {"site": site_id, "import_id": str(import_id)},
+            {"site": site_id, "import_id": import_id},
         )
 
 

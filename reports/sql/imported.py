@@ -39,6 +39,11 @@ TABLES = (
 )
 
 
+# An import's rows are staged as `staging:<id>` until the whole file is in
+# (reports/imports/plausible.py): reports read published rows only.
+PUBLISHED = "NOT startsWith(import_id, 'staging:')"
+
+
 def _labelled(column: str, empty: str) -> str:
     return f"if({column} = '', '{empty}', {column})"
 
@@ -160,7 +165,8 @@ def imported_select(query: ReportQuery, table: str) -> Select:
     ]
     span = query.date_range
     where: list[str | Expr] = [
-        f"date >= {binder.bind(span.first, 'Date')} AND date <= {binder.bind(span.last, 'Date')}"
+        f"date >= {binder.bind(span.first, 'Date')} AND date <= {binder.bind(span.last, 'Date')}",
+        PUBLISHED,
     ]
     where.append(all_of(_filter(node, binder) for node in query.filters))
     columns = [f"{sql} AS d{i}" for i, sql in enumerate(dims)]
@@ -190,4 +196,5 @@ def coverage_select(site_id: int, table: str) -> Select:
         site_id=site_id,
         table=table,
         columns=("count() AS n", "min(date) AS first", "max(date) AS last"),
+        where=(PUBLISHED,),
     )

@@ -22,6 +22,7 @@ import pytest
 from events.clickhouse import get_client
 from reports.imports import plausible
 from reports.imports.rows import BadImportFile
+from reports.stats import answer
 from sites.models import Site
 from tests import factories
 from tests.reports.conftest import CHROME_ANDROID, FIREFOX, drop_seeded, hit, post_json, seed_sites
@@ -115,8 +116,8 @@ def imported_rows(site_id: int, import_id: int | str) -> int:
     for table in plausible.FILES:
         [row] = get_client().query(
             f"SELECT count() AS n FROM {table} WHERE site_id = {{s:UInt64}}"  # noqa: S608
-            " AND import_id = {i:String}",
-            {"s": site_id, "i": str(import_id)},
+            " AND import_id IN ({i:String}, {staged:String})",
+            {"s": site_id, "i": str(import_id), "staged": f"staging:{import_id}"},
         )
         total += int(row["n"])
     return total
@@ -397,6 +398,27 @@ def test_a_bad_cell_names_file_line_and_column(
     files["imported_visitors.csv"] = f"{header}\n2024-01-01,1,1,0,1,0\n{row}\n"
     refused = attempt(fresh, write_zip(tmp_path / "cell.zip", files))
     assert (refused.file, refused.line, refused.column) == ("imported_visitors.csv", 3, column)
+
+
+def test_a_running_import_is_invisible_to_reports(fresh: Site, tmp_path: Path) -> None:
+    seen: list[Any] = []
+    body = {
+        "site_id": fresh.domain,
+        "metrics": ["visitors"],
+        "date_range": RANGE,
+        "include": {"imports": True},
+    }
+
+    def progress(fraction: float, **_: Any) -> None:  # after each file: some rows are in
+        seen.append((imported_rows(fresh.id, 601), answer(site=fresh, body=body)["meta"]))
+
+    plausible.run(site=fresh, import_id=601, path=write_zip(tmp_path / "e.zip", good_files()),
+                  progress=progress)  # fmt: skip
+    assert seen and all(rows > 0 for rows, _ in seen)
+    assert all(meta["imports_skip_reason"] == "no_imported_data" for _, meta in seen)
+    assert answer(site=fresh, body=body)["meta"]["imports_included"] is True
+    plausible.delete(fresh.id, 601)
+    assert imported_rows(fresh.id, 601) == 0
 
 
 def test_deleting_an_import_removes_exactly_its_rows(fresh: Site, tmp_path: Path) -> None:
