@@ -13,10 +13,11 @@ class Disconnected(Exception):
     """The client went away before its body arrived: nobody to answer."""
 
 
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it is over `limit` bytes (the rest is left
-    unread). Raises `Disconnected` when the client leaves first."""
-    chunks, size = [], 0
+async def read_into(receive: Receive, write: Callable[[bytes], Any], limit: int) -> int | None:
+    """Hand each piece of the body to `write` as it arrives; its size, or None as soon as it
+    is over `limit` bytes (the rest is left unread). Raises `Disconnected` when the client
+    leaves first."""
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -25,6 +26,13 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         size += len(chunk)
         if size > limit:
             return None
-        chunks.append(chunk)
+        write(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return size
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body in memory, or None as soon as it is over `limit` bytes."""
+    chunks: list[bytes] = []
+    size = await read_into(receive, chunks.append, limit)
+    return None if size is None else b"".join(chunks)

@@ -9,7 +9,9 @@ gate:
   it answers `429` at once, without reading the body (requests whose body has arrived are
   not counted: they wait for the server, not for the client);
 - reads the whole body within `body_timeout` seconds of the request's headers (else `408`),
-  up to `max_body` bytes (else `413`);
+  up to `max_body` bytes (else `413`); an upload (`Uploads`: an import's files, up to
+  gigabytes) is spooled to a temporary file instead of memory, up to its own cap, and must
+  declare its length (else `411`), which buys it time at `MIN_UPLOAD_RATE`;
 - only then runs the WSGI application in a pool of `threads` threads, with the body in
   memory, and sends the answer from the loop: a streamed answer is pulled from the
   application in batches, in the pool, and written by the loop, so a slow reader holds no
@@ -24,13 +26,17 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
 
-from common.asgi import Disconnected, Receive, read_body
+from common.asgi import Disconnected, Receive, read_into
 from common.clients import request_client_ip
 
 Scope = dict[str, Any]
@@ -40,7 +46,19 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Headers = list[tuple[bytes, bytes]]
 
 BATCH_BYTES = 256 * 1024  # a streamed answer is pulled from the pool this much at a time
+MIN_UPLOAD_RATE = 256 * 1024  # bytes/s an upload is given time for, beyond body_timeout
+SPOOL_IN_MEMORY = 1024 * 1024  # an upload's first bytes stay in memory, the rest on disk
 _UNPREFIXED = {"CONTENT_TYPE", "CONTENT_LENGTH"}
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """The requests whose body may be large: `POST` to a path `path` matches, spooled under
+    `directory`, at most `max_bytes`."""
+
+    path: re.Pattern[str]
+    max_bytes: int
+    directory: Path
 
 
 class _Refused(Exception):
@@ -79,13 +97,11 @@ def environ_of(scope: Scope) -> dict[str, Any]:
     return environ
 
 
-async def _body(receive: Receive, declared: str, limit: int) -> bytes:
-    if declared.isdigit() and int(declared) > limit:
-        raise _Refused(413, f"body too large: at most {limit} bytes")
-    body = await read_body(receive, limit)
-    if body is None:
-        raise _Refused(413, f"body too large: at most {limit} bytes")
-    return body
+def _spool(directory: Path) -> IO[bytes]:
+    """An upload's body: in memory up to SPOOL_IN_MEMORY, then a file in `directory`
+    (deleted when closed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, mode="w+b", dir=str(directory))
 
 
 def _pull(chunks: Iterator[bytes]) -> tuple[list[bytes], bool]:
@@ -110,8 +126,10 @@ class Gate:
         body_timeout: float,
         max_per_client: int,
         max_body: int,
+        uploads: Uploads | None = None,
     ):
         self.app = app
+        self.uploads = uploads
         self.body_timeout = body_timeout
         self.max_per_client = max_per_client
         self.max_body = max_body
@@ -123,39 +141,65 @@ class Gate:
         if scope["type"] != "http":
             return  # no websockets, no lifespan (granian runs the `asginl` interface)
         environ = environ_of(scope)
+        upload = self._is_upload(scope)
+        body = _spool(upload.directory) if upload else io.BytesIO()
         try:
-            body = await self._receive(environ, receive)
-        except _Refused as refused:
-            await _refuse(send, refused.status, refused.message, retry=refused.status == 429)
-            return
-        except Disconnected:
-            return
-        environ["wsgi.input"] = io.BytesIO(body)
-        if body or "CONTENT_LENGTH" in environ:  # a chunked body gets its real length
-            environ["CONTENT_LENGTH"] = str(len(body))
-        loop = asyncio.get_running_loop()
-        status, headers, batch, rest = await loop.run_in_executor(self.pool, self._run, environ)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        more = rest is not None
-        await send({"type": "http.response.body", "body": b"".join(batch), "more_body": more})
-        if rest is not None:
-            await self._stream(loop, rest, send)
+            try:
+                size = await self._receive(environ, receive, body, upload)
+            except _Refused as refused:
+                await _refuse(send, refused.status, refused.message, retry=refused.status == 429)
+                return
+            except Disconnected:
+                return
+            body.seek(0)
+            environ["wsgi.input"] = body
+            if size or "CONTENT_LENGTH" in environ:  # a chunked body gets its real length
+                environ["CONTENT_LENGTH"] = str(size)
+            loop = asyncio.get_running_loop()
+            status, headers, batch, rest = await loop.run_in_executor(self.pool, self._run, environ)
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            more = rest is not None
+            await send({"type": "http.response.body", "body": b"".join(batch), "more_body": more})
+            if rest is not None:
+                await self._stream(loop, rest, send)
+        finally:
+            body.close()  # an upload's spool file goes with it
 
-    async def _receive(self, environ: dict[str, Any], receive: Receive) -> bytes:
-        """The whole body, counted against its client's bound while it is awaited."""
+    def _is_upload(self, scope: Scope) -> Uploads | None:
+        uploads = self.uploads
+        if uploads is None or scope["method"] != "POST":
+            return None
+        return uploads if uploads.path.fullmatch(scope["path"]) else None
+
+    async def _receive(
+        self, environ: dict[str, Any], receive: Receive, sink: IO[bytes], upload: Uploads | None
+    ) -> int:
+        """The whole body into `sink`, its size; counted against its client's bound while it
+        is awaited."""
         client = request_client_ip(environ)
         if self.waiting[client] >= self.max_per_client:
             raise _Refused(429, "too many requests from one address are still sending")
+        declared = environ.get("CONTENT_LENGTH", "")
+        limit, deadline = self.max_body, float(self.body_timeout)
+        if upload is not None:
+            if not declared.isdigit():
+                raise _Refused(411, "an upload must declare its Content-Length")
+            limit, deadline = upload.max_bytes, deadline + int(declared) / MIN_UPLOAD_RATE
+        if declared.isdigit() and int(declared) > limit:
+            raise _Refused(413, f"body too large: at most {limit} bytes")
         self.waiting[client] += 1
         try:
-            async with asyncio.timeout(self.body_timeout):
-                return await _body(receive, environ.get("CONTENT_LENGTH", ""), self.max_body)
+            async with asyncio.timeout(deadline):
+                size = await read_into(receive, sink.write, limit)
         except TimeoutError:
-            raise _Refused(408, f"the body did not arrive within {self.body_timeout:g} s") from None
+            raise _Refused(408, f"the body did not arrive within {deadline:.3g} s") from None
         finally:
             self.waiting[client] -= 1
             if not self.waiting[client]:
                 del self.waiting[client]
+        if size is None:
+            raise _Refused(413, f"body too large: at most {limit} bytes")
+        return size
 
     def _run(self, environ: dict[str, Any]) -> tuple[int, Headers, list[bytes], Any]:
         """In the pool: the application's status, headers, first batch, and the rest if any."""

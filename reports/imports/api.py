@@ -16,6 +16,7 @@ Uploads are streamed to disk (`ImportUploadHandler`: a temporary file under
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,10 @@ ERRORS = {
         response=ERROR_SCHEMA, description="over the key's rate limit (Retry-After)"
     ),
 }
+
+# The requests whose body is an upload: the server's gate (trail/gate.py) spools them to
+# disk instead of holding them in memory (a `POST` to the create route).
+UPLOAD_PATH = re.compile(r"/api/v1/sites/[^/]+/imports")
 
 
 class _DiskFile(UploadedFile):

@@ -7,11 +7,13 @@ tests/security/test_slow_clients.py."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from tests.helpers import run_in_own_loop
-from trail.gate import BATCH_BYTES, Gate, environ_of
+from trail.gate import BATCH_BYTES, MIN_UPLOAD_RATE, SPOOL_IN_MEMORY, Gate, Uploads, environ_of
 
 SCOPE: dict[str, Any] = {
     "type": "http",
@@ -145,3 +147,68 @@ def test_a_streamed_answer_goes_out_in_batches_and_is_closed() -> None:
     assert sum(map(len, sent)) == chunks * 64 * 1024
     assert max(map(len, sent)) <= BATCH_BYTES
     assert len(sent) >= 3 and Streamed.closed
+
+
+# Uploads (an import's files): spooled to disk past SPOOL_IN_MEMORY, their own cap and time
+
+
+def _upload_gate(tmp_path: Path, app: Any = echo, max_bytes: int = 5 * SPOOL_IN_MEMORY) -> Gate:
+    uploads = Uploads(path=re.compile(r"/up/[^/]+"), max_bytes=max_bytes, directory=tmp_path)
+    return gate(app, uploads=uploads)
+
+
+def _upload_scope(length: int | None, path: str = "/up/x") -> dict[str, Any]:
+    headers = [h for h in SCOPE["headers"] if h[0] != b"content-length"]
+    if length is not None:
+        headers.append((b"content-length", str(length).encode()))
+    return dict(SCOPE, path=path, headers=headers)
+
+
+def test_an_upload_past_the_body_cap_is_spooled_to_disk_and_read_whole(tmp_path: Path) -> None:
+    piece = b"u" * (SPOOL_IN_MEMORY // 2)
+    pieces = 5  # 2.5 MiB: over SPOOL_IN_MEMORY and far over max_body (100)
+    seen: dict[str, Any] = {}
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen["on_disk"] = environ["wsgi.input"]._rolled  # SpooledTemporaryFile's own flag
+        seen["length"] = environ["CONTENT_LENGTH"]
+        data = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(len(data)).encode(), b":", data[:1]]
+
+    messages = [body(piece, more=True) for _ in range(pieces - 1)] + [body(piece)]
+    status, _, sent = call(_upload_gate(tmp_path, app), messages, scope=_upload_scope(pieces * len(piece)))  # fmt: skip
+    assert (status, b"".join(sent)) == (200, f"{pieces * len(piece)}:u".encode())
+    assert seen["length"] == str(pieces * len(piece))
+    assert seen["on_disk"]  # past SPOOL_IN_MEMORY: an (unnamed) file in tmp_path
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_upload_must_declare_its_length(tmp_path: Path) -> None:
+    status, _, sent = call(_upload_gate(tmp_path), [body(b"x")], scope=_upload_scope(None))
+    assert status == 411 and b"Content-Length" in sent[0]
+
+
+def test_an_upload_over_its_cap_is_413_declared_or_not(tmp_path: Path) -> None:
+    app = _upload_gate(tmp_path, max_bytes=1000)
+    assert call(app, [body(b"")], scope=_upload_scope(1001))[0] == 413
+    lying = [body(b"x" * 600, more=True), body(b"x" * 600)]
+    assert call(app, lying, scope=_upload_scope(10))[0] == 413
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_paths_and_methods_keep_the_body_cap(tmp_path: Path) -> None:
+    app = _upload_gate(tmp_path)
+    assert call(app, [body(b"x" * 101)], scope=_upload_scope(101, path="/up/x/more"))[0] == 413
+    get = dict(_upload_scope(101), method="GET")
+    assert call(app, [body(b"x" * 101)], scope=get)[0] == 413
+
+
+def test_an_upload_gets_time_for_its_declared_size(tmp_path: Path) -> None:
+    # body_timeout 1 s; 512 KiB declared buys 2 s more at MIN_UPLOAD_RATE: a 1.5 s pause passes
+    size = 2 * MIN_UPLOAD_RATE
+    messages = [body(b"a" * (size - 1), more=True), body(b"b")]
+    assert call(_upload_gate(tmp_path), messages, pause=1.5, scope=_upload_scope(size))[0] == 200
+    slow = [body(b"a", more=True), body(b"b")]
+    status, _, sent = call(_upload_gate(tmp_path), slow, pause=1.5, scope=_upload_scope(2))
+    assert status == 408 and b"within 1 s" in sent[0]  # 2 bytes buy no time

@@ -21,8 +21,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from reports.imports import services as imports
+from reports.imports.api import UPLOAD_PATH
 from trail import preflight, runtime
-from trail.gate import Gate
+from trail.gate import Gate, Uploads
 
 APPLICATION = "trail.wsgi:application"
 WORKERS_KILL_TIMEOUT = 5  # seconds; granian takes whole seconds
@@ -42,6 +44,9 @@ def load_application(target: str) -> Any:
         body_timeout=settings.TRAIL.body_timeout,
         max_per_client=settings.TRAIL.max_connections_per_ip,
         max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+        uploads=Uploads(
+            path=UPLOAD_PATH, max_bytes=imports.max_bytes(), directory=imports.upload_dir()
+        ),
     )
 
 
