@@ -201,7 +201,7 @@ PAGEVIEW_ROW_METRICS = {
     "events": "count()",
 }
 ENGAGEMENT_METRICS = {
-    "scroll_depth": "toUInt8(round(avg(depth)))",
+    "scroll_depth": "toUInt8(round(ifNotFinite(avg(depth), 0)))",  # no rows: 0, as stats.py
     "time_on_page": "avg(engaged) / 1000",
 }
 SESSION_METRICS = {

@@ -619,3 +619,21 @@ def test_sampling_starts_above_the_row_threshold(
     assert answer["meta"]["sampled"] is True
     assert 0.01 <= answer["meta"]["sample_fraction"] < 1
     assert answer["meta"]["sampled_metrics"] == ["pageviews", "visitors"]
+
+
+def test_scroll_depth_of_a_range_without_engagement_is_zero(
+    client: Any, key: str, sites: dict[str, Site]
+) -> None:
+    # an average over no rows is 0 (reports/stats.py), not ClickHouse's nan cast to UInt8
+    answer = query(
+        client, key, sites["utc"], metrics=["scroll_depth", "time_on_page"], date_range="all"
+    )
+    empty = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["scroll_depth", "time_on_page", "visitors"],
+        filters=[["is", "event:page", ["/no-such-page"]]],
+    )
+    assert table(answer)[0][0] >= 0
+    assert table(empty) == [(0, 0, 0)]
