@@ -33,6 +33,7 @@ SOURCE = "plausible_csv"
 # Rows are written as `staging:<import id>` and renamed when the whole zip is in: reports
 # never read staged rows (reports/sql/imported.py), so a running import stays invisible.
 STAGING = "staging:"
+_IMPORT_ID = re.compile(r"^[A-Za-z0-9:_-]{1,80}$")
 MAX_RATIO = 100  # a member inflating more than this is a zip bomb
 DEFAULT_MAX_BYTES = 20 * 2**30  # when TRAIL_IMPORT_MAX_BYTES is not set
 CHUNK_ROWS = 50_000  # rows per INSERT
@@ -383,12 +384,16 @@ def delete(site_id: int, import_id: str | int) -> None:
 
 
 def _delete(site_id: int, import_id: str) -> None:
+    """Drop the import's partition (`PARTITION BY (site_id, import_id)`, migration 0005)."""
+    if not _IMPORT_ID.match(import_id):
+        raise ValueError(f"bad import id {import_id[:80]!r}")
     client = get_client()
+    cluster = settings.CLICKHOUSE.cluster
+    on_cluster = f" ON CLUSTER '{cluster}'" if cluster else ""
     for table in FILES:
+        # the id is checked above (no quote can be in it): partitions take no parameters
         client.command(
-            f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}"  # noqa: S608 (our names)
-            " AND import_id = {import_id:String}",
-            {"site": site_id, "import_id": import_id},
+            f"ALTER TABLE {table}{on_cluster} DROP PARTITION ({int(site_id)}, '{import_id}')"
         )
 
 

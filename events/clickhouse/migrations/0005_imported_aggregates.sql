@@ -2,6 +2,8 @@
 -- one table per report, each row a day's numbers for one value of its dimension(s), tagged
 -- with the import that wrote it so that deleting an import removes exactly its rows
 -- (docs/imports-plausible.md). Reports add them only when asked (`include.imports`).
+-- One partition per import: publishing a staged import and deleting one drop a partition
+-- (instant), where a DELETE rewrote every part of every month.
 CREATE TABLE IF NOT EXISTS imported_visitors {{on_cluster}}
 (
     site_id        UInt64,
@@ -14,7 +16,7 @@ CREATE TABLE IF NOT EXISTS imported_visitors {{on_cluster}}
     visit_duration UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id);
 CREATE TABLE IF NOT EXISTS imported_sources {{on_cluster}}
 (
@@ -35,7 +37,7 @@ CREATE TABLE IF NOT EXISTS imported_sources {{on_cluster}}
     bounces        UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id, source);
 CREATE TABLE IF NOT EXISTS imported_pages {{on_cluster}}
 (
@@ -51,7 +53,7 @@ CREATE TABLE IF NOT EXISTS imported_pages {{on_cluster}}
     time_on_page UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id, page);
 CREATE TABLE IF NOT EXISTS imported_entry_pages {{on_cluster}}
 (
@@ -66,7 +68,7 @@ CREATE TABLE IF NOT EXISTS imported_entry_pages {{on_cluster}}
     pageviews      UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id, entry_page);
 CREATE TABLE IF NOT EXISTS imported_exit_pages {{on_cluster}}
 (
@@ -81,7 +83,7 @@ CREATE TABLE IF NOT EXISTS imported_exit_pages {{on_cluster}}
     pageviews      UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id, exit_page);
 CREATE TABLE IF NOT EXISTS imported_locations {{on_cluster}}
 (
@@ -98,7 +100,7 @@ CREATE TABLE IF NOT EXISTS imported_locations {{on_cluster}}
     pageviews      UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id, country);
 CREATE TABLE IF NOT EXISTS imported_devices {{on_cluster}}
 (
@@ -113,7 +115,7 @@ CREATE TABLE IF NOT EXISTS imported_devices {{on_cluster}}
     pageviews      UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id, device);
 CREATE TABLE IF NOT EXISTS imported_browsers {{on_cluster}}
 (
@@ -129,7 +131,7 @@ CREATE TABLE IF NOT EXISTS imported_browsers {{on_cluster}}
     pageviews       UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id, browser);
 CREATE TABLE IF NOT EXISTS imported_operating_systems {{on_cluster}}
 (
@@ -145,7 +147,7 @@ CREATE TABLE IF NOT EXISTS imported_operating_systems {{on_cluster}}
     pageviews                UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id, operating_system);
 CREATE TABLE IF NOT EXISTS imported_custom_events {{on_cluster}}
 (
@@ -159,5 +161,5 @@ CREATE TABLE IF NOT EXISTS imported_custom_events {{on_cluster}}
     events    UInt64
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(date)
+PARTITION BY (site_id, import_id)
 ORDER BY (site_id, date, import_id, name);
