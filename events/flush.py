@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from redis.exceptions import LockError
 
 from events.clickhouse import ClickHouse, ClickHouseError, ClickHouseUnavailable, get_client
 from events.clickhouse.internal import open_visits, stored_event_ids
@@ -76,7 +77,8 @@ _local_lock = threading.Lock()
 
 @contextlib.contextmanager
 def _flush_lock() -> Iterator[Any]:
-    """Held while flushing; yields a callable that extends the lease, or None if busy."""
+    """Held while flushing; yields a callable that extends the lease (False: it was lost,
+    stop), or None if busy."""
     if settings.TRAIL.services_mode:
         from django.core.cache import cache
 
@@ -84,8 +86,16 @@ def _flush_lock() -> Iterator[Any]:
         if not lock.acquire(blocking=False):
             yield None
             return
+
+        def extend() -> bool:
+            try:
+                return bool(lock.reacquire())
+            except LockError:  # a segment outlasted the lease: another flusher may hold it
+                logger.warning("the flush lock expired during a segment: stopping this run")
+                return False
+
         try:
-            yield lock.reacquire
+            yield extend
         finally:
             with contextlib.suppress(Exception):  # expired meanwhile: nothing to release
                 lock.release()
@@ -94,7 +104,7 @@ def _flush_lock() -> Iterator[Any]:
         yield None
         return
     try:
-        yield lambda: None
+        yield lambda: True
     finally:
         _local_lock.release()
 
@@ -124,7 +134,9 @@ def flush_spool(
                 report.errors.append(f"ClickHouse unavailable: {exc}")
                 logger.warning("flush paused, ClickHouse is unavailable: %s", exc)
                 break
-            extend()
+            if not extend():
+                report.busy = True
+                break
     return report
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from events import dispatch
+from events import flush as flush_module
 from events.clickhouse import ClickHouse
 from events.config import FlushMode
 from events.flush import FLUSH_JOB, flush_spool
@@ -138,3 +139,33 @@ def test_a_flush_requested_while_another_runs_does_nothing(
     assert not report.busy and report.events >= 1
     assert count(clickhouse, site) == 1
     assert not any(p.exists() for p in mine)
+
+
+def test_a_flush_whose_lease_expired_mid_segment_stops_without_an_error(
+    transactional_db: None,
+    make_site: Callable[..., Site],
+    clickhouse: ClickHouse,
+    monkeypatch: Any,
+) -> None:
+    """A segment that outlasts the lock's lease (a loaded machine): the flush keeps what it
+    stored, reports itself busy and leaves the other segments to the next run (seen in CI as
+    redis' LockNotOwnedError from inside the flush)."""
+    site = make_site("celery-lease-trail.com")
+    send(site, "/first")
+    close_segments()
+    send(site, "/second")
+    close_segments()
+    flushed = []
+
+    def flush_then_lose_the_lease(path: Any, **options: Any) -> None:
+        flushed.append(path)
+        real_flush_segment(path, **options)
+        cache.delete("trail:flush-lock")  # the lease ran out while the segment was flushed
+
+    real_flush_segment = flush_module.flush_segment
+    monkeypatch.setattr(flush_module, "flush_segment", flush_then_lose_the_lease)
+    report = flush_spool(client=clickhouse)
+    assert report.busy and len(flushed) == 1 and report.errors == []
+    monkeypatch.undo()
+    assert not flush_spool(client=clickhouse).busy
+    assert count(clickhouse, site) == 2
