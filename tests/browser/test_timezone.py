@@ -54,3 +54,19 @@ def test_a_refused_form_keeps_the_zone_chosen(
     expect(page.locator("#domain-error")).to_contain_text("is not a valid domain")
     expect(page.get_by_label("Reporting time zone")).to_have_value("Europe/Berlin")
     assert not Site.objects.exists()
+
+
+def test_a_zone_chosen_before_the_script_ran_is_kept(
+    new_context: Callable[..., BrowserContext], live_server: object
+) -> None:
+    page = _signed_in(new_context, "Asia/Tokyo")
+    page.route("**/trail/timezone.js", lambda route: route.abort())  # held back: not yet run
+    page.goto("/sites/new")
+    page.get_by_label("Reporting time zone").select_option("Europe/Berlin")
+    page.unroute("**/trail/timezone.js")
+    page.add_script_tag(url="/static/trail/timezone.js")  # now it runs: the choice stands
+    expect(page.get_by_label("Reporting time zone")).to_have_value("Europe/Berlin")
+    page.get_by_label("Domain").fill("intranet")
+    page.get_by_role("button", name="Add site").click()
+    expect(page).to_have_url(re.compile(r"/sites/intranet/$"))
+    assert Site.objects.get(domain="intranet").timezone == "Europe/Berlin"
