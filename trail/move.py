@@ -497,19 +497,19 @@ def move(
     result = Result()
     log("ClickHouse: migrating the target")
     migrate(target, log=log)
-    wanted = tables(source)
-    present = {t.name: t for t in tables(target)}
-    for table in wanted:
-        missing = (
-            set(dict(table.columns)) - set(dict(present[table.name].columns))
-            if table.name in present
-            else {"*"}
-        )
+    present = {t.name: t for t in tables(target)}  # what Trail's migrations made there
+    wanted = []
+    for table in tables(source):
+        if table.name not in present:  # not one of Trail's tables (an operator's own)
+            log(f"ClickHouse: {table.name} is not one of Trail's tables: left where it is")
+            continue
+        missing = set(dict(table.columns)) - set(dict(present[table.name].columns))
         if missing:
             raise MoveError(
                 f"--to-clickhouse: the target's table {table.name} lacks"
                 f" {', '.join(sorted(missing))} (its migrations are not Trail's)"
             )
+        wanted.append(table)
     result.database = move_database(target_alias, target, log)
     done = done_steps(target)
     chunks = [chunk for table in wanted for chunk in plan(source, table, chunk_rows, sites)]
