@@ -21,6 +21,7 @@ from typing import Any
 from accounts.errors import ServiceError
 from reports import dates
 from reports.query import EVENT_DIMENSIONS, PROPS_PREFIX, VISIT_DIMENSIONS, GoalDefinition
+from reports.sql.catalog import page_regex
 
 # The metrics v1 knows (Plausible's reference), in its order.
 METRICS = (
@@ -67,7 +68,6 @@ _OPERATOR = re.compile(r"==|!=|!~|~")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _OPS = {"==": "is", "!=": "is_not", "~": "contains", "!~": "contains_not"}
 _WILDCARD_OPS = {"is": "matches", "is_not": "matches_not"}
-_REGEX_SPECIAL = frozenset("\\.^$|?+()[]{}*")
 
 
 @dataclass(frozen=True)
@@ -173,14 +173,10 @@ def _property(value: str, field_name: str) -> str:
     return value
 
 
-def _escaped(text: str) -> str:
-    """`text` matched literally by RE2 and Python's `re` alike (only their specials escaped)."""
-    return "".join("\\" + c if c in _REGEX_SPECIAL else c for c in text)
-
-
 def _wildcard(value: str) -> str:
-    """A v1 wildcard value (`*` and `**` match any characters) as an anchored RE2 pattern."""
-    return "^" + ".*".join(_escaped(part) for part in re.split(r"\*+", value)) + "$"
+    """A v1 wildcard value (`*` and `**` match any characters) as an anchored RE2 pattern:
+    the reports' page pattern (`reports.sql.catalog.page_regex`), a run of stars one star."""
+    return page_regex(re.sub(r"\*+", "*", value))
 
 
 def _goal_name(value: str, goals: tuple[GoalDefinition, ...]) -> str:
