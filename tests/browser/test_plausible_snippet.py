@@ -25,6 +25,7 @@ from tests.browser.test_tracker import (  # noqa: F401 (fixtures used by name)
     Trail,
     _api,
     eventually,
+    page_opener,
     pages_under,
     person,
     stats,
@@ -170,20 +171,7 @@ def site(trail: Trail) -> Iterator[str]:  # noqa: F811 (the imported fixture)
 
 @pytest.fixture
 def open_page(person: Browser, site: str) -> Iterator[Callable[[str], Page]]:  # noqa: F811
-    contexts = []
-
-    def go(path: str) -> Page:
-        context = person.new_context(user_agent=PERSON_UA)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        opened = context.new_page()
-        opened.goto(f"{site}{path}")
-        opened.wait_for_function("typeof window.plausible === 'function' && !window.plausible.q")
-        return opened
-
-    yield go
-    for context in contexts:
-        context.close()
+    yield from page_opener(person, site, "plausible")
 
 
 def events_of(trail: Trail, prefix: str, site_id: str = DOMAIN) -> Callable[[], list[Any]]:  # noqa: F811

@@ -231,8 +231,9 @@ def person(playwright: Playwright) -> Iterator[Browser]:
     chromium.close()
 
 
-@pytest.fixture
-def open_page(person: Browser, site: str) -> Iterator[Callable[[str], Page]]:
+def page_opener(person: Browser, site: str, tracker: str) -> Iterator[Callable[[str], Page]]:
+    """Open pages of `site`, each in a context of its own, once the tracker's global
+    `tracker` is a function whose queue was replayed; the contexts close at the end."""
     contexts = []
 
     def go(path: str) -> Page:
@@ -241,12 +242,17 @@ def open_page(person: Browser, site: str) -> Iterator[Callable[[str], Page]]:
         contexts.append(context)
         page = context.new_page()
         page.goto(f"{site}{path}")
-        page.wait_for_function("typeof window.trail === 'function' && !window.trail.q")
+        page.wait_for_function(f"typeof window.{tracker} === 'function' && !window.{tracker}.q")
         return page
 
     yield go
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def open_page(person: Browser, site: str) -> Iterator[Callable[[str], Page]]:
+    yield from page_opener(person, site, "trail")
 
 
 def stats(trail: Trail, **body: Any) -> list[tuple[Any, ...]]:
