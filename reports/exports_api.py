@@ -144,10 +144,13 @@ def job_json(request: Request, job: DataJob) -> dict[str, Any]:
     return found
 
 
-def too_many() -> Response:
+def too_many(field: str, jobs: str) -> Response:
+    """`429` when the organization's data jobs are at `data_jobs.MAX_ACTIVE_PER_ORGANIZATION`
+    (exports and imports share the bound); `field` names what was asked, `jobs` the jobs
+    counted in the message."""
     return Response(
         {
-            "error": f"export: {data_jobs.MAX_ACTIVE_PER_ORGANIZATION} exports of this"
+            "error": f"{field}: {data_jobs.MAX_ACTIVE_PER_ORGANIZATION} {jobs} of this"
             " organization are queued or running; try again when one has finished"
         },
         status=429,
@@ -209,7 +212,7 @@ class ExportCreateView(TrailApiView):
         try:
             job = export_jobs.start(site=site, actor=actor(request), **body)
         except data_jobs.TooManyJobs:
-            return too_many()
+            return too_many("export", "exports")
         url = request.build_absolute_uri(reverse("api-export", args=[job.pk]))
         return Response(
             {"id": str(job.pk), "status": job.status, "url": url},

@@ -36,6 +36,7 @@ from accounts.errors import ServiceError
 from accounts.models import Scope
 from events import data_jobs
 from events.models import DataJob
+from reports.exports_api import too_many
 from reports.imports import services
 from reports.stats_schema import ERROR_SCHEMA
 from sites.selectors import site_get_for_actor
@@ -248,14 +249,7 @@ class ImportCreateView(TrailApiView):
                 site=site, source=source, uploads=uploads, actor=actor(request)
             )
         except data_jobs.TooManyJobs:
-            return Response(
-                {
-                    "error": f"import: {data_jobs.MAX_ACTIVE_PER_ORGANIZATION} jobs of this"
-                    " organization are queued or running; try again when one has finished"
-                },
-                status=429,
-                headers={"Retry-After": str(data_jobs.RETRY_AFTER)},
-            )
+            return too_many("import", "jobs")
         finally:
             for f in files:
                 f.close()
