@@ -585,8 +585,3 @@ def _version(text: str) -> str:
 def _major(version: str) -> int:
     head = version.partition(".")[0]
     return int(head) if head.isdigit() and len(head) < 6 else 0
-
-
-def parse(path: Path, name: str) -> Iterator[RawEvent]:
-    """`events` under the name the import backbone looks for (`services.register`)."""
-    return events(path, name)

@@ -430,10 +430,3 @@ def handle(job_run: Any) -> None:
     parameters = {**job.parameters, "first_day": first, "last_day": last, "tables": per_file}
     DataJob.objects.filter(pk=job.pk).update(parameters=parameters, rows=rows)
     job.parameters, job.rows = parameters, rows
-
-
-def register() -> None:
-    """Called by `reports.imports.services.register()` at app ready."""
-    from reports.imports.services import register_source
-
-    register_source("plausible_csv", handle, raw=False, delete=delete)

@@ -21,7 +21,6 @@ parser `(path, name) -> Iterable[RawEvent]` (reports/imports/rows.py), run throu
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import os
 import shutil
@@ -400,23 +399,13 @@ def _iso(moment: Any) -> str | None:
 
 
 def register() -> None:
-    """At app ready: every source's job kind (a source no parser registered fails its job
-    with a reason), Trail's own parser, and the parsers of the modules named after a source
-    that define `parse(path, name)` (GA4, Umami) or `register()` (their own registration)."""
-    from reports.imports import trail
+    """At app ready: every source's parser and job kind."""
+    from reports.imports import ga4, plausible, trail, umami
 
-    for name in SOURCES:
-        data_jobs.register(KIND_PREFIX + name, run)
     register_source("trail", trail.parse)
-    for name, module_name in (("ga4", "ga4"), ("umami", "umami"), ("plausible_csv", "plausible")):
-        try:
-            module = importlib.import_module(f"reports.imports.{module_name}")
-        except ImportError:
-            continue
-        if callable(getattr(module, "register", None)):
-            module.register()
-        elif callable(getattr(module, "parse", None)) and name not in _sources:
-            register_source(name, module.parse)
+    register_source("ga4", ga4.events)
+    register_source("umami", umami.events)
+    register_source("plausible_csv", plausible.handle, raw=False, delete=plausible.delete)
 
 
 __all__ = ["BadImportFile", "ImportRun", "import_delete", "import_get_for_actor", "import_start"]

@@ -281,8 +281,3 @@ def _storable(text: str, limit: int) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", "replace").decode("utf-8")
     return text
-
-
-def parse(path: Path, name: str) -> Iterator[RawEvent]:
-    """`events` under the name the import backbone looks for (`services.register`)."""
-    return events(path, name)

@@ -765,7 +765,7 @@ def test_the_importer_takes_every_event(tmp_path: Path) -> None:
     ]
     path = ndjson(tmp_path / "e.ndjson", rows)
     builder = raw.Rows(site_id=1, file_name="e.ndjson", file_sha256="0" * 64)
-    built = [builder.row(event) for event in ga4.parse(path, "e.ndjson")]
+    built = [builder.row(event) for event in ga4.events(path, "e.ndjson")]
     assert [r.name for r in built] == [
         "pageview",
         "engagement",

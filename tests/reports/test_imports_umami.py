@@ -445,7 +445,7 @@ def test_the_importer_takes_every_event(tmp_path: Path) -> None:
     ]
     path = write(tmp_path / "u.csv", rows)
     builder = raw.Rows(site_id=1, file_name="u.csv", file_sha256="0" * 64)
-    built = [builder.row(event) for event in umami.parse(path, "u.csv")]
+    built = [builder.row(event) for event in umami.events(path, "u.csv")]
     assert [r.name for r in built] == ["pageview", "Signup", "pageview"]
     assert str(built[0].event_id) == EVENT
     assert built[0].session_id == built[1].session_id != built[2].session_id
