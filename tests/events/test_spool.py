@@ -248,14 +248,23 @@ def test_a_stalled_write_times_out_the_impatient_and_hands_on_to_the_rest(
 def test_rotations_between_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
     writer = Spool(tmp_path, rotate_seconds=60)
     stop = threading.Event()
+    appending = threading.Event()
+    rotated = threading.Event()  # a few rotations have happened since the appends began
 
     def rotate() -> None:
+        count = 0
         while not stop.is_set():
             writer.rotate()
+            count += appending.is_set()
+            if count >= 3:
+                rotated.set()
 
     def worker(thread: int) -> None:
         for i in range(200):
+            if i == 100:  # half-way, on a loaded machine too: rotations between appends
+                assert rotated.wait(30)
             writer.append([{"t": thread, "i": i}])
+            appending.set()
 
     rotator = threading.Thread(target=rotate)
     rotator.start()
