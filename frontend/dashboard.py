@@ -10,7 +10,9 @@ URL parameters (a view can be bookmarked and shared):
 - `metric` (any top stat of `CHART_METRICS`) and `interval` (`hour`, `day`, `week`,
   `month`) of the chart; an interval the range does not offer (`frontend/chart.py`) gives
   way to the range's default;
-- `tab_<panel>`: the tab a panel shows (`tab_pages=entry`), when not its first.
+- `tab_<panel>`: the tab a panel shows (`tab_pages=entry`), when not its first;
+- `with_imported=false`: leave imported data out (a site with a Plausible import only;
+  on by default, as Plausible's switch of the same name).
 Unknown values fall back to the defaults.
 """
 
@@ -26,6 +28,7 @@ from django.http import QueryDict
 from accounts.errors import ServiceError
 from reports import dates, funnels
 from reports.context import load_context
+from reports.imports.present import has_imported_aggregates
 from reports.panels import PANELS, tab_body, tab_results
 from reports.panels import Panel as Panel  # the dashboard's name for it (fragments)
 from reports.query import EVENT_DIMENSIONS, OPERATORS, PROPS_PREFIX, VISIT_DIMENSIONS
@@ -103,6 +106,7 @@ class View:
     metric: str = "visitors"
     interval: str = ""  # empty: the range's default (`frontend.chart.chart_interval`)
     tabs: tuple[tuple[str, str], ...] = ()  # (panel, tab) of the panels not on their first
+    imports: bool = True  # add imported data where the site has some (`with_imported`)
 
     def pairs(self, **changes: Any) -> list[tuple[str, str]]:
         """This view's URL parameters, with `changes` applied."""
@@ -117,6 +121,8 @@ class View:
         if view.interval:
             pairs.append(("interval", view.interval))
         pairs += [(f"tab_{panel}", tab) for panel, tab in view.tabs]
+        if not view.imports:
+            pairs.append(("with_imported", "false"))
         return pairs
 
     def params(self, **changes: Any) -> str:
@@ -187,7 +193,7 @@ def view_from(query: QueryDict) -> View:
         for name, panel in PANELS.items()
         if query.get(f"tab_{name}", "") in panel.tabs
     )
-    return replace(view, tabs=tabs)
+    return replace(view, tabs=tabs, imports=query.get("with_imported") != "false")
 
 
 def date_range(view: View, site: Site, now: dt.datetime | None = None) -> Any:
@@ -206,10 +212,25 @@ def date_range(view: View, site: Site, now: dt.datetime | None = None) -> Any:
     return view.period
 
 
+def has_imports(site: Site) -> bool:
+    """Whether the site has imported data to add (`reports.imports.present`), asked once
+    per request: the answer stays on the request's `Site`."""
+    known: bool | None = getattr(site, "_trail_has_imports", None)
+    if known is None:
+        known = has_imported_aggregates(site=site)
+        site._trail_has_imports = known  # type: ignore[attr-defined]
+    return known
+
+
 def base_query(view: View, site: Site) -> dict[str, Any]:
+    """The Stats API body of a view: its range and filters, and `include.imports` when the
+    view adds imported data and the site has some (else the body is what it was before
+    imports existed, and so is the answer)."""
     body: dict[str, Any] = {"site_id": site.domain, "date_range": date_range(view, site)}
     if view.filters:
         body["filters"] = [[op, dimension, [value]] for dimension, op, value in view.filters]
+    if view.imports and has_imports(site):
+        body["include"] = {"imports": True}
     return body
 
 
@@ -269,16 +290,38 @@ def top_metrics(view: View) -> tuple[tuple[str, str], ...]:
     return TOP_METRICS
 
 
+@dataclass(frozen=True)
+class TopStats:
+    stats: list[dict[str, Any]]
+    imports_note: str  # why imported data was left out of them, when it was asked for
+
+
 def top_stats(site: Site, view: View) -> list[dict[str, Any]]:
     """Each top stat's metric, label, value, and with a comparison its previous value and
     change (the Stats API's); a stat without a value (revenue of a plain goal) is left out."""
+    return top_report(site, view).stats
+
+
+def imports_note(meta: dict[str, Any]) -> str:
+    """Why an answer asked with `include.imports` left imported data out, when the view's
+    filters or metrics are the reason (the API's `imports_warning`); empty otherwise (no
+    imported day in the range is no news)."""
+    if meta.get("imports_skip_reason") != "unsupported_query":
+        return ""
+    warning = meta.get("imports_warning") or "these filters cannot use it"
+    return f"Imported data is not included: {warning}."
+
+
+def top_report(site: Site, view: View) -> TopStats:
+    """The top stats (`top_stats`) and, when the view asked for imported data in vain, why."""
     shown = top_metrics(view)
     body = {**base_query(view, site), "metrics": [m for m, _ in shown]}
     if view.compare:
-        body["include"] = {"comparisons": {"mode": view.compare}}
-    [row] = answer(site=site, body=body)["results"]
+        body["include"] = {**body.get("include", {}), "comparisons": {"mode": view.compare}}
+    found = answer(site=site, body=body)
+    [row] = found["results"]
     compared = row.get("comparison")
-    return [
+    stats = [
         {
             "metric": metric,
             "label": label,
@@ -289,6 +332,7 @@ def top_stats(site: Site, view: View) -> list[dict[str, Any]]:
         for i, (metric, label) in enumerate(shown)
         if row["metrics"][i] is not None
     ]
+    return TopStats(stats=stats, imports_note=imports_note(found["meta"]))
 
 
 def funnel_result(site: Site, view: View, funnel: Funnel) -> dict[str, Any]:
@@ -296,5 +340,6 @@ def funnel_result(site: Site, view: View, funnel: Funnel) -> dict[str, Any]:
     steps = [step_body(step["type"], step["value"]) for step in funnel.steps]
     body = {**base_query(view, site), "steps": steps, "window": funnel.window}
     body.pop("site_id")
+    body.pop("include", None)  # funnels read Trail's own events: imports have no visits
     query = funnels.parse(body, site=site, context=load_context(site, body))
     return funnels.compute(site=site, query=query)

@@ -150,7 +150,7 @@ def series(
         "date_range": [span.first.isoformat(), span.last.isoformat()],
         "metrics": [metric],
         "dimensions": [f"time:{interval}"],
-        "include": {"time_labels": True},
+        "include": {**base.get("include", {}), "time_labels": True},  # imports stay
     }
     found = answer(site=site, body=body)
     values = {r["dimensions"][0]: r["metrics"][0] for r in found["results"]}

@@ -54,6 +54,10 @@ def _page(request: HttpRequest, access: Access) -> HttpResponse:
         "range_fields": view.hidden("period", "from", "to") + auth,
         "panels": [(name, panel, view.tab(name)) for name, panel in dashboard.PANELS.items()],
         "export_choices": EXPORT_CHOICES,  # the Export menu (frontend/views/export_jobs.py)
+        # the "Include imported data" switch: the view with imports flipped, or none
+        "imports_switch": access.query(view.params(imports=not view.imports))
+        if dashboard.has_imports(access.site)
+        else "",
     }
     return render(request, "frontend/dashboard.html", context)
 

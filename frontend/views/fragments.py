@@ -51,7 +51,8 @@ class Ask:
 
 
 def _top(ask: Ask) -> HttpResponse:
-    return ask.render("frontend/_top.html", stats=dashboard.top_stats(ask.site, ask.view))
+    top = dashboard.top_report(ask.site, ask.view)
+    return ask.render("frontend/_top.html", stats=top.stats, imports_note=top.imports_note)
 
 
 def _chart(ask: Ask) -> HttpResponse:
