@@ -119,6 +119,19 @@ def test_the_panels_add_imported_days_while_it_is_on(member: Any, site: Site) ->
     assert "imports-note" not in on  # nothing to explain
 
 
+def test_all_time_starts_at_the_first_imported_day(member: Any, site: Site) -> None:
+    chart = member.get(f"/sites/{site.domain}/panel/chart?period=all&compare=").content.decode()
+    first = re.search(r'<tbody><tr><th scope="row">([^<]+)</th><td>([^<]+)</td>', chart)
+    day = IMPORTED[0][0]
+    assert first and first.groups() == (f"{day:%a}, {day:%b} {day.day}, {day.year}", "10")
+    # the range is the site's history, with the switch off too (its days are then empty)
+    off = member.get(f"/sites/{site.domain}/panel/chart?period=all&compare=&with_imported=false")
+    first = re.search(
+        r'<tbody><tr><th scope="row">([^<]+)</th><td>([^<]+)</td>', off.content.decode()
+    )
+    assert first and first.groups() == (f"{day:%a}, {day:%b} {day.day}, {day.year}", "0")
+
+
 def test_the_top_stats_say_why_filters_leave_imports_out(member: Any, site: Site) -> None:
     url = f"/sites/{site.domain}/panel/top?period=30d&compare=&f=visit:channel|is|Direct"
     html = member.get(url).content.decode()
