@@ -1,16 +1,19 @@
 """Whether a site has imported daily aggregates (Plausible's CSV export,
-docs/imports-plausible.md) for reports to add: a completed `plausible_csv` import. The
-dashboard asks this (a database query, no ClickHouse) to show its "Include imported data"
+docs/imports-plausible.md) for reports to add: a completed `plausible_csv` import, a
+database query (no ClickHouse). The dashboard asks it to show its "Include imported data"
 switch and to ask the Stats API with `include.imports` only then, so that a site without
-imports reads exactly what it read before."""
+imports reads exactly what it read before; `reports.context` asks it before looking for
+the first imported day.
+
+`KIND` is `reports.imports.services`' job kind, spelled out rather than imported: that
+module calls `reports.context`, which needs this one (a test checks that they agree)."""
 
 from __future__ import annotations
 
 from events.models import DataJob
-from reports.imports.services import KIND_PREFIX
 from sites.models import Site
 
-KIND = f"{KIND_PREFIX}plausible_csv"
+KIND = "import.plausible_csv"
 
 
 def has_imported_aggregates(*, site: Site) -> bool:

@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 
 from reports.context import first_day_of_data, forget_first_day, load_context
-from reports.imports import plausible
+from reports.imports import services
+from reports.imports.present import KIND, has_imported_aggregates
 from sites.models import Site
 from tests import factories
+from tests.api_client import bearer
 from tests.reports.conftest import CHROME_ANDROID, FIREFOX, hit, post_json
 from tests.reports.test_imports_plausible import csv_text, write_zip
+from tests.reports.test_imports_plausible_job import start
 
 pytestmark = pytest.mark.django_db
 
@@ -34,19 +37,15 @@ IMPORTED_VISITORS = sum(row[1] for row in IMPORTED)
 Seed = Callable[[Site, list[dict[str, Any]]], None]
 
 
-def import_days(site: Site, tmp_path: Path, import_id: str = "9100001") -> None:
+def import_days(site: Site, tmp_path: Path) -> str:
+    """Import the days through the import job (run to done); its id."""
     files = {
         "imported_visitors.csv": csv_text(
             ["date", "visitors", "pageviews", "bounces", "visits", "visit_duration"],
             [list(row) for row in IMPORTED],
         )
     }
-    plausible.run(
-        site=site,
-        import_id=import_id,
-        path=write_zip(tmp_path / "export.zip", files),
-        progress=lambda *a, **k: None,
-    )
+    return start(site, write_zip(tmp_path / "export.zip", files))
 
 
 def query(client: Any, site: Site, **body: Any) -> dict[str, Any]:
@@ -125,11 +124,13 @@ def test_a_deleted_import_gives_the_first_day_back(
 ) -> None:
     site = make_site("all-imported-deleted.test")
     seed(site, [hit(site, dt.datetime.combine(N, dt.time(12), tzinfo=dt.UTC))])
-    import_days(site, tmp_path, import_id="9100002")
+    job_id = import_days(site, tmp_path)
     assert first_day_of_data(site) == OLD1
     site.refresh_from_db()
     assert site.stats_start_date == OLD2  # kept: older than any event can be
-    plausible.delete(site.id, "9100002")
+    _, manage = factories.api_key(site.organization, scopes=("sites:manage",))
+    assert bearer(manage).delete(f"/api/v1/imports/{job_id}").status_code == 204
+    assert not has_imported_aggregates(site=site)
     site.refresh_from_db()
     assert first_day_of_data(site) == OLD1  # still the kept day, until it is forgotten
     forget_first_day(site.id)
@@ -146,3 +147,7 @@ def test_forgetting_touches_only_that_site(make_site: Callable[..., Site], click
     forget_first_day(one.id)
     assert Site.objects.get(pk=one.pk).stats_start_date is None
     assert Site.objects.get(pk=other.pk).stats_start_date == kept
+
+
+def test_the_kind_looked_for_is_the_import_jobs() -> None:
+    assert KIND in services.kinds()
