@@ -1,7 +1,15 @@
 from django.urls import path, register_converter
 from django.views.generic import RedirectView
 
-from frontend.views import api_keys, dashboard, export_jobs, installation, organization, sites
+from frontend.views import (
+    api_keys,
+    dashboard,
+    export_jobs,
+    imports,
+    installation,
+    organization,
+    sites,
+)
 from frontend.views.tracker import plausible_tracker_script, tracker_docs, tracker_script
 
 
@@ -48,6 +56,12 @@ urlpatterns = [
         "sites/<str:domain>/exports/<str:export_id>/download",
         export_jobs.site_export_download,
         name="site-export-download",
+    ),
+    path("sites/<str:domain>/imports", imports.site_imports, name="site-imports"),
+    path(
+        "sites/<str:domain>/imports/<str:import_id>",
+        imports.site_import_job,
+        name="site-import-job",
     ),
     path("share/<str:domain>", dashboard.shared_dashboard, name="share"),
     path("share/<str:domain>/panel/<str:name>", dashboard.shared_fragment, name="share-panel"),

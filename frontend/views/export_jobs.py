@@ -23,6 +23,7 @@ from frontend import chart, dashboard
 from frontend.views import access as who
 from frontend.views.access import Access
 from frontend.views.helpers import user_of
+from frontend.views.jobs import job_row, too_many_message
 from reports import export_jobs
 from reports.export_jobs import DataJob
 from reports.exports_api import download
@@ -39,11 +40,8 @@ CHOICES = (
 
 def _row(job: DataJob, access: Access) -> dict[str, Any]:
     described = export_jobs.describe(job)
-    described["active"] = job.is_active
-    described["percent"] = round(100 * job.progress)
     described["expires"] = export_jobs.expires_at(job)
-    described["url"] = f"{access.base}/exports/{job.pk}"
-    return described
+    return job_row(job, described, f"{access.base}/exports/{job.pk}")
 
 
 def _list(
@@ -93,10 +91,7 @@ def _start(request: HttpRequest, access: Access) -> str:
             **options,
         )
     except export_jobs.TooManyJobs:
-        return (
-            f"{export_jobs.MAX_ACTIVE_PER_ORGANIZATION} exports of your organization are"
-            " already running: start this one when one has finished."
-        )
+        return too_many_message("exports")
     except ServiceError as exc:
         return f"{exc.field}: {exc.message}" if exc.field else exc.message
     return ""
