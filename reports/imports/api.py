@@ -128,8 +128,9 @@ ERRORS = {
 }
 
 # The requests whose body is an upload: the server's gate (trail/gate.py) spools them to
-# disk instead of holding them in memory (a `POST` to the create route).
-UPLOAD_PATH = re.compile(r"/api/v1/sites/[^/]+/imports")
+# disk instead of holding them in memory (a `POST` to the create route, or to the
+# dashboard's Imports page, frontend/views/imports.py).
+UPLOAD_PATH = re.compile(r"/(?:api/v1/)?sites/[^/]+/imports")
 
 
 class _DiskFile(UploadedFile):

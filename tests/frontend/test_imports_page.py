@@ -22,6 +22,7 @@ from events import data_jobs
 from events.clickhouse import get_client
 from events.models import DataJob
 from reports.imports import services
+from reports.imports.api import UPLOAD_PATH
 from sites.models import Site
 from tests import factories
 from tests.reports.test_imports_ga4 import row
@@ -290,3 +291,12 @@ def test_the_upload_form_is_csrf_protected(site: Site) -> None:
     )
     assert accepted.status_code == 302
     assert DataJob.objects.filter(site=site).count() == 1
+
+
+def test_the_servers_gate_spools_the_pages_uploads_to_disk() -> None:
+    """`manage.py serve` holds other bodies in memory up to 8 MiB; the page's upload, as
+    the API's, is spooled to disk (trail/gate.py `Uploads`, matched by this pattern)."""
+    assert UPLOAD_PATH.fullmatch("/sites/example.com/imports")
+    assert UPLOAD_PATH.fullmatch("/api/v1/sites/example.com/imports")
+    assert not UPLOAD_PATH.fullmatch("/sites/example.com/imports/5e0c1d2a")  # a delete
+    assert not UPLOAD_PATH.fullmatch("/sites/example.com/settings")
