@@ -71,11 +71,24 @@ _VISIT = {
     "screen": ("screen_size", NOT_SET, False),
 }
 # A page without a host (`file:///…`, a bare path) is Plausible's "(none)" (docs/hostnames.md)
+_HOSTNAME = ("hostname", NONE)
 _EVENT = {
     "event:page": "pathname",
     "event:name": "name",
-    "event:hostname": _labelled("hostname", NONE),
+    "event:hostname": _labelled(*_HOSTNAME),
 }
+
+
+def labelled_column(dimension: str) -> tuple[str, str] | None:
+    """The column of a dimension whose empty value is shown as a label, and that label
+    (`visit:channel` → `("channel", "(not set)")`); None for other dimensions. A filter can
+    then compare the column itself (reports/sql/filters.py)."""
+    if dimension == "event:hostname":
+        return _HOSTNAME
+    if dimension.startswith("visit:") and dimension[6:] in _VISIT:
+        column, empty, _ = _VISIT[dimension[6:]]
+        return (column, empty) if empty else None
+    return None
 
 
 def of_visitor(dimension: str) -> bool:

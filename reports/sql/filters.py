@@ -24,6 +24,7 @@ from reports.sql.catalog import (
     dimension_sql,
     fixed_per_visit,
     goal_condition,
+    labelled_column,
     on_table,
 )
 
@@ -96,6 +97,9 @@ class FilterCompiler:
     def _condition(self, condition: Condition, table: str) -> str | Expr:
         if condition.dimension == "event:goal":
             return self._goal_condition(condition)
+        labelled = labelled_column(condition.dimension)
+        if labelled is not None and NEGATED.get(condition.op, condition.op) == "is":
+            return compare_labelled(*labelled, condition, self.binder)
         expression = dimension_sql(
             condition.dimension,
             table,
@@ -125,6 +129,23 @@ def _text_matches(text: str, op: str, clauses: tuple[str, ...], case_sensitive: 
         return any(value in folded for value in values)
     flags = 0 if case_sensitive else re.IGNORECASE
     return any(re.search(value, text, flags) for value in clauses)
+
+
+def compare_labelled(column: str, empty: str, condition: Condition, binder: Binder) -> str:
+    """`is` (or `is_not`) on a column shown as `empty` when it is '': the column itself
+    against the clauses, with '' standing for the label. The same rows as comparing the
+    labelled expression (`if(column = '', empty, column)`), which ClickHouse computes row by
+    row: this form halves the cost of a visit filter on `sessions` (docs/benchmarks.md)."""
+    sensitive = condition.case_sensitive
+    wanted = set(condition.clauses if sensitive else (c.lower() for c in condition.clauses))
+    label = empty if sensitive else empty.lower()  # labels are ASCII: lower() agrees
+    values = sorted(wanted - {""}) + ([""] if label in wanted else [])
+    if not values:  # only '' asked, and no stored value is shown as ''
+        sql = "0"
+    else:
+        subject = column if sensitive else f"lower({column})"
+        sql = f"{subject} IN {binder.bind(values, 'Array(String)')}"
+    return f"NOT ({sql})" if condition.op in NEGATED else sql
 
 
 def compare(expression: str, condition: Condition, binder: Binder) -> str:
