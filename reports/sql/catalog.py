@@ -137,14 +137,23 @@ def goal_index(goals: tuple[GoalDefinition, ...], binder: Binder) -> str:
     return f"arrayJoin(arrayFilter(g -> g != 0, [{parts}]))"
 
 
+def bucket_start(column: str, interval: str, tz: str, first_day: str) -> str:
+    """The start of the bucket of `interval` that the instant `column` falls in, in `tz` (a
+    Date or DateTime: cheaper to compare than its label)."""
+    if interval == "hour":
+        return f"toStartOfHour({column}, {tz})"
+    if interval == "day":
+        return f"toDate({column}, {tz})"
+    start = {"week": "toMonday", "month": "toStartOfMonth"}[interval]
+    return f"greatest({start}({column}, {tz}), {first_day})"
+
+
 def time_bucket(column: str, interval: str, tz: str, first_day: str) -> str:
     """The label of the bucket of `interval` that the instant `column` falls in, in `tz`."""
+    bucket = bucket_start(column, interval, tz, first_day)
     if interval == "hour":
-        return f"formatDateTime(toStartOfHour({column}, {tz}), '%Y-%m-%d %H:00:00', {tz})"
-    if interval == "day":
-        return f"toString(toDate({column}, {tz}))"
-    start = {"week": "toMonday", "month": "toStartOfMonth"}[interval]
-    return f"toString(greatest({start}({column}, {tz}), {first_day}))"
+        return f"formatDateTime({bucket}, '%Y-%m-%d %H:00:00', {tz})"
+    return f"toString({bucket})"
 
 
 # A visit's buckets: instants an hour apart from its start, and its last event. Time zones
@@ -176,12 +185,16 @@ def dimension_sql(
         if table != SESSIONS:
             return time_bucket(TIME_COLUMN[table], interval, tz, day)
         low, high = (binder.bind(at, "DateTime64(3, 'UTC')") for at in since_until)
-        first, last = (time_bucket(column, interval, tz, day) for column in ("start", "timestamp"))
+        first = time_bucket("start", interval, tz, day)
         spread = (
             f"arrayDistinct(arrayMap(t -> {time_bucket('t', interval, tz, day)},"
             f" arrayFilter(t -> t >= {low} AND t < {high}, {_ACTIVE_INSTANTS})))"
         )  # most visits begin and end in one bucket of the range: no array to build
-        inside = f"start >= {low} AND timestamp < {high} AND {first} = {last}"
+        # Buckets compared before they are labelled (a third of the chart's CPU): one
+        # bucket has one label, and where a repeated hour's two buckets share a label the
+        # spread yields that label alone.
+        same = " = ".join(bucket_start(c, interval, tz, day) for c in ("start", "timestamp"))
+        inside = f"start >= {low} AND timestamp < {high} AND {same}"
         return f"arrayJoin(if({inside}, [{first}], {spread}))"
     if dimension.startswith("visit:"):
         column, empty, _ = _VISIT[dimension[6:]]
