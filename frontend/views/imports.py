@@ -57,6 +57,7 @@ def _url(site: Site, job: DataJob) -> str:
 
 def _row(site: Site, job: DataJob, *, can_manage: bool) -> dict[str, Any]:
     row = job_row(job, services.describe(job), _url(site, job))
+    row["rows_text"] = f"{job.rows:,}"
     row["label"] = LABELS.get(row["source"] or "", row["source"])
     row["can_manage"] = can_manage
     return row

@@ -69,6 +69,7 @@ def test_an_owner_imports_a_ga4_export_sees_it_on_the_dashboard_and_deletes_it(
     live_server: object,
     job_worker: None,
     tmp_path: Path,
+    screenshots: Path,
 ) -> None:
     export = ga4_export(tmp_path / "events_202403.ndjson.gz")
     page = signed_in(new_context, site, live_server)
@@ -93,9 +94,10 @@ def test_an_owner_imports_a_ga4_export_sees_it_on_the_dashboard_and_deletes_it(
     expect(job_row).to_have_attribute("data-status", "done", timeout=60_000)
     expect(job_row.locator("progress")).to_have_count(0)
     total = DAYS * VISITORS_A_DAY
-    expect(job_row.locator(".import-rows")).to_have_text(str(total))
+    expect(job_row.locator(".import-rows")).to_have_text(f"{total:,}")
     expect(job_row.locator(".import-days")).to_have_text("2024-03-01 – 2024-04-14")
     assert events_of(site) == total
+    page.screenshot(path=screenshots / "site-imports.png", full_page=True)
 
     page.goto(f"/sites/{DOMAIN}/?period=custom&from=2024-03-01&to=2024-04-30")
     page.wait_for_selector('[data-metric="visitors"]')
