@@ -24,7 +24,8 @@ from urllib.parse import parse_qsl, urlsplit
 import chdb
 import pyarrow as pa
 
-from events.clickhouse.embedded import insert_arrow
+from events.clickhouse.base import INSERT_FORMATS
+from events.clickhouse.embedded import insert_arrow, insert_file
 
 _FORMAT = re.compile(r"\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT\s", re.IGNORECASE)
@@ -91,6 +92,8 @@ def _insert(conn: Any, statement: str, fmt: str, data: bytes) -> int:
         by_name = dict(zip(types["name"], types["type"], strict=True))
         insert_arrow(conn, table.group(1), by_name, rows, None)  # token: SET above
         return int(rows.num_rows)
+    if fmt in INSERT_FORMATS:  # as the embedded backend: a refused block raises
+        return insert_file(conn, statement, fmt, data)
     with conn.send_insert(statement, fmt) as inserter:
         inserter.append(data)
         return int(inserter.finish().rows_written)

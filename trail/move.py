@@ -6,10 +6,10 @@ What moves:
   is migrated first and must hold none of Trail's rows);
 - ClickHouse: every Trail table of the source (events, sessions, and whatever later
   migrations add), per table, per site, in chunks of whole days (`plan`). A chunk leaves
-  the source as one Parquet file (ClickHouse's own output, `ClickHouse.stream`) and goes
-  into the target as one Arrow block (`ClickHouse.insert` with Arrow columns): no row is
-  ever a Python object. The target's tables are made by the project's ClickHouse
-  migrations.
+  the source in ClickHouse's own `Native` format (`ClickHouse.stream`) and goes into the
+  target as it is, in one request (`ClickHouse.insert_raw`): no row is ever decoded or
+  encoded in Python, and the next chunk is read while this one is written. The target's
+  tables are made by the project's ClickHouse migrations.
 
 Resuming: each finished step (the accounts database, each chunk) is recorded in the
 target's ClickHouse table `trail_move_checkpoints`; a new run skips recorded steps. A chunk
@@ -25,7 +25,6 @@ merges do not change on either side.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import uuid
 from collections.abc import Callable
@@ -36,14 +35,12 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import environ
-import pyarrow as pa
-import pyarrow.parquet as pq
 from django.apps import apps
 from django.core.management.color import no_style
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.utils import DatabaseError, load_backend
 
-from events.clickhouse import ClickHouse, ClickHouseError, arrow
+from events.clickhouse import ClickHouse, ClickHouseError
 from events.clickhouse.base import checked_identifier
 from events.clickhouse.migrate import LEDGER, migrate
 from trail.config import redact
@@ -365,44 +362,24 @@ def plan(
     return chunks
 
 
-def _select(table: Table) -> str:
-    """The stored columns, UUIDs as text (their Arrow form in inserts)."""
-    return ", ".join(
-        f"toString({n}) AS {n}" if t in ("UUID", "Nullable(UUID)") else n
-        for n, t in ((checked_identifier(n), t) for n, t in table.columns)
-    )
-
-
-def read_chunk(source: ClickHouse, chunk: Chunk) -> pa.Table:
-    """The chunk's rows from the source: one Parquet file, read by Arrow."""
+def read_chunk(source: ClickHouse, chunk: Chunk) -> bytes:
+    """The chunk's rows from the source in ClickHouse's `Native` format: its own column
+    blocks, which the target parses as they are; no row is decoded on the way."""
     where, params = chunk.where()
-    sql = f"SELECT {_select(chunk.table)} FROM {checked_identifier(chunk.table.name)} WHERE {where}"  # noqa: S608
-    buffer = io.BytesIO()
-    for part in source.stream(sql, params, fmt="Parquet"):
-        buffer.write(part)
-    buffer.seek(0)
-    return pq.read_table(buffer)
+    names = ", ".join(checked_identifier(name) for name, _ in chunk.table.columns)
+    sql = f"SELECT {names} FROM {checked_identifier(chunk.table.name)} WHERE {where}"  # noqa: S608
+    return b"".join(source.stream(sql, params, fmt="Native"))
 
 
-def _conform(column: pa.ChunkedArray, ch_type: str) -> pa.Array:
-    """A column as read from Parquet, in a type the insert casts to the table's: ClickHouse
-    writes `DateTime` to Parquet as seconds in a UInt32."""
-    values = column.combine_chunks()
-    if pa.types.is_integer(values.type):
-        wanted = arrow.arrow_type(ch_type)
-        if pa.types.is_timestamp(wanted):
-            return values.cast(pa.int64()).cast(pa.timestamp(wanted.unit, tz=wanted.tz))
-    return values
-
-
-def write_chunk(target: ClickHouse, chunk: Chunk, rows: pa.Table) -> int:
-    """Insert Arrow columns as one block (the adapter types them after the target table)."""
-    if rows.num_rows == 0:
+def write_chunk(target: ClickHouse, chunk: Chunk, data: bytes) -> int:
+    """Insert the chunk's `Native` blocks in one request (the target converts each column
+    to its table's type, as any `INSERT … FORMAT Native`); rows written."""
+    if not data:
         return 0
-    types = dict(chunk.table.columns)
-    columns = {name: _conform(rows.column(name), types[name]) for name in rows.column_names}
     token = f"move-{uuid.uuid4().hex}"  # fresh: a copy made again after a delete must land
-    return target.insert(chunk.table.name, columns, dedup_token=token)
+    names = [name for name, _ in chunk.table.columns]
+    target.insert_raw(chunk.table.name, names, data, fmt="Native", dedup_token=token)
+    return chunk.rows
 
 
 def measure(client: ClickHouse, chunk: Chunk) -> int:
@@ -418,7 +395,7 @@ def _clear(target: ClickHouse, chunk: Chunk) -> None:
 
 
 def copy_chunk(
-    source: ClickHouse, target: ClickHouse, chunk: Chunk, rows: Callable[[], pa.Table]
+    source: ClickHouse, target: ClickHouse, chunk: Chunk, rows: Callable[[], bytes]
 ) -> int:
     """Copy one chunk, its `rows` read from the source, after checking what an interrupted
     run left of it in the target; rows written."""

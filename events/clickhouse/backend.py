@@ -1,20 +1,28 @@
 """What both backends share: parameter formatting, insert encoding, column types.
 
-A backend supplies three primitives (run a query to an Arrow table, run a command,
-send an Arrow IPC block); everything else is written once, here.
+A backend supplies four primitives (run a query to an Arrow table, run a command,
+send an Arrow IPC block, send a block already in an input format); everything else is
+written once, here.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 from clickhouse_connect.driver.binding import format_bind_value
 
 from events.clickhouse import arrow
-from events.clickhouse.base import Columns, Params, checked_identifier, checked_token
+from events.clickhouse.base import (
+    Columns,
+    Params,
+    checked_identifier,
+    checked_insert_format,
+    checked_token,
+)
 from events.clickhouse.errors import ClickHouseError
 
 
@@ -40,6 +48,11 @@ class ArrowBackend(ABC):
         self, table: str, names: list[str], block: bytes, token: str | None
     ) -> None: ...
 
+    @abstractmethod
+    def _insert_raw(
+        self, table: str, names: list[str], data: bytes, fmt: str, token: str | None
+    ) -> None: ...
+
     def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
         return arrow.decode(self._query_arrow(sql, params or {}))
 
@@ -56,6 +69,25 @@ class ArrowBackend(ABC):
         block = arrow.encode(columns, self._column_types(table))
         self._insert_arrow(table, names, block, checked_token(dedup_token) if dedup_token else None)
         return len(next(iter(columns.values())))
+
+    def insert_raw(
+        self,
+        table: str,
+        names: Sequence[str],
+        data: bytes,
+        *,
+        fmt: str,
+        dedup_token: str | None = None,
+    ) -> None:
+        checked_identifier(table)
+        checked = [checked_identifier(name) for name in names]
+        if not checked:
+            raise ValueError("insert needs at least one column")
+        token = checked_token(dedup_token) if dedup_token else None
+        fmt = checked_insert_format(fmt)
+        if not data:  # no rows (a stream of none may be empty): as a server, nothing to do
+            return
+        self._insert_raw(table, checked, data, fmt, token)
 
     def ping(self) -> None:
         self._query_arrow("SELECT 1 AS ok", {})

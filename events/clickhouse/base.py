@@ -4,7 +4,9 @@ Two backends implement it: `EmbeddedClickHouse` (chDB, in-process) and `ServerCl
 (clickhouse-connect over HTTP). Both take the same SQL with server-side bound parameters
 (`{name:Type}`), both return rows decoded from ClickHouse's Arrow output, and both insert
 columns encoded as one Arrow IPC stream, so what one backend accepts the other does too.
-Both also stream a SELECT's output in one of `STREAM_FORMATS`, chunk by chunk (`stream`).
+Both also stream a SELECT's output in one of `STREAM_FORMATS`, chunk by chunk (`stream`),
+and insert a block already in one of `INSERT_FORMATS` as it is (`insert_raw`): ClickHouse's
+own `Native` passes from one ClickHouse to another without a row decoded in Python.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ Columns = Mapping[str, Sequence[Any]]
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # The output formats `stream` writes: a whole result as one file of that format.
-STREAM_FORMATS = frozenset({"JSONEachRow", "CSVWithNames", "Parquet"})
+STREAM_FORMATS = frozenset({"JSONEachRow", "CSVWithNames", "Parquet", "Native"})
+# The input formats `insert_raw` takes: ClickHouse's own, whose blocks carry their types.
+INSERT_FORMATS = frozenset({"Native"})
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -43,6 +47,13 @@ def checked_format(fmt: str) -> str:
     return fmt
 
 
+def checked_insert_format(fmt: str) -> str:
+    """An input format `insert_raw` supports (the name goes into the statement)."""
+    if fmt not in INSERT_FORMATS:
+        raise ValueError(f"unsupported insert format {fmt!r}")
+    return fmt
+
+
 class ClickHouse(Protocol):
     def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
         """Run a SELECT with bound parameters; rows as dicts."""
@@ -63,6 +74,21 @@ class ClickHouse(Protocol):
 
         With `dedup_token`, ClickHouse stores the block once however often it is sent.
         """
+        ...
+
+    def insert_raw(
+        self,
+        table: str,
+        names: Sequence[str],
+        data: bytes,
+        *,
+        fmt: str,
+        dedup_token: str | None = None,
+    ) -> None:
+        """Insert `data`, the columns `names` in the format `fmt` (one of `INSERT_FORMATS`,
+        e.g. what `stream` wrote in it), as ClickHouse parses it: types converted to the
+        table's as an `INSERT … FORMAT` does, an invalid block refused whole. With
+        `dedup_token`, as `insert`."""
         ...
 
     def ping(self) -> None:

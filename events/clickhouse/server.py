@@ -81,10 +81,16 @@ class ServerClickHouse(ArrowBackend):
             client.command(sql, parameters=dict(params))
 
     def _insert_arrow(self, table: str, names: list[str], block: bytes, token: str | None) -> None:
+        self._insert_raw(table, names, block, "ArrowStream", token)
+
+    def _insert_raw(
+        self, table: str, names: list[str], data: bytes, fmt: str, token: str | None
+    ) -> None:
+        """`INSERT INTO table (names) FORMAT fmt` with the data in the request's body."""
         settings = {"insert_deduplication_token": token} if token else {}
         client = self._connection()
         with _translated():
-            client.raw_insert(table, names, block, settings=settings, fmt="ArrowStream")
+            client.raw_insert(table, names, data, settings=settings, fmt=fmt)
 
     def close(self) -> None:
         if self._client is not None:
