@@ -49,6 +49,7 @@ SOURCES = (
 )
 LABELS = {source: label for source, label, _ in SOURCES}
 LISTED = 20  # imports shown, newest first
+STOP_POLLING = 286  # htmx stops a polling trigger on this status
 
 
 def _url(site: Site, job: DataJob) -> str:
@@ -163,7 +164,14 @@ def site_import_job(request: HttpRequest, domain: str, import_id: str) -> HttpRe
     cancel it while it runs (the row then says so), or delete its data and the import."""
     write = request.method == "POST"
     site = selectors.site_get_for_actor(actor=user_of(request), domain=domain, write=write)
-    job = _job(request, site, import_id, write=write)
+    try:
+        job = _job(request, site, import_id, write=write)
+    except Http404:
+        if write or not request.headers.get("HX-Request"):
+            raise
+        # A polled row whose import is gone (deleted in another tab): htmx's "stop
+        # polling" status, the row swapped for nothing. The site is the asker's (above).
+        return HttpResponse("", status=STOP_POLLING)
     if write:
         services.import_delete(job=job)
         try:

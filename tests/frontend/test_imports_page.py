@@ -116,6 +116,9 @@ def test_an_owner_imports_a_ga4_export_watches_it_and_deletes_it(site: Site) -> 
     assert events_of(site) == 0
     assert not DataJob.objects.filter(pk=job.pk).exists()
     assert client.get(url).status_code == 404
+    # A row still polling in another tab is told to stop (htmx's 286) and goes.
+    polled = client.get(url, HTTP_HX_REQUEST="true")
+    assert polled.status_code == 286 and polled.content == b""
     assert "No imports yet." in client.get(page_of(site)).content.decode()
 
 
