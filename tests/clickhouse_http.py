@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,6 +69,8 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
     return fields
 
 
+# `input('structure')`: the request's body as a table (the structure a quoted literal).
+_INPUT = re.compile(r"\binput\(('(?:[^'\\]|\\.)*')\)")
 _INTO = re.compile(r"^\s*INSERT\s+INTO\s+([A-Za-z0-9_.]+)", re.IGNORECASE)
 
 
@@ -94,6 +97,13 @@ def _insert(conn: Any, statement: str, fmt: str, data: bytes) -> int:
         return int(rows.num_rows)
     if fmt in INSERT_FORMATS:  # as the embedded backend: a refused block raises
         return insert_file(conn, statement, fmt, data)
+    if found := _INPUT.search(statement):  # INSERT … SELECT … FROM input(structure)
+        with tempfile.NamedTemporaryFile(prefix="trail-input-") as file:
+            file.write(data)
+            file.flush()
+            source = f"file({_quote(file.name)}, {_quote(fmt)}, {found.group(1)})"
+            conn.query(statement[: found.start()] + source + statement[found.end() :], "Null")
+        return 0
     with conn.send_insert(statement, fmt) as inserter:
         inserter.append(data)
         return int(inserter.finish().rows_written)
@@ -148,10 +158,22 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.do_POST()
 
+    def _body(self) -> bytes:
+        """The request's body, of a Content-Length or chunked (a streamed insert)."""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        parts = []
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()  # the CRLF after a chunk
+        while self.rfile.readline().strip():  # trailers, up to the blank line
+            pass
+        return b"".join(parts)
+
     def do_POST(self) -> None:
         url = urlsplit(self.path)
         args = dict(parse_qsl(url.query, keep_blank_values=True))
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self._body()
         content_type = self.headers.get("Content-Type") or ""
         if content_type.startswith("multipart/form-data"):  # long queries: query + params
             args.update(_form_fields(content_type, body))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ from events.clickhouse import arrow
 from events.clickhouse.base import (
     Columns,
     Params,
+    checked_file_format,
     checked_identifier,
     checked_insert_format,
     checked_token,
@@ -52,6 +54,11 @@ class ArrowBackend(ABC):
     def _insert_raw(
         self, table: str, names: list[str], data: bytes, fmt: str, token: str | None
     ) -> None: ...
+
+    @abstractmethod
+    def _insert_select_file(self, statement: str, path: Path, fmt: str, structure: str) -> None:
+        """Run `statement` (`INSERT INTO t (…) SELECT … FROM`) over the file as the table
+        function the backend reads it with."""
 
     def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
         return arrow.decode(self._query_arrow(sql, params or {}))
@@ -88,6 +95,25 @@ class ArrowBackend(ABC):
         if not data:  # no rows (a stream of none may be empty): as a server, nothing to do
             return
         self._insert_raw(table, checked, data, fmt, token)
+
+    def insert_select_file(
+        self,
+        table: str,
+        names: Sequence[str],
+        values: Sequence[str],
+        *,
+        path: Path,
+        fmt: str,
+        structure: str,
+    ) -> None:
+        checked = [checked_identifier(name) for name in names]
+        if not checked or len(checked) != len(values):
+            raise ValueError("insert_select_file needs one value per column")
+        statement = (
+            f"INSERT INTO {checked_identifier(table)} ({', '.join(checked)})"
+            f" SELECT {', '.join(values)} FROM"
+        )
+        self._insert_select_file(statement, path, checked_file_format(fmt), structure)
 
     def ping(self) -> None:
         self._query_arrow("SELECT 1 AS ok", {})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 Params = Mapping[str, Any]
@@ -23,6 +24,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 STREAM_FORMATS = frozenset({"JSONEachRow", "CSVWithNames", "Parquet", "Native"})
 # The input formats `insert_raw` takes: ClickHouse's own, whose blocks carry their types.
 INSERT_FORMATS = frozenset({"Native"})
+# The file formats `insert_select_file` reads.
+FILE_FORMATS = frozenset({"JSONEachRow", "CSVWithNames", "Parquet"})
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
@@ -52,6 +55,19 @@ def checked_insert_format(fmt: str) -> str:
     if fmt not in INSERT_FORMATS:
         raise ValueError(f"unsupported insert format {fmt!r}")
     return fmt
+
+
+def checked_file_format(fmt: str) -> str:
+    """A file format `insert_select_file` reads (the name goes into the statement)."""
+    if fmt not in FILE_FORMATS:
+        raise ValueError(f"unsupported file format {fmt!r}")
+    return fmt
+
+
+def quoted(text: str) -> str:
+    """A ClickHouse string literal (for what cannot be a bound parameter: a table
+    function's arguments)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class ClickHouse(Protocol):
@@ -89,6 +105,24 @@ class ClickHouse(Protocol):
         e.g. what `stream` wrote in it), as ClickHouse parses it: types converted to the
         table's as an `INSERT … FORMAT` does, an invalid block refused whole. With
         `dedup_token`, as `insert`."""
+        ...
+
+    def insert_select_file(
+        self,
+        table: str,
+        names: Sequence[str],
+        values: Sequence[str],
+        *,
+        path: Path,
+        fmt: str,
+        structure: str,
+    ) -> None:
+        """`INSERT INTO table (names) SELECT values FROM` the local file `path`, read as
+        ClickHouse reads `fmt` (one of `FILE_FORMATS`) with the columns `structure`
+        (`name Type, …`): the file is parsed and converted by ClickHouse, no row passes
+        through Python. The embedded engine reads the file from disk; a server reads it from
+        the request's body (`input()`), sent as it is read. `values` are SQL expressions
+        over the structure's columns, written by Trail (never a request's text)."""
         ...
 
     def ping(self) -> None:

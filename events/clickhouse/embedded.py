@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from events.clickhouse import lock, parquet_stream
 from events.clickhouse.backend import ArrowBackend, format_params
-from events.clickhouse.base import Params, checked_format
+from events.clickhouse.base import Params, checked_format, quoted
 from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
 
 
@@ -200,6 +200,11 @@ class EmbeddedClickHouse(ArrowBackend):
             insert_file(
                 self._connection(), f"INSERT INTO {table} ({', '.join(names)})", fmt, data, settings
             )
+
+    def _insert_select_file(self, statement: str, path: Path, fmt: str, structure: str) -> None:
+        source = f"file({quoted(str(path.resolve()))}, {quoted(fmt)}, {quoted(structure)})"
+        with _translated():
+            self._connection().query(f"{statement} {source}", "Null")
 
     def close(self) -> None:
         with self._guard:

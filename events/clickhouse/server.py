@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -12,7 +13,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from urllib3.exceptions import HTTPError
 
 from events.clickhouse.backend import ArrowBackend
-from events.clickhouse.base import Params, checked_format
+from events.clickhouse.base import Params, checked_format, quoted
 from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
 
 
@@ -86,11 +87,28 @@ class ServerClickHouse(ArrowBackend):
     def _insert_raw(
         self, table: str, names: list[str], data: bytes, fmt: str, token: str | None
     ) -> None:
-        """`INSERT INTO table (names) FORMAT fmt` with the data in the request's body."""
+        """`INSERT INTO table (names) FORMAT fmt` with the data as the request's body. Given
+        as a buffer (not bytes), clickhouse-connect sends the statement in the URL and the
+        data as it is, where it would copy bytes behind the statement first."""
         settings = {"insert_deduplication_token": token} if token else {}
         client = self._connection()
         with _translated():
-            client.raw_insert(table, names, data, settings=settings, fmt=fmt)
+            client.raw_insert(table, names, memoryview(data), settings=settings, fmt=fmt)
+
+    def _insert_select_file(self, statement: str, path: Path, fmt: str, structure: str) -> None:
+        """The statement and then the file, as one request's body (ClickHouse reads the
+        data of an `INSERT` after its query), streamed as it is read."""
+        head = f"{statement} input({quoted(structure)}) FORMAT {fmt}\n".encode()
+
+        def body() -> Iterator[bytes]:
+            yield head
+            with path.open("rb") as file:
+                while chunk := file.read(_CHUNK):
+                    yield chunk
+
+        client = self._connection()
+        with _translated():
+            client.raw_insert(None, None, body())
 
     def close(self) -> None:
         if self._client is not None:

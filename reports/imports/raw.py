@@ -189,7 +189,9 @@ def stage(import_id: str, rows: list[EventRow]) -> None:
 _EVENT_COLUMNS = ", ".join(COLUMNS)
 _PARAMS = "{import:String}"
 _SITE = "{site:UInt64}"
-_FIRST = "argMin({column}, timestamp)"
+# The visit's attributes are its first event's: one argMin of them all (ClickHouse computes
+# the repeated aggregate once), half the time of an argMin per attribute.
+_FIRST = "tupleElement(argMin(tuple({columns}), timestamp), {index})"
 _VISIT_ATTRIBUTES = (
     "hostname",
     "referrer",
@@ -229,7 +231,10 @@ _SESSION_VALUES = {
     "is_bounce": f"if(countIf{_INTERACTIVE} <= 1, 1, 0)",
     "duration": "toUInt32(intDiv(toUnixTimestamp64Milli(max(timestamp))"
     " - toUnixTimestamp64Milli(min(timestamp)), 1000))",
-    **{name: _FIRST.format(column=name) for name in _VISIT_ATTRIBUTES},
+    **{
+        name: _FIRST.format(columns=", ".join(_VISIT_ATTRIBUTES), index=index)
+        for index, name in enumerate(_VISIT_ATTRIBUTES, start=1)
+    },
     "import_id": _PARAMS,
 }
 
@@ -244,7 +249,7 @@ def publish(*, site_id: int, import_id: str) -> int:
         f" SELECT {_EVENT_COLUMNS}, import_id FROM {STAGING}"
         f" WHERE import_id = {_PARAMS} AND site_id = {_SITE}"
         f" AND event_id NOT IN (SELECT event_id FROM events WHERE site_id = {_SITE})"
-        " ORDER BY timestamp LIMIT 1 BY event_id",
+        " LIMIT 1 BY event_id",  # an id twice in one import: the same event, kept once
         params,
     )
     names = ", ".join(_SESSION_VALUES)
@@ -263,6 +268,15 @@ def publish(*, site_id: int, import_id: str) -> int:
         params,
     )
     drop_staging(import_id)
+    return int(found[0]["n"])
+
+
+def staged(import_id: str) -> int:
+    """How many rows an import has staged so far."""
+    found = get_client().query(
+        f"SELECT count() AS n FROM {STAGING} WHERE import_id = {_PARAMS}",  # noqa: S608
+        {"import": import_id},
+    )
     return int(found[0]["n"])
 
 

@@ -36,12 +36,15 @@ from django.db import transaction
 
 from accounts.errors import NotFound, ServiceError
 from events import data_jobs
+from events.clickhouse.errors import ClickHouseError
 from events.jobs import periodic
 from events.models import DataJob
+from reports.context import forget_first_day
 from reports.imports import raw
 from reports.imports.rows import BadImportFile, RawEvent
 from sites.models import Site
 from sites.selectors import site_get_for_actor
+from sites.signals import site_deleted
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,9 @@ class Source:
     handler: Callable[..., Any]
     raw: bool = True
     delete: Callable[[int, str], None] | None = None
+    # A raw source's fast way: `load(path, name, site_id=, import_id=)` stages a whole file
+    # without rows through Python; when ClickHouse refuses it, the parser reads it again.
+    load: Callable[..., None] | None = None
 
 
 _sources: dict[str, Source] = {}
@@ -82,9 +88,10 @@ def register_source(
     *,
     raw: bool = True,  # noqa: FBT001 (keyword only)
     delete: Callable[[int, str], None] | None = None,
+    load: Callable[..., None] | None = None,
 ) -> None:
     """Make `name` importable (see the module docstring); registers its job kind too."""
-    _sources[name] = Source(name=name, handler=handler, raw=raw, delete=delete)
+    _sources[name] = Source(name=name, handler=handler, raw=raw, delete=delete, load=load)
     data_jobs.register(KIND_PREFIX + name, run)
 
 
@@ -224,6 +231,7 @@ def run(ctx: data_jobs.JobContext) -> None:
         else:
             source.handler(ImportRun(ctx=ctx, site=site, import_id=import_id, files=files))
         ctx.progress(1.0, rows=job.rows, force=True)  # Cancelled when cancelled meanwhile
+        forget_first_day(site.pk)  # the import may hold older days than the site had
     except BaseException:
         if site is not None:
             _purge(site.pk, import_id, source_name)
@@ -242,36 +250,65 @@ def _run_raw(
     sizes = [max(path.stat().st_size, 1) for _, path in files]
     total = sum(sizes)
     done_bytes = 0
-    read = 0
     for (name, path), size, described in zip(
         files, sizes, ctx.job.parameters["files"], strict=True
     ):
-        rows = raw.Rows(site_id=site.pk, file_name=name, file_sha256=described["sha256"])
-        per_row = ESTIMATED_BYTES_PER_ROW.get(
-            Path(name).suffix.lstrip(".").lower(), DEFAULT_BYTES_PER_ROW
-        )
-        block = []
-        in_file = 0
-        for event in source.handler(path, name):
-            block.append(rows.row(event))
-            in_file += 1
-            if len(block) >= raw.BLOCK:
-                raw.stage(import_id, block)
-                read += len(block)
-                block = []
-                within = min(in_file * per_row, size * 0.99)
-                ctx.progress(0.9 * (done_bytes + within) / total, rows=read)
-        raw.stage(import_id, block)
-        read += len(block)
+        loaded = source.load is not None and _loaded(source.load, path, name, site, import_id)
+        if not loaded:
+            position = (done_bytes, size, total, raw.staged(import_id))
+            _parse_and_stage(ctx, site, import_id, source, (name, path), described, position)
         done_bytes += size
-        ctx.progress(0.9 * done_bytes / total, rows=read)
-    ctx.check()
+        ctx.progress(0.9 * done_bytes / total, rows=raw.staged(import_id))
+        ctx.check()
+    read = raw.staged(import_id)
     published = raw.publish(site_id=site.pk, import_id=import_id)
     first, last = raw.days(site_id=site.pk, import_id=import_id)
     parameters = {**ctx.job.parameters, "read": read, "first_day": first, "last_day": last}
     DataJob.objects.filter(pk=ctx.job.pk).update(parameters=parameters)
     ctx.job.parameters = parameters
     ctx.job.rows = published
+
+
+def _loaded(load: Callable[..., None], path: Path, name: str, site: Site, import_id: str) -> bool:
+    """Whether the source's fast way staged the file; False when ClickHouse refused a row
+    (the parser then reads the file, names the bad line, or takes it: events whose id was
+    staged twice are published once)."""
+    try:
+        load(path, name, site_id=site.pk, import_id=import_id)
+    except ClickHouseError as exc:
+        logger.info("import %s: %s read again row by row (%s)", import_id, name, exc)
+        return False
+    return True
+
+
+def _parse_and_stage(
+    ctx: data_jobs.JobContext,
+    site: Site,
+    import_id: str,
+    source: Source,
+    file: tuple[str, Path],
+    described: dict[str, Any],
+    position: tuple[int, int, int, int],
+) -> None:
+    """The file's events through the source's parser and `raw.Rows`, staged in blocks;
+    progress within the file estimated from the rows read."""
+    name, path = file
+    done_bytes, size, total, before = position
+    rows = raw.Rows(site_id=site.pk, file_name=name, file_sha256=described["sha256"])
+    per_row = ESTIMATED_BYTES_PER_ROW.get(
+        Path(name).suffix.lstrip(".").lower(), DEFAULT_BYTES_PER_ROW
+    )
+    block = []
+    in_file = 0
+    for event in source.handler(path, name):
+        block.append(rows.row(event))
+        in_file += 1
+        if len(block) >= raw.BLOCK:
+            raw.stage(import_id, block)
+            block = []
+            within = min(in_file * per_row, size * 0.99)
+            ctx.progress(0.9 * (done_bytes + within) / total, rows=before + in_file)
+    raw.stage(import_id, block)
 
 
 def _remove_files(job: DataJob) -> None:
@@ -282,6 +319,7 @@ def _remove_files(job: DataJob) -> None:
 
 def _purge(site_id: int, import_id: str, source_name: str) -> None:
     source = _sources.get(source_name)
+    forget_first_day(site_id)  # its days may have been the first
     try:
         if source is not None and source.delete is not None:
             source.delete(site_id, import_id)
@@ -398,14 +436,25 @@ def _iso(moment: Any) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def register() -> None:
-    """At app ready: every source's parser and job kind."""
-    from reports.imports import ga4, plausible, trail, umami
+def _on_site_deleted(sender: Any, site_id: int, **_: Any) -> None:
+    """A deleted site's imports go with it: running ones are cancelled, and every one's
+    rows (imported tables, staging, published events) and files are removed."""
+    for job in DataJob.objects.filter(site_id=site_id, kind__in=kinds()):
+        try:
+            import_delete(job=job)
+        except Exception:  # the sweep removes what is left of an import that ended
+            logger.exception("import %s of deleted site %s: not removed", job.pk, site_id)
 
-    register_source("trail", trail.parse)
+
+def register() -> None:
+    """At app ready: every source's parser and job kind; a deleted site's imports removed."""
+    from reports.imports import ga4, plausible, trail, trail_load, umami
+
+    register_source("trail", trail.parse, load=trail_load.load)
     register_source("ga4", ga4.events)
     register_source("umami", umami.events)
     register_source("plausible_csv", plausible.handle, raw=False, delete=plausible.delete)
+    site_deleted.connect(_on_site_deleted, dispatch_uid="reports.imports.on_site_deleted")
 
 
 __all__ = ["BadImportFile", "ImportRun", "import_delete", "import_get_for_actor", "import_start"]

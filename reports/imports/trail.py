@@ -59,7 +59,7 @@ def parse(path: Path, name: str) -> Iterator[RawEvent]:
         yield from _parquet(path, name)
 
 
-def _check_header(found: Collection[str], name: str, line: int | None) -> None:
+def check_header(found: Collection[str], name: str, line: int | None) -> None:
     if _NAME_SET.issubset(found):
         return
     missing = [column for column in NAMES if column not in found]
@@ -83,7 +83,7 @@ def _ndjson(path: Path, name: str) -> Iterator[RawEvent]:
                 raise BadImportFile(name, f"not a JSON object ({exc})", line=number) from None
             if not isinstance(record, dict):
                 raise BadImportFile(name, "not a JSON object", line=number)
-            _check_header(record.keys(), name, number)
+            check_header(record.keys(), name, number)
             yield _event(record, name, number, text=False)
 
 
@@ -94,7 +94,7 @@ def _csv(path: Path, name: str) -> Iterator[RawEvent]:
             header = next(reader, None)
             if header is None:
                 raise BadImportFile(name, "empty file", line=1)
-            _check_header(header, name, 1)
+            check_header(header, name, 1)
             index = {column: header.index(column) for column in NAMES}
             for row in reader:
                 number = reader.line_num
@@ -127,7 +127,7 @@ def _parquet(path: Path, name: str) -> Iterator[RawEvent]:
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow's errors are of many types
         raise BadImportFile(name, f"not a Parquet file ({exc})") from None
-    _check_header(parquet.schema_arrow.names, name, None)
+    check_header(parquet.schema_arrow.names, name, None)
     number = 0
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH, columns=list(NAMES)):
         for record in batch.to_pylist():
