@@ -47,7 +47,7 @@ from trail.config import redact
 
 TARGET_ALIAS = "move_target"
 CHECKPOINTS = "trail_move_checkpoints"
-CHUNK_ROWS = 300_000  # rows per chunk (whole days: a busy day may make a bigger one)
+CHUNK_ROWS = 1_000_000  # rows per chunk (whole days: a busy day may make a bigger one)
 DJANGO_STEP = "database"
 # The accounts database's apps that move: Trail's own, and allauth's e-mail addresses.
 APP_LABELS = ("accounts", "trail_sites", "events", "reports", "frontend", "trail", "account")
