@@ -392,6 +392,42 @@ def test_a_run_interrupted_then_resumed_adds_no_duplicates(
     _check_moved(installed, clickhouse, target_database, target_clickhouse, tmp_path, reports=False)
 
 
+def test_a_chunk_left_half_written_is_copied_again_whole(
+    installed: dict[str, Any],
+    clickhouse: ClickHouse,
+    target_database: str,
+    target_clickhouse: str,
+    tmp_path: Path,
+) -> None:
+    # Interrupted inside an insert: half of an events chunk's Native blocks reached the target.
+    original = move.write_chunk
+
+    def half_then_interrupted(target: ClickHouse, chunk: move.Chunk, data: bytes) -> int:
+        if chunk.table.name != "events":
+            return original(target, chunk, data)
+        where, params = chunk.where()
+        names = ", ".join(name for name, _ in chunk.table.columns)
+        sql = f"SELECT {names} FROM events WHERE {where} LIMIT {chunk.rows // 2}"  # noqa: S608
+        original(target, chunk, b"".join(clickhouse.stream(sql, params, fmt="Native")))
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(move, "write_chunk", half_then_interrupted)
+        _run(target_database, target_clickhouse, installed["sites"])
+    move.close_database()
+    site_ids = [site.id for site in installed["sites"]]
+    target = ServerClickHouse(target_clickhouse)
+    try:
+        left = sum(_counts(target, site_ids)["events"].values())
+        assert 0 < left < sum(_counts(clickhouse, site_ids)["events"].values())
+        out = _run(target_database, target_clickhouse, installed["sites"])
+        assert "Every count matches." in out
+        assert _counts(target, site_ids) == _counts(clickhouse, site_ids)
+    finally:
+        target.close()
+    _check_moved(installed, clickhouse, target_database, target_clickhouse, tmp_path, reports=False)
+
+
 @pytest.mark.parametrize(
     ("to_db", "to_ch", "error"),
     [
