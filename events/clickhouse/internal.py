@@ -10,7 +10,9 @@ exceptions are few and in one place:
   deduplication of batch retries);
 - `open_visits`: the visits of a block's visitors that may still continue (the flush's
   session stitching);
-- `purge_site`: delete a deleted site's events and visits (the purge job).
+- `purge_site`: delete a deleted site's events and visits (the purge job);
+- `drop_partition`: drop one partition of a table partitioned by import (an import's
+  staged or imported rows, when it is published, deleted or abandoned).
 
 Nothing here takes input from a request: site ids and visitor hashes come from the spool
 and the accounts database. Do not call these from a view or an API.
@@ -18,7 +20,11 @@ and the accounts database. Do not call these from a view or an API.
 
 from __future__ import annotations
 
-from events.clickhouse.base import ClickHouse, checked_identifier
+import re
+
+from django.conf import settings
+
+from events.clickhouse.base import ClickHouse, checked_identifier, quoted
 from events.rows import EventRow
 from events.sessions import TIMEOUT, VISIT_COLUMNS, Visit
 
@@ -87,3 +93,20 @@ def purge_site(client: ClickHouse, site_id: int) -> None:
             f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}",  # noqa: S608
             {"site": site_id},
         )
+
+
+_PARTITION_TEXT = re.compile(r"^[A-Za-z0-9:_-]{1,80}$")
+
+
+def drop_partition(client: ClickHouse, table: str, values: tuple[int | str, ...]) -> None:
+    """`ALTER TABLE table DROP PARTITION (values)` (on the cluster when there is one):
+    partitions take no bound parameters, so the values are whole numbers or plain ids."""
+    for value in values:
+        if isinstance(value, str) and not _PARTITION_TEXT.match(value):
+            raise ValueError(f"bad partition value {value[:80]!r}")
+    literal = ", ".join(str(int(v)) if isinstance(v, int) else quoted(v) for v in values)
+    cluster = settings.CLICKHOUSE.cluster
+    on_cluster = f" ON CLUSTER {quoted(cluster)}" if cluster else ""
+    client.command(
+        f"ALTER TABLE {checked_identifier(table)}{on_cluster} DROP PARTITION ({literal})"
+    )

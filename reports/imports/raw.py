@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events.clickhouse import get_client
+from events.clickhouse.internal import drop_partition
 from events.enrich.referrers import attribute
 from events.enrich.urls import parse_page_url
 from events.rows import COLUMNS, ENGAGEMENT, PAGEVIEW, EventRow, columns
@@ -281,10 +282,8 @@ def staged(import_id: str) -> int:
 
 
 def drop_staging(import_id: str) -> None:
-    get_client().command(
-        f"DELETE FROM {STAGING} WHERE import_id = {_PARAMS}",  # noqa: S608
-        {"import": import_id},
-    )
+    """The import's staged rows gone: its partition of the staging table (migration 0007)."""
+    drop_partition(get_client(), STAGING, (import_id,))
 
 
 def purge(*, site_id: int, import_id: str) -> None:

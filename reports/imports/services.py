@@ -258,12 +258,10 @@ def _run_raw(
             position = (done_bytes, size, total, raw.staged(import_id))
             _parse_and_stage(ctx, site, import_id, source, (name, path), described, position)
         done_bytes += size
-        ctx.progress(0.9 * done_bytes / total, rows=raw.staged(import_id))
-        ctx.check()
-    read = raw.staged(import_id)
+        ctx.progress(0.9 * done_bytes / total, force=True)  # Cancelled when cancelled
     published = raw.publish(site_id=site.pk, import_id=import_id)
     first, last = raw.days(site_id=site.pk, import_id=import_id)
-    parameters = {**ctx.job.parameters, "read": read, "first_day": first, "last_day": last}
+    parameters = {**ctx.job.parameters, "first_day": first, "last_day": last}
     DataJob.objects.filter(pk=ctx.job.pk).update(parameters=parameters)
     ctx.job.parameters = parameters
     ctx.job.rows = published
