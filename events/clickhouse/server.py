@@ -13,7 +13,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from urllib3.exceptions import HTTPError
 
 from events.clickhouse.backend import ArrowBackend
-from events.clickhouse.base import Params, checked_format, quoted
+from events.clickhouse.base import SMALL_INSERT_BLOCKS, Params, checked_format, quoted
 from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
 
 
@@ -108,7 +108,7 @@ class ServerClickHouse(ArrowBackend):
 
         client = self._connection()
         with _translated():
-            client.raw_insert(None, None, body())
+            client.raw_insert(None, None, body(), settings=dict(SMALL_INSERT_BLOCKS))
 
     def close(self) -> None:
         if self._client is not None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events.clickhouse import get_client
+from events.clickhouse.base import SMALL_INSERT_BLOCKS, settings_clause
 from events.clickhouse.internal import drop_partition
 from events.enrich.referrers import attribute
 from events.enrich.urls import parse_page_url
@@ -250,7 +251,8 @@ def publish(*, site_id: int, import_id: str) -> int:
         f" SELECT {_EVENT_COLUMNS}, import_id FROM {STAGING}"
         f" WHERE import_id = {_PARAMS} AND site_id = {_SITE}"
         f" AND event_id NOT IN (SELECT event_id FROM events WHERE site_id = {_SITE})"
-        " LIMIT 1 BY event_id",  # an id twice in one import: the same event, kept once
+        " LIMIT 1 BY event_id"  # an id twice in one import: the same event, kept once
+        + settings_clause(SMALL_INSERT_BLOCKS),
         params,
     )
     names = ", ".join(_SESSION_VALUES)
@@ -261,7 +263,7 @@ def publish(*, site_id: int, import_id: str) -> int:
         f" WHERE site_id = {_SITE} AND import_id = {_PARAMS}"
         f" AND session_id != 0 AND name != '{ENGAGEMENT}'"
         f" AND session_id NOT IN (SELECT session_id FROM sessions WHERE site_id = {_SITE})"
-        " GROUP BY site_id, session_id",
+        " GROUP BY site_id, session_id" + settings_clause(SMALL_INSERT_BLOCKS),
         params,
     )
     found = client.query(
