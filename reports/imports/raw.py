@@ -243,15 +243,31 @@ _SESSION_VALUES = {
 
 def publish(*, site_id: int, import_id: str) -> int:
     """Move an import's staged events into `events` and write their visits; the number of
-    events published. (Run once, at the end of the job.)"""
+    events published. (Run once, at the end of the job.)
+
+    The common case, an import whose ids are all new (none twice in it, none the site has),
+    moves every staged row and builds the visits from the staged rows (the import's partition,
+    already in visit order); otherwise the rows are filtered as they move and the visits are
+    built from what was published."""
     client = get_client()
     params = {"import": import_id, "site": site_id}
+    [found] = client.query(
+        f"SELECT count() AS rows, uniqExact(event_id) AS ids,"  # noqa: S608
+        f" countIf(event_id IN (SELECT event_id FROM events WHERE site_id = {_SITE})) AS known"
+        f" FROM {STAGING} WHERE import_id = {_PARAMS} AND site_id = {_SITE}",
+        params,
+    )
+    all_new = int(found["ids"]) == int(found["rows"]) and not int(found["known"])
+    moved = (
+        ""
+        if all_new
+        else f" AND event_id NOT IN (SELECT event_id FROM events WHERE site_id = {_SITE})"  # noqa: S608
+        " LIMIT 1 BY event_id"  # an id twice in one import: the same event, kept once
+    )
     client.command(
         f"INSERT INTO events ({_EVENT_COLUMNS}, import_id)"  # noqa: S608
         f" SELECT {_EVENT_COLUMNS}, import_id FROM {STAGING}"
-        f" WHERE import_id = {_PARAMS} AND site_id = {_SITE}"
-        f" AND event_id NOT IN (SELECT event_id FROM events WHERE site_id = {_SITE})"
-        " LIMIT 1 BY event_id"  # an id twice in one import: the same event, kept once
+        f" WHERE import_id = {_PARAMS} AND site_id = {_SITE}{moved}"
         + settings_clause(SMALL_INSERT_BLOCKS),
         params,
     )
@@ -259,19 +275,25 @@ def publish(*, site_id: int, import_id: str) -> int:
     values = ", ".join(_SESSION_VALUES.values())
     client.command(
         f"INSERT INTO sessions ({names})"  # noqa: S608
-        f" SELECT {values} FROM events"
+        f" SELECT {values} FROM {STAGING if all_new else 'events'}"
         f" WHERE site_id = {_SITE} AND import_id = {_PARAMS}"
         f" AND session_id != 0 AND name != '{ENGAGEMENT}'"
         f" AND session_id NOT IN (SELECT session_id FROM sessions WHERE site_id = {_SITE})"
         " GROUP BY site_id, session_id" + settings_clause(SMALL_INSERT_BLOCKS),
         params,
     )
-    found = client.query(
-        f"SELECT count() AS n FROM events WHERE site_id = {_SITE} AND import_id = {_PARAMS}",  # noqa: S608
-        params,
-    )
+    if all_new:
+        published = int(found["rows"])
+    else:
+        published = int(
+            client.query(
+                f"SELECT count() AS n FROM events"  # noqa: S608
+                f" WHERE site_id = {_SITE} AND import_id = {_PARAMS}",
+                params,
+            )[0]["n"]
+        )
     drop_staging(import_id)
-    return int(found[0]["n"])
+    return published
 
 
 def staged(import_id: str) -> int:
