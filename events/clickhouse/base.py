@@ -61,25 +61,25 @@ def checked_identifier(name: str) -> str:
     return name
 
 
+def _one_of(fmt: str, formats: frozenset[str], use: str) -> str:
+    if fmt not in formats:
+        raise ValueError(f"unsupported {use} format {fmt!r}")
+    return fmt
+
+
 def checked_format(fmt: str) -> str:
     """An output format `stream` supports (the name goes into the query, never a request's)."""
-    if fmt not in STREAM_FORMATS:
-        raise ValueError(f"unsupported stream format {fmt!r}")
-    return fmt
+    return _one_of(fmt, STREAM_FORMATS, "stream")
 
 
 def checked_insert_format(fmt: str) -> str:
     """An input format `insert_raw` supports (the name goes into the statement)."""
-    if fmt not in INSERT_FORMATS:
-        raise ValueError(f"unsupported insert format {fmt!r}")
-    return fmt
+    return _one_of(fmt, INSERT_FORMATS, "insert")
 
 
 def checked_file_format(fmt: str) -> str:
     """A file format `insert_select_file` reads (the name goes into the statement)."""
-    if fmt not in FILE_FORMATS:
-        raise ValueError(f"unsupported file format {fmt!r}")
-    return fmt
+    return _one_of(fmt, FILE_FORMATS, "file")
 
 
 def quoted(text: str) -> str:
