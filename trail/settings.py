@@ -1,7 +1,10 @@
 """Django settings. Every value comes from `trail.config.load()` (the environment)."""
 
+import os as _os
+
 from trail import config as _config
 from trail import private as _private
+from trail.backup import config as _backup_config
 
 TRAIL = _config.load()
 _private.protect(TRAIL)  # data files 0600 in 0700 directories, new and old (docs/privacy.md)
@@ -189,6 +192,9 @@ SPECTACULAR_SETTINGS = {
 
 # ClickHouse, Celery and the job thread (events/job_thread.py): see trail.config and the README.
 CLICKHOUSE = TRAIL.clickhouse
+# Periodic backups (docs/operations.md): TRAIL_BACKUP_DIR (unset: none),
+# TRAIL_BACKUP_EVERY_HOURS (24) and TRAIL_BACKUP_KEEP (7).
+TRAIL_BACKUP = _backup_config.load(_os.environ)
 CELERY_BROKER_URL = TRAIL.redis_url or "memory://"
 CELERY_RESULT_BACKEND = TRAIL.redis_url or "cache+memory://"
 CELERY_TASK_ACKS_LATE = True
