@@ -16,9 +16,10 @@ from reports.dates import time_labels
 from reports.plan import Part, Plan, plan, tables, without_goal_filters
 from reports.query import ReportQuery, interval_of, is_time
 from reports.sampling import sampling
-from reports.sql.builder import run
+from reports.sql.builder import Select, run
 from reports.sql.catalog import COUNTS, of_visitor
 from reports.sql.imported import coverage_select, imported_select, imported_table
+from reports.sql.rollups import PENDING, covers
 from reports.sql.selects import Key, part_select, rank_select
 
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class Report:
     sample_fraction: float | None  # None: every row was read
     rank_fraction: float | None = None  # the top list was ranked on this sample
     imports: ImportsUsed | None = None  # `include.imports` was asked: what came of it
+    source: str = "events"  # "rollup" when every number came from the rollups
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,12 @@ def _collect(
     filters = options.pop("filters", query.filters)
     found = run(
         part_select(
-            query, part, dimensions=dimensions, filters=filters, fraction=fraction, **options
+            query,
+            part,
+            dimensions=dimensions,
+            filters=filters,
+            fraction=fraction,
+            **options,
         )
     )
     width = len(dimensions)
@@ -108,13 +115,18 @@ def _rank(query: ReportQuery, the_plan: Plan, fraction: float | None) -> list[Ke
 
 
 def _values(
-    query: ReportQuery, the_plan: Plan, fraction: float | None, keys: list[Key] | None
+    query: ReportQuery,
+    the_plan: Plan,
+    fraction: float | None,
+    keys: list[Key] | None,
+    rollup: bool = False,
 ) -> dict[Key, Values]:
-    """Every metric of every row (of `keys` only, when given), derived ones included."""
+    """Every metric of every row (of `keys` only, when given), derived ones included;
+    `rollup`: read from the rollups (`_from_rollups` said they cover it)."""
 
     def collect(part: Part) -> Callable[[], dict[Key, Values]]:
         names = the_plan.event_names if part is the_plan.primary else ()
-        return lambda: _collect(query, part, fraction, keys=keys, event_names=names)
+        return lambda: _collect(query, part, fraction, keys=keys, event_names=names, rollup=rollup)
 
     jobs = [collect(part) for part in the_plan.parts]
     # Each visitor is in exactly one row of a complete breakdown by location or device, so
@@ -122,11 +134,11 @@ def _values(
     summed = keys is None and len(query.dimensions) == 1 and of_visitor(query.dimensions[0])
     total_query = "percentage" in query.metrics and not summed
     if total_query:
-        jobs.append(lambda: _total_visitors(query, the_plan, fraction))
+        jobs.append(lambda: _total_visitors(query, the_plan, fraction, rollup))
     # a conversion rate over no dimension but goals divides by one total: ask at once
     early_conversions = "conversion_rate" in query.metrics and not _kept(query)
     if early_conversions:
-        jobs.append(lambda: _conversion_totals(query, fraction, None))
+        jobs.append(lambda: _conversion_totals(query, fraction, None, rollup))
     found_parts = together(*jobs)
     conversions = found_parts.pop() if early_conversions else None
     totals = found_parts.pop() if total_query else {}
@@ -150,12 +162,12 @@ def _values(
         for metrics in merged.values():
             metrics["percentage"] = 100 * metrics["visitors"] / total if total else 0.0
     if "conversion_rate" in query.metrics:
-        _conversion_rates(query, fraction, merged, conversions)
+        _conversion_rates(query, fraction, merged, conversions, rollup)
     return merged
 
 
 def _total_visitors(
-    query: ReportQuery, the_plan: Plan, fraction: float | None
+    query: ReportQuery, the_plan: Plan, fraction: float | None, rollup: bool = False
 ) -> dict[Key, Values]:
     """Visitors of the whole report (what a row's percentage divides by)."""
     part = the_plan.part_for("visitors")
@@ -165,6 +177,7 @@ def _total_visitors(
         fraction,
         dimensions=(),
         event_names=the_plan.event_names if part is the_plan.primary else (),
+        rollup=rollup,
     )
 
 
@@ -173,19 +186,24 @@ def _kept(query: ReportQuery) -> tuple[int, ...]:
     return tuple(i for i, d in enumerate(query.dimensions) if d != "event:goal")
 
 
-def _conversion_totals(
-    query: ReportQuery, fraction: float | None, keys: list[Key] | None
-) -> dict[Key, Values]:
-    """Visitors of each row without the goal filters (what a conversion rate divides by)."""
+def _conversion_base(query: ReportQuery) -> ReportQuery:
+    """The query a conversion rate divides by: visitors, without the goal filters."""
     kept = _kept(query)
-    base = replace(
+    return replace(
         query,
         dimensions=tuple(query.dimensions[i] for i in kept),
         filters=without_goal_filters(query.filters),
         metrics=("visitors",),
     )
+
+
+def _conversion_totals(
+    query: ReportQuery, fraction: float | None, keys: list[Key] | None, rollup: bool = False
+) -> dict[Key, Values]:
+    """Visitors of each row without the goal filters (what a conversion rate divides by)."""
+    base = _conversion_base(query)
     [part] = [p for p in tables(base) if "visitors" in p.metrics]
-    return _collect(base, Part(part.table, ("visitors",)), fraction, keys=keys)
+    return _collect(base, Part(part.table, ("visitors",)), fraction, keys=keys, rollup=rollup)
 
 
 def _conversion_rates(
@@ -193,6 +211,7 @@ def _conversion_rates(
     fraction: float | None,
     merged: dict[Key, Values],
     totals: dict[Key, Values] | None,
+    rollup: bool = False,
 ) -> None:
     """Visitors who converted ÷ visitors of the same row without the goal filters; `totals`
     when they were computed already (no dimension but goals: nothing to wait for)."""
@@ -201,7 +220,7 @@ def _conversion_rates(
         keys = sorted({tuple(key[i] for i in kept) for key in merged})
         if not keys:
             return
-        totals = _conversion_totals(query, fraction, keys)
+        totals = _conversion_totals(query, fraction, keys, rollup)
     for key, metrics in merged.items():
         total = totals.get(tuple(key[i] for i in kept), {}).get("visitors", 0.0)
         metrics["conversion_rate"] = 100 * metrics["visitors"] / total if total else 0.0
@@ -258,10 +277,37 @@ def _position_keys(query: ReportQuery, rows: dict[Key, Values]) -> dict[Key, Val
     return aligned
 
 
-def execute(query: ReportQuery) -> Report:
+def _pending(site_id: int) -> bool:
+    """Are the site's rollups still missing rows stored before they existed?"""
+    found = run(Select(site_id=site_id, table=PENDING, columns=("count() AS n",)))
+    return bool(int(found[0]["n"]))
+
+
+def _from_rollups(query: ReportQuery, the_plan: Plan) -> bool:
+    """Do the rollups cover every read this query makes (its parts, the total a percentage
+    divides by, a conversion rate's denominator), over its range and comparison?"""
+    parts = tuple((part.table, part.metrics) for part in the_plan.parts)
+    shapes = ((query.dimensions, query.filters), ((), query.filters))
+    if "conversion_rate" in query.metrics:
+        base = _conversion_base(query)
+        base_parts = tuple(
+            (p.table, ("visitors",)) for p in tables(base) if "visitors" in p.metrics
+        )
+        if not covers(
+            base, base_parts, shapes=((base.dimensions, base.filters),), pending=lambda _: False
+        ):
+            return False
+    return covers(query, parts, shapes=shapes, pending=_pending)
+
+
+def execute(query: ReportQuery, *, rollups: bool = True) -> Report:
+    """The report of `query`; from the rollups when they cover it, unless `rollups` is
+    False (raw rows: what tests compare the rollups' answers with)."""
     if query.imports:
         return _execute_with_imports(query)
     the_plan = plan(query)
+    if rollups and _from_rollups(query, the_plan):  # exact, and no ranking or sampling needed
+        return _execute_from_rollups(query, the_plan)
     sampled = sampling(query)
     fraction = sampled.fraction
     previous = query.over(query.comparison) if query.comparison is not None else None
@@ -284,6 +330,19 @@ def execute(query: ReportQuery) -> Report:
         sample_fraction=fraction,
         rank_fraction=sampled.rank_fraction if keys is not None else None,
     )
+
+
+def _execute_from_rollups(query: ReportQuery, the_plan: Plan) -> Report:
+    """`query` answered from the rollups: every row at once (they are small), no sample."""
+    previous = query.over(query.comparison) if query.comparison is not None else None
+
+    def values(of: ReportQuery) -> Callable[[], dict[Key, Values]]:
+        return lambda: _values(of, the_plan, None, None, rollup=True)
+
+    found = together(values(query), *([values(previous)] if previous else []))
+    rows = _ordered(query, found[0])[query.offset : query.offset + query.limit]
+    comparison = _compared(query, previous, rows, found[1]) if previous else None
+    return Report(rows=rows, comparison=comparison, sample_fraction=None, source="rollup")
 
 
 def _compared(

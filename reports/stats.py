@@ -98,6 +98,10 @@ def answer(
         "imports_included": report.imports is not None and report.imports.included,
         "sampled": report.sample_fraction is not None,
         "sample_fraction": report.sample_fraction,
+        # where the numbers came from: "rollup" (the hourly aggregates, docs/rollups.md) or
+        # "events" (raw rows); rollups keep exact visitor sets, so never estimated
+        "source": report.source,
+        "estimated": False,
     }
     if report.imports is not None and not report.imports.included:
         meta["imports_skip_reason"] = report.imports.skip_reason

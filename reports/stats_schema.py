@@ -171,6 +171,12 @@ RESPONSE_SCHEMA: dict[str, Any] = {
                 "sample_fraction": {"type": "number", "nullable": True},
                 "sampled_metrics": {"type": "array", "items": {"type": "string"}},
                 "ranked_on_sample": {"type": "number"},
+                "source": {
+                    "type": "string",
+                    "enum": ["rollup", "events"],
+                    "description": "answered from the hourly rollups or from raw events",
+                },
+                "estimated": {"type": "boolean"},
                 "time_labels": {"type": "array", "items": {"type": "string"}},
                 "comparison_date_range": {
                     "type": "array",

@@ -87,8 +87,9 @@ def open_visits(client: ClickHouse, rows: list[EventRow]) -> dict[tuple[int, int
 
 
 def purge_site(client: ClickHouse, site_id: int) -> None:
-    """Delete every event and visit of the site (a deleted one: the purge job)."""
-    for table in ("events", "sessions"):
+    """Delete every event and visit of the site (a deleted one: the purge job), and its
+    rollups (migration 0008; the list of sites waiting for a rebuild included)."""
+    for table in ("events", "sessions", "rollup_events", "rollup_sessions", "rollup_pending"):
         client.command(
             f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}",  # noqa: S608
             {"site": site_id},

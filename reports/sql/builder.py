@@ -44,6 +44,10 @@ TABLES = frozenset(
         "imported_browsers",
         "imported_operating_systems",
         "imported_custom_events",
+        # hourly aggregates of events and visits (reports/sql/rollups.py, migration 0008)
+        "rollup_events",
+        "rollup_sessions",
+        "rollup_pending",
     }
 )
 # A query may not take more memory than this (ClickHouse stops it with an error instead).

@@ -13,6 +13,7 @@ from typing import Any
 from reports.plan import Part, Plan
 from reports.query import Filter, ReportQuery, is_time
 from reports.revenue import REVENUE_METRICS
+from reports.sql import rollups
 from reports.sql.builder import Select, any_of
 from reports.sql.catalog import (
     ENGAGEMENT,
@@ -42,10 +43,16 @@ def part_select(
     event_names: tuple[str, ...] = (),
     columns: tuple[str, ...] | None = None,
     order_by: tuple[str, ...] = (),
+    rollup: bool = False,
 ) -> Select:
     """The metrics of one part of a plan (`m_<metric>`) by `dimensions` (`d0`, `d1`, …), of
     the rows with those dimension values only when `keys` are given; `columns` instead of
-    the metrics and an `order_by` (then paginated as the query asks) rank a top list."""
+    the metrics and an `order_by` (then paginated as the query asks) rank a top list.
+    `rollup`: read the part's rollup instead (the caller checked `rollups.covers`)."""
+    if rollup:
+        return _rollup_select(
+            query, part, dimensions=dimensions, filters=filters, keys=keys, event_names=event_names
+        )
     binder = Binder()
     span = query.date_range
     table = part.reads
@@ -71,14 +78,7 @@ def part_select(
         where.append(f"name IN {binder.bind(list(event_names), 'Array(String)')}")
     elif table == EVENTS:  # engagement events are never events of a report
         where.append("name != 'engagement'")
-    if "event:goal" in dimensions:  # only rows that complete a goal
-        where.append(any_of(goal_condition(goal, binder) for goal in query.goals))
-    if keys is not None:
-        if len(dims) == 1:
-            where.append(f"{dims[0]} IN {binder.bind([k[0] for k in keys], 'Array(String)')}")
-        else:
-            kind = f"Array(Tuple({', '.join('String' for _ in dims)}))"
-            where.append(f"tuple({', '.join(dims)}) IN {binder.bind(keys, kind)}")
+    where.extend(_goal_and_keys(query, dimensions, dims, binder, keys))
     expressions = METRICS_ON[part.table]
     if part.table == EVENTS and event_names == ("pageview",):
         expressions = {**expressions, **PAGEVIEW_ROW_METRICS}
@@ -117,6 +117,82 @@ def part_select(
         limit=query.limit if order_by else None,
         offset=query.offset if order_by else 0,
         sample=fraction,
+    )
+
+
+def _goal_and_keys(
+    query: ReportQuery,
+    dimensions: tuple[str, ...],
+    dims: list[str],
+    binder: Binder,
+    keys: list[Key] | None,
+) -> list[Any]:
+    """Only rows that complete a goal (a breakdown by goal), and of `keys` when given."""
+    where: list[Any] = []
+    if "event:goal" in dimensions:
+        where.append(any_of(goal_condition(goal, binder) for goal in query.goals))
+    if keys is not None:
+        if len(dims) == 1:
+            where.append(f"{dims[0]} IN {binder.bind([k[0] for k in keys], 'Array(String)')}")
+        else:
+            kind = f"Array(Tuple({', '.join('String' for _ in dims)}))"
+            where.append(f"tuple({', '.join(dims)}) IN {binder.bind(keys, kind)}")
+    return where
+
+
+def _rollup_select(
+    query: ReportQuery,
+    part: Part,
+    *,
+    dimensions: tuple[str, ...],
+    filters: tuple[Filter, ...],
+    keys: list[Key] | None,
+    event_names: tuple[str, ...],
+) -> Select:
+    """`part_select` on the part's rollup: the same dimension, filter and time expressions
+    (the rollups' columns have the raw tables' names), the rollup's metric expressions, and
+    the rows of the one dimension the query touches (reports/sql/rollups.py)."""
+    binder = Binder()
+    span = query.date_range
+    table = part.table
+    row_kind = rollups.row_dimension(table, part.metrics, dimensions, filters)
+    if row_kind is None:
+        raise ValueError("the rollups do not cover this part")
+    dims = [
+        dimension_sql(
+            d,
+            table,
+            binder,
+            timezone=query.timezone,
+            first_day=span.first,
+            since_until=(span.start, span.end),
+            goals=query.goals,
+        )
+        for d in dimensions
+    ]
+    timed = any(is_time(d) for d in dimensions)
+    where: list[Any] = [
+        f"dimension = {binder.bind(row_kind, 'String')}",
+        date_condition(table, binder, span.start, span.end, active=timed),
+    ]
+    if filters:
+        where.append(FilterCompiler(query, binder, None).compile(filters, table))
+    if event_names and row_kind != rollups.SITE:  # the site's rows count pageviews apart
+        where.append(f"name IN {binder.bind(list(event_names), 'Array(String)')}")
+    where.extend(_goal_and_keys(query, dimensions, dims, binder, keys))
+    grouped = tuple(f"d{i}" for i in range(len(dims)))
+    expressions = rollups.METRICS[table]
+    return Select(
+        site_id=query.site_id,
+        table=rollups.ROLLUP_OF[table],
+        columns=(
+            *(f"{sql} AS d{i}" for i, sql in enumerate(dims)),
+            *(f"{expressions[m]} AS m_{m}" for m in part.metrics),
+        ),
+        where=tuple(where),
+        params=binder.params,
+        group_by=grouped,
+        having=(rollups.VISITS_HAVING,) if table == SESSIONS and grouped else (),
     )
 
 

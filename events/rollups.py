@@ -1,0 +1,107 @@
+"""Rollup maintenance (docs/rollups.md): recompute a site's rollups from its raw rows.
+
+The rollup tables (ClickHouse migration 0008) are filled by materialized views as rows are
+inserted into `events` and `sessions`. A view sees inserts only: rows deleted from the raw
+tables (a deletion on request, a deleted import) stay counted in the rollups until the
+days they fell on are recomputed here, and a site's rows stored before the views existed
+are missing from them until its first rebuild (`rollup_pending` lists those sites; the
+planner reads raw events for them).
+
+A recomputation reads the views' own SELECT from ClickHouse (`system.tables.as_select`)
+and runs it over the site's rows of the given UTC days, so a rebuilt day holds exactly
+what the views would have written.
+
+Days are UTC days: rollups are kept by UTC hour, and a visit belongs to the day it
+started (every state row of a visit has the same start).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from events.clickhouse import get_client
+
+# rollup table → (its view, the raw table it reads, that table's time column)
+ROLLUPS = {
+    "rollup_events": ("rollup_events_mv", "events", "timestamp"),
+    "rollup_sessions": ("rollup_sessions_mv", "sessions", "start"),
+}
+PENDING = "rollup_pending"
+# Days recomputed per statement by `rebuild_site`: a month of raw rows at a time.
+CHUNK_DAYS = 31
+
+
+def _view_select(view: str) -> str:
+    [row] = get_client().query(
+        "SELECT as_select FROM system.tables WHERE database = currentDatabase()"
+        " AND name = {view:String}",
+        {"view": view},
+    )
+    return str(row["as_select"])
+
+
+def rebuild_days(site_id: int, days: Iterable[dt.date]) -> None:
+    """Recompute `site_id`'s rollups for the UTC `days` from its raw rows: what a caller
+    runs after deleting raw rows of those days (rows it did not delete stay counted,
+    deleted ones go). The days' rollups are missing between the delete and the insert."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return
+    client = get_client()
+    one = dt.timedelta(days=1)
+    # A deletion may move a visit's start to the next day, or drop the first events of a
+    # visit begun the day before: its neighbouring days' visits are recomputed too.
+    around = sorted({d + shift for d in wanted for shift in (-one, dt.timedelta(0), one)})
+    for table, (view, _raw, column) in ROLLUPS.items():
+        params = {"site": site_id, "days": around if column == "start" else wanted}
+        condition = f"site_id = {{site:UInt64}} AND toDate({column}) IN {{days:Array(Date)}}"
+        client.command(f"DELETE FROM {table} WHERE {condition}", params)  # noqa: S608
+        # The view's rows of those days: its grouping keys (site, hour) are pushed down
+        # into its read of the raw table, so only the site's rows are read.
+        client.command(
+            f"INSERT INTO {table} SELECT * FROM ({_view_select(view)}) WHERE {condition}",  # noqa: S608
+            params,
+        )
+
+
+def raw_days(site_id: int) -> list[dt.date]:
+    """The UTC days on which `site_id` has raw events or visits (visits by their start)."""
+    found = get_client().query(
+        "SELECT DISTINCT toDate(timestamp) AS day FROM events WHERE site_id = {site:UInt64}"
+        " UNION DISTINCT"
+        " SELECT DISTINCT toDate(start) AS day FROM sessions WHERE site_id = {site:UInt64}",
+        {"site": site_id},
+    )
+    return sorted(row["day"] for row in found)
+
+
+def rebuild_site(site_id: int, *, progress: Callable[[int, int], None] | None = None) -> int:
+    """Recompute every rollup of `site_id` from its raw rows, a month of days at a time,
+    then take it off `rollup_pending`; `progress(done, total)` after each chunk (days).
+    Rollups of days that have no raw rows left are removed too. Returns the days rebuilt.
+
+    Rows that arrive for a day while it is being recomputed may be counted twice (by the
+    view and by the recomputation): rebuild while the site's ingest is quiet, or rebuild
+    the current day again afterwards (docs/rollups.md)."""
+    client = get_client()
+    days = raw_days(site_id)
+    for table in ROLLUPS:  # days without raw rows any more
+        client.command(
+            f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}"  # noqa: S608
+            f" AND toDate({ROLLUPS[table][2]})"
+            " NOT IN {days:Array(Date)}",
+            {"site": site_id, "days": days},
+        )
+    for at in range(0, len(days), CHUNK_DAYS):
+        rebuild_days(site_id, days[at : at + CHUNK_DAYS])
+        if progress is not None:
+            progress(min(at + CHUNK_DAYS, len(days)), len(days))
+    client.command(f"DELETE FROM {PENDING} WHERE site_id = {{site:UInt64}}", {"site": site_id})  # noqa: S608
+    return len(days)
+
+
+def pending_sites() -> list[int]:
+    """Sites whose rows stored before the rollups existed are not rolled up yet."""
+    found = get_client().query(f"SELECT DISTINCT site_id FROM {PENDING} ORDER BY site_id")  # noqa: S608
+    return [int(row["site_id"]) for row in found]

@@ -1,0 +1,291 @@
+"""Reports answered from the rollups equal the same reports from raw rows (docs/rollups.md):
+traffic seeded through the real collector on sites in several time zones (one with a DST
+change in range, one a half hour off UTC), every covered panel compared on both paths,
+with filters and comparisons; the planner says which path answered in `meta`; a rebuild
+fills in a site's older rows; deleted raw rows leave the rollups once their days are
+rebuilt; a site's purge takes its rollups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from events.clickhouse import get_client
+from events.clickhouse.internal import purge_site
+from events.rollups import rebuild_days, rebuild_site
+from reports.context import load_context
+from reports.parse import parse
+from reports.runner import Report, execute
+from reports.stats import answer
+from sites.models import Goal, Site
+from tests.reports.conftest import CHROME_ANDROID, FIREFOX, SAFARI_MAC, hit
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.datetime.now(dt.UTC).date()
+FIRST = TODAY - dt.timedelta(days=6)
+LAST = TODAY - dt.timedelta(days=1)
+REFERRERS = ("", "https://www.google.com/search", "https://news.ycombinator.com/item", "")
+PAGES = ("/", "/pricing", "/blog/a", "/blog/b", "/docs")
+AGENTS = (FIREFOX, CHROME_ANDROID, SAFARI_MAC)
+
+
+def traffic(site: Site, seed: int = 7, visitors: int = 60) -> list[dict[str, Any]]:
+    """Random visits over the range's days: several pages, referrers, UTM tags, custom
+    events; some visits cross an hour or midnight, some visitors come back."""
+    rng = random.Random(seed)  # noqa: S311 (repeatable traffic, not secrets)
+    events = []
+    start = dt.datetime.combine(FIRST, dt.time(), tzinfo=dt.UTC) - dt.timedelta(hours=14)
+    span = (LAST - FIRST).days * 86400 + 86400 + 20 * 3600
+    for n in range(visitors):
+        ip = f"198.51.100.{n + 1}"
+        agent = AGENTS[n % 3]
+        for _ in range(rng.choice((1, 1, 2, 3))):  # visits of this visitor
+            at = start + dt.timedelta(seconds=rng.randrange(span))
+            referrer = rng.choice(REFERRERS)
+            query = rng.choice(("", "", "?utm_source=news&utm_medium=email&utm_campaign=x"))
+            for step in range(rng.choice((1, 1, 2, 4, 6))):  # events of the visit
+                path = rng.choice(PAGES)
+                first = step == 0
+                extra = {"referrer": referrer, "query": query} if first else {}
+                if rng.random() < 0.15:
+                    events.append(hit(site, at, path, name="Signup", ip=ip, user_agent=agent))
+                else:
+                    events.append(hit(site, at, path, ip=ip, user_agent=agent, **extra))
+                at += dt.timedelta(minutes=rng.choice((1, 5, 17, 29)))
+    return [e for e in events if dt.datetime.fromisoformat(e["timestamp"]) < _now()]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+
+ZONES = ("UTC", "America/New_York", "Europe/Berlin", "Australia/Sydney")
+
+
+@pytest.fixture
+def sites(make_site: Callable[..., Site], seed: Callable[..., None]) -> dict[str, Site]:
+    made = {}
+    for i, zone in enumerate(ZONES):
+        site = make_site(f"rollups{i}.example", timezone=zone)
+        Goal.objects.create(site=site, kind="event", value="Signup", display_name="Signup")
+        Goal.objects.create(site=site, kind="pageview", value="/blog/*", display_name="Blog")
+        seed(site, traffic(site, seed=i))
+        made[zone] = site
+    return made
+
+
+def _query(site: Site, body: dict[str, Any]) -> Any:
+    body = {"site_id": site.domain, "date_range": [str(FIRST), str(LAST)], **body}
+    return parse(site=site, body=body, context=load_context(site, body)).query
+
+
+def _shown(report: Report) -> Any:
+    """Rows and comparison rows in order, metrics to 6 places (sums in another order)."""
+
+    def shown(row: Any) -> Any:
+        return None if row is None else (row.dimensions, _rounded(row.metrics))
+
+    return [shown(row) for row in report.rows], [shown(row) for row in report.comparison or []]
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {name: round(value, 6) for name, value in metrics.items()}
+
+
+def _both(site: Site, body: dict[str, Any]) -> tuple[Report, Report]:
+    query = _query(site, body)
+    return execute(query), execute(query, rollups=False)
+
+
+TOP = ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"]
+# Under a visit filter, page views are counted on the events of the matching visits (at
+# their own time), which the rollups cannot tell apart: visit metrics only.
+VISIT_TOP = [m for m in TOP if m != "pageviews"]
+COVERED = [
+    {"metrics": [*TOP, "events"]},
+    {"metrics": TOP, "include": {"comparisons": {"mode": "previous_period"}}},
+    {"metrics": TOP, "dimensions": ["time:day"]},
+    {
+        "metrics": TOP,
+        "dimensions": ["time:day"],
+        "include": {"comparisons": {"mode": "previous_period"}},
+    },
+    {"metrics": ["visitors", "visits", "pageviews"], "dimensions": ["time:hour"]},
+    {"metrics": TOP, "dimensions": ["time:week"]},
+    {"metrics": ["visitors", "pageviews"], "dimensions": ["time:month"]},
+    *(
+        {"metrics": [*TOP, "percentage"], "dimensions": [dim]}
+        for dim in (
+            "visit:source",
+            "visit:channel",
+            "visit:utm_source",
+            "visit:utm_campaign",
+            "visit:country",
+            "visit:device",
+            "visit:browser",
+            "visit:os",
+            "visit:entry_page",
+            "visit:referrer",
+            "visit:screen",
+        )
+    ),
+    {"metrics": ["visitors", "visits", "bounce_rate"], "dimensions": ["visit:source", "time:day"]},
+    {"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]},
+    {
+        "metrics": ["visitors", "pageviews", "events"],
+        "dimensions": ["event:page"],
+        "order_by": [["pageviews", "desc"]],
+        "pagination": {"limit": 2},
+    },  # noqa: E501
+    {"metrics": ["visitors", "events"], "dimensions": ["event:name"]},
+    {"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"]},
+    {"metrics": VISIT_TOP, "filters": [["is", "visit:source", ["Google"]]]},
+    {
+        "metrics": VISIT_TOP,
+        "filters": [["is_not", "visit:channel", ["Direct"]]],
+        "dimensions": ["visit:channel"],
+    },  # noqa: E501
+    {
+        "metrics": VISIT_TOP,
+        "filters": [["contains", "visit:entry_page", ["blog"]]],
+        "dimensions": ["time:day"],
+        "include": {"comparisons": {"mode": "previous_period"}},
+    },  # noqa: E501
+    {
+        "metrics": ["visitors", "pageviews", "events"],
+        "filters": [["contains", "event:page", ["/blog"]]],
+    },  # noqa: E501
+    {
+        "metrics": ["visitors", "events"],
+        "filters": [["is", "event:goal", ["Signup"]]],
+        "dimensions": ["time:day"],
+    },  # noqa: E501
+    {
+        "metrics": ["visitors", "pageviews"],
+        "filters": [["is", "event:page", ["/docs"]]],
+        "dimensions": ["event:page"],
+    },  # noqa: E501
+]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_rollup_answers_equal_raw(sites: dict[str, Site], zone: str) -> None:
+    site = sites[zone]
+    for body in COVERED:
+        from_rollup, from_raw = _both(site, body)
+        assert from_rollup.source == "rollup", body
+        assert from_raw.source == "events"
+        assert from_raw.rows, body
+        assert _shown(from_rollup) == _shown(from_raw), body
+
+
+NOT_COVERED = [
+    {"metrics": ["visitors"], "dimensions": ["visit:exit_page"]},  # changes as a visit grows
+    {"metrics": ["visitors"], "dimensions": ["visit:source", "visit:country"]},  # two dimensions
+    {
+        "metrics": ["visitors"],
+        "filters": [["is", "visit:source", ["Google"]], ["is", "visit:device", ["Desktop"]]],
+    },  # noqa: E501
+    {"metrics": ["visits"], "filters": [["is", "event:page", ["/docs"]]]},  # across tables
+    {"metrics": ["scroll_depth"], "dimensions": ["event:page"]},  # engagement
+    {"metrics": ["visitors"], "dimensions": ["event:hostname"]},
+    {"metrics": ["visitors"], "dimensions": ["event:props:plan"]},
+    {"metrics": ["pageviews"], "filters": [["is", "visit:source", ["Google"]]]},
+]
+
+
+def test_uncovered_queries_read_raw_rows(sites: dict[str, Site]) -> None:
+    site = sites["UTC"]
+    for body in NOT_COVERED:
+        assert execute(_query(site, body)).source == "events", body
+
+
+def test_half_hour_zone_reads_raw_rows(
+    make_site: Callable[..., Site], seed: Callable[..., None]
+) -> None:
+    """India is UTC+5:30: its days do not begin on a UTC hour, so the hourly rollups cannot
+    cut them; the answer is the raw one."""
+    site = make_site("kolkata.example", timezone="Asia/Kolkata")
+    seed(site, traffic(site, visitors=10))
+    report = execute(_query(site, {"metrics": TOP}))
+    assert report.source == "events"
+    assert report.rows[0].metrics["visitors"] > 0
+
+
+def test_meta_says_where_the_answer_came_from(sites: dict[str, Site]) -> None:
+    site = sites["Europe/Berlin"]
+    body = {"site_id": site.domain, "date_range": [str(FIRST), str(LAST)], "metrics": TOP}
+    meta = answer(site=site, body=body)["meta"]
+    assert (meta["source"], meta["estimated"]) == ("rollup", False)
+    body["dimensions"] = ["visit:exit_page"]
+    assert answer(site=site, body=body)["meta"]["source"] == "events"
+
+
+def _pending(site: Site) -> None:
+    get_client().command(
+        "INSERT INTO rollup_pending (site_id) VALUES ({site:UInt64})", {"site": site.pk}
+    )
+
+
+def test_pending_site_reads_raw_until_rebuilt(sites: dict[str, Site]) -> None:
+    """A site whose rows predate the rollups (listed in rollup_pending) reads raw rows; a
+    rebuild recomputes every day (here from an emptied rollup) and takes it off the list."""
+    site = sites["America/New_York"]
+    client = get_client()
+    for table in ("rollup_events", "rollup_sessions"):
+        client.command(f"DELETE FROM {table} WHERE site_id = {{s:UInt64}}", {"s": site.pk})  # noqa: S608
+    _pending(site)
+    body = {"metrics": TOP, "dimensions": ["time:day"]}
+    assert execute(_query(site, body)).source == "events"
+    seen: list[tuple[int, int]] = []
+    days = rebuild_site(site.pk, progress=lambda done, total: seen.append((done, total)))
+    assert days >= 7 and seen[-1] == (days, days)
+    for body in COVERED:
+        from_rollup, from_raw = _both(site, body)
+        assert from_rollup.source == "rollup"
+        assert _shown(from_rollup) == _shown(from_raw), body
+
+
+def test_deleted_rows_leave_the_rollups_once_their_days_are_rebuilt(
+    sites: dict[str, Site],
+) -> None:
+    """A view sees no DELETE: the rollups keep counting deleted rows until `rebuild_days`
+    recomputes the days they were on, then equal the raw answer again."""
+    site = sites["UTC"]
+    client = get_client()
+    day = FIRST + dt.timedelta(days=2)
+    params = {"s": site.pk, "day": day}
+    for table, column in (("events", "timestamp"), ("sessions", "start")):
+        client.command(
+            f"DELETE FROM {table} WHERE site_id = {{s:UInt64}} AND toDate({column}) = {{day:Date}}",  # noqa: S608
+            params,
+        )
+    body = {"metrics": TOP, "dimensions": ["time:day"]}
+    stale, raw = _both(site, body)
+    assert _shown(stale) != _shown(raw)  # the view did not see the delete
+    rebuild_days(site.pk, [day])
+    for body in COVERED:
+        from_rollup, from_raw = _both(site, body)
+        assert _shown(from_rollup) == _shown(from_raw), body
+
+
+def test_purge_site_removes_its_rollups(sites: dict[str, Site]) -> None:
+    site, other = sites["UTC"], sites["Europe/Berlin"]
+    client = get_client()
+    purge_site(client, site.pk)
+
+    def rows(of: Site) -> int:
+        found = client.query(
+            "SELECT (SELECT count() FROM rollup_events WHERE site_id = {s:UInt64})"
+            " + (SELECT count() FROM rollup_sessions WHERE site_id = {s:UInt64}) AS n",
+            {"s": of.pk},
+        )
+        return int(found[0]["n"])
+
+    assert rows(site) == 0
+    assert rows(other) > 0  # another tenant's rollups stay
