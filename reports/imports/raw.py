@@ -34,6 +34,7 @@ from events.clickhouse.base import SMALL_INSERT_BLOCKS, settings_clause
 from events.clickhouse.internal import drop_partition
 from events.enrich.referrers import attribute
 from events.enrich.urls import parse_page_url
+from events.rollups import rebuild_days
 from events.rows import COLUMNS, ENGAGEMENT, PAGEVIEW, EventRow, columns
 from events.sessions import TIMEOUT
 from reports.imports.rows import BadImportFile, RawEvent
@@ -311,15 +312,24 @@ def drop_staging(import_id: str) -> None:
 
 
 def purge(*, site_id: int, import_id: str) -> None:
-    """Remove everything an import wrote: its published events and visits, its staging."""
+    """Remove everything an import wrote: its published events and visits, its staging;
+    then recompute the rollups of the days its rows were on (their views saw the rows
+    arrive but see no DELETE: docs/rollups.md)."""
     client = get_client()
     params = {"import": import_id, "site": site_id}
+    found = client.query(
+        f"SELECT DISTINCT toDate(timestamp) AS day FROM events WHERE site_id = {_SITE}"  # noqa: S608
+        f" AND import_id = {_PARAMS} UNION DISTINCT SELECT DISTINCT toDate(start) AS day"
+        f" FROM sessions WHERE site_id = {_SITE} AND import_id = {_PARAMS}",
+        params,
+    )
     for table in ("events", "sessions"):
         client.command(
             f"DELETE FROM {table} WHERE site_id = {_SITE} AND import_id = {_PARAMS}",  # noqa: S608
             params,
         )
     drop_staging(import_id)
+    rebuild_days(site_id, [row["day"] for row in found])
 
 
 def days(*, site_id: int, import_id: str) -> tuple[str | None, str | None]:

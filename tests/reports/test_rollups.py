@@ -289,3 +289,48 @@ def test_purge_site_removes_its_rollups(sites: dict[str, Site]) -> None:
 
     assert rows(site) == 0
     assert rows(other) > 0  # another tenant's rollups stay
+
+
+def test_deleting_an_import_corrects_the_rollups(sites: dict[str, Site]) -> None:
+    """An import's rows were rolled up as they were published; deleting the import
+    (reports.imports.raw.purge) recomputes the days they were on."""
+    from reports.imports.raw import purge
+
+    site = sites["Australia/Sydney"]
+    client = get_client()
+    day = FIRST + dt.timedelta(days=3)
+    for table, column in (("events", "timestamp"), ("sessions", "start")):
+        client.command(  # these rows become an import's (a mutation: no view sees it)
+            f"ALTER TABLE {table} UPDATE import_id = 'rollup-test-import'"  # noqa: S608
+            f" WHERE site_id = {{s:UInt64}} AND toDate({column}) = {{day:Date}}"
+            " SETTINGS mutations_sync = 2",
+            {"s": site.pk, "day": day},
+        )
+    before = execute(_query(site, {"metrics": TOP}))
+    purge(site_id=site.pk, import_id="rollup-test-import")
+    for body in COVERED:
+        from_rollup, from_raw = _both(site, body)
+        assert from_rollup.source == "rollup"
+        assert _shown(from_rollup) == _shown(from_raw), body
+    after = execute(_query(site, {"metrics": TOP}))
+    assert after.rows[0].metrics["pageviews"] < before.rows[0].metrics["pageviews"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "first", "last", "whole"),
+    [
+        ("Europe/Berlin", "2026-03-28", "2026-03-30", True),  # DST: still whole hours
+        ("America/New_York", "2026-10-31", "2026-11-02", True),
+        ("Australia/Lord_Howe", "2026-04-04", "2026-04-06", False),  # a half-hour change
+        ("Asia/Kathmandu", "2026-01-01", "2026-01-01", False),  # UTC+5:45
+        ("UTC", "2020-01-01", "2026-12-31", True),
+    ],
+)
+def test_ranges_are_cut_on_whole_utc_hours_only(
+    zone: str, first: str, last: str, whole: bool
+) -> None:
+    from reports.dates import DateRange
+    from reports.sql.rollups import aligned
+
+    span = DateRange(dt.date.fromisoformat(first), dt.date.fromisoformat(last), zone)
+    assert aligned(span) is whole
