@@ -102,3 +102,55 @@ class DataJob(models.Model):
         """The result's name for a person's download: the storage name without the job's
         id in front (`<id>-<file name>`)."""
         return self.result_name.removeprefix(f"{self.pk}-")
+
+
+class DeletionAudit(models.Model):
+    """One deletion on request (GDPR art. 17) as its organization's owners see it: who asked
+    (a person or an API key, named as they were then), when, on which site, what filter,
+    how many events went, and how it ended (events/deletions.py). Kept when the job, the
+    key or the person is gone: the names are copied, the links only point."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="deletion_audits"
+    )
+    site = models.ForeignKey(
+        "trail_sites.Site",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deletion_audits",
+    )
+    domain = models.CharField(max_length=253)  # the site's, kept after the site is gone
+    job = models.OneToOneField(
+        DataJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="deletion_audit"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor = models.CharField(max_length=300)  # "user: a@b.c" or "API key: <name>", as then
+    date_range = models.JSONField()  # the days deleted, resolved when asked
+    filters = models.JSONField(default=list)  # the Stats API's filters, as given
+    rows = models.BigIntegerField(default=0)  # events deleted
+    visits = models.BigIntegerField(default=0)  # visits rewritten or removed
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="deletion_audit_org_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"deletion on {self.domain} by {self.actor} ({self.status})"

@@ -26,7 +26,7 @@ from copy import copy
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from events.rows import EventRow, VisitAttributes
+from events.rows import PAGEVIEW, EventRow, VisitAttributes
 
 TIMEOUT = dt.timedelta(minutes=30)
 _ATTRIBUTES = tuple(f.name for f in fields(VisitAttributes))
@@ -141,3 +141,55 @@ def stitch(rows: list[EventRow], known: dict[tuple[int, int], list[Visit]]) -> l
 
 def session_columns(changes: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {name: [change[name] for change in changes] for name in SESSION_COLUMNS}
+
+
+# A visit recomputed from its stored events by the rules above, as ClickHouse expressions
+# over `events` grouped by `site_id, session_id` (engagement events left out): raw imports'
+# publishing writes new visits with them, a deletion rewrites the visits it touched.
+# The visit's attributes are its first event's: one argMin of them all (ClickHouse computes
+# the repeated aggregate once), half the time of an argMin per attribute.
+_FIRST = "tupleElement(argMin(tuple({columns}), timestamp), {index})"
+_VISIT_ATTRIBUTES = (
+    "hostname",
+    "referrer",
+    "referrer_source",
+    "channel",
+    "utm_medium",
+    "utm_source",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "click_id_param",
+    "country_code",
+    "region",
+    "city",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "screen_size",
+)
+_INTERACTIVE = f"(name = '{PAGEVIEW}' OR interactive)"
+VISIT_FROM_EVENTS = {
+    "site_id": "site_id",
+    "session_id": "session_id",
+    "visitor_id": "argMin(visitor_id, timestamp)",
+    "sign": "1",
+    "version": "1",
+    "start": "min(timestamp)",
+    "timestamp": "max(timestamp)",
+    "entry_page": "argMin(pathname, timestamp)",
+    "exit_page": f"if(countIf(name = '{PAGEVIEW}') > 0,"
+    f" argMaxIf(pathname, timestamp, name = '{PAGEVIEW}'), argMin(pathname, timestamp))",
+    "pageviews": f"countIf(name = '{PAGEVIEW}')",
+    "events": "count()",
+    "interactive_events": f"countIf{_INTERACTIVE}",
+    "is_bounce": f"if(countIf{_INTERACTIVE} <= 1, 1, 0)",
+    "duration": "toUInt32(intDiv(toUnixTimestamp64Milli(max(timestamp))"
+    " - toUnixTimestamp64Milli(min(timestamp)), 1000))",
+    **{
+        name: _FIRST.format(columns=", ".join(_VISIT_ATTRIBUTES), index=index)
+        for index, name in enumerate(_VISIT_ATTRIBUTES, start=1)
+    },
+}

@@ -13,3 +13,6 @@ class ReportsConfig(AppConfig):
         from reports.imports import services as imports
 
         imports.register()
+        from reports import deletions_api
+
+        deletions_api.register()

@@ -6,6 +6,7 @@ from accounts.api_members import InvitationsView, InvitationView, MembersView, M
 from accounts.views import admin_login
 from events.api import EventBatchView
 from reports.api import StatsQueryView
+from reports.deletions_api import DeletionAuditView, DeletionCreateView, DeletionDetailView
 from reports.exports_api import ExportCreateView, ExportDetailView, ExportDownloadView
 from reports.funnels_api import FunnelQueryView
 from reports.imports.api import ImportCreateView, ImportDetailView
@@ -80,6 +81,9 @@ api_v1 = [
         name="api-export-download",
     ),
     path("realtime", RealtimeView.as_view(), name="api-realtime"),
+    path("sites/<str:domain>/deletions", DeletionCreateView.as_view(), name="api-deletions"),
+    path("deletions", DeletionAuditView.as_view(), name="api-deletion-audits"),
+    path("deletions/<str:deletion_id>", DeletionDetailView.as_view(), name="api-deletion"),
 ]
 
 urlpatterns = [

@@ -35,8 +35,8 @@ from events.clickhouse.internal import drop_partition
 from events.enrich.referrers import attribute
 from events.enrich.urls import parse_page_url
 from events.rollups import rebuild_days
-from events.rows import COLUMNS, ENGAGEMENT, PAGEVIEW, EventRow, columns
-from events.sessions import TIMEOUT
+from events.rows import COLUMNS, ENGAGEMENT, EventRow, columns
+from events.sessions import TIMEOUT, VISIT_FROM_EVENTS
 from reports.imports.rows import BadImportFile, RawEvent
 
 STAGING = "import_events"
@@ -192,54 +192,7 @@ def stage(import_id: str, rows: list[EventRow]) -> None:
 _EVENT_COLUMNS = ", ".join(COLUMNS)
 _PARAMS = "{import:String}"
 _SITE = "{site:UInt64}"
-# The visit's attributes are its first event's: one argMin of them all (ClickHouse computes
-# the repeated aggregate once), half the time of an argMin per attribute.
-_FIRST = "tupleElement(argMin(tuple({columns}), timestamp), {index})"
-_VISIT_ATTRIBUTES = (
-    "hostname",
-    "referrer",
-    "referrer_source",
-    "channel",
-    "utm_medium",
-    "utm_source",
-    "utm_campaign",
-    "utm_content",
-    "utm_term",
-    "click_id_param",
-    "country_code",
-    "region",
-    "city",
-    "browser",
-    "browser_version",
-    "os",
-    "os_version",
-    "device",
-    "screen_size",
-)
-_INTERACTIVE = f"(name = '{PAGEVIEW}' OR interactive)"
-_SESSION_VALUES = {
-    "site_id": "site_id",
-    "session_id": "session_id",
-    "visitor_id": "argMin(visitor_id, timestamp)",
-    "sign": "1",
-    "version": "1",
-    "start": "min(timestamp)",
-    "timestamp": "max(timestamp)",
-    "entry_page": "argMin(pathname, timestamp)",
-    "exit_page": f"if(countIf(name = '{PAGEVIEW}') > 0,"
-    f" argMaxIf(pathname, timestamp, name = '{PAGEVIEW}'), argMin(pathname, timestamp))",
-    "pageviews": f"countIf(name = '{PAGEVIEW}')",
-    "events": "count()",
-    "interactive_events": f"countIf{_INTERACTIVE}",
-    "is_bounce": f"if(countIf{_INTERACTIVE} <= 1, 1, 0)",
-    "duration": "toUInt32(intDiv(toUnixTimestamp64Milli(max(timestamp))"
-    " - toUnixTimestamp64Milli(min(timestamp)), 1000))",
-    **{
-        name: _FIRST.format(columns=", ".join(_VISIT_ATTRIBUTES), index=index)
-        for index, name in enumerate(_VISIT_ATTRIBUTES, start=1)
-    },
-    "import_id": _PARAMS,
-}
+_SESSION_VALUES = {**VISIT_FROM_EVENTS, "import_id": _PARAMS}
 
 
 def publish(*, site_id: int, import_id: str) -> int:
