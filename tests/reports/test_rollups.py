@@ -334,3 +334,29 @@ def test_ranges_are_cut_on_whole_utc_hours_only(
 
     span = DateRange(dt.date.fromisoformat(first), dt.date.fromisoformat(last), zone)
     assert aligned(span) is whole
+
+
+def test_rebuild_command(sites: dict[str, Site]) -> None:
+    """`manage.py rollups rebuild --site` fills in a pending site; `pending` lists it until
+    then; an unknown domain is a clear error."""
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    site = sites["Europe/Berlin"]
+    _pending(site)
+    out = StringIO()
+    call_command("rollups", "pending", stdout=out)
+    assert site.domain in out.getvalue().split()
+    assert execute(_query(site, {"metrics": TOP})).source == "events"
+    out = StringIO()
+    call_command("rollups", "rebuild", "--site", site.domain, stdout=out)
+    assert f"{site.domain}: rollups of" in out.getvalue()
+    out = StringIO()
+    call_command("rollups", "pending", stdout=out)
+    assert site.domain not in out.getvalue().split()
+    from_rollup, from_raw = _both(site, {"metrics": TOP, "dimensions": ["time:day"]})
+    assert from_rollup.source == "rollup"
+    assert _shown(from_rollup) == _shown(from_raw)
+    with pytest.raises(CommandError, match="no site 'nowhere.example'"):
+        call_command("rollups", "rebuild", "--site", "nowhere.example")
