@@ -1,5 +1,6 @@
 """REST API for sites: `GET/POST /api/v1/sites`, `GET/PUT/DELETE /api/v1/sites/{domain}`
-(the site's settings: time zone, hostnames, excluded IPs and paths, DNT/GPC, public).
+(the site's settings: time zone, hostnames, excluded IPs and paths, DNT/GPC, public,
+retention of raw events).
 
 Scopes for API keys: `sites:read` to read, `sites:manage` to write; signed-in users may call
 it for their organizations (viewers read, owners and admins write). The list pages as
@@ -52,6 +53,7 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
             "honor_dnt",
             "is_public",
             "custom_properties",
+            "retention_days",
             "created_at",
         ]
         read_only_fields = fields
@@ -78,6 +80,18 @@ class SiteWriteSerializer(serializers.Serializer[Any]):
     is_public = serializers.BooleanField(
         required=False, help_text="anyone may see the dashboard at /share/<domain>"
     )
+    retention_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        error_messages={
+            "invalid": "expected a whole number of days, or null to keep raw events as long"
+            " as allowed",
+            "max_string_length": "expected a whole number of days",
+        },
+        help_text="days raw events are kept (1 to the instance's maximum); null: forever, or"
+        " the instance's maximum when it has one. Rollups are kept regardless"
+        " (docs/retention.md)",
+    )
 
 
 class Deleted(serializers.Serializer[Any]):
@@ -100,6 +114,7 @@ SITE_EXAMPLE = {
     "honor_dnt": True,
     "is_public": False,
     "custom_properties": ["plan"],
+    "retention_days": None,
     "created_at": "2026-12-01T09:30:00Z",
 }
 ORGANIZATION_ID = OpenApiParameter(
@@ -224,7 +239,8 @@ class SiteDetailView(TrailApiView):
         summary="Change a site's settings",
         description="Only the fields sent change: the domain, `timezone`, `extra_hostnames`,"
         " `excluded_ips` (addresses or CIDR ranges), `excluded_paths` (`*` wildcards),"
-        " `honor_dnt` (DNT and GPC), `is_public`.",
+        " `honor_dnt` (DNT and GPC), `is_public`, `retention_days` (days raw events are kept,"
+        " null: as long as the instance allows).",
         examples=[
             OpenApiExample(
                 "settings",

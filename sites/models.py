@@ -30,6 +30,13 @@ class Site(models.Model):
     # The UTC day of the site's first event, once no event can arrive before it (Plausible's
     # `stats_start_date`): set by `reports.context`, where a report's "all" begins.
     stats_start_date = models.DateField(null=True, blank=True)
+    # Days raw events (and visits) are kept; None: forever, or the instance's
+    # TRAIL_RETENTION_MAX_DAYS when one is set. Rollups are kept whatever this says
+    # (docs/retention.md; dropped by events.retention).
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    # The latest cutoff the retention job applied: raw events before it are gone, even
+    # after the retention is lengthened (reports warn about days before it).
+    retention_cutoff = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

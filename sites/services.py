@@ -9,6 +9,7 @@ import zoneinfo
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -89,6 +90,44 @@ def _clean_bool(value: Any, field: str) -> bool:
     raise ServiceError("expected true or false", field=field)
 
 
+# Without an instance maximum, a retention is still at most a century (dates stay sane).
+RETENTION_CEILING_DAYS = 36_500
+
+
+def retention_max_days() -> int | None:
+    """The instance's TRAIL_RETENTION_MAX_DAYS, or None (read when asked, never at import)."""
+    return settings.TRAIL.retention_max_days
+
+
+def clean_retention_days(value: Any) -> int | None:
+    """Days a site keeps raw events: a whole number from 1 to the instance maximum, or
+    None (also "" from a form) for forever, which the maximum caps when one is set
+    (docs/retention.md)."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.isascii() and value.isdigit() and len(value) <= 9:
+            value = int(value)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ServiceError(
+            "retention_days must be a whole number of days, or null to keep raw events"
+            " as long as allowed",
+            field="retention_days",
+        )
+    limit = retention_max_days()
+    if value < 1:
+        raise ServiceError("retention_days must be at least 1 day", field="retention_days")
+    if value > (limit or RETENTION_CEILING_DAYS):
+        what = "this Trail's maximum" if limit else "the longest retention"
+        raise ServiceError(
+            f"retention_days must be at most {limit or RETENTION_CEILING_DAYS} days"
+            f" ({what}); null keeps raw events as long as allowed",
+            field="retention_days",
+        )
+    return value
+
+
 _CLEANERS = {
     "timezone": clean_timezone,
     "extra_hostnames": clean_hostnames,
@@ -96,6 +135,7 @@ _CLEANERS = {
     "excluded_paths": clean_paths,
     "honor_dnt": lambda v: _clean_bool(v, "honor_dnt"),
     "is_public": lambda v: _clean_bool(v, "is_public"),
+    "retention_days": clean_retention_days,
 }
 
 

@@ -55,6 +55,8 @@ class Config:
     export_ttl_days: int
     # Imports (reports.imports): the most bytes one import's files may hold (uploaded or unzipped).
     import_max_bytes: int = 10 * 1024**3
+    # Retention (events.retention): the most days any site keeps raw events; None: no limit.
+    retention_max_days: int | None = None
 
     @property
     def services_mode(self) -> bool:
@@ -347,4 +349,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         exports_storage=_exports_storage(env, var_dir),
         export_ttl_days=_count(env, "TRAIL_EXPORT_TTL_DAYS", 7),
         import_max_bytes=_count(env, "TRAIL_IMPORT_MAX_BYTES", 10 * 1024**3),
+        retention_max_days=_count(env, "TRAIL_RETENTION_MAX_DAYS", 0) or None,
     )

@@ -118,7 +118,13 @@ def site_installation(request: HttpRequest, domain: str) -> JsonResponse:
 
 
 # The settings form shows these fields' errors beside them.
-SETTINGS_FIELDS = ("timezone", "extra_hostnames", "excluded_ips", "excluded_paths")
+SETTINGS_FIELDS = (
+    "timezone",
+    "extra_hostnames",
+    "excluded_ips",
+    "excluded_paths",
+    "retention_days",
+)
 
 
 def _lines(value: str) -> list[str]:
@@ -139,6 +145,7 @@ def site_settings(request: HttpRequest, domain: str) -> HttpResponse:
             "excluded_paths": _lines(request.POST.get("excluded_paths", "")),
             "honor_dnt": request.POST.get("honor_dnt") == "on",
             "is_public": request.POST.get("is_public") == "on",
+            "retention_days": request.POST.get("retention_days", site.retention_days),
         }
         try:
             with transaction.atomic():
@@ -152,7 +159,12 @@ def site_settings(request: HttpRequest, domain: str) -> HttpResponse:
     return render(
         request,
         "frontend/site_settings.html",
-        {"site": site, "errors": errors, "timezones": sorted(services.timezone_names())},
+        {
+            "site": site,
+            "errors": errors,
+            "timezones": sorted(services.timezone_names()),
+            "retention_max_days": services.retention_max_days(),
+        },
         status=400 if errors else 200,
     )
 
