@@ -123,6 +123,10 @@ def test_settings_page_round_trip() -> None:
     bad = client.post(url, {**form, "retention_days": "0"})
     assert bad.status_code == 400
     assert "retention_days must be at least 1 day" in bad.content.decode()
+    for typed in ("a month", "٣٠", "30.5", "9" * 40):
+        bad = client.post(url, {**form, "retention_days": typed})
+        assert bad.status_code == 400, typed
+        assert "retention_days must be a whole number of days" in bad.content.decode()
     with _max_days(90):
         page = client.get(url).content.decode()
         assert 'max="90"' in page and "as long as this Trail allows (90 days)" in page
