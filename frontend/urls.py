@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from frontend.views import (
     api_keys,
     dashboard,
+    deletions,
     export_jobs,
     imports,
     installation,
@@ -58,6 +59,12 @@ urlpatterns = [
         name="site-export-download",
     ),
     path("sites/<str:domain>/imports", imports.site_imports, name="site-imports"),
+    path("sites/<str:domain>/deletions", deletions.site_deletions, name="site-deletions"),
+    path(
+        "sites/<str:domain>/deletions/<str:deletion_id>",
+        deletions.site_deletion_job,
+        name="site-deletion-job",
+    ),
     path(
         "sites/<str:domain>/imports/<str:import_id>",
         imports.site_import_job,
