@@ -65,6 +65,9 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Deleted: no member, key or invitation is left; its row goes once its sites are purged
+    # (docs/deletions.md, "Deleting an organization or an account").
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="organizations"

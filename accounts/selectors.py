@@ -60,3 +60,63 @@ def member_get(*, organization: Organization, user_id: int) -> User | None:
     """A member of the organization by user id (None for anyone else: not found)."""
     membership = organization.memberships.select_related("user").filter(user_id=user_id).first()
     return membership.user if membership is not None else None
+
+
+def _iso(moment: object) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None  # type: ignore[attr-defined]
+
+
+def personal_data(*, user: User) -> dict[str, object]:
+    """A person's own account record ("Download my data"): who they are, their memberships,
+    the API keys they made (names and scopes, never a secret or its hash), the invitations
+    they sent and those sent to their address. The layers above add what they keep of the
+    person (the deletions they made: reports/deletions_api.py)."""
+    keys = ApiKey.objects.filter(created_by=user).select_related("organization").order_by("id")
+    sent = Invitation.objects.filter(invited_by=user).select_related("organization")
+    received = Invitation.objects.filter(email__iexact=user.email).select_related("organization")
+    return {
+        "email": user.email,
+        "name": user.get_full_name(),
+        "date_joined": _iso(user.date_joined),
+        "last_login": _iso(user.last_login),
+        "memberships": [
+            {
+                "organization": m.organization.name,
+                "organization_id": m.organization_id,
+                "role": m.role,
+                "since": _iso(m.created_at),
+            }
+            for m in memberships_for_user(user=user)
+        ],
+        "api_keys": [
+            {
+                "name": k.name,
+                "prefix": k.prefix,
+                "organization": k.organization.name,
+                "scopes": list(k.scopes),
+                "created_at": _iso(k.created_at),
+                "last_used_at": _iso(k.last_used_at),
+                "revoked_at": _iso(k.revoked_at),
+            }
+            for k in keys
+        ],
+        "invitations_sent": [
+            {
+                "email": i.email,
+                "organization": i.organization.name,
+                "role": i.role,
+                "created_at": _iso(i.created_at),
+                "accepted_at": _iso(i.accepted_at),
+            }
+            for i in sent.order_by("id")
+        ],
+        "invitations_received": [
+            {
+                "organization": i.organization.name,
+                "role": i.role,
+                "created_at": _iso(i.created_at),
+                "accepted_at": _iso(i.accepted_at),
+            }
+            for i in received.order_by("id")
+        ],
+    }

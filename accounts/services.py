@@ -28,6 +28,7 @@ from accounts.models import (
     Scope,
     User,
 )
+from accounts.signals import organization_deleting
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
 API_KEY_PREFIX = "trail_"
@@ -62,6 +63,40 @@ def _require_role(*, actor: User, organization: Organization, roles: frozenset[R
     if membership is None or membership.role not in roles:
         raise Forbidden("your role in this organization does not allow this")
     return membership
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization, actor: User) -> None:
+    """Delete an organization (its owners only): its memberships, invitations and API keys
+    go at once; `organization_deleting` lets the layers above remove what they keep (its
+    sites are deleted, their events, visits, imports and exports purged by the site purge
+    job); the row itself goes once no site of it is left."""
+    _require_role(actor=actor, organization=organization, roles=CAN_MANAGE_OWNERS)
+    _organization_delete(organization)
+
+
+def _organization_delete(organization: Organization) -> None:
+    organization_deleting.send(sender=Organization, organization_id=organization.pk)
+    organization.invitations.all().delete()
+    organization.api_keys.all().delete()
+    organization.memberships.all().delete()
+    organization.deleted_at = timezone.now()
+    organization.save(update_fields=["deleted_at"])
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> list[Organization]:
+    """Delete a person's account: the organizations they alone own are deleted with it (as
+    `organization_delete`), their other memberships end; the organizations deleted."""
+    deleted = []
+    for membership in selectors.memberships_for_user(user=user).select_related("organization"):
+        organization = membership.organization
+        if membership.role == Role.OWNER and selectors.owners_count(organization=organization) == 1:
+            _organization_delete(organization)
+            deleted.append(organization)
+    Invitation.objects.filter(email__iexact=user.email, accepted_at__isnull=True).delete()
+    user.delete()
+    return deleted
 
 
 @transaction.atomic

@@ -28,6 +28,10 @@ def main() -> None:
     parser.add_argument("--site-domain", default="bench.example.com")
     args = parser.parse_args()
     _setup.django(args.var)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    logging.getLogger("events.deletions").setLevel(logging.INFO)
 
     from events.clickhouse import get_client
     from events.models import DataJob, DeletionAudit

@@ -31,6 +31,7 @@ import contextlib
 import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +39,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Organization
+from accounts.signals import organization_deleting
 from events import data_jobs
 from events.clickhouse import get_client
+from events.jobs import periodic
 from events.models import DataJob, DeletionAudit
 from events.rows import ENGAGEMENT
 from events.sessions import VISIT_FROM_EVENTS
 from sites.models import Site
+from sites.services import site_delete
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +178,9 @@ def _delete(ctx: data_jobs.JobContext, *, site: Site, condition: Condition) -> t
         params,
     )
     ctx.progress(0.2, rows=0, force=True)  # the last point where a cancel stops the job
+    began = time.monotonic()
     client.command(f"DELETE FROM events WHERE {where}", params)  # noqa: S608
+    logger.info("deletion %s: events deleted in %.1f s", ctx.job.pk, time.monotonic() - began)
     with contextlib.suppress(data_jobs.Cancelled):  # too late: the visits must be rewritten
         ctx.progress(0.7, rows=total, force=True)
     visits = _rewrite_visits(site_id=site.pk, scratch=scratch)
@@ -190,7 +196,10 @@ def _rewrite_visits(*, site_id: int, scratch: str) -> int:
     noted = f"session_id IN (SELECT session_id FROM {scratch} WHERE session_id != 0)"  # noqa: S608
     [found] = client.query(f"SELECT uniqExactIf(session_id, session_id != 0) AS n FROM {scratch}")  # noqa: S608
     days = [_day(row["day"]) for row in client.query(f"SELECT DISTINCT day FROM {scratch}")]  # noqa: S608
+    began = time.monotonic()
     client.command(f"DELETE FROM sessions WHERE site_id = {_SITE} AND {noted}", params)  # noqa: S608
+    logger.info("deletion on site %s: visits deleted in %.1f s", site_id, time.monotonic() - began)
+    began = time.monotonic()
     names = ", ".join(VISIT_FROM_EVENTS)
     values = ", ".join(VISIT_FROM_EVENTS.values())
     client.command(
@@ -200,6 +209,7 @@ def _rewrite_visits(*, site_id: int, scratch: str) -> int:
         " GROUP BY site_id, session_id",
         params,
     )
+    logger.info("deletion on site %s: visits written in %.1f s", site_id, time.monotonic() - began)
     # TODO(rollups): recompute the rollups of the UTC `days` here, one line, once
     # events/rollups.py is in: `rollups.rebuild_days(site_id, days)` (after the visits).
     logger.debug("deletion on site %s: rollups of %s to recompute", site_id, days)
@@ -229,3 +239,28 @@ def repair(*, site_id: int | None = None) -> int:
 def _audit(audit: DeletionAudit | None, **fields: Any) -> None:
     if audit is not None:
         DeletionAudit.objects.filter(pk=audit.pk).update(**fields)
+
+
+# --- organizations deleted ----------------------------------------------------------------------
+
+
+def _on_organization_deleting(sender: Any, organization_id: int, **_: Any) -> None:
+    """Its sites are deleted as a person deleting each would (`site_delete`: hidden at once,
+    their events, visits and imports purged by the purge job, their jobs with their rows)."""
+    for site in Site.objects.filter(organization_id=organization_id, deleted_at__isnull=True):
+        site_delete(site=site)
+
+
+organization_deleting.connect(
+    _on_organization_deleting, dispatch_uid="events.deletions.organization_sites"
+)
+
+
+@periodic(every=600, name="events.deletions.drop_organizations")
+def drop_deleted_organizations() -> int:
+    """The rows of deleted organizations whose sites the purge job has removed; how many."""
+    gone = Organization.objects.filter(deleted_at__isnull=False).exclude(
+        pk__in=Site.objects.values("organization_id")
+    )
+    count_, _ = gone.delete()
+    return int(count_)

@@ -2,6 +2,7 @@ from django.urls import path, register_converter
 from django.views.generic import RedirectView
 
 from frontend.views import (
+    account,
     api_keys,
     dashboard,
     deletions,
@@ -89,6 +90,8 @@ urlpatterns = [
     path("organization/new", organization.organization_create, name="organization-create"),
     path("invitations/<str:token>", organization.invitation_accept, name="invitation-accept"),
     path("settings/api-keys", api_keys.api_keys, name="api-keys"),
+    path("account", account.account, name="account"),
+    path("account/data.json", account.account_data, name="account-data"),
     path("js/trail.js", tracker_script, {"name": "trail.js"}, name="tracker"),
     path("js/trail.core.js", tracker_script, {"name": "trail.core.js"}, name="tracker-core"),
     path("assets/s.js", tracker_script, {"name": "trail.js"}, name="tracker-alias"),

@@ -398,3 +398,9 @@ class DeletionAuditView(TrailApiView):
         organization = organization_of(request)
         audits = audits_for_owner(organization=organization, user=acting_user(request))
         return Response({"results": [audit_json(a) for a in audits[:AUDIT_LIMIT]]})
+
+
+def audits_by_user(*, user: User) -> list[dict[str, Any]]:
+    """The deletions a person asked for, for their own "Download my data"."""
+    found = DeletionAudit.objects.filter(user=user).select_related("job").order_by("created_at")
+    return [audit_json(a) for a in found]
