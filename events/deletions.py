@@ -219,7 +219,8 @@ def _rewrite_visits(*, site_id: int, scratch: str) -> int:
 
 def repair(*, site_id: int | None = None) -> int:
     """Finish what interrupted deletions left (of one site, or all): their noted visits
-    rewritten, their scratch tables dropped; how many were finished."""
+    rewritten, their scratch tables dropped; how many were finished. Run before each
+    deletion of a site, and every ten minutes for all (`repair_interrupted`)."""
     found = get_client().query(
         "SELECT name FROM system.tables WHERE database = currentDatabase()"
         " AND name LIKE 'deletion\\_visits\\_%'"
@@ -234,6 +235,12 @@ def repair(*, site_id: int | None = None) -> int:
         _rewrite_visits(site_id=int(matched["site"]), scratch=str(row["name"]))
         finished += 1
     return finished
+
+
+@periodic(every=600, name="events.deletions.repair")
+def repair_interrupted() -> int:
+    """What killed deletion jobs left half-done, finished (`repair` for every site)."""
+    return repair()
 
 
 def _audit(audit: DeletionAudit | None, **fields: Any) -> None:

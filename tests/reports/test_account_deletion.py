@@ -165,3 +165,20 @@ def test_the_delete_data_page_refuses_viewers_and_other_tenants(
         {"period": "all", "kind0": "props", "key0": "", "value0": "1", "action": "preview"},
     )
     assert bad.status_code == 400 and b"name the custom property" in bad.content
+
+
+def test_the_periodic_repair_finishes_a_left_scratch_table(make_site: Callable[..., Site]) -> None:
+    """A scratch table whose job is not running (killed) is finished by the periodic job."""
+    from events.deletions import repair_interrupted, scratch_table
+
+    site = make_site("repair-periodic.example.com")
+    name = scratch_table(site.pk, "f" * 32)
+    get_client().command(
+        f"CREATE TABLE {name} (session_id UInt64, day Date) ENGINE = MergeTree ORDER BY session_id"
+    )
+    assert repair_interrupted() >= 1
+    left = get_client().query(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() AND name = {n:String}",
+        {"n": name},
+    )
+    assert left == []
