@@ -108,9 +108,11 @@ def _goal_names(query: ReportQuery, values: dict[Key, Values]) -> dict[Key, Valu
     return named
 
 
-def _rank(query: ReportQuery, the_plan: Plan, fraction: float | None) -> list[Key]:
+def _rank(
+    query: ReportQuery, the_plan: Plan, fraction: float | None, rollup: bool = False
+) -> list[Key]:
     width = len(query.dimensions)
-    found = run(rank_select(query, the_plan, fraction))
+    found = run(rank_select(query, the_plan, fraction, rollup=rollup))
     return [tuple(row[f"d{i}"] for i in range(width)) for row in found]
 
 
@@ -333,14 +335,18 @@ def execute(query: ReportQuery, *, rollups: bool = True) -> Report:
 
 
 def _execute_from_rollups(query: ReportQuery, the_plan: Plan) -> Report:
-    """`query` answered from the rollups: every row at once (they are small), no sample."""
+    """`query` answered from the rollups, never sampled: a top list ranked by the same
+    exact count as on raw rows (so the same rows), then its rows' metrics."""
     previous = query.over(query.comparison) if query.comparison is not None else None
+    keys = _rank(query, the_plan, None, rollup=True) if the_plan.ranked else None
 
     def values(of: ReportQuery) -> Callable[[], dict[Key, Values]]:
-        return lambda: _values(of, the_plan, None, None, rollup=True)
+        return lambda: _values(of, the_plan, None, keys, rollup=True) if keys != [] else {}
 
     found = together(values(query), *([values(previous)] if previous else []))
-    rows = _ordered(query, found[0])[query.offset : query.offset + query.limit]
+    rows = _ordered(query, found[0])
+    if keys is None:
+        rows = rows[query.offset : query.offset + query.limit]
     comparison = _compared(query, previous, rows, found[1]) if previous else None
     return Report(rows=rows, comparison=comparison, sample_fraction=None, source="rollup")
 

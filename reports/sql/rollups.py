@@ -72,6 +72,9 @@ METRICS = {
         "views_per_visit": "if(sum(visits) > 0, sum(pageviews) / sum(visits), 0)",
     },
 }
+# The cheap counts a top list is ranked by, as on raw rows (catalog.RANK_BY): the events
+# read (a page's views when only pageviews are read) and the visits.
+RANK_BY = {EVENTS: "sum(events)", SESSIONS: "sum(visits)"}
 # What a grouped read of visits keeps (raw: `sum(sign) > 0`).
 VISITS_HAVING = "sum(visits) > 0"
 

@@ -51,7 +51,14 @@ def part_select(
     `rollup`: read the part's rollup instead (the caller checked `rollups.covers`)."""
     if rollup:
         return _rollup_select(
-            query, part, dimensions=dimensions, filters=filters, keys=keys, event_names=event_names
+            query,
+            part,
+            dimensions=dimensions,
+            filters=filters,
+            keys=keys,
+            event_names=event_names,
+            columns=columns,
+            order_by=order_by,
         )
     binder = Binder()
     span = query.date_range
@@ -148,6 +155,8 @@ def _rollup_select(
     filters: tuple[Filter, ...],
     keys: list[Key] | None,
     event_names: tuple[str, ...],
+    columns: tuple[str, ...] | None,
+    order_by: tuple[str, ...],
 ) -> Select:
     """`part_select` on the part's rollup: the same dimension, filter and time expressions
     (the rollups' columns have the raw tables' names), the rollup's metric expressions, and
@@ -181,25 +190,31 @@ def _rollup_select(
         where.append(f"name IN {binder.bind(list(event_names), 'Array(String)')}")
     where.extend(_goal_and_keys(query, dimensions, dims, binder, keys))
     grouped = tuple(f"d{i}" for i in range(len(dims)))
-    expressions = rollups.METRICS[table]
+    if columns is None:
+        expressions = rollups.METRICS[table]
+        columns = tuple(f"{expressions[m]} AS m_{m}" for m in part.metrics)
     return Select(
         site_id=query.site_id,
         table=rollups.ROLLUP_OF[table],
-        columns=(
-            *(f"{sql} AS d{i}" for i, sql in enumerate(dims)),
-            *(f"{expressions[m]} AS m_{m}" for m in part.metrics),
-        ),
+        columns=(*(f"{sql} AS d{i}" for i, sql in enumerate(dims)), *columns),
         where=tuple(where),
         params=binder.params,
         group_by=grouped,
         having=(rollups.VISITS_HAVING,) if table == SESSIONS and grouped else (),
+        order_by=order_by,
+        limit=query.limit if order_by else None,
+        offset=query.offset if order_by else 0,
     )
 
 
-def rank_select(query: ReportQuery, the_plan: Plan, fraction: float | None) -> Select:
-    """The page of rows to return, ranked by a cheap count or by the requested order."""
+def rank_select(
+    query: ReportQuery, the_plan: Plan, fraction: float | None, *, rollup: bool = False
+) -> Select:
+    """The page of rows to return, ranked by a cheap count or by the requested order
+    (`rollup`: on the rollups, by the same counts: the same rows)."""
     part = the_plan.primary
-    expressions = METRICS_ON[part.table]
+    expressions = rollups.METRICS[part.table] if rollup else METRICS_ON[part.table]
+    rank_by = rollups.RANK_BY if rollup else RANK_BY
     order = []
     for name, direction in query.order_by:
         if name in query.dimensions:
@@ -208,7 +223,7 @@ def rank_select(query: ReportQuery, the_plan: Plan, fraction: float | None) -> S
             metric = "visitors" if name == "percentage" else name
             order.append(f"{expressions[metric]} {direction.upper()}")
     if not order:
-        order.append(f"{RANK_BY[part.table]} DESC")
+        order.append(f"{rank_by[part.table]} DESC")
     order.extend(f"d{i} ASC" for i in range(len(query.dimensions)))
     return part_select(
         query,
@@ -219,6 +234,7 @@ def rank_select(query: ReportQuery, the_plan: Plan, fraction: float | None) -> S
         event_names=the_plan.event_names,
         columns=(),
         order_by=tuple(order),
+        rollup=rollup,
     )
 
 

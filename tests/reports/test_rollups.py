@@ -143,6 +143,22 @@ COVERED = [
         "pagination": {"limit": 2},
     },  # noqa: E501
     {"metrics": ["visitors", "events"], "dimensions": ["event:name"]},
+    # top lists ranked by a count first, on both paths: the same page of rows
+    {
+        "metrics": ["visitors", "pageviews"],
+        "dimensions": ["event:page"],
+        "pagination": {"limit": 3, "offset": 1},
+    },  # noqa: E501
+    {
+        "metrics": ["visitors", "visits", "bounce_rate"],
+        "dimensions": ["visit:entry_page"],
+        "pagination": {"limit": 2},
+    },  # noqa: E501
+    {
+        "metrics": ["visitors"],
+        "dimensions": ["visit:city"],
+        "include": {"comparisons": {"mode": "previous_period"}},
+    },  # noqa: E501
     {"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"]},
     {"metrics": VISIT_TOP, "filters": [["is", "visit:source", ["Google"]]]},
     {
