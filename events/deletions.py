@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, Organization
 from accounts.signals import organization_deleting
-from events import data_jobs
+from events import data_jobs, rollups
 from events.clickhouse import get_client
 from events.jobs import periodic
 from events.models import DataJob, DeletionAudit
@@ -210,9 +210,7 @@ def _rewrite_visits(*, site_id: int, scratch: str) -> int:
         params,
     )
     logger.info("deletion on site %s: visits written in %.1f s", site_id, time.monotonic() - began)
-    # TODO(rollups): recompute the rollups of the UTC `days` here, one line, once
-    # events/rollups.py is in: `rollups.rebuild_days(site_id, days)` (after the visits).
-    logger.debug("deletion on site %s: rollups of %s to recompute", site_id, days)
+    rollups.rebuild_days(site_id, days)  # views see no DELETE: the days from raw rows again
     client.command(f"DROP TABLE IF EXISTS {scratch}")
     return int(found["n"])
 
