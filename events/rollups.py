@@ -8,8 +8,8 @@ are missing from them until its first rebuild (`rollup_pending` lists those site
 planner reads raw events for them).
 
 A recomputation reads the views' own SELECT from ClickHouse (`system.tables.as_select`)
-and runs it over the site's rows of the given UTC days, so a rebuilt day holds exactly
-what the views would have written.
+and runs it over the site's rows of the given UTC days (its read of the raw table made a
+read of those rows), so a rebuilt day holds exactly what the views would have written.
 
 Days are UTC days: rollups are kept by UTC hour, and a visit belongs to the day it
 started (every state row of a visit has the same start).
@@ -18,6 +18,7 @@ started (every state row of a visit has the same start).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 
 from events.clickhouse import get_client
@@ -32,13 +33,21 @@ PENDING = "rollup_pending"
 CHUNK_DAYS = 31
 
 
-def _view_select(view: str) -> str:
+def _view_select(view: str, raw: str, condition: str) -> str:
+    """The view's SELECT reading only the raw rows that match `condition`: its one read of
+    `raw` becomes a read of a filtered subquery, so the raw table's primary key (site,
+    day) skips the rest (a filter outside the view's GROUP BY could not use it)."""
     [row] = get_client().query(
         "SELECT as_select FROM system.tables WHERE database = currentDatabase()"
         " AND name = {view:String}",
         {"view": view},
     )
-    return str(row["as_select"])
+    select = str(row["as_select"])
+    source = re.compile(rf"\bFROM ((?:`?\w+`?\.)?`?{raw}`?)(?=[\s)])")
+    found = source.findall(select)
+    if len(found) != 1:
+        raise RuntimeError(f"{view} does not read {raw} once: {select[:200]}")
+    return source.sub(lambda m: f"FROM (SELECT * FROM {m[1]} WHERE {condition})", select)  # noqa: S608 (Trail's own view and condition)
 
 
 def rebuild_days(site_id: int, days: Iterable[dt.date]) -> None:
@@ -53,16 +62,11 @@ def rebuild_days(site_id: int, days: Iterable[dt.date]) -> None:
     # A deletion may move a visit's start to the next day, or drop the first events of a
     # visit begun the day before: its neighbouring days' visits are recomputed too.
     around = sorted({d + shift for d in wanted for shift in (-one, dt.timedelta(0), one)})
-    for table, (view, _raw, column) in ROLLUPS.items():
+    for table, (view, raw, column) in ROLLUPS.items():
         params = {"site": site_id, "days": around if column == "start" else wanted}
         condition = f"site_id = {{site:UInt64}} AND toDate({column}) IN {{days:Array(Date)}}"
         client.command(f"DELETE FROM {table} WHERE {condition}", params)  # noqa: S608
-        # The view's rows of those days: its grouping keys (site, hour) are pushed down
-        # into its read of the raw table, so only the site's rows are read.
-        client.command(
-            f"INSERT INTO {table} SELECT * FROM ({_view_select(view)}) WHERE {condition}",  # noqa: S608
-            params,
-        )
+        client.command(f"INSERT INTO {table} {_view_select(view, raw, condition)}", params)
 
 
 def raw_days(site_id: int) -> list[dt.date]:
