@@ -53,17 +53,26 @@ def _view_select(view: str, raw: str, condition: str) -> str:
 def rebuild_days(site_id: int, days: Iterable[dt.date]) -> None:
     """Recompute `site_id`'s rollups for the UTC `days` from its raw rows: what a caller
     runs after deleting raw rows of those days (rows it did not delete stay counted,
-    deleted ones go). The days' rollups are missing between the delete and the insert."""
+    deleted ones go). The days' rollups are missing between the delete and the insert.
+
+    Pass only days whose raw rows are kept: a day whose raw rows expired (retention) would
+    lose its rollups, which are then the only record of it. A deletion may move a visit's
+    start to the next day or drop the first events of a visit begun the day before, so the
+    visits of the days on either side are recomputed too, if their raw visits are kept."""
     wanted = sorted(set(days))
     if not wanted:
         return
     client = get_client()
     one = dt.timedelta(days=1)
-    # A deletion may move a visit's start to the next day, or drop the first events of a
-    # visit begun the day before: its neighbouring days' visits are recomputed too.
-    around = sorted({d + shift for d in wanted for shift in (-one, dt.timedelta(0), one)})
+    around = sorted({d + shift for d in wanted for shift in (-one, one)} - set(wanted))
+    kept = client.query(
+        "SELECT DISTINCT toDate(start) AS day FROM sessions WHERE site_id = {site:UInt64}"
+        " AND toDate(start) IN {days:Array(Date)}",
+        {"site": site_id, "days": around},
+    )
+    visit_days = sorted({*wanted, *(row["day"] for row in kept)})
     for table, (view, raw, column) in ROLLUPS.items():
-        params = {"site": site_id, "days": around if column == "start" else wanted}
+        params = {"site": site_id, "days": visit_days if column == "start" else wanted}
         condition = f"site_id = {{site:UInt64}} AND toDate({column}) IN {{days:Array(Date)}}"
         client.command(f"DELETE FROM {table} WHERE {condition}", params)  # noqa: S608
         client.command(f"INSERT INTO {table} {_view_select(view, raw, condition)}", params)
@@ -83,20 +92,14 @@ def raw_days(site_id: int) -> list[dt.date]:
 def rebuild_site(site_id: int, *, progress: Callable[[int, int], None] | None = None) -> int:
     """Recompute every rollup of `site_id` from its raw rows, a month of days at a time,
     then take it off `rollup_pending`; `progress(done, total)` after each chunk (days).
-    Rollups of days that have no raw rows left are removed too. Returns the days rebuilt.
+    Days without raw rows keep their rollups (raw rows expire; rollups are kept forever).
+    Returns the days rebuilt.
 
     Rows that arrive for a day while it is being recomputed may be counted twice (by the
     view and by the recomputation): rebuild while the site's ingest is quiet, or rebuild
     the current day again afterwards (docs/rollups.md)."""
     client = get_client()
     days = raw_days(site_id)
-    for table in ROLLUPS:  # days without raw rows any more
-        client.command(
-            f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}"  # noqa: S608
-            f" AND toDate({ROLLUPS[table][2]})"
-            " NOT IN {days:Array(Date)}",
-            {"site": site_id, "days": days},
-        )
     for at in range(0, len(days), CHUNK_DAYS):
         rebuild_days(site_id, days[at : at + CHUNK_DAYS])
         if progress is not None:

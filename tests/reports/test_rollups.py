@@ -376,3 +376,25 @@ def test_rebuild_command(sites: dict[str, Site]) -> None:
     assert _shown(from_rollup) == _shown(from_raw)
     with pytest.raises(CommandError, match="no site 'nowhere.example'"):
         call_command("rollups", "rebuild", "--site", "nowhere.example")
+
+
+def test_a_site_rebuild_keeps_the_rollups_of_days_without_raw_rows(
+    sites: dict[str, Site],
+) -> None:
+    """Raw rows expire (retention); rollups are kept forever: a rebuild recomputes the days
+    that still have raw rows and leaves the others' rollups as they are."""
+    site = sites["UTC"]
+    client = get_client()
+    day = FIRST + dt.timedelta(days=1)
+    body = {"metrics": TOP, "date_range": [str(day), str(day)]}
+    kept = execute(_query(site, body))
+    for table, column in (("events", "timestamp"), ("sessions", "start")):
+        client.command(  # as a TTL drop would: no view sees it
+            f"DELETE FROM {table} WHERE site_id = {{s:UInt64}} AND toDate({column}) = {{d:Date}}",  # noqa: S608
+            {"s": site.pk, "d": day},
+        )
+    rebuild_site(site.pk)
+    after, raw = _both(site, body)
+    assert raw.rows[0].metrics["visitors"] == 0
+    assert after.rows[0].metrics["visitors"] > 0
+    assert _shown(after) == _shown(kept)
