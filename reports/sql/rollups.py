@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from reports.dates import DateRange
@@ -115,7 +115,7 @@ def row_dimension(
     return None
 
 
-@cache
+@lru_cache(maxsize=4096)
 def _whole_hours(timezone: str, first: dt.date, last: dt.date) -> bool:
     zone = ZoneInfo(timezone)
     day = first
