@@ -142,6 +142,8 @@ def _database(work: Path, manifest: Manifest, engine: str, log: Log) -> None:
     path.parent.mkdir(mode=0o700)
     log(f"accounts database: {engine} -> {name}")
     if engine == "sqlite":
+        if connection.in_atomic_block:  # SQLite's backup would wait for it forever
+            raise BackupError("a backup cannot be taken inside a database transaction")
         connection.ensure_connection()
         target = sqlite3.connect(path)
         try:

@@ -22,6 +22,7 @@ from trail.backup import channel
 from trail.backup.manifest import BackupError
 from trail.backup.take import check_output, take
 from trail.management.commands.move_data import _Bar, _Lines
+from trail.preflight import PreflightError
 
 
 class Command(BaseCommand):
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 hooks.preflight("clickhouse")
                 progress = _Bar() if sys.stderr.isatty() else _Lines(write)
                 take(output, log=write, progress=progress)
-        except BackupError as exc:
+        except (BackupError, PreflightError) as exc:
             raise CommandError(str(exc)) from None
         except ClickHouseError as exc:
             raise CommandError(f"ClickHouse: {exc}") from None

@@ -20,6 +20,7 @@ from events.clickhouse import ClickHouseError
 from trail.backup.manifest import BackupError
 from trail.backup.restore import restore
 from trail.management.commands.move_data import _Bar, _Lines
+from trail.preflight import PreflightError
 
 
 class Command(BaseCommand):
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 log=write,
                 progress=progress,
             )
-        except BackupError as exc:
+        except (BackupError, PreflightError) as exc:
             raise CommandError(str(exc)) from None
         except ClickHouseError as exc:
             raise CommandError(f"ClickHouse: {exc}") from None
