@@ -302,6 +302,12 @@ def _from_rollups(query: ReportQuery, the_plan: Plan) -> bool:
     return covers(query, parts, shapes=shapes, pending=_pending)
 
 
+def covered_by_rollups(query: ReportQuery) -> bool:
+    """Would `execute(query)` answer from the rollups (`Report.source == "rollup"`)? For
+    callers that decide before running it (e.g. a warning about expired raw rows)."""
+    return not query.imports and _from_rollups(query, plan(query))
+
+
 def execute(query: ReportQuery, *, rollups: bool = True) -> Report:
     """The report of `query`; from the rollups when they cover it, unless `rollups` is
     False (raw rows: what tests compare the rollups' answers with)."""

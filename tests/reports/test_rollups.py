@@ -216,9 +216,13 @@ NOT_COVERED = [
 
 
 def test_uncovered_queries_read_raw_rows(sites: dict[str, Site]) -> None:
+    from reports.runner import covered_by_rollups
+
     site = sites["UTC"]
     for body in NOT_COVERED:
         assert execute(_query(site, body)).source == "events", body
+        assert not covered_by_rollups(_query(site, body))
+    assert covered_by_rollups(_query(site, COVERED[0]))
 
 
 def test_half_hour_zone_reads_raw_rows(
