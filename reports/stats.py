@@ -16,6 +16,7 @@ from reports.context import load_context
 from reports.dates import time_labels
 from reports.parse import parse
 from reports.query import interval_of, is_time
+from reports.retention import retention_warning
 from reports.revenue import REVENUE_METRICS, money
 from reports.runner import Row, execute
 from reports.sql.catalog import COUNTS
@@ -103,6 +104,9 @@ def answer(
         "source": report.source,
         "estimated": False,
     }
+    gone = retention_warning(site, query.date_range.first, from_rollup=report.source == "rollup")
+    if gone:
+        meta["warning"] = gone  # raw events before the site's retention start are gone
     if report.imports is not None and not report.imports.included:
         meta["imports_skip_reason"] = report.imports.skip_reason
         if report.imports.warning:

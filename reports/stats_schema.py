@@ -177,6 +177,10 @@ RESPONSE_SCHEMA: dict[str, Any] = {
                     "description": "answered from the hourly rollups or from raw events",
                 },
                 "estimated": {"type": "boolean"},
+                "warning": {
+                    "type": "string",
+                    "description": "the report needs raw events the site's retention dropped",
+                },
                 "time_labels": {"type": "array", "items": {"type": "string"}},
                 "comparison_date_range": {
                     "type": "array",

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.test import override_settings
 
@@ -72,3 +73,41 @@ def test_the_instance_maximum_applies_to_forever() -> None:
         assert retention_start(site, now=NOW) == dt.date(2026, 2, 28)
         warning = retention_warning(site, dt.date(2026, 2, 1), from_rollup=False, now=NOW)
         assert warning is not None and "keeps 10 days" in warning
+
+
+@pytest.mark.django_db
+def test_the_stats_api_warns_a_raw_report_over_dropped_days_and_not_a_rollup_one(
+    make_site: Any, seed: Any
+) -> None:
+    """Wired into `meta` (reports/stats.py): a report the rollups cannot answer (a filter on
+    a custom property) over a range that starts before the retention start carries the
+    warning; the same range of top stats, answered from the rollups, does not."""
+    from reports.stats import answer
+    from tests.reports.conftest import hit
+
+    site = make_site("retention-meta.example.com")
+    Site.objects.filter(pk=site.pk).update(retention_days=30)
+    site.refresh_from_db()
+    recent = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=2)
+    seed(site, [hit(site, recent, "/", name="Signup", props={"plan": "pro"})])
+    year = {"site_id": site.domain, "date_range": "12mo"}
+    raw = answer(
+        site=site,
+        body={**year, "metrics": ["visitors"], "filters": [["is", "event:props:plan", ["pro"]]]},
+    )
+    assert raw["meta"]["source"] == "events"
+    assert "keeps 30 days of raw events" in raw["meta"]["warning"]
+    assert raw["results"][0]["metrics"] == [1]
+    rollup = answer(site=site, body={**year, "metrics": ["visitors", "pageviews"]})
+    assert rollup["meta"]["source"] == "rollup"
+    assert "warning" not in rollup["meta"]
+    recent_only = answer(
+        site=site,
+        body={
+            **year,
+            "date_range": "7d",
+            "metrics": ["visitors"],
+            "filters": [["is", "event:props:plan", ["pro"]]],
+        },
+    )
+    assert "warning" not in recent_only["meta"]
