@@ -22,6 +22,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from reports.dates import DateRange
+from reports.query import VISIT_DIMENSIONS as ALL_VISIT_DIMENSIONS
 from reports.query import Combined, Filter, ReportQuery, is_time
 from reports.sql.catalog import ENGAGEMENT, EVENTS, SESSIONS
 
@@ -33,29 +34,7 @@ SITE = ""
 EVENT_ROWS = "event"
 EVENT_DIMENSIONS = frozenset({"event:page", "event:name", "event:goal"})
 # Every visit dimension but the exit page, which changes as a visit grows (docs/rollups.md).
-VISIT_DIMENSIONS = frozenset(
-    f"visit:{name}"
-    for name in (
-        "entry_page",
-        "source",
-        "referrer",
-        "channel",
-        "utm_medium",
-        "utm_source",
-        "utm_campaign",
-        "utm_content",
-        "utm_term",
-        "country",
-        "region",
-        "city",
-        "device",
-        "browser",
-        "browser_version",
-        "os",
-        "os_version",
-        "screen",
-    )
-)
+VISIT_DIMENSIONS = frozenset(ALL_VISIT_DIMENSIONS) - {"visit:exit_page"}
 METRICS = {
     EVENTS: {
         "visitors": "uniqExactMerge(visitors)",
