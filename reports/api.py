@@ -6,6 +6,7 @@ dashboard). Another tenant's site is 404; a bad body is `400 {"error": "<field>:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -22,14 +23,24 @@ from sites.models import Site
 from sites.selectors import site_get_for_actor
 
 
-def body_and_site(request: Request) -> tuple[dict[str, Any], Site]:
-    """A report request's JSON object and the site its `site_id` names, for this actor."""
+def json_object(request: Request, known: Collection[str] | None = None) -> dict[str, Any]:
+    """The request's body as one JSON object (strict JSON); with `known`, no other field."""
     try:
         body = strict_json.loads(request.body)
     except strict_json.InvalidJson as exc:
         raise ServiceError(exc.message, field="body") from None
     if not isinstance(body, dict):
         raise ServiceError("expected a JSON object", field="body")
+    if known is not None:
+        unknown = sorted(set(body) - set(known))
+        if unknown:
+            raise ServiceError("unknown field", field=str(unknown[0])[:100])
+    return body
+
+
+def body_and_site(request: Request) -> tuple[dict[str, Any], Site]:
+    """A report request's JSON object and the site its `site_id` names, for this actor."""
+    body = json_object(request)
     domain = body.get("site_id")
     if not isinstance(domain, str) or not domain.strip():
         raise ServiceError("required: the site's domain", field="site_id")

@@ -34,10 +34,10 @@ from accounts.api_shared import error_responses
 from accounts.errors import Forbidden, NotFound, ServiceError
 from accounts.models import Organization, Role, Scope, User
 from accounts.selectors import membership_get
-from common import strict_json
 from events import data_jobs, deletions
 from events.models import DataJob, DeletionAudit
 from reports import raw_export
+from reports.api import json_object
 from reports.sql.builder import all_of
 from reports.sql.catalog import Binder
 from sites.models import Site
@@ -283,15 +283,7 @@ AUDIT_LIMIT = 200
 def _body(request: Request) -> dict[str, Any]:
     if len(request.body) > MAX_BODY:
         raise ServiceError(f"larger than {MAX_BODY // 1024} KiB", field="body")
-    try:
-        body = strict_json.loads(request.body)
-    except strict_json.InvalidJson as exc:
-        raise ServiceError(exc.message, field="body") from None
-    if not isinstance(body, dict):
-        raise ServiceError("expected a JSON object", field="body")
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        raise ServiceError("unknown field", field=str(unknown[0])[:100])
+    body = json_object(request, FIELDS)
     if not isinstance(body.get("preview", False), bool):
         raise ServiceError("expected true or false", field="preview")
     return body

@@ -23,10 +23,10 @@ from rest_framework.response import Response
 from accounts.api import RawBody, TrailApiView, actor
 from accounts.errors import ServiceError
 from accounts.models import Scope
-from common import strict_json
 from events import data_jobs
 from events.models import DataJob
 from reports import export_jobs, raw_export
+from reports.api import json_object
 from reports.stats_schema import ERROR_SCHEMA
 from sites.selectors import site_get_for_actor
 
@@ -222,15 +222,7 @@ class ExportCreateView(TrailApiView):
 
 
 def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = strict_json.loads(request.body)
-    except strict_json.InvalidJson as exc:
-        raise ServiceError(exc.message, field="body") from None
-    if not isinstance(body, dict):
-        raise ServiceError("expected a JSON object", field="body")
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        raise ServiceError("unknown field", field=unknown[0])
+    body = json_object(request, FIELDS)
     if "kind" not in body:
         raise ServiceError("required: events or report", field="kind")
     return {name: body[name] for name in FIELDS if name in body}

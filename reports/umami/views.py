@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from accounts.api import ApiKeyRateLimit, HasScope, RawBody, actor
 from accounts.errors import ServiceError
 from accounts.models import Scope, User
-from common import strict_json
+from reports.api import json_object
 from reports.umami import auth, reads
 from reports.umami import schema as s
 from sites.models import Site
@@ -70,12 +70,7 @@ def _user(user: User) -> dict[str, Any]:
 
 
 def _credentials(request: Request) -> tuple[str, str]:
-    try:
-        body = strict_json.loads(request.body)
-    except strict_json.InvalidJson as exc:
-        raise ServiceError(exc.message, field="body") from None
-    if not isinstance(body, dict):
-        raise ServiceError("expected a JSON object", field="body")
+    body = json_object(request)
     found = []
     for name in ("username", "password"):
         value = body.get(name)
