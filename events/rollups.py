@@ -1,7 +1,11 @@
-"""Rollup maintenance (docs/rollups.md): recompute a site's rollups from its raw rows.
+"""Rollup maintenance (docs/rollups.md): their views on and off, and a site's rollups
+recomputed from its raw rows.
 
 The rollup tables (ClickHouse migration 0008) are filled by materialized views as rows are
-inserted into `events` and `sessions`. A view sees inserts only: rows deleted from the raw
+inserted into `events` and `sessions` — only when `TRAIL_ROLLUPS` is on (`enabled()`):
+`sync_views()` makes the views (events/clickhouse/rollup_views.sql) or drops them to match
+the setting, at every `migrate`. Off, the planner never reads the rollups and nothing here
+has work to do. A view sees inserts only: rows deleted from the raw
 tables (a deletion on request, a deleted import) stay counted in the rollups until the
 days they fell on are recomputed here, and a site's rows stored before the views existed
 are missing from them until its first rebuild (`rollup_pending` lists those sites; the
@@ -20,8 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from django.conf import settings
 
 from events.clickhouse import get_client
+from events.clickhouse.migrate import render
 
 # rollup table → (its view, the raw table it reads, that table's time column)
 ROLLUPS = {
@@ -31,6 +39,46 @@ ROLLUPS = {
 PENDING = "rollup_pending"
 # Days recomputed per statement by `rebuild_site`: a month of raw rows at a time.
 CHUNK_DAYS = 31
+VIEWS_SQL = Path(__file__).resolve().parent / "clickhouse" / "rollup_views.sql"
+
+
+def enabled() -> bool:
+    """Are rollups kept (their views made) and read by the planner? (`TRAIL_ROLLUPS`)"""
+    return bool(settings.TRAIL.rollups)
+
+
+def _views_present() -> set[str]:
+    views = [view for view, _, _ in ROLLUPS.values()]
+    found = get_client().query(
+        "SELECT name FROM system.tables WHERE database = currentDatabase()"
+        " AND name IN {views:Array(String)}",
+        {"views": views},
+    )
+    return {str(row["name"]) for row in found}
+
+
+def sync_views(log: Callable[[str], object] | None = None) -> None:
+    """Make the views when rollups are on and they are missing: every site with raw rows
+    is listed pending first (its rows so far are not in the rollups; the planner reads raw
+    rows for it until `rollups rebuild`). Drop them when rollups are off, and empty the
+    rollup tables (they would fall behind; turned on again, every site is rebuilt)."""
+    client = get_client()
+    present = _views_present()
+    cluster = settings.CLICKHOUSE.cluster
+    on_cluster = f" ON CLUSTER '{cluster}'" if cluster else ""
+    if enabled() and len(present) < len(ROLLUPS):
+        client.command(f"INSERT INTO {PENDING} SELECT DISTINCT site_id FROM events")  # noqa: S608
+        for statement in render(VIEWS_SQL.read_text(), cluster):
+            client.command(statement)
+        if log:
+            log("ClickHouse: rollup views made (TRAIL_ROLLUPS on); run `rollups rebuild --all`")
+    elif not enabled() and present:
+        for view in sorted(present):
+            client.command(f"DROP VIEW IF EXISTS {view}{on_cluster} SYNC")
+        for table in (*ROLLUPS, PENDING):
+            client.command(f"TRUNCATE TABLE IF EXISTS {table}{on_cluster}")
+        if log:
+            log("ClickHouse: rollup views dropped (TRAIL_ROLLUPS off)")
 
 
 def _view_select(view: str, raw: str, condition: str) -> str:
@@ -60,7 +108,7 @@ def rebuild_days(site_id: int, days: Iterable[dt.date]) -> None:
     start to the next day or drop the first events of a visit begun the day before, so the
     visits of the days on either side are recomputed too, if their raw visits are kept."""
     wanted = sorted(set(days))
-    if not wanted:
+    if not wanted or not enabled():
         return
     client = get_client()
     one = dt.timedelta(days=1)

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from events.rollups import enabled as rollups_enabled
 from reports.dates import time_labels
 from reports.plan import Part, Plan, plan, tables, without_goal_filters
 from reports.query import ReportQuery, interval_of, is_time
@@ -287,7 +288,10 @@ def _pending(site_id: int) -> bool:
 
 def _from_rollups(query: ReportQuery, the_plan: Plan) -> bool:
     """Do the rollups cover every read this query makes (its parts, the total a percentage
-    divides by, a conversion rate's denominator), over its range and comparison?"""
+    divides by, a conversion rate's denominator), over its range and comparison? Never
+    when rollups are off (`TRAIL_ROLLUPS`)."""
+    if not rollups_enabled():
+        return False
     parts = tuple((part.table, part.metrics) for part in the_plan.parts)
     shapes = ((query.dimensions, query.filters), ((), query.filters))
     if "conversion_rate" in query.metrics:

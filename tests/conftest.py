@@ -49,6 +49,25 @@ def _fresh_cache() -> None:
         cache.clear()
 
 
+@pytest.fixture
+def rollups_on(clickhouse: ClickHouse) -> Iterator[None]:
+    """TRAIL_ROLLUPS on for one test: the views made (sites with raw rows so far listed
+    pending), then dropped and the rollup tables emptied again (events.rollups.sync_views)."""
+    import dataclasses
+
+    from django.test import override_settings
+
+    from events import rollups
+
+    with override_settings(TRAIL=dataclasses.replace(settings.TRAIL, rollups=True)):
+        rollups.sync_views()
+        try:
+            yield
+        finally:
+            with override_settings(TRAIL=dataclasses.replace(settings.TRAIL, rollups=False)):
+                rollups.sync_views()
+
+
 @pytest.fixture(scope="session")
 def clickhouse() -> ClickHouse:
     """The test process's ClickHouse with Trail's schema (the migrator is idempotent)."""

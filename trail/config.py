@@ -57,6 +57,9 @@ class Config:
     import_max_bytes: int = 10 * 1024**3
     # Retention (events.retention): the most days any site keeps raw events; None: no limit.
     retention_max_days: int | None = None
+    # Rollups (events.rollups, docs/rollups.md): the materialized views that keep them, and
+    # the planner's use of them; off until they cost less than they save.
+    rollups: bool = False
 
     @property
     def services_mode(self) -> bool:
@@ -350,4 +353,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         export_ttl_days=_count(env, "TRAIL_EXPORT_TTL_DAYS", 7),
         import_max_bytes=_count(env, "TRAIL_IMPORT_MAX_BYTES", 10 * 1024**3),
         retention_max_days=_count(env, "TRAIL_RETENTION_MAX_DAYS", 0) or None,
+        rollups=_flag(env, "TRAIL_ROLLUPS"),
     )

@@ -76,6 +76,7 @@ def test_the_instance_maximum_applies_to_forever() -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("rollups_on")
 def test_the_stats_api_warns_a_raw_report_over_dropped_days_and_not_a_rollup_one(
     make_site: Any, seed: Any
 ) -> None:

@@ -7,12 +7,15 @@ rebuilt; a site's purge takes its rollups."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from events.clickhouse import get_client
 from events.clickhouse.internal import purge_site
@@ -24,7 +27,7 @@ from reports.stats import answer
 from sites.models import Goal, Site
 from tests.reports.conftest import CHROME_ANDROID, FIREFOX, SAFARI_MAC, hit
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rollups_on")]
 
 TODAY = dt.datetime.now(dt.UTC).date()
 FIRST = TODAY - dt.timedelta(days=6)
@@ -402,3 +405,27 @@ def test_a_site_rebuild_keeps_the_rollups_of_days_without_raw_rows(
     assert raw.rows[0].metrics["visitors"] == 0
     assert after.rows[0].metrics["visitors"] > 0
     assert _shown(after) == _shown(kept)
+
+
+@pytest.mark.django_db
+def test_rollups_off_make_no_views_and_the_planner_reads_raw_rows(
+    make_site: Callable[..., Site], seed: Callable[..., None], clickhouse: Any
+) -> None:
+    """TRAIL_ROLLUPS off (the default): the views are gone, an insert writes no rollup row,
+    every report reads raw rows, and a rebuild has nothing to do."""
+    from events import rollups
+    from events.clickhouse.migrate import render
+
+    with override_settings(TRAIL=dataclasses.replace(settings.TRAIL, rollups=False)):
+        rollups.sync_views()
+        assert not rollups._views_present()
+        site = make_site("rollups-off.example.com")
+        seed(site, traffic(site, visitors=5))
+        found = clickhouse.query(
+            "SELECT count() AS n FROM rollup_sessions WHERE site_id = {s:UInt64}", {"s": site.pk}
+        )
+        assert found[0]["n"] == 0
+        report = execute(_query(site, {"metrics": ["visitors", "visits"]}))
+        assert report.source == "events"
+        rollups.rebuild_days(site.pk, [dt.date(2026, 1, 1)])  # nothing to correct
+    assert len(render(rollups.VIEWS_SQL.read_text(), None)) == 2

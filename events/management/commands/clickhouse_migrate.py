@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from common import hooks
+from events import rollups
 from events.clickhouse import get_client
 from events.clickhouse.migrate import migrate
 
@@ -15,6 +16,7 @@ def apply(log: Callable[[str], Any] | None) -> None:
     applied = migrate(
         get_client(), cluster=settings.CLICKHOUSE.cluster, log=log or (lambda _: None)
     )
+    rollups.sync_views(log)
     if log:
         log(
             f"ClickHouse: {len(applied)} migration(s) applied"

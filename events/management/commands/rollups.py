@@ -16,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from events.rollups import pending_sites, rebuild_site
+from events.rollups import enabled, pending_sites, rebuild_site
 from sites.models import Site
 
 
@@ -37,6 +37,11 @@ class Command(BaseCommand):
             for site_id in pending_sites():
                 self.stdout.write(known.get(site_id, f"(deleted site {site_id})"))
             return
+        if not enabled():
+            raise CommandError(
+                "rollups are off: set TRAIL_ROLLUPS=on and run `manage.py migrate` (it makes"
+                " their views) before rebuilding them (docs/rollups.md)"
+            )
         if options["all"]:
             sites = list(Site.objects.order_by("domain"))
         else:
