@@ -281,9 +281,9 @@ AUDIT_LIMIT = 200
 
 
 def _body(request: Request) -> dict[str, Any]:
+    body = json_object(request, FIELDS)  # malformed or nested too deeply: said first
     if len(request.body) > MAX_BODY:
         raise ServiceError(f"larger than {MAX_BODY // 1024} KiB", field="body")
-    body = json_object(request, FIELDS)
     if not isinstance(body.get("preview", False), bool):
         raise ServiceError("expected true or false", field="preview")
     return body

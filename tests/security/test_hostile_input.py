@@ -145,6 +145,11 @@ JSON_ENDPOINTS = {
             "filters": [["is", "event:page", [f"/{SURROGATE}"]]],
         },
     ),
+    "deletion-preview": (
+        "POST",
+        f"/api/v1/sites/{DOMAIN}/deletions",
+        {"date_range": "7d", "filters": [["is", "event:page", [f"/{SURROGATE}"]]], "preview": True},
+    ),
     "key-create": ("POST", "/api/v1/keys", {"name": SURROGATE, "scopes": ["stats:read"]}),
     "invitation-create": (
         "POST",
