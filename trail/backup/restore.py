@@ -161,16 +161,20 @@ def _clickhouse(
     root: Path, manifest: Manifest, client: ClickHouse, log: Log, progress: Any
 ) -> None:
     present = {table.name for table in move.tables(client)}
-    missing = sorted({str(t["name"]) for t in manifest.tables} - present)
-    if missing:
-        raise BackupError(f"ClickHouse has no table {', '.join(missing)} after its migrations")
+    for name in sorted({str(t["name"]) for t in manifest.tables} - present):
+        # as move_data: a table Trail's migrations do not make is an operator's own
+        log(f"ClickHouse: {name} is not one of Trail's tables: not restored")
     for name in sorted(present):  # --force: the install's own rows go
         _truncate(client, name)
     targets = view_targets(client)
-    ordered = sorted(manifest.tables, key=lambda t: (t["name"] in targets, t["name"]))
-    log(f"ClickHouse: {len(ordered)} tables, {manifest.rows:,} rows")
+    ordered = sorted(
+        (t for t in manifest.tables if t["name"] in present),
+        key=lambda t: (t["name"] in targets, t["name"]),
+    )
+    rows = sum(int(t["rows"]) for t in ordered)
+    log(f"ClickHouse: {len(ordered)} tables, {rows:,} rows")
     if progress is not None:
-        progress.start(manifest.rows)
+        progress.start(rows)
     for entry in ordered:
         name = checked_identifier(str(entry["name"]))
         if name in targets:
