@@ -8,6 +8,7 @@ Every one is a `reports.sql.builder.Select`, so every table read is guarded by t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from reports.plan import Part, Plan
@@ -30,6 +31,25 @@ from reports.sql.catalog import (
 from reports.sql.filters import FilterCompiler
 
 Key = tuple[Any, ...]
+
+
+def _dimension_sqls(
+    query: ReportQuery, table: str, binder: Binder, dimensions: Sequence[str]
+) -> list[Any]:
+    """The SQL of each grouping dimension over `table`, in the query's time zone and range."""
+    span = query.date_range
+    return [
+        dimension_sql(
+            d,
+            table,
+            binder,
+            timezone=query.timezone,
+            first_day=span.first,
+            since_until=(span.start, span.end),
+            goals=query.goals,
+        )
+        for d in dimensions
+    ]
 
 
 def part_select(
@@ -63,18 +83,7 @@ def part_select(
     binder = Binder()
     span = query.date_range
     table = part.reads
-    dims = [
-        dimension_sql(
-            d,
-            table,
-            binder,
-            timezone=query.timezone,
-            first_day=span.first,
-            since_until=(span.start, span.end),
-            goals=query.goals,
-        )
-        for d in dimensions
-    ]
+    dims = _dimension_sqls(query, table, binder, dimensions)
     timed = any(is_time(d) for d in dimensions)
     where: list[Any] = [date_condition(table, binder, span.start, span.end, active=timed)]
     if filters:
@@ -167,18 +176,7 @@ def _rollup_select(
     row_kind = rollups.row_dimension(table, part.metrics, dimensions, filters)
     if row_kind is None:
         raise ValueError("the rollups do not cover this part")
-    dims = [
-        dimension_sql(
-            d,
-            table,
-            binder,
-            timezone=query.timezone,
-            first_day=span.first,
-            since_until=(span.start, span.end),
-            goals=query.goals,
-        )
-        for d in dimensions
-    ]
+    dims = _dimension_sqls(query, table, binder, dimensions)
     timed = any(is_time(d) for d in dimensions)
     where: list[Any] = [
         f"dimension = {binder.bind(row_kind, 'String')}",
