@@ -64,7 +64,13 @@ class Trail:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
+        # Only what this Trail is given: not the services of the process that starts it (a
+        # services-mode test run's DATABASE_URL, REDIS_URL or TRAIL_FLUSH_MODE=celery).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_", "REDIS_")) and k != "TRAIL_FLUSH_MODE"
+        }
         env.update(
             TRAIL_VAR_DIR=str(self.var),
             DJANGO_SETTINGS_MODULE="trail.settings",
