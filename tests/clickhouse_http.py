@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 import chdb
 import pyarrow as pa
 
-from events.clickhouse.base import INSERT_FORMATS
+from events.clickhouse.base import INSERT_FORMATS, quoted
 from events.clickhouse.embedded import insert_arrow, insert_file
 
 _FORMAT = re.compile(r"\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE)
@@ -48,10 +48,6 @@ _PROTOCOL = {
     "decompress",
     "buffer_size",
 }
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
@@ -101,7 +97,7 @@ def _insert(conn: Any, statement: str, fmt: str, data: bytes) -> int:
         with tempfile.NamedTemporaryFile(prefix="trail-input-") as file:
             file.write(data)
             file.flush()
-            source = f"file({_quote(file.name)}, {_quote(fmt)}, {found.group(1)})"
+            source = f"file({quoted(file.name)}, {quoted(fmt)}, {found.group(1)})"
             conn.query(statement[: found.start()] + source + statement[found.end() :], "Null")
         return 0
     with conn.send_insert(statement, fmt) as inserter:
@@ -127,7 +123,7 @@ class _Connections:
             conn = chdb.connect(str(self.data_dir))
         try:
             for name, value in settings.items():
-                conn.query(f"SET {name} = {_quote(value)}", "Null")
+                conn.query(f"SET {name} = {quoted(value)}", "Null")
             yield conn
         finally:
             try:

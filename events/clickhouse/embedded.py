@@ -55,7 +55,7 @@ def insert_arrow(
     CAST raises as a server parsing `FORMAT ArrowStream` does. `table`, the column names
     and `token` were checked by the caller; `types` come from `system.columns`.
     """
-    settings = f" SETTINGS insert_deduplication_token = '{token}'" if token else ""
+    settings = settings_clause({"insert_deduplication_token": token}) if token else ""
     names = rows.column_names
     casts = ", ".join(f"CAST({name} AS {types[name]})" for name in names)
     trail_rows = rows  # noqa: F841 (read by name by the Python() table function)
@@ -75,8 +75,8 @@ def insert_file(conn: Any, statement: str, fmt: str, data: bytes, settings: str 
     with tempfile.NamedTemporaryFile(prefix="trail-insert-", suffix=".bin") as file:
         file.write(data)
         file.flush()
-        path = file.name.replace("\\", "\\\\").replace("'", "\\'")
-        result = conn.query(f"{statement} FROM INFILE '{path}'{settings} FORMAT {fmt}", "Null")
+        infile = quoted(file.name)
+        result = conn.query(f"{statement} FROM INFILE {infile}{settings} FORMAT {fmt}", "Null")
         return int(result.rows_written())
 
 
@@ -206,7 +206,7 @@ class EmbeddedClickHouse(ArrowBackend):
     def _insert_raw(
         self, table: str, names: list[str], data: bytes, fmt: str, token: str | None
     ) -> None:
-        settings = f" SETTINGS insert_deduplication_token = '{token}'" if token else ""
+        settings = settings_clause({"insert_deduplication_token": token}) if token else ""
         with _translated():
             insert_file(
                 self._connection(), f"INSERT INTO {table} ({', '.join(names)})", fmt, data, settings
