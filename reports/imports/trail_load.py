@@ -23,6 +23,7 @@ from pathlib import Path
 
 from common.csvsafe import FORMULA_STARTS
 from events.clickhouse import get_client
+from events.clickhouse.base import quoted
 from reports.imports import trail
 from reports.imports.raw import STAGING
 from reports.imports.rows import BadImportFile
@@ -76,18 +77,14 @@ _TYPED: dict[str, dict[str, str]] = {
 }
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _checked(value: str, failing: str, message: str) -> str:
     """`value`, or an error naming the column when `failing` holds for a row."""
-    return f"if(throwIf({failing}, {_literal(message)}) = 0, {value}, {value})"
+    return f"if(throwIf({failing}, {quoted(message)}) = 0, {value}, {value})"
 
 
 def _uncell(name: str) -> str:
     """A CSV text cell as exported: an apostrophe before a formula character comes off."""
-    starts = ", ".join(_literal(start) for start in FORMULA_STARTS)
+    starts = ", ".join(quoted(start) for start in FORMULA_STARTS)
     return (
         f"if(startsWith({name}, '''') AND substring({name}, 2, 1) IN ({starts}),"
         f" substring({name}, 2), {name})"
@@ -130,7 +127,7 @@ def _expressions(fmt: str, *, site_id: int, import_id: str) -> dict[str, str]:
         scroll = "accurateCast(ifNull(scroll_depth, 0), 'UInt8')"
         engaged = "accurateCast(ifNull(engaged_ms, 0), 'UInt32')"
     return {
-        "import_id": _literal(import_id),
+        "import_id": quoted(import_id),
         "site_id": str(int(site_id)),
         "event_id": "toUUID(event_id)",
         "timestamp": timestamp,
