@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -84,12 +85,22 @@ def _fresh_answers(env: dict[str, str], calls: list[tuple[str, dict[str, Any]]])
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-@pytest.fixture
-def backup(tmp_path: Path, transactional_db: None) -> Path:
-    """A backup of the test process's install (whatever it holds)."""
-    path = tmp_path / "backup"
-    call_command("backup", output=str(path), stdout=open(os.devnull, "w"))  # noqa: SIM115
+@pytest.fixture(scope="module")
+def taken_backup(
+    tmp_path_factory: pytest.TempPathFactory, django_db_setup: None, django_db_blocker: Any
+) -> Path:
+    """One backup of the test process's install (whatever the suite has left in the shared
+    engine: seconds to take), taken once for the tests that check or spoil a copy of it."""
+    path = tmp_path_factory.mktemp("taken") / "backup"
+    with django_db_blocker.unblock():
+        call_command("backup", output=str(path), stdout=open(os.devnull, "w"))  # noqa: SIM115
     return path
+
+
+@pytest.fixture
+def backup(taken_backup: Path, tmp_path: Path, transactional_db: None) -> Path:
+    """A copy of that backup, this test's to change."""
+    return Path(shutil.copytree(taken_backup, tmp_path / "backup"))
 
 
 @pytest.mark.django_db(transaction=True)
