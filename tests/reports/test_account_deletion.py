@@ -131,6 +131,8 @@ def test_the_account_page_deletes_an_organization_and_the_account(
     client.force_login(person)
     page = client.get("/account")
     assert page.status_code == 200 and b"Download my data" in page.content
+    assert b'<a href="/account">Account</a>' in page.content  # the top bar's link
+    assert b'href="/accounts/password/change/"' in page.content
     name = site.organization.name
     wrong = {"action": "delete_organization", "organization": site.organization_id, "confirm": "x"}
     assert client.post("/account", wrong).status_code == 400
