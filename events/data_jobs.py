@@ -35,6 +35,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.db import DatabaseError, close_old_connections, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from events.config import FlushMode
@@ -131,9 +133,18 @@ def cancel(job: DataJob) -> bool:
 
 
 def remove(job: DataJob) -> None:
-    """Delete a finished job and its file."""
-    _delete_file(job.result_name)
+    """Delete a finished job; its file goes with it (`_job_row_deleted`)."""
     job.delete()
+
+
+@receiver(post_delete, sender=DataJob, dispatch_uid="events.data_jobs.file_with_row")
+def _job_row_deleted(sender: Any, instance: DataJob, **_: Any) -> None:
+    """A job's file goes with its row however the row goes: `remove`, or a cascade from its
+    deleted site (the purge job) or organization (organization or account deletion). Once
+    the deletion commits: a rolled-back one keeps the file its row still names."""
+    name = instance.result_name
+    if name:
+        transaction.on_commit(lambda: _delete_file(name))
 
 
 def _delete_file(name: str) -> None:

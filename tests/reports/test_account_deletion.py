@@ -17,12 +17,15 @@ from django.test import Client
 from accounts import services
 from accounts.errors import Forbidden
 from accounts.models import ApiKey, Membership, Organization, Role, User
+from events import data_jobs
 from events.clickhouse import get_client
 from events.deletions import drop_deleted_organizations
 from events.maintenance import purge_deleted_sites
+from events.models import DataJob
 from sites.models import Site
 from tests import factories
 from tests.reports.conftest import hit
+from tests.reports.test_export_jobs import api, run_to_end, start
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +46,9 @@ def owner_of(site: Site) -> User:
 
 
 def test_deleting_an_organization_removes_its_sites_and_their_events(
-    make_site: Callable[..., Site], seed: Callable[[Site, list[dict[str, Any]]], None]
+    make_site: Callable[..., Site],
+    seed: Callable[[Site, list[dict[str, Any]]], None],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     site = make_site("org-deletion.example.com")
     other = make_site("org-deletion-other.example.com", organization=site.organization)
@@ -51,7 +56,11 @@ def test_deleting_an_organization_removes_its_sites_and_their_events(
     for s in (site, other, neighbour):
         seed(s, [hit(s, AT, "/"), hit(s, AT, "/a", ip="192.0.2.50")])
     organization, owner = site.organization, owner_of(site)
-    factories.api_key(organization)
+    exported = run_to_end(
+        start(api(site), site.domain, kind="events", format="csv", date_range="7d")
+    )
+    export_file = DataJob.objects.get(pk=exported).result_name
+    assert data_jobs.storage().exists(export_file)
     admin = factories.member(organization, Role.ADMIN)
     with pytest.raises(Forbidden):
         services.organization_delete(organization=organization, actor=admin)
@@ -64,7 +73,10 @@ def test_deleting_an_organization_removes_its_sites_and_their_events(
     assert not ApiKey.objects.filter(organization=organization).exists()
     assert not Membership.objects.filter(organization=organization).exists()
     assert drop_deleted_organizations() == 0  # its sites are not purged yet
-    purge_deleted_sites()
+    with django_capture_on_commit_callbacks(execute=True):
+        purge_deleted_sites()
+    assert not DataJob.objects.filter(pk=exported).exists()
+    assert not data_jobs.storage().exists(export_file)  # its export's file too
     assert events_of(site.pk) == events_of(other.pk) == 0
     assert events_of(neighbour.pk) == 2
     assert drop_deleted_organizations() == 1
