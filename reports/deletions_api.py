@@ -100,7 +100,7 @@ def condition(site: Site, *, date_range: Any, filters: Any) -> deletions.Conditi
         site, date_range=date_range, format="ndjson", filters=filters
     )
     binder = Binder()
-    compiled = all_of(raw_export._where(request, binder))
+    compiled = all_of(raw_export.where_conditions(request, binder))
     params = {**binder.params, **compiled.params}
     return deletions.Condition(sql=compiled.sql, params=params)
 

@@ -161,7 +161,9 @@ def parse_request(site: Site, *, date_range: Any, format: str, filters: Any) -> 
     return RawExportRequest(site=site, span=span, filters=parsed, format=format, goals=goals)
 
 
-def _where(req: RawExportRequest, binder: Binder) -> list[str | Expr]:
+def where_conditions(req: RawExportRequest, binder: Binder) -> list[str | Expr]:
+    """The conditions on `events` that pick a request's rows (its span, its filters): what
+    a raw export reads and what a deletion on request (reports/deletions_api.py) deletes."""
     span = req.span
     where: list[str | Expr] = [date_condition(EVENTS, binder, span.start, span.end)]
     if req.filters:
@@ -188,7 +190,7 @@ def _csv_cell(column: Column) -> str:
 def select(req: RawExportRequest) -> Select:
     """The export's read: the column set over the range and filters."""
     binder = Binder()
-    where = _where(req, binder)
+    where = where_conditions(req, binder)
     params = dict(binder.params)
     columns = []
     for column in COLUMNS:
@@ -209,7 +211,7 @@ def select(req: RawExportRequest) -> Select:
 def count_rows(req: RawExportRequest) -> int:
     """The number of rows `stream(req)` yields (for a progress bar)."""
     binder = Binder()
-    where = _where(req, binder)
+    where = where_conditions(req, binder)
     found = builder.run(
         Select(
             site_id=req.site.pk,
