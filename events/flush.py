@@ -23,7 +23,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 FLUSH_JOB = "events.flush_spool"
 LOCK_SECONDS = 30  # a flush killed mid-run blocks the others for at most this long
+PAUSE_WAIT = 120.0  # seconds `flush_paused` waits for a running flush to let go of its lock
 
 
 @dataclass
@@ -107,6 +109,26 @@ def _flush_lock() -> Iterator[Any]:
         yield lambda: True
     finally:
         _local_lock.release()
+
+
+class FlushBusy(Exception):
+    """A flush kept its lock longer than `flush_paused` would wait."""
+
+
+@contextlib.contextmanager
+def flush_paused(wait: float = PAUSE_WAIT) -> Iterator[Callable[[], bool]]:
+    """Nothing is flushed while this is held (the flush's own lock, waiting up to `wait`
+    seconds for a running flush to finish; `FlushBusy` after that): accepted events wait
+    in the spool. Yields the lease's extender (False: the lease was lost: stop)."""
+    deadline = time.monotonic() + wait
+    while True:
+        with _flush_lock() as extend:
+            if extend is not None:
+                yield extend
+                return
+        if time.monotonic() > deadline:
+            raise FlushBusy(f"the spool's flush kept its lock for over {wait:.0f} s")
+        time.sleep(0.2)
 
 
 @periodic(every=1.0, name=FLUSH_JOB)

@@ -28,7 +28,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
@@ -40,7 +39,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from events.clickhouse import ClickHouse, get_client
 from events.clickhouse.migrate import applied_versions
-from events.flush import _flush_lock
+from events.flush import FlushBusy, flush_paused
 from events.flush import flush_spool as _registered_flush
 from events.spool import OPEN_SUFFIX, SEGMENT_SUFFIX, segment_lines, spool_dir
 from trail import move
@@ -49,7 +48,6 @@ from trail.backup.manifest import BackupError, Manifest
 # `periodic` types the flush as taking no argument; it takes keywords.
 flush_spool: Any = _registered_flush
 Log = Callable[[str], None]
-PAUSE_WAIT = 120.0  # seconds to wait for a running flush to let go of its lock
 SQLITE_FILE = "database/accounts.sqlite3"
 PGDUMP_FILE = "database/accounts.pgdump"
 
@@ -85,17 +83,13 @@ def versions(client: ClickHouse) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def flush_paused() -> Iterator[Callable[[], bool]]:
-    """Hold the flush's lock (waiting for a running flush to finish); yields its extender."""
-    deadline = time.monotonic() + PAUSE_WAIT
-    while True:
-        with _flush_lock() as extend:
-            if extend is not None:
-                yield extend
-                return
-        if time.monotonic() > deadline:
-            raise BackupError(f"the spool's flush kept its lock for over {PAUSE_WAIT:.0f} s")
-        time.sleep(0.2)
+def _paused() -> Iterator[Callable[[], bool]]:
+    """The flush paused for the backup; a flush that would not stop is a `BackupError`."""
+    try:
+        with flush_paused() as extend:
+            yield extend
+    except FlushBusy as exc:
+        raise BackupError(str(exc)) from None
 
 
 def take(
@@ -119,7 +113,7 @@ def take(
             database={"engine": engine},
             versions={},
         )
-        with flush_paused() as extend:
+        with _paused() as extend:
             manifest.versions = versions(client)
             _database(work, manifest, engine, log)
             _spool(work, manifest, log)
