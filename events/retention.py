@@ -35,7 +35,7 @@ from django.conf import settings
 from django.utils.timezone import now as current_time
 
 from events.clickhouse import ClickHouse, get_client
-from events.clickhouse.internal import drop_partition
+from events.clickhouse.internal import delete_before, drop_partition
 from events.jobs import periodic
 from sites.models import Site
 
@@ -101,7 +101,7 @@ def apply_retention(now: dt.datetime | None = None) -> RetentionReport:
     for cutoff, group in by_cutoff.items():
         for start in range(0, len(group), SITES_PER_DELETE):
             chunk = group[start : start + SITES_PER_DELETE]
-            removed = _delete_before(client, [site.id for site in chunk], cutoff)
+            removed = delete_before(client, TABLES, [site.id for site in chunk], cutoff)
             trimmed.update(removed)
             rows += sum(removed.values())
         moved = [s.id for s in group if s.retention_cutoff is None or cutoff > s.retention_cutoff]
@@ -122,29 +122,6 @@ def apply_retention(now: dt.datetime | None = None) -> RetentionReport:
 
 # Registered apart from the definition so that callers keep its return type.
 periodic(every=3600, name=RETENTION_JOB)(apply_retention)
-
-
-def _delete_before(client: ClickHouse, site_ids: list[int], cutoff: dt.datetime) -> dict[int, int]:
-    """Delete the raw rows of these sites older than `cutoff` (ClickHouse lightweight
-    deletes, one statement per table); rows removed by site. The count first reads the
-    sort key's prefix only, and spares a mutation when nothing is older (most runs)."""
-    removed: dict[int, int] = defaultdict(int)
-    for table, column in TABLES.items():
-        older = f"{column} < {{cutoff:DateTime64(3, 'UTC')}}"
-        found = client.query(
-            f"SELECT site_id, count() AS n FROM {table}"  # noqa: S608 (names from TABLES)
-            f" WHERE site_id IN {{sites:Array(UInt64)}} AND {older} GROUP BY site_id",
-            {"sites": site_ids, "cutoff": cutoff},
-        )
-        if not found:
-            continue
-        client.command(
-            f"DELETE FROM {table} WHERE site_id IN {{sites:Array(UInt64)}} AND {older}",  # noqa: S608
-            {"sites": sorted(int(row["site_id"]) for row in found), "cutoff": cutoff},
-        )
-        for row in found:
-            removed[int(row["site_id"])] += int(row["n"])
-    return dict(removed)
 
 
 def _drop_old_months(

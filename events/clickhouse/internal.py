@@ -11,6 +11,8 @@ exceptions are few and in one place:
 - `open_visits`: the visits of a block's visitors that may still continue (the flush's
   session stitching);
 - `purge_site`: delete a deleted site's events and visits (the purge job);
+- `delete_before`: delete the raw rows of many sites older than a cutoff (the retention
+  job: sites that keep the same number of days share one statement per table);
 - `drop_partition`: drop one partition of a table partitioned by import (an import's
   staged or imported rows, when it is published, deleted or abandoned).
 
@@ -20,7 +22,10 @@ and the accounts database. Do not call these from a view or an API.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections import defaultdict
+from collections.abc import Mapping
 
 from django.conf import settings
 
@@ -97,6 +102,34 @@ def purge_site(client: ClickHouse, site_id: int) -> None:
 
 
 _PARTITION_TEXT = re.compile(r"^[A-Za-z0-9:_-]{1,80}$")
+
+
+def delete_before(
+    client: ClickHouse, tables: Mapping[str, str], site_ids: list[int], cutoff: dt.datetime
+) -> dict[int, int]:
+    """Delete the rows of these sites older than `cutoff` from each table (name → its time
+    column; lightweight deletes, one statement per table); rows removed by site. The count
+    first reads the sort key's prefix only, and spares a mutation when nothing is older
+    (most runs)."""
+    removed: dict[int, int] = defaultdict(int)
+    for table, column in tables.items():
+        checked_identifier(table)
+        checked_identifier(column)
+        older = f"{column} < {{cutoff:DateTime64(3, 'UTC')}}"
+        found = client.query(
+            f"SELECT site_id, count() AS n FROM {table}"  # noqa: S608 (checked names)
+            f" WHERE site_id IN {{sites:Array(UInt64)}} AND {older} GROUP BY site_id",
+            {"sites": site_ids, "cutoff": cutoff},
+        )
+        if not found:
+            continue
+        client.command(
+            f"DELETE FROM {table} WHERE site_id IN {{sites:Array(UInt64)}} AND {older}",  # noqa: S608
+            {"sites": sorted(int(row["site_id"]) for row in found), "cutoff": cutoff},
+        )
+        for row in found:
+            removed[int(row["site_id"])] += int(row["n"])
+    return dict(removed)
 
 
 def drop_partition(client: ClickHouse, table: str, values: tuple[int | str, ...]) -> None:
