@@ -29,6 +29,7 @@ from pathlib import Path
 from django.conf import settings
 
 from events.clickhouse import get_client
+from events.clickhouse.base import on_cluster
 from events.clickhouse.migrate import render
 from events.flush import flush_paused
 
@@ -66,7 +67,6 @@ def sync_views(log: Callable[[str], object] | None = None) -> None:
     client = get_client()
     present = _views_present()
     cluster = settings.CLICKHOUSE.cluster
-    on_cluster = f" ON CLUSTER '{cluster}'" if cluster else ""
     if enabled() and len(present) < len(ROLLUPS):
         client.command(f"INSERT INTO {PENDING} SELECT DISTINCT site_id FROM events")  # noqa: S608
         for statement in render(VIEWS_SQL.read_text(), cluster):
@@ -75,9 +75,9 @@ def sync_views(log: Callable[[str], object] | None = None) -> None:
             log("ClickHouse: rollup views made (TRAIL_ROLLUPS on); run `rollups rebuild --all`")
     elif not enabled() and present:
         for view in sorted(present):
-            client.command(f"DROP VIEW IF EXISTS {view}{on_cluster} SYNC")
+            client.command(f"DROP VIEW IF EXISTS {view}{on_cluster(cluster)} SYNC")
         for table in (*ROLLUPS, PENDING):
-            client.command(f"TRUNCATE TABLE IF EXISTS {table}{on_cluster}")
+            client.command(f"TRUNCATE TABLE IF EXISTS {table}{on_cluster(cluster)}")
         if log:
             log("ClickHouse: rollup views dropped (TRAIL_ROLLUPS off)")
 

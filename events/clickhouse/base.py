@@ -88,6 +88,11 @@ def quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def on_cluster(cluster: str | None) -> str:
+    """` ON CLUSTER 'name'` for a DDL statement on the configured cluster, "" without one."""
+    return f" ON CLUSTER {quoted(cluster)}" if cluster else ""
+
+
 class ClickHouse(Protocol):
     def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
         """Run a SELECT with bound parameters; rows as dicts."""

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-from events.clickhouse.base import ClickHouse, checked_identifier, quoted
+from events.clickhouse.base import ClickHouse, checked_identifier, on_cluster, quoted
 from events.rows import EventRow
 from events.sessions import TIMEOUT, VISIT_COLUMNS, Visit
 
@@ -139,8 +139,5 @@ def drop_partition(client: ClickHouse, table: str, values: tuple[int | str, ...]
         if isinstance(value, str) and not _PARTITION_TEXT.match(value):
             raise ValueError(f"bad partition value {value[:80]!r}")
     literal = ", ".join(str(int(v)) if isinstance(v, int) else quoted(v) for v in values)
-    cluster = settings.CLICKHOUSE.cluster
-    on_cluster = f" ON CLUSTER {quoted(cluster)}" if cluster else ""
-    client.command(
-        f"ALTER TABLE {checked_identifier(table)}{on_cluster} DROP PARTITION ({literal})"
-    )
+    cluster = on_cluster(settings.CLICKHOUSE.cluster)
+    client.command(f"ALTER TABLE {checked_identifier(table)}{cluster} DROP PARTITION ({literal})")

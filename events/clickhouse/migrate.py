@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from events.clickhouse.base import ClickHouse
+from events.clickhouse.base import ClickHouse, on_cluster
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -44,7 +44,7 @@ class Migration:
 
 def render(sql: str, cluster: str | None) -> list[str]:
     """The statements of a migration file, with the cluster markers filled in."""
-    sql = sql.replace("{{on_cluster}}", f"ON CLUSTER '{cluster}'" if cluster else "")
+    sql = sql.replace("{{on_cluster}}", on_cluster(cluster).lstrip())
     sql = sql.replace("{{replicated}}", "Replicated" if cluster else "")
     lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
     statements = re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE)

@@ -29,7 +29,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
 from events.clickhouse import ClickHouse, ClickHouseLocked, get_client
-from events.clickhouse.base import checked_identifier, quoted
+from events.clickhouse.base import checked_identifier, on_cluster
 from events.clickhouse.migrate import discover, migrate
 from events.flush import flush_spool as _registered_flush
 from events.spool import spool_dir
@@ -152,9 +152,8 @@ def view_targets(client: ClickHouse) -> set[str]:
 
 
 def _truncate(client: ClickHouse, table: str) -> None:
-    cluster = settings.CLICKHOUSE.cluster
-    on_cluster = f" ON CLUSTER {quoted(cluster)}" if cluster else ""
-    client.command(f"TRUNCATE TABLE IF EXISTS {checked_identifier(table)}{on_cluster}")
+    cluster = on_cluster(settings.CLICKHOUSE.cluster)
+    client.command(f"TRUNCATE TABLE IF EXISTS {checked_identifier(table)}{cluster}")
 
 
 def _clickhouse(
