@@ -60,6 +60,9 @@ class Config:
     # Rollups (events.rollups, docs/rollups.md): the materialized views that keep them, and
     # the planner's use of them; off until they cost less than they save.
     rollups: bool = False
+    # Webhooks and streaming destinations (common.outbound): allow loopback, private and
+    # link-local addresses (tests, an intranet receiver); refused otherwise (SSRF).
+    allow_private_webhooks: bool = False
 
     @property
     def services_mode(self) -> bool:
@@ -354,4 +357,5 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         import_max_bytes=_count(env, "TRAIL_IMPORT_MAX_BYTES", 10 * 1024**3),
         retention_max_days=_count(env, "TRAIL_RETENTION_MAX_DAYS", 0) or None,
         rollups=_flag(env, "TRAIL_ROLLUPS"),
+        allow_private_webhooks=_flag(env, "TRAIL_ALLOW_PRIVATE_WEBHOOKS"),
     )
