@@ -28,11 +28,13 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     # Trail's apps, lowest layer first (docs/architecture.md, held by `make lint`):
-    # trail -> frontend -> reports -> events -> sites -> accounts -> common.
+    # trail -> frontend -> alerts -> reports -> events -> notify -> sites -> accounts -> common.
     "accounts",
     "sites",
+    "notify",
     "events",
     "reports",
+    "alerts",
     "frontend",
     "trail",  # the project: settings, the server (`manage.py serve`), preflight
 ]

@@ -1,0 +1,2 @@
+"""Alerts on any metric (issue 20): rules evaluated every minute over the reports, firing
+and clearing once, sent through `notify`'s channels."""
