@@ -29,7 +29,7 @@ RUN groupadd --system trail && useradd --system --gid trail --home-dir /app trai
 WORKDIR /app
 # Dependencies first, so code changes do not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p trail accounts sites notify events reports alerts frontend common \
+RUN mkdir -p trail accounts sites notify events reports alerts digests frontend common \
     && pip install . && pip uninstall -y trail
 # Where events.ingest.geo looks (BASE_DIR/node_modules/…); before the code, so code changes
 # do not copy the 135 MB again. The package's DBIP-LICENSE travels with the data.

@@ -28,13 +28,14 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     # Trail's apps, lowest layer first (docs/architecture.md, held by `make lint`):
-    # trail -> frontend -> alerts -> reports -> events -> notify -> sites -> accounts -> common.
+    # trail -> frontend -> alerts | digests -> reports -> events -> notify -> sites -> accounts -> common.
     "accounts",
     "sites",
     "notify",
     "events",
     "reports",
     "alerts",
+    "digests",
     "frontend",
     "trail",  # the project: settings, the server (`manage.py serve`), preflight
 ]
