@@ -1,0 +1,216 @@
+"""Webhook deliveries against a real local HTTP receiver: the body, the headers, the
+signature checked with common.outbound.verify, Slack's shape, and retries (500, timeout,
+refused connection) with backoff, one id, no duplicates, given up after a day."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django.utils import timezone
+
+from common.outbound import verify
+from notify import deliveries
+from notify.channels import send
+from notify.deliveries import retry_due
+from notify.messages import Message
+from notify.models import Delivery
+from sites.models import Site
+from tests.notify.conftest import Receiver, free_port
+
+pytestmark = pytest.mark.usefixtures("private_allowed")
+
+SECRET = "whsec_9f3b2c"
+FIRED = Message(
+    event="alert.fired",
+    subject="Visitors above 3 on shop.example.org",
+    text="5 visitors in the last 5 minutes (threshold 3).",
+    html="<p>5 visitors</p>",
+    data={
+        "rule": {"id": 12, "name": "spike"},
+        "value": 5,
+        "at": dt.datetime(2026, 12, 7, 6, 0, tzinfo=dt.UTC),
+    },
+)
+
+
+def _spec(receiver: Receiver, **extra: str) -> dict[str, str]:
+    return {"type": "webhook", "url": receiver.url, **extra}
+
+
+def test_a_signed_webhook_arrives_and_verifies(site: Site, receiver: Receiver) -> None:
+    row = send(site, _spec(receiver, secret=SECRET), FIRED, source="alert:12")
+
+    assert row.status == Delivery.Status.SENT
+    assert row.attempts == 1
+    assert row.last_status_code == 200
+    assert row.finished_at is not None and row.next_attempt_at is None
+    [request] = receiver.requests
+    assert request.path == "/hook"
+    assert verify(SECRET, request.body, request.headers["X-Trail-Signature"])
+    assert not verify("another secret", request.body, request.headers["X-Trail-Signature"])
+    assert not verify(SECRET, request.body + b" ", request.headers["X-Trail-Signature"])
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["X-Trail-Event"] == "alert.fired"
+    assert request.headers["X-Trail-Delivery"] == str(row.id)
+    assert request.headers["X-Trail-Attempt"] == "1"
+    body = json.loads(request.body)
+    assert body == {
+        "event": "alert.fired",
+        "site": "shop.example.org",
+        "sent_at": body["sent_at"],
+        "data": {"rule": {"id": 12, "name": "spike"}, "value": 5, "at": "2026-12-07T06:00:00Z"},
+    }
+    sent_at = dt.datetime.fromisoformat(body["sent_at"])
+    assert abs(sent_at - timezone.now()) < dt.timedelta(seconds=30)
+    stored = Delivery.objects.get()
+    assert bytes(stored.body) == request.body
+    assert (stored.channel, stored.target, stored.source, stored.event) == (
+        "webhook",
+        receiver.url,
+        "alert:12",
+        "alert.fired",
+    )
+    assert stored.subject == FIRED.subject
+
+
+def test_without_a_secret_there_is_no_signature(site: Site, receiver: Receiver) -> None:
+    send(site, _spec(receiver), FIRED, source="test")
+    [request] = receiver.requests
+    assert "X-Trail-Signature" not in request.headers
+    assert request.headers["X-Trail-Delivery"]
+
+
+def test_slack_format_posts_slacks_shape(site: Site, receiver: Receiver) -> None:
+    message = Message(
+        event="alert.fired",
+        subject="Visitors <above> 3",
+        text="5 visitors & counting",
+        data={"x": 1},
+    )
+    send(site, _spec(receiver, format="slack", secret=SECRET), message, source="test")
+    [request] = receiver.requests
+    assert json.loads(request.body) == {
+        "text": "*Visitors &lt;above&gt; 3*\n5 visitors &amp; counting"
+    }
+    assert verify(SECRET, request.body, request.headers["X-Trail-Signature"])
+
+
+def test_a_500_is_retried_with_backoff_under_one_id_until_it_succeeds(
+    site: Site, receiver: Receiver
+) -> None:
+    receiver.answers = [500, 503, 500]
+    start = timezone.now()
+    row = send(site, _spec(receiver, secret=SECRET), FIRED, source="alert:12", now=start)
+
+    assert row.status == Delivery.Status.QUEUED
+    assert row.last_status_code == 500
+    assert row.last_error.startswith("HTTP 500: receiver says no")
+    waits = []
+    at = start
+    for expected_status in (503, 500, 200):
+        assert row.next_attempt_at is not None
+        waits.append(round((row.next_attempt_at - at).total_seconds()))
+        assert retry_due(now=row.next_attempt_at - dt.timedelta(seconds=1))["attempted"] == 0
+        at = row.next_attempt_at
+        assert retry_due(now=at)["attempted"] == 1
+        row.refresh_from_db()
+        assert row.last_status_code == expected_status
+    assert waits == [30, 60, 120]  # 30 s, doubling
+    assert row.status == Delivery.Status.SENT
+    assert row.attempts == 4
+    assert row.last_error == ""
+
+    # Four requests, one id, one body; each signed afresh and valid.
+    assert len(receiver.requests) == 4
+    assert set(receiver.deliveries()) == {str(row.id)}
+    assert len({r.body for r in receiver.requests}) == 1
+    assert [r.headers["X-Trail-Attempt"] for r in receiver.requests] == ["1", "2", "3", "4"]
+    assert all(verify(SECRET, r.body, r.headers["X-Trail-Signature"]) for r in receiver.requests)
+
+    # Delivered: nothing more is sent, however often the job runs.
+    for hours in (1, 5, 23):
+        assert retry_due(now=start + dt.timedelta(hours=hours))["attempted"] == 0
+    assert len(receiver.requests) == 4
+    assert Delivery.objects.count() == 1
+
+
+def test_a_timeout_is_retried(
+    site: Site, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deliveries, "TIMEOUT", 0.5)
+    receiver.delay = 1.5
+    row = send(site, _spec(receiver), FIRED, source="test")
+    assert row.status == Delivery.Status.QUEUED
+    assert row.last_error == "timed out"
+    assert row.last_status_code is None
+
+    receiver.delay = 0
+    assert row.next_attempt_at is not None
+    retry_due(now=row.next_attempt_at)
+    row.refresh_from_db()
+    assert row.status == Delivery.Status.SENT
+    assert receiver.deliveries() == [str(row.id)] * 2  # the receiver saw it twice: one id
+
+
+def test_a_receiver_that_is_down_is_retried_and_given_up_after_a_day(site: Site) -> None:
+    url = f"http://127.0.0.1:{free_port()}/hook"  # nobody listens
+    start = timezone.now()
+    row = send(site, {"type": "webhook", "url": url}, FIRED, source="test", now=start)
+    assert row.status == Delivery.Status.QUEUED
+    assert "ConnectionRefusedError" in row.last_error
+
+    at = start
+    seen = []
+    while row.status == Delivery.Status.QUEUED:
+        assert row.next_attempt_at is not None
+        assert row.next_attempt_at <= start + dt.timedelta(hours=24)
+        seen.append(round((row.next_attempt_at - at).total_seconds()))
+        at = row.next_attempt_at
+        retry_due(now=at)
+        row.refresh_from_db()
+    assert row.status == Delivery.Status.FAILED
+    assert "ConnectionRefusedError" in row.last_error
+    assert row.finished_at is not None and row.finished_at >= start + dt.timedelta(hours=24)
+    assert row.next_attempt_at is None
+    assert max(seen) == 3600  # capped at an hour
+    assert seen[:8] == [30, 60, 120, 240, 480, 960, 1920, 3600]
+    assert row.attempts == len(seen) + 1
+    # Given up: never tried again.
+    assert retry_due(now=start + dt.timedelta(hours=30))["attempted"] == 0
+
+
+def test_the_url_is_checked_again_when_sending(site: Site, receiver: Receiver) -> None:
+    """A webhook saved while private addresses were allowed is refused once they are not
+    (and a name that now resolves to a private address likewise): logged, retried."""
+    with override_settings(TRAIL=dataclasses.replace(settings.TRAIL, allow_private_webhooks=False)):
+        row = send(site, _spec(receiver), FIRED, source="test")
+    assert row.status == Delivery.Status.QUEUED
+    assert "Trail sends only to public addresses" in row.last_error
+    assert receiver.requests == []
+
+
+def test_old_deliveries_are_deleted(site: Site, receiver: Receiver) -> None:
+    now = timezone.now()
+    old = send(site, _spec(receiver), FIRED, source="test", now=now - dt.timedelta(days=31))
+    recent = send(site, _spec(receiver), FIRED, source="test", now=now - dt.timedelta(days=29))
+    assert retry_due(now=now)["deleted"] == 1
+    assert list(Delivery.objects.values_list("id", flat=True)) == [recent.id]
+    assert not Delivery.objects.filter(id=old.id).exists()
+
+
+def test_an_attempt_is_made_once_however_many_runners(site: Site) -> None:
+    """Two runners (two workers, or send and the job) that see the same due delivery:
+    the claim lets one of them make the attempt."""
+    url = f"http://127.0.0.1:{free_port()}/hook"
+    row = send(site, {"type": "webhook", "url": url}, FIRED, source="test")
+    assert row.next_attempt_at is not None
+    first = deliveries.attempt(row.id, now=row.next_attempt_at)
+    second = deliveries.attempt(row.id, now=row.next_attempt_at)
+    assert first is not None and second is None
+    row.refresh_from_db()
+    assert row.attempts == 2
