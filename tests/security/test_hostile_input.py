@@ -135,6 +135,11 @@ JSON_ENDPOINTS = {
         {"name": SURROGATE, "steps": FUNNEL["steps"], "window": 1800},
     ),
     "shared-link-create": ("POST", f"/api/v1/sites/{DOMAIN}/shared-links", {"name": SURROGATE}),
+    "email-report-create": (
+        "POST",
+        f"/api/v1/sites/{DOMAIN}/email-reports",
+        {"email": SURROGATE, "frequency": "weekly"},
+    ),
     "export-create": (
         "POST",
         f"/api/v1/sites/{DOMAIN}/exports",
