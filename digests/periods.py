@@ -32,9 +32,11 @@ class Period:
     def label(self) -> str:
         if self.first.day == 1 and (self.last + dt.timedelta(days=1)).day == 1:
             return self.first.strftime("%B %Y")
+        first = f"{self.first:%b} {self.first.day}"
+        last = f"{self.last:%b} {self.last.day}, {self.last.year}"
         if self.first.year != self.last.year:
-            return f"{self.first:%b} {self.first.day}, {self.first.year} – {self.last:%b} {self.last.day}, {self.last.year}"
-        return f"{self.first:%b} {self.first.day} – {self.last:%b} {self.last.day}, {self.last.year}"
+            return f"{first}, {self.first.year} – {last}"
+        return f"{first} – {last}"
 
 
 def last_complete(frequency: str, today: dt.date, week_start: int = MONDAY) -> Period:
