@@ -4,7 +4,7 @@ Trail process's RSS growth over a multi-GB upload and its import, and a 3-year P
 CSV export zip.
 
     .venv/bin/python bench/imports.py --var /tmp/trail-bench-1m [--formats parquet,ndjson]
-        [--upload-mib 2048] [--plausible-years 3]
+        [--upload-mib 2048] [--plausible-years 3] [--repeat 1]
 
 The var dir is bench/report_data.py's (`--var DIR --events N`). Trail is started on it with
 `manage.py serve` (bench/trail_proc.py); the site's raw events are exported through the API
@@ -13,8 +13,11 @@ new site of the same organization (`POST /api/v1/sites/<domain>/imports`, multip
 from disk with its Content-Length, as curl sends it) and the import followed (`GET
 /api/v1/imports/<id>` every 50 ms) until `done`; the Stats API's event count of the new
 site must then equal the original's. Printed per format: seconds of the upload and of the
-job, events/s of the job and end to end (upload + job), and the web process's peak RSS
-growth over both (sampled every 50 ms).
+job, events/s of the job and end to end (upload + job), the web process's peak RSS
+growth over both (sampled every 50 ms), and the web process's CPU seconds (user + system,
+all threads) over both, with events per CPU second: on a loaded machine, what the import
+would reach with the cores to itself. `--repeat N` imports each format N times (a new site
+each time).
 
 The big upload repeats the NDJSON export's lines until the file is `--upload-mib` MiB (the
 repeated events have the ids of the first copy, so the import stores each once: the figure is
@@ -123,6 +126,7 @@ def import_file(trail: Trail, domain: str, source: str, path: Path) -> dict[str,
     sampler = Sampler(trail.procs["web"].pid)
     base = sampler.peak
     sampler.start()
+    cpu_start = sum(trail.cpu()["web"].values())
     content_type, length, body = _multipart(source, path)
     conn = _connection(trail)
     start = time.perf_counter()
@@ -139,6 +143,7 @@ def import_file(trail: Trail, domain: str, source: str, path: Path) -> dict[str,
     created = conn.getresponse()
     answer = json.loads(created.read())
     uploaded = time.perf_counter()
+    cpu_uploaded = sum(trail.cpu()["web"].values())
     upload_peak = sampler.peak
     if created.status != 202:
         raise SystemExit(f"import {path.name}: {created.status} {answer}")
@@ -150,6 +155,7 @@ def import_file(trail: Trail, domain: str, source: str, path: Path) -> dict[str,
             break
         time.sleep(0.05)
     done = time.perf_counter()
+    cpu_done = sum(trail.cpu()["web"].values())
     sampler.done.set()
     sampler.join()
     conn.close()
@@ -158,6 +164,8 @@ def import_file(trail: Trail, domain: str, source: str, path: Path) -> dict[str,
     return {
         "upload_s": uploaded - start,
         "job_s": done - uploaded,
+        "upload_cpu_s": cpu_uploaded - cpu_start,
+        "job_cpu_s": cpu_done - cpu_uploaded,
         "rows": job["rows"],
         "rss_growth_mib": sampler.peak - base,
         "upload_rss_growth_mib": upload_peak - base,
@@ -233,13 +241,15 @@ def main() -> None:
     parser.add_argument("--var", required=True, help="the var dir bench/report_data.py wrote")
     parser.add_argument("--site-domain", default="bench.example.com")
     parser.add_argument("--formats", default="parquet,ndjson")
+    parser.add_argument("--repeat", type=int, default=1, help="imports of each format")
     parser.add_argument("--upload-mib", type=int, default=2048, help="0: no big upload")
     parser.add_argument("--plausible-years", type=int, default=3, help="0: no Plausible zip")
     parser.add_argument("--plausible-values", type=int, default=30, help="rows per day per file")
     args = parser.parse_args()
     formats = args.formats.split(",")
     run = uuid.uuid4().hex[:6]
-    targets = {name: f"import-{name}-{run}.example.com" for name in [*formats, "big", "plausible"]}
+    names = [f"{fmt}-{n}" for fmt in formats for n in range(args.repeat)]
+    targets = {name: f"import-{name}-{run}.example.com" for name in [*names, "big", "plausible"]}
     trail = Trail(var=Path(args.var))
     trail.manage("migrate", "--noinput")
     trail.manage("clickhouse_migrate")
@@ -254,22 +264,29 @@ def main() -> None:
             f" not counted); Trail pid {trail.procs['web'].pid}"
         )
         print(f"{'format':<9}{'events':>11}{'MiB':>7}{'upload s':>10}{'job s':>8}"
-              f"{'job ev/s':>11}{'end-to-end ev/s':>17}{'target':>9}{'+RSS MiB':>10}")  # fmt: skip
+              f"{'job ev/s':>11}{'end-to-end ev/s':>17}{'target':>9}{'+RSS MiB':>10}"
+              f"{'CPU s':>8}{'ev/CPU s':>10}")  # fmt: skip
         files = {}
         for fmt in formats:
             files[fmt] = work / f"export.{fmt}"
             download(trail, args.site_domain, fmt, files[fmt])
-            got = import_file(trail, targets[fmt], "trail", files[fmt])
-            visible = stats_events(trail, targets[fmt])
-            if visible != stored:
-                raise SystemExit(f"{fmt}: {visible:,} events in the Stats API, {stored:,} before")
-            total = got["upload_s"] + got["job_s"]
-            print(
-                f"{fmt:<9}{got['rows']:>11,.0f}{got['mib']:>7.0f}{got['upload_s']:>10.1f}"
-                f"{got['job_s']:>8.1f}{got['rows'] / got['job_s']:>11,.0f}"
-                f"{got['rows'] / total:>17,.0f}{TARGETS[fmt]:>9,}{got['rss_growth_mib']:>10.0f}",
-                flush=True,
-            )
+            for attempt in range(args.repeat):
+                domain = targets[f"{fmt}-{attempt}"]
+                got = import_file(trail, domain, "trail", files[fmt])
+                visible = stats_events(trail, domain)
+                if visible != stored:
+                    raise SystemExit(
+                        f"{fmt}: {visible:,} events in the Stats API, {stored:,} before"
+                    )
+                total = got["upload_s"] + got["job_s"]
+                cpu = got["upload_cpu_s"] + got["job_cpu_s"]
+                print(
+                    f"{fmt:<9}{got['rows']:>11,.0f}{got['mib']:>7.0f}{got['upload_s']:>10.1f}"
+                    f"{got['job_s']:>8.1f}{got['rows'] / got['job_s']:>11,.0f}"
+                    f"{got['rows'] / total:>17,.0f}{TARGETS[fmt]:>9,}{got['rss_growth_mib']:>10.0f}"
+                    f"{cpu:>8.1f}{got['rows'] / cpu:>10,.0f}",
+                    flush=True,
+                )
         if args.upload_mib:
             source = files.get("ndjson") or work / "export.ndjson"
             if not source.exists():
