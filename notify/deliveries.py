@@ -180,7 +180,7 @@ def slack_text(message: Message) -> str:
 def render_mail(message: Message, *, to: str, delivery_id: str, when: dt.datetime) -> bytes:
     """The whole mail as sent: plain text, and the HTML alternative with its inline images
     (multipart/related, each image's Content-ID the id `cid:` names)."""
-    mail = email.message.EmailMessage(policy=email.policy.SMTP)
+    mail = email.message.EmailMessage(policy=email.policy.default)  # \n; \r\n when sent
     mail["Subject"] = _one_line(message.subject)[:MAX_SUBJECT]
     mail["From"] = settings.DEFAULT_FROM_EMAIL
     mail["To"] = to
