@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.api_members import InvitationsView, InvitationView, MembersView, MemberView
 from accounts.views import admin_login
+from alerts.api import AlertFiringsView, AlertsView, AlertTestView, AlertView
+from digests.api import SiteEmailReportsView, SiteEmailReportView
 from events.api import EventBatchView
 from reports.api import StatsQueryView
 from reports.deletions_api import DeletionAuditView, DeletionCreateView, DeletionDetailView
@@ -82,8 +84,28 @@ api_v1 = [
     ),
     path("realtime", RealtimeView.as_view(), name="api-realtime"),
     path("sites/<str:domain>/deletions", DeletionCreateView.as_view(), name="api-deletions"),
+    path("sites/<str:domain>/alerts", AlertsView.as_view(), name="api-alerts"),
+    path("sites/<str:domain>/alerts/<str:alert_id>", AlertView.as_view(), name="api-alert"),
+    path(
+        "sites/<str:domain>/alerts/<str:alert_id>/firings",
+        AlertFiringsView.as_view(),
+        name="api-alert-firings",
+    ),
+    path(
+        "sites/<str:domain>/alerts/<str:alert_id>/test",
+        AlertTestView.as_view(),
+        name="api-alert-test",
+    ),
     path("deletions", DeletionAuditView.as_view(), name="api-deletion-audits"),
     path("deletions/<str:deletion_id>", DeletionDetailView.as_view(), name="api-deletion"),
+    path(
+        "sites/<str:domain>/email-reports", SiteEmailReportsView.as_view(), name="api-email-reports"
+    ),
+    path(
+        "sites/<str:domain>/email-reports/<str:report_id>",
+        SiteEmailReportView.as_view(),
+        name="api-email-report",
+    ),
 ]
 
 urlpatterns = [
