@@ -35,6 +35,7 @@ from redis.exceptions import LockError
 
 from events.clickhouse import ClickHouse, ClickHouseError, ClickHouseUnavailable, get_client
 from events.clickhouse.internal import open_visits, stored_event_ids
+from events.destinations import outbox
 from events.enrich.enrich import enrich
 from events.enrich.geo import GeoDatabase, geo_database
 from events.jobs import periodic
@@ -264,6 +265,13 @@ def flush_segment(
             logger.exception("ClickHouse rejected the visits of %s; storing its events", path)
             report.errors.append(f"visits of {path.name} rejected")
     dead += _insert(client, table, rows, f"{token}.e")
+    if table == "events":  # streaming destinations: queue what is stored (docs/destinations.md)
+        outbox.enqueue(
+            token,
+            rows,
+            rejected={d.index for d in dead if d.row is not None},
+            resent=[row for row in client_ids if str(row.event_id) in stored],
+        )
     if dead:
         _bury(path.name, dead)
         report.dead_letters += len(dead)

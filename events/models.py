@@ -154,3 +154,6 @@ class DeletionAudit(models.Model):
 
     def __str__(self) -> str:
         return f"deletion on {self.domain} by {self.actor} ({self.status})"
+
+
+from events.destinations.models import Destination, DestinationBatch  # noqa: E402, F401

@@ -7,6 +7,7 @@ from accounts.views import admin_login
 from alerts.api import AlertFiringsView, AlertsView, AlertTestView, AlertView
 from digests.api import SiteEmailReportsView, SiteEmailReportView
 from events.api import EventBatchView
+from events.destinations.api import SiteDestinationsView, SiteDestinationView
 from reports.api import StatsQueryView
 from reports.deletions_api import DeletionAuditView, DeletionCreateView, DeletionDetailView
 from reports.exports_api import ExportCreateView, ExportDetailView, ExportDownloadView
@@ -98,6 +99,16 @@ api_v1 = [
     ),
     path("deletions", DeletionAuditView.as_view(), name="api-deletion-audits"),
     path("deletions/<str:deletion_id>", DeletionDetailView.as_view(), name="api-deletion"),
+    path(
+        "sites/<str:domain>/destinations",
+        SiteDestinationsView.as_view(),
+        name="api-site-destinations",
+    ),
+    path(
+        "sites/<str:domain>/destinations/<str:destination_id>",
+        SiteDestinationView.as_view(),
+        name="api-site-destination",
+    ),
     path(
         "sites/<str:domain>/email-reports", SiteEmailReportsView.as_view(), name="api-email-reports"
     ),
