@@ -127,9 +127,10 @@ FIRING_SCHEMA = {
 
 
 def _body(request: Request) -> dict[str, Any]:
+    body = json_object(request, rules.FIELDS)  # malformed or nested too deeply: said first
     if len(request.body) > MAX_BODY:
         raise ServiceError(f"larger than {MAX_BODY // 1024} KiB", field="body")
-    return json_object(request, rules.FIELDS)
+    return body
 
 
 def deliveries_of(firings: list[AlertFiring]) -> dict[str, Delivery]:
@@ -205,8 +206,9 @@ class AlertView(TrailApiView):
     )
     def patch(self, request: Request, domain: str, alert_id: str) -> Response:
         site = site_get_for_actor(actor=actor(request), domain=domain, write=True)
+        body = _body(request)  # a malformed body is said first, as on create
         rule = rules.rule_get(site=site, rule_id=alert_id)
-        rule = rules.rule_update(rule=rule, body=_body(request))
+        rule = rules.rule_update(rule=rule, body=body)
         return Response(rules.rule_json(rule))
 
     @extend_schema(
