@@ -82,7 +82,8 @@ def deliver(
         event=message.event[:64],
         subject=_one_line(message.subject)[:MAX_SUBJECT],
         created_at=now,
-        next_attempt_at=now,
+        attempts=1,  # the first attempt, claimed by this call (see attempt)
+        next_attempt_at=now + LEASE,
     )
     if row.channel == Delivery.Channel.EMAIL:
         row.body = render_mail(message, to=row.target, delivery_id=str(row.id), when=now)
@@ -93,8 +94,8 @@ def deliver(
         if len(row.body) > MAX_WEBHOOK_BODY:
             raise ValueError(f"the webhook body is larger than {MAX_WEBHOOK_BODY} bytes")
     row.save(force_insert=True)
-    attempted = attempt(row.id, now=now)
-    return attempted or row
+    _make_attempt(row, now)
+    return row
 
 
 def attempt(delivery_id: Any, *, now: dt.datetime | None = None) -> Delivery | None:
@@ -106,18 +107,31 @@ def attempt(delivery_id: Any, *, now: dt.datetime | None = None) -> Delivery | N
     ).update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
     if not claimed:
         return None
-    row = Delivery.objects.get(id=delivery_id)
-    if row.channel == Delivery.Channel.EMAIL:
-        outcome = _send_mail(row)
-    else:
-        outcome = _send_webhook(row)
-    _record(row, outcome, now)
+    row = Delivery.objects.filter(id=delivery_id).first()
+    if row is None:  # deleted meanwhile (its site went)
+        return None
+    _make_attempt(row, now)
     return row
+
+
+def _make_attempt(row: Delivery, now: dt.datetime) -> None:
+    """Send a claimed delivery once and write down how it went."""
+    try:
+        if row.channel == Delivery.Channel.EMAIL:
+            outcome = _send_mail(row)
+        else:
+            outcome = _send_webhook(row)
+    except Exception as exc:  # a bug or a backend's surprise: logged, retried like a failure
+        logger.exception("delivery %s to %s: the attempt raised", row.id, row.target)
+        outcome = _Outcome(False, None, f"{type(exc).__name__}: {exc}", 0.0)
+    _record(row, outcome, now)
 
 
 def retry_due(*, now: dt.datetime | None = None) -> dict[str, int]:
     """The periodic job: retry the deliveries that are due (oldest due first, for at most
-    BUDGET seconds), give up those past their day, delete those older than 30 days."""
+    BUDGET seconds), give up those past their day, delete those older than 30 days.
+    `now` stands for the clock in tests; otherwise each attempt reads it."""
+    given = now
     now = now or timezone.now()
     start = time.monotonic()
     due = list(
@@ -129,7 +143,7 @@ def retry_due(*, now: dt.datetime | None = None) -> dict[str, int]:
     for delivery_id in due:
         if time.monotonic() - start > BUDGET:
             break
-        row = attempt(delivery_id, now=now)
+        row = attempt(delivery_id, now=given or timezone.now())
         if row is None:
             continue
         counts["attempted"] += 1
@@ -336,12 +350,10 @@ def _record(row: Delivery, outcome: _Outcome, now: dt.datetime) -> None:
             outcome.error,
             row.next_attempt_at.isoformat(),
         )
-    row.save(
-        update_fields=[
-            "status",
-            "next_attempt_at",
-            "finished_at",
-            "last_status_code",
-            "last_error",
-        ]
+    Delivery.objects.filter(id=row.id).update(  # nothing, if its site went meanwhile
+        status=row.status,
+        next_attempt_at=row.next_attempt_at,
+        finished_at=row.finished_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
     )

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 from django.core import mail as django_mail
+from django.test import override_settings
 from django.utils import timezone
 
 from notify.channels import send
@@ -162,3 +163,16 @@ def test_the_test_outbox_sees_subject_text_and_html(site: Site) -> None:
     assert sent.to == ["ops@example.com"]
     assert sent.body.strip() == REPORT.text
     assert sent.alternatives[0][0].strip() == REPORT.html  # type: ignore[attr-defined]
+
+
+def test_a_broken_mail_setup_is_logged_and_retried(site: Site) -> None:
+    """Not an SMTP error: a backend that cannot even load. The attempt is logged with the
+    reason and retried (the job goes on with the other deliveries)."""
+    with override_settings(EMAIL_BACKEND="no.such.backend.EmailBackend"):
+        row = send(site, {"type": "email", "to": "ops@example.com"}, REPORT, source="test")
+    assert row.status == Delivery.Status.QUEUED
+    assert row.last_error.startswith("ModuleNotFoundError: No module named 'no'")
+    retry_due(now=row.next_attempt_at)  # the test outbox backend again: sent
+    row.refresh_from_db()
+    assert row.status == Delivery.Status.SENT
+    assert len(django_mail.outbox) == 1

@@ -214,3 +214,23 @@ def test_an_attempt_is_made_once_however_many_runners(site: Site) -> None:
     assert first is not None and second is None
     row.refresh_from_db()
     assert row.attempts == 2
+
+
+def test_a_sites_deletion_takes_its_deliveries(site: Site) -> None:
+    url = f"http://127.0.0.1:{free_port()}/hook"
+    row = send(site, {"type": "webhook", "url": url}, FIRED, source="test")
+    assert row.status == Delivery.Status.QUEUED
+    Site.objects.filter(id=site.id).delete()
+    assert not Delivery.objects.exists()
+    assert row.next_attempt_at is not None
+    assert retry_due(now=row.next_attempt_at)["attempted"] == 0
+
+
+def test_a_body_too_large_is_refused_before_anything_is_stored(
+    site: Site, receiver: Receiver
+) -> None:
+    huge = Message(event="test", subject="s", text="t", data={"blob": "x" * (1024 * 1024)})
+    with pytest.raises(ValueError, match="larger than"):
+        send(site, _spec(receiver), huge, source="test")
+    assert not Delivery.objects.exists()
+    assert receiver.requests == []
