@@ -382,12 +382,19 @@ def sweep() -> int:
     }
     swept = 0
     _sweep_files()
+    active = {
+        str(pk)
+        for pk in DataJob.objects.filter(kind__in=kinds(), status__in=DataJob.ACTIVE).values_list(
+            "pk", flat=True
+        )
+    }
     for site_id, import_id in raw.import_ids():
         if import_id in active_or_done:
             continue
         job = DataJob.objects.filter(pk=import_id).first()
         _purge(site_id, import_id, str(job.parameters.get("source", "")) if job else "")
         swept += 1
+    raw.drop_staging_except(active)  # empty ones too (an import that crashed before a row)
     return swept
 
 

@@ -4,10 +4,11 @@ Trail's raw export (docs/exports.md, column set version 1) names every column an
 ids, visitor and visit ids, source and channel as attributed. Nothing needs the collector's
 enrichment, so no row has to pass through Python: one `INSERT … SELECT` per file has
 ClickHouse parse the file (its own NDJSON, CSV and Parquet readers, in parallel) and convert
-each column to the staging table's, checking what the Python parser (`reports.imports.trail`)
-checks — a UUID, an ISO time, a name of 1 to 120 characters, whole numbers in range, a JSON
-object of props — by raising. The statement is `ClickHouse.insert_select_file`: the
-embedded engine reads the file from disk, a server reads it from the request's body.
+each column to the import's staging table's (`events`' own), checking what the Python
+parser (`reports.imports.trail`) checks — a UUID, an ISO time, a name of 1 to 120
+characters, whole numbers in range, a JSON object of props — by raising. The statement is
+`ClickHouse.insert_select_file`: the embedded engine reads the file from disk, a server
+reads it from the request's body.
 
 ClickHouse names a bad row less precisely than the Python parser (its messages speak of
 rows and buffers), and stops at the first; so when ClickHouse refuses a file, the caller
@@ -25,7 +26,7 @@ from common.csvsafe import FORMULA_STARTS
 from events.clickhouse import get_client
 from events.clickhouse.base import quoted
 from reports.imports import trail
-from reports.imports.raw import STAGING
+from reports.imports.raw import prepare
 from reports.imports.rows import BadImportFile
 from reports.raw_export import COLUMNS
 
@@ -183,7 +184,7 @@ def load(path: Path, name: str, *, site_id: int, import_id: str) -> None:
     header_check(path, name, fmt)
     values = _expressions(fmt, site_id=site_id, import_id=import_id)
     get_client().insert_select_file(
-        STAGING,
+        prepare(import_id),
         list(values),
         list(values.values()),
         path=path,

@@ -150,6 +150,45 @@ def test_an_imported_trail_export_gives_every_report_of_the_original(
     assert described["files"][0]["name"] == path.name
 
 
+def _rollup_rows(site: Site) -> list[dict[str, Any]]:
+    client = get_client()
+    events = client.query(
+        "SELECT dimension, timestamp, name, pathname, uniqExactMerge(visitors) AS visitors,"
+        " sum(pageviews) AS pageviews, sum(events) AS events FROM rollup_events"
+        " WHERE site_id = {s:UInt64} GROUP BY dimension, timestamp, name, pathname"
+        " ORDER BY dimension, timestamp, name, pathname",
+        {"s": site.pk},
+    )
+    sessions = client.query(
+        "SELECT dimension, start, timestamp, entry_page, referrer_source, channel, country_code,"
+        " device, browser, os, uniqExactMerge(visitors) AS visitors, sum(visits) AS visits,"
+        " sum(pageviews) AS pageviews, sum(bounces) AS bounces, sum(duration) AS duration"
+        " FROM rollup_sessions WHERE site_id = {s:UInt64} GROUP BY ALL"
+        " HAVING visits != 0 ORDER BY ALL",
+        {"s": site.pk},
+    )
+    return [*events, *sessions]
+
+
+@pytest.mark.usefixtures("rollups_on")
+def test_with_rollups_on_an_import_is_rolled_up(
+    original: Site, make_site: Callable[..., Site], tmp_path: Path
+) -> None:
+    """Publishing attaches the staged parts (no insert a rollup view would see): the
+    imported days' rollups are then recomputed, and equal a recomputation from raw rows."""
+    from events.rollups import raw_days, rebuild_days
+
+    copy = make_site("imports-rolled-up.example.com")
+    job = start_and_run(copy, export(original, "parquet", tmp_path))
+    assert job.status == Status.DONE, job.error
+    published = _rollup_rows(copy)
+    assert sum(int(row.get("events", 0)) for row in published if row["dimension"] == "") == len(
+        [event for event in traffic(original) if event.get("name", "pageview") != "engagement"]
+    )
+    rebuild_days(copy.pk, raw_days(copy.pk))
+    assert _rollup_rows(copy) == published
+
+
 def test_nothing_is_visible_until_the_import_completes(
     original: Site, make_site: Callable[..., Site], tmp_path: Path
 ) -> None:
@@ -161,11 +200,7 @@ def test_nothing_is_visible_until_the_import_completes(
 
     def watching(**kwargs: Any) -> int:
         seen.append(events_of(copy))  # everything staged, nothing published yet
-        staged = get_client().query(
-            "SELECT count() AS n FROM import_events WHERE import_id = {i:String}",
-            {"i": str(job.pk)},
-        )
-        seen.append(int(staged[0]["n"]))
+        seen.append(raw.staged(str(job.pk)))
         return publish(**kwargs)
 
     raw.publish = watching  # type: ignore[assignment]
@@ -175,10 +210,8 @@ def test_nothing_is_visible_until_the_import_completes(
         raw.publish = publish  # type: ignore[assignment]
     assert seen == [0, len(traffic(original))]
     assert events_of(copy) == len(traffic(original))
-    staged = get_client().query(
-        "SELECT count() AS n FROM import_events WHERE import_id = {i:String}", {"i": str(job.pk)}
-    )
-    assert int(staged[0]["n"]) == 0  # the staging rows are gone
+    assert raw.staged(str(job.pk)) == 0  # the staging rows are gone
+    assert raw.staging_table(str(job.pk)) not in raw.staging_tables()
 
 
 def test_deleting_an_import_removes_exactly_its_rows(
@@ -261,10 +294,8 @@ def test_a_bad_file_fails_naming_file_line_and_column_and_keeps_nothing(
     assert job.status == Status.FAILED
     assert job.error.startswith(f"bad.{fmt}, {where}"), job.error
     assert events_of(copy) == 0
-    staged = get_client().query(
-        "SELECT count() AS n FROM import_events WHERE import_id = {i:String}", {"i": str(job.pk)}
-    )
-    assert int(staged[0]["n"]) == 0
+    assert raw.staged(str(job.pk)) == 0
+    assert raw.staging_table(str(job.pk)) not in raw.staging_tables()
 
 
 def _spoil_csv_cell(text: str, line: int, column: str, value: str) -> str:

@@ -31,7 +31,7 @@ STAGED = (
     " pathname, referrer, referrer_source, channel, utm_source, utm_medium, country_code,"
     " browser, os, device, screen_size, props, toString(revenue_amount) AS revenue,"
     " revenue_currency, interactive, scroll_depth, engagement_ms"
-    " FROM import_events WHERE import_id = {i:String} ORDER BY event_id"
+    " FROM {table} WHERE import_id = {{i:String}} ORDER BY event_id"
 )
 
 
@@ -61,7 +61,9 @@ def parser_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def staged_by(stage: Callable[[str], None], import_id: str) -> list[dict[str, Any]]:
     stage(import_id)
     try:
-        return get_client().query(STAGED, {"i": import_id})
+        return get_client().query(
+            STAGED.format(table=raw.staging_table(import_id)), {"i": import_id}
+        )
     finally:
         raw.drop_staging(import_id)
 
