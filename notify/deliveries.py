@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from email.parser import BytesParser
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -52,7 +53,7 @@ KEEP = dt.timedelta(days=30)  # deliveries older than this are deleted
 LEASE = dt.timedelta(minutes=5)  # longer than any one attempt can take
 TIMEOUT = outbound.TIMEOUT  # a webhook's connect, and again its answer (seconds)
 BATCH = 500  # deliveries one retry_due run looks at
-BUDGET = 30.0  # seconds one retry_due run may spend sending; the rest wait for the next
+BUDGET = 20.0  # seconds one retry_due run may spend sending; the rest wait for the next
 MAX_WEBHOOK_BODY = 1024 * 1024
 MAX_MAIL_BYTES = 20 * 1024 * 1024
 ERROR_CHARS = 1000  # of a failure's reason kept in last_error
@@ -130,29 +131,65 @@ def _make_attempt(row: Delivery, now: dt.datetime) -> None:
 def retry_due(*, now: dt.datetime | None = None) -> dict[str, int]:
     """The periodic job: retry the deliveries that are due (oldest due first, for at most
     BUDGET seconds), give up those past their day, delete those older than 30 days.
-    `now` stands for the clock in tests; otherwise each attempt reads it."""
+
+    A server that did not answer at all (a timeout, a refused connection) is not tried
+    again in the same run: its other due deliveries wait 30 s more, so one dead endpoint
+    costs one timeout per run, not one per delivery, and holds nobody else up. `now`
+    stands for the clock in tests; otherwise each attempt reads it."""
     given = now
     now = now or timezone.now()
     start = time.monotonic()
     due = list(
         Delivery.objects.filter(status=Delivery.Status.QUEUED, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
-        .values_list("id", flat=True)[:BATCH]
+        .values_list("id", "channel", "target", "created_at")[:BATCH]
     )
-    counts = {"attempted": 0, "sent": 0, "failed": 0, "deleted": 0}
-    for delivery_id in due:
+    counts = {"attempted": 0, "sent": 0, "failed": 0, "skipped": 0, "deleted": 0}
+    silent: set[str] = set()  # servers that did not answer in this run
+    for delivery_id, channel, target, created_at in due:
         if time.monotonic() - start > BUDGET:
             break
+        server = _server(channel, target)
+        if server in silent:
+            counts["skipped"] += 1
+            counts["failed"] += _postpone(delivery_id, created_at + GIVE_UP_AFTER, now)
+            continue
         row = attempt(delivery_id, now=given or timezone.now())
         if row is None:
             continue
         counts["attempted"] += 1
         if row.status == Delivery.Status.SENT:
             counts["sent"] += 1
-        elif row.status == Delivery.Status.FAILED:
+            continue
+        if row.status == Delivery.Status.FAILED:
             counts["failed"] += 1
+        if row.last_status_code is None:
+            silent.add(server)
     counts["deleted"], _ = Delivery.objects.filter(created_at__lt=now - KEEP).delete()
+    if counts["attempted"] or counts["deleted"]:
+        logger.info("notify: %s in %.1f s", counts, time.monotonic() - start)
     return counts
+
+
+def _postpone(delivery_id: Any, deadline: dt.datetime, now: dt.datetime) -> int:
+    """A due delivery to a server that just did not answer: tried again in the next run
+    (moved back in the queue, so other servers' deliveries are not stuck behind it), or
+    given up untried once its day is over (1; else 0)."""
+    pending = Delivery.objects.filter(
+        id=delivery_id, status=Delivery.Status.QUEUED, next_attempt_at__lte=now
+    )
+    if now >= deadline:
+        return pending.update(status=Delivery.Status.FAILED, next_attempt_at=None, finished_at=now)
+    pending.update(next_attempt_at=min(now + FIRST_RETRY, deadline))
+    return 0
+
+
+def _server(channel: str, target: str) -> str:
+    """Who answers a delivery: the mail server for every mail, a webhook URL's host."""
+    if channel == Delivery.Channel.EMAIL:
+        return "mail"
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def backoff(attempts: int) -> dt.timedelta:

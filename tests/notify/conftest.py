@@ -59,16 +59,28 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver("")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(found))
-    found.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield found
-    server.shutdown()
-    server.server_close()
+def start_receiver() -> Iterator[Callable[[], Receiver]]:
+    """Start real local HTTP receivers (as many as a test needs); stopped after it."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start() -> Receiver:
+        found = Receiver("")
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(found))
+        server.daemon_threads = True
+        found.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return found
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver(start_receiver: Callable[[], Receiver]) -> Receiver:
+    return start_receiver()
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import time
+from collections.abc import Callable
 
 import pytest
 from django.conf import settings
@@ -234,3 +236,60 @@ def test_a_body_too_large_is_refused_before_anything_is_stored(
         send(site, _spec(receiver), huge, source="test")
     assert not Delivery.objects.exists()
     assert receiver.requests == []
+
+
+def test_a_silent_server_costs_one_timeout_per_run_and_holds_nobody_up(
+    site: Site,
+    start_receiver: Callable[[], Receiver],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Five deliveries due to a receiver that times out, and one to another receiver:
+    one run makes one attempt at the silent one (not five timeouts), delivers the other,
+    and moves the four untried ones back; once it answers, all five arrive."""
+    monkeypatch.setattr(deliveries, "TIMEOUT", 0.3)
+    silent, other = start_receiver(), start_receiver()
+    start = timezone.now()
+    silent.delay = 1.0
+    slow = [send(site, _spec(silent), FIRED, source=f"s{i}", now=start) for i in range(5)]
+    assert {r.status for r in slow} == {Delivery.Status.QUEUED}
+    assert {r.last_error for r in slow} == {"timed out"}
+    other.answers = [502]
+    late = send(site, _spec(other), FIRED, source="other", now=start + dt.timedelta(seconds=5))
+    assert late.status == Delivery.Status.QUEUED  # due after the five
+
+    begun = time.monotonic()
+    counts = retry_due(now=start + dt.timedelta(seconds=40))
+    took = time.monotonic() - begun
+
+    assert counts == {"attempted": 2, "sent": 1, "failed": 0, "skipped": 4, "deleted": 0}
+    assert took < 2.0, took  # one timeout, not five
+    assert len(silent.requests) == 5 + 1
+    assert other.deliveries() == [str(late.id)] * 2
+    attempts = Delivery.objects.filter(source__startswith="s").values_list("attempts", flat=True)
+    assert sorted(attempts) == [1, 1, 1, 1, 2]
+    moved = Delivery.objects.filter(source__startswith="s", attempts=1)
+    assert {r.next_attempt_at for r in moved} == {start + dt.timedelta(seconds=70)}
+
+    silent.delay = 0
+    retry_due(now=start + dt.timedelta(minutes=5))
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    seen = silent.deliveries()
+    assert sorted(set(seen)) == sorted(str(r.id) for r in slow)
+    assert len(seen) == 5 + 1 + 5  # first attempts, the probe, the five answered
+
+
+def test_deliveries_skipped_past_their_day_are_given_up(site: Site) -> None:
+    url = f"http://127.0.0.1:{free_port()}/hook"
+    start = timezone.now()
+    rows = [
+        send(site, {"type": "webhook", "url": url}, FIRED, source="t", now=start) for _ in range(3)
+    ]
+    day_after = start + dt.timedelta(hours=24, minutes=1)
+    Delivery.objects.update(next_attempt_at=day_after)
+    counts = retry_due(now=day_after)
+    assert counts == {"attempted": 1, "sent": 0, "failed": 3, "skipped": 2, "deleted": 0}
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.FAILED}
+    assert all(
+        "ConnectionRefusedError" in r.last_error
+        for r in Delivery.objects.filter(id__in=[r.id for r in rows])
+    )
