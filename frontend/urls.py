@@ -3,6 +3,7 @@ from django.views.generic import RedirectView
 
 from frontend.views import (
     account,
+    alerts,
     api_keys,
     dashboard,
     deletions,
@@ -62,6 +63,12 @@ urlpatterns = [
     ),
     path("sites/<str:domain>/imports", imports.site_imports, name="site-imports"),
     path("sites/<str:domain>/deletions", deletions.site_deletions, name="site-deletions"),
+    path("sites/<str:domain>/alerts", alerts.site_alerts, name="site-alerts"),
+    path(
+        "sites/<str:domain>/alerts/<str:alert_id>/test",
+        alerts.site_alert_test,
+        name="site-alert-test",
+    ),
     path(
         "sites/<str:domain>/deletions/<str:deletion_id>",
         deletions.site_deletion_job,

@@ -7,3 +7,5 @@ RULES = {
     "api/v1/sites/<str:domain>/alerts/<str:alert_id>/firings": "site",
     "api/v1/sites/<str:domain>/alerts/<str:alert_id>/test": "site",
 }
+RULES["sites/<str:domain>/alerts"] = "site"
+RULES["sites/<str:domain>/alerts/<str:alert_id>/test"] = "site"
