@@ -239,11 +239,47 @@ def stage(import_id: str, rows: list[EventRow]) -> None:
 _EVENT_COLUMNS = ", ".join(COLUMNS)
 _PARAMS = "{import:String}"
 _SITE = "{site:UInt64}"
-_SESSION_VALUES = {**VISIT_FROM_EVENTS, "import_id": _PARAMS}
+# A visit's attributes are its first event's. `VISIT_FROM_EVENTS` takes them with one
+# argMin of a tuple of them all, which costs more than the rest of the visit together (1.1
+# of 1.6 CPU s for 244,000 visits of a million events): here the visit's first event is
+# found by its id alone, and its attributes read from it with a join (0.55 CPU s in all).
+_FIRST_OF = "tupleElement(argMin(tuple("
+_ATTRIBUTES = [name for name, value in VISIT_FROM_EVENTS.items() if value.startswith(_FIRST_OF)]
+_VISIT_TOTALS = {
+    name: value for name, value in VISIT_FROM_EVENTS.items() if name not in _ATTRIBUTES
+}
+_VISIT_NAMES = ", ".join([*_VISIT_TOTALS, *_ATTRIBUTES, "import_id"])
+_VISIT_SELECT = ", ".join(
+    [
+        *(f"visit.v_{name}" for name in _VISIT_TOTALS),
+        *(f"first.{name}" for name in _ATTRIBUTES),
+        "first.import_id",
+    ]
+)
+_VISIT_TOTALS_SELECT = ", ".join(
+    [
+        *(f"{value} AS v_{name}" for name, value in _VISIT_TOTALS.items()),
+        "argMin(event_id, timestamp) AS first_event",
+    ]
+)
 # The visits written are new (one row per visit id, none the site has): the collapsing
 # engine's merge of each inserted block (`optimize_on_insert`) finds nothing to collapse
 # and took four fifths of the write (1.1 of 1.4 CPU s for 244,000 visits).
 _VISIT_INSERT = {**SMALL_INSERT_BLOCKS, "optimize_on_insert": 0}
+
+
+def _visits_sql(source: str, target: str) -> str:
+    """`INSERT` into `target` of the visits of `source`'s events (ids unique in it) that
+    the site has not got, by `VISIT_FROM_EVENTS`' rules."""
+    return (
+        f"INSERT INTO {target} ({_VISIT_NAMES})"  # noqa: S608
+        f" SELECT {_VISIT_SELECT} FROM {source} AS first INNER JOIN ("
+        f"SELECT {_VISIT_TOTALS_SELECT} FROM {source}"
+        f" WHERE site_id = {_SITE} AND session_id != 0 AND name != '{ENGAGEMENT}'"
+        f" AND session_id NOT IN (SELECT session_id FROM sessions WHERE site_id = {_SITE})"
+        " GROUP BY site_id, session_id"
+        ") AS visit ON first.event_id = visit.first_event" + settings_clause(_VISIT_INSERT)
+    )
 
 
 def _attach(target: str, source: str) -> None:
@@ -305,16 +341,7 @@ def publish(*, site_id: int, import_id: str) -> int:
     visits = staging_table(import_id, "sessions")
     _drop_table(visits)
     _create_like(visits, "sessions")
-    names = ", ".join(_SESSION_VALUES)
-    values = ", ".join(_SESSION_VALUES.values())
-    client.command(
-        f"INSERT INTO {visits} ({names})"  # noqa: S608
-        f" SELECT {values} FROM {source}"
-        f" WHERE site_id = {_SITE} AND session_id != 0 AND name != '{ENGAGEMENT}'"
-        f" AND session_id NOT IN (SELECT session_id FROM sessions WHERE site_id = {_SITE})"
-        " GROUP BY site_id, session_id" + settings_clause(_VISIT_INSERT),
-        params,
-    )
+    client.command(_visits_sql(source, visits), params)
     new_days = []
     if rollups_enabled():
         days_sql = f"SELECT DISTINCT toDate(timestamp) AS day FROM {source}"  # noqa: S608
