@@ -26,6 +26,7 @@ import email.policy
 import email.utils
 import json
 import logging
+import re
 import smtplib
 import time
 from dataclasses import dataclass
@@ -213,9 +214,17 @@ def render_webhook(message: Message, *, site: Site, fmt: str, when: dt.datetime)
             "sent_at": when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
             "data": message.data,
         }
-    return json.dumps(
-        payload, cls=DjangoJSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    ).encode()
+    try:
+        text = json.dumps(
+            payload,
+            cls=DjangoJSONEncoder,
+            ensure_ascii=False,
+            allow_nan=False,
+            separators=(",", ":"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the message's data cannot be sent as JSON: {exc}") from None
+    return text.encode()
 
 
 def slack_text(message: Message) -> str:
@@ -242,17 +251,45 @@ def render_mail(message: Message, *, to: str, delivery_id: str, when: dt.datetim
     mail[EVENT_HEADER] = _one_line(message.event)
     mail[DELIVERY_HEADER] = delivery_id
     for name, value in message.headers:
-        mail[_one_line(name)] = _one_line(value)
+        if not _HEADER_NAME.fullmatch(name) or name.lower() in _OWN_HEADERS:
+            raise ValueError(f"a message may not set the mail header {name!r}")
+        mail[name] = _one_line(value)
     mail.set_content(message.text or " ")
     if message.html:
         mail.add_alternative(message.html, subtype="html")
         html_part = cast(email.message.EmailMessage, mail.get_payload()[1])  # type: ignore[index]
         for content_id, data in message.images:
+            if not _CONTENT_ID.fullmatch(content_id):
+                raise ValueError(
+                    f"an image's content id may hold only A-Z a-z 0-9 . _ @ -, not {content_id!r}"
+                )
             maintype, subtype = _image_type(data)
             html_part.add_related(
                 data, maintype, subtype, cid=f"<{content_id}>", disposition="inline"
             )
     return mail.as_bytes()
+
+
+_CONTENT_ID = re.compile(r"[A-Za-z0-9._@-]{1,100}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,76}")
+# Set by Trail, or naming recipients: a message's extra headers may not set them.
+_OWN_HEADERS = {
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "date",
+    "message-id",
+    "sender",
+    "auto-submitted",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "return-path",
+    EVENT_HEADER.lower(),
+    DELIVERY_HEADER.lower(),
+}
 
 
 def _image_type(data: bytes) -> tuple[str, str]:

@@ -58,29 +58,41 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _serve() -> tuple[Receiver, ThreadingHTTPServer]:
+    found = Receiver("")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(found))
+    server.daemon_threads = True
+    found.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return found, server
+
+
+def _stop(server: ThreadingHTTPServer) -> None:
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real local HTTP receiver (other apps' tests import this fixture by name)."""
+    found, server = _serve()
+    yield found
+    _stop(server)
+
+
 @pytest.fixture
 def start_receiver() -> Iterator[Callable[[], Receiver]]:
-    """Start real local HTTP receivers (as many as a test needs); stopped after it."""
+    """Start as many more receivers as a test needs; stopped after it."""
     servers: list[ThreadingHTTPServer] = []
 
     def start() -> Receiver:
-        found = Receiver("")
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(found))
-        server.daemon_threads = True
-        found.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        found, server = _serve()
         servers.append(server)
         return found
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture
-def receiver(start_receiver: Callable[[], Receiver]) -> Receiver:
-    return start_receiver()
+        _stop(server)
 
 
 @pytest.fixture

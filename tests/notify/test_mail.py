@@ -9,6 +9,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from email.parser import BytesParser
 
+import pytest
 from django.core import mail as django_mail
 from django.test import override_settings
 from django.utils import timezone
@@ -176,3 +177,27 @@ def test_a_broken_mail_setup_is_logged_and_retried(site: Site) -> None:
     row.refresh_from_db()
     assert row.status == Delivery.Status.SENT
     assert len(django_mail.outbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        (Message(event="t", subject="s", text="t", headers=(("Bcc", "x@evil.test"),)), "'Bcc'"),
+        (Message(event="t", subject="s", text="t", headers=(("To", "x@evil.test"),)), "'To'"),
+        (Message(event="t", subject="s", text="t", headers=(("X-Trail-Delivery", "1"),)), "header"),
+        (Message(event="t", subject="s", text="t", headers=(("Bad Name:", "v"),)), "header"),
+        (
+            Message(event="t", subject="s", text="t", html="<p>", images=(("a b", PNG),)),
+            "content id",
+        ),
+        (
+            Message(event="t", subject="s", text="t", html="<p>", images=(("x>", PNG),)),
+            "content id",
+        ),
+    ],
+)
+def test_a_message_cannot_set_trails_own_headers(site: Site, message: Message, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        send(site, {"type": "email", "to": "ops@example.com"}, message, source="test")
+    assert not Delivery.objects.exists()
+    assert django_mail.outbox == []

@@ -293,3 +293,14 @@ def test_deliveries_skipped_past_their_day_are_given_up(site: Site) -> None:
         "ConnectionRefusedError" in r.last_error
         for r in Delivery.objects.filter(id__in=[r.id for r in rows])
     )
+
+
+@pytest.mark.parametrize("data", [{"set": {1, 2}}, {"nan": float("nan")}, {"obj": object()}])
+def test_data_json_cannot_hold_is_refused_before_anything_is_stored(
+    site: Site, receiver: Receiver, data: dict[str, object]
+) -> None:
+    message = Message(event="test", subject="s", text="t", data=data)
+    with pytest.raises(ValueError, match="cannot be sent as JSON"):
+        send(site, _spec(receiver), message, source="test")
+    assert not Delivery.objects.exists()
+    assert receiver.requests == []
