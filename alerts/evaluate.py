@@ -66,6 +66,7 @@ REPORT_METRIC = {
 }
 CURRENT = "current_visitors"
 THREADS = 4  # reports at once: ClickHouse answers them in parallel
+BATCH = 200  # rules a bulk UPDATE writes
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,18 @@ def _apply(
     if not decision:
         AlertRule.objects.filter(pk=rule.pk).update(**seen)
         return None
+    return _change(rule, decision, seen, now)
+
+
+SEEN = ["last_value", "last_baseline", "last_evaluated_at", "error"]
+
+
+def _change(
+    rule: AlertRule, decision: str, seen: dict[str, Any], now: dt.datetime
+) -> AlertFiring | None:
+    """Fire or clear `rule` by compare-and-set; the firing, or None if another cycle
+    changed the rule first."""
+    value, baseline = seen["last_value"], seen["last_baseline"]
     state = AlertRule.State.FIRING if decision == "fire" else AlertRule.State.OK
     changes: dict[str, Any] = {**seen, "state": state}
     if decision == "fire":
@@ -351,6 +364,7 @@ def evaluate(
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         answers = list(pool.map(read, groups))
+    quiet: list[AlertRule] = []
     for group, answer in zip(groups, answers, strict=True):
         if isinstance(answer, Exception):
             message = _error_text(answer)
@@ -360,7 +374,14 @@ def evaluate(
             continue
         for rule in group.rules:
             value, baseline = value_of(rule, answer)
-            firing = _apply(rule, value, baseline, now)
+            decision = _decide(rule, value, baseline, now)
+            seen = {"last_value": value, "last_baseline": baseline, "last_evaluated_at": now}
+            if not decision:  # written all at once below
+                for name, new in {**seen, "error": ""}.items():
+                    setattr(rule, name, new)
+                quiet.append(rule)
+                continue
+            firing = _change(rule, decision, {**seen, "error": ""}, now)
             if firing is None:
                 continue
             send(rule, firing)
@@ -369,6 +390,8 @@ def evaluate(
                 cycle.fired += 1
             else:
                 cycle.cleared += 1
+    with transaction.atomic():  # one commit for the rules whose state stays (SQLite: one fsync)
+        AlertRule.objects.bulk_update(quiet, SEEN, batch_size=BATCH)
     cycle.seconds = time.monotonic() - started
     return cycle
 
