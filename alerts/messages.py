@@ -16,7 +16,7 @@ LABELS = dict(AlertRule.Metric.choices)
 EVENTS: dict[str, str] = {
     AlertFiring.Kind.FIRING: "alert.fired",
     AlertFiring.Kind.CLEARED: "alert.cleared",
-    AlertFiring.Kind.TEST: "alert.test",
+    AlertFiring.Kind.TEST: "test",  # as docs/webhooks.md names the "send test" message
 }
 
 
