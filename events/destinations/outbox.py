@@ -120,10 +120,10 @@ def enqueue(
     lines: dict[int, list[bytes]] = defaultdict(list)
     for index, row in rows:
         if row.site_id in by_site and index not in rejected:
-            lines[row.site_id].append(formats.line(row))
+            lines[row.site_id].append(formats.stored_line(row))
     for row in resent:
         if row.site_id in by_site:
-            lines[row.site_id].append(formats.line(row))
+            lines[row.site_id].append(formats.stored_line(row))
     if not lines:
         return 0
     payloads = {

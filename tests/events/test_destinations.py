@@ -220,9 +220,6 @@ def test_a_flush_that_died_between_its_insert_and_the_outbox_loses_nothing(
     assert len(stored_ids(clickhouse, site)) == 200  # stored...
     assert not DestinationBatch.objects.exists()  # ...not queued
     monkeypatch.undo()
-    monkeypatch.setattr(
-        settings, "TRAIL", dataclasses.replace(settings.TRAIL, allow_private_webhooks=True)
-    )
 
     flush_spool(client=clickhouse)  # the segment again
     assert len(stored_ids(clickhouse, site)) == 200
