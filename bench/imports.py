@@ -148,7 +148,9 @@ def import_file(trail: Trail, domain: str, source: str, path: Path) -> dict[str,
     if created.status != 202:
         raise SystemExit(f"import {path.name}: {created.status} {answer}")
     headers = {"Authorization": f"Bearer {trail.key}"}
+    polls = 0
     while True:
+        polls += 1
         conn.request("GET", f"/api/v1/imports/{answer['id']}", headers=headers)
         job = json.loads(conn.getresponse().read())
         if job["status"] not in ("queued", "running"):
@@ -166,6 +168,7 @@ def import_file(trail: Trail, domain: str, source: str, path: Path) -> dict[str,
         "job_s": done - uploaded,
         "upload_cpu_s": cpu_uploaded - cpu_start,
         "job_cpu_s": cpu_done - cpu_uploaded,
+        "polls": polls,
         "rows": job["rows"],
         "rss_growth_mib": sampler.peak - base,
         "upload_rss_growth_mib": upload_peak - base,
@@ -265,7 +268,7 @@ def main() -> None:
         )
         print(f"{'format':<9}{'events':>11}{'MiB':>7}{'upload s':>10}{'job s':>8}"
               f"{'job ev/s':>11}{'end-to-end ev/s':>17}{'target':>9}{'+RSS MiB':>10}"
-              f"{'CPU s':>8}{'ev/CPU s':>10}")  # fmt: skip
+              f"{'CPU s':>8}{'(upload':>8}{'+ job)':>7}{'ev/CPU s':>10}{'polls':>6}")  # fmt: skip
         files = {}
         for fmt in formats:
             files[fmt] = work / f"export.{fmt}"
@@ -284,7 +287,8 @@ def main() -> None:
                     f"{fmt:<9}{got['rows']:>11,.0f}{got['mib']:>7.0f}{got['upload_s']:>10.1f}"
                     f"{got['job_s']:>8.1f}{got['rows'] / got['job_s']:>11,.0f}"
                     f"{got['rows'] / total:>17,.0f}{TARGETS[fmt]:>9,}{got['rss_growth_mib']:>10.0f}"
-                    f"{cpu:>8.1f}{got['rows'] / cpu:>10,.0f}",
+                    f"{cpu:>8.1f}{got['upload_cpu_s']:>8.1f}{got['job_cpu_s']:>7.1f}"
+                    f"{got['rows'] / cpu:>10,.0f}{got['polls']:>6}",
                     flush=True,
                 )
         if args.upload_mib:

@@ -16,6 +16,7 @@ Uploads are streamed to disk (`ImportUploadHandler`: a temporary file under
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 from pathlib import Path
@@ -134,12 +135,18 @@ UPLOAD_PATH = re.compile(r"/(?:api/v1/)?sites/[^/]+/imports")
 
 
 class _DiskFile(UploadedFile):
-    """An upload in a named temporary file under var/imports/uploads (deleted on close)."""
+    """An upload in a named temporary file under var/imports/uploads (deleted on close),
+    with the sha256 of what was written (the import keeps it: no second read of the file)."""
 
     def __init__(self, name: str, content_type: str, charset: str | None) -> None:
         file = tempfile.NamedTemporaryFile(suffix=".upload", dir=services.upload_dir())  # noqa: SIM115
         super().__init__(file, name, content_type, 0, charset)
         self._disk = file
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.digest.update(data)
+        return int(self._disk.write(data))
 
     def temporary_file_path(self) -> str:
         return str(self._disk.name)
@@ -245,9 +252,14 @@ class ImportCreateView(TrailApiView):
         if unknown:
             raise ServiceError("unknown field: files go in `file`", field=unknown[0])
         uploads = [(f.name or "file", Path(f.temporary_file_path())) for f in files]
+        digests = {
+            Path(f.temporary_file_path()): f.digest.hexdigest()
+            for f in files
+            if isinstance(f, _DiskFile)
+        }
         try:
             job = services.import_start(
-                site=site, source=source, uploads=uploads, actor=actor(request)
+                site=site, source=source, uploads=uploads, actor=actor(request), digests=digests
             )
         except data_jobs.TooManyJobs:
             return too_many("import", "jobs")

@@ -131,11 +131,17 @@ def _safe_name(name: str) -> str:
 
 
 def import_start(
-    *, site: Site, source: str, uploads: list[tuple[str, Path]], actor: Any
+    *,
+    site: Site,
+    source: str,
+    uploads: list[tuple[str, Path]],
+    actor: Any,
+    digests: dict[Path, str] | None = None,
 ) -> DataJob:
     """Queue an import of `uploads` ((name, path on disk)) into `site`. `ServiceError`
     naming the field on bad input, `data_jobs.TooManyJobs` when the organization has enough
-    jobs running."""
+    jobs running. `digests`: the sha256 of files already known (the API's upload handler
+    hashes a file as it writes it), by path."""
     if not isinstance(source, str) or source not in SOURCES:
         raise ServiceError(f"expected one of {', '.join(SOURCES)}", field="source")
     if not uploads:
@@ -152,9 +158,8 @@ def import_start(
     for name, path in uploads:
         if path.stat().st_size == 0:
             raise ServiceError(f"{_safe_name(name)} is empty", field="file")
-        files.append(
-            {"name": _safe_name(name), "sha256": _sha256(path), "bytes": path.stat().st_size}
-        )
+        digest = (digests or {}).get(path) or _sha256(path)
+        files.append({"name": _safe_name(name), "sha256": digest, "bytes": path.stat().st_size})
     _refuse_repeats(site, files)
     directory = imports_dir() / uuid.uuid4().hex
     directory.mkdir(parents=True)

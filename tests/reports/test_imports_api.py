@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,9 @@ def test_an_upload_is_queued_runs_and_is_described_then_deleted(
     job = found.json()
     assert job["status"] == "done" and job["rows"] == len(traffic(site)) == events_of(site)
     assert job["files"][0]["name"] == "export.ndjson" and job["first_day"] == DAY.date().isoformat()
+    # hashed as it was written to disk: the file's own sha256
+    assert job["files"][0]["sha256"] == hashlib.sha256(export_file.read_bytes()).hexdigest()
+    assert job["files"][0]["bytes"] == export_file.stat().st_size
     assert key(site, "sites:read").delete(f"/api/v1/imports/{created['id']}").status_code == 403
     assert client.delete(f"/api/v1/imports/{created['id']}").status_code == 204
     assert events_of(site) == 0
