@@ -5,4 +5,5 @@ through that site."""
 RULES = {
     "api/v1/sites/<str:domain>/destinations": "site",
     "api/v1/sites/<str:domain>/destinations/<str:destination_id>": "site",
+    "sites/<str:domain>/destinations": "site",
 }
