@@ -16,7 +16,9 @@ site must then equal the original's. Printed per format: seconds of the upload a
 job, events/s of the job and end to end (upload + job), the web process's peak RSS
 growth over both (sampled every 50 ms), and the web process's CPU seconds (user + system,
 all threads) over both, with events per CPU second: on a loaded machine, what the import
-would reach with the cores to itself. `--repeat N` imports each format N times (a new site
+would reach with the cores to itself. Part of that CPU is the benchmark's own polling (a
+poll's CPU is measured after the job, over 20 more polls of the finished job: printed as
+the polls' estimated CPU). `--repeat N` imports each format N times (a new site
 each time).
 
 The big upload repeats the NDJSON export's lines until the file is `--upload-mib` MiB (the
@@ -160,10 +162,16 @@ def import_file(trail: Trail, domain: str, source: str, path: Path) -> dict[str,
     cpu_done = sum(trail.cpu()["web"].values())
     sampler.done.set()
     sampler.join()
-    conn.close()
     if job["status"] != "done":
         raise SystemExit(f"import {path.name}: {job}")
+    cpu_polled = sum(trail.cpu()["web"].values())
+    for _ in range(20):  # what a poll costs the web process, the job done
+        conn.request("GET", f"/api/v1/imports/{answer['id']}", headers=headers)
+        conn.getresponse().read()
+    poll_cpu = (sum(trail.cpu()["web"].values()) - cpu_polled) / 20
+    conn.close()
     return {
+        "poll_cpu_s": poll_cpu,
         "upload_s": uploaded - start,
         "job_s": done - uploaded,
         "upload_cpu_s": cpu_uploaded - cpu_start,
@@ -268,7 +276,7 @@ def main() -> None:
         )
         print(f"{'format':<9}{'events':>11}{'MiB':>7}{'upload s':>10}{'job s':>8}"
               f"{'job ev/s':>11}{'end-to-end ev/s':>17}{'target':>9}{'+RSS MiB':>10}"
-              f"{'CPU s':>8}{'(upload':>8}{'+ job)':>7}{'ev/CPU s':>10}{'polls':>6}")  # fmt: skip
+              f"{'CPU s':>8}{'(upload':>8}{'+ job)':>7}{'ev/CPU s':>10}{'polls':>6}{'polls CPU s':>12}")  # fmt: skip
         files = {}
         for fmt in formats:
             files[fmt] = work / f"export.{fmt}"
@@ -288,7 +296,8 @@ def main() -> None:
                     f"{got['job_s']:>8.1f}{got['rows'] / got['job_s']:>11,.0f}"
                     f"{got['rows'] / total:>17,.0f}{TARGETS[fmt]:>9,}{got['rss_growth_mib']:>10.0f}"
                     f"{cpu:>8.1f}{got['upload_cpu_s']:>8.1f}{got['job_cpu_s']:>7.1f}"
-                    f"{got['rows'] / cpu:>10,.0f}{got['polls']:>6}",
+                    f"{got['rows'] / cpu:>10,.0f}{got['polls']:>6}"
+                    f"{got['polls'] * got['poll_cpu_s']:>12.1f}",
                     flush=True,
                 )
         if args.upload_mib:
