@@ -97,6 +97,7 @@ REQUEST_SCHEMA = {
         "enabled": {"type": "boolean"},
     },
 }
+PATCH_SCHEMA = {key: value for key, value in REQUEST_SCHEMA.items() if key != "required"}
 RULE_SCHEMA = {
     "type": "object",
     "properties": {
@@ -201,7 +202,7 @@ class AlertView(TrailApiView):
         summary="Change an alert rule",
         description="The fields given; a change of what it watches starts it again from ok."
         " `channels`, when given, replaces all of them (secrets included).",
-        request={"application/json": {**REQUEST_SCHEMA, "required": []}},
+        request={"application/json": PATCH_SCHEMA},
         responses={200: OpenApiResponse(response=RULE_SCHEMA), **error_responses(400, 404)},
     )
     def patch(self, request: Request, domain: str, alert_id: str) -> Response:
