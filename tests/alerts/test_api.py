@@ -282,3 +282,16 @@ def test_key_scopes(client: Any, shop: Site) -> None:
     assert call(client, "GET", api_path(shop), key=read).status_code == 200
     assert call(client, "POST", api_path(shop), SPIKE, key=read).status_code == 403
     assert call(client, "GET", api_path(shop), key=stats).status_code == 403
+
+
+def test_changing_what_a_rule_watches_starts_it_again(client: Any, shop: Site) -> None:
+    key = manage_key(shop)
+    rule_id = create(client, shop, {**SPIKE, "window": "1h"}, key).json()["id"]
+    AlertRule.objects.filter(pk=rule_id).update(state="firing", last_value=9, error="old")
+    renamed = call(client, "PATCH", api_path(shop, rule_id), {"name": "renamed"}, key)
+    assert (renamed.json()["state"], renamed.json()["last_value"]) == ("firing", 9)
+    changed = call(client, "PATCH", api_path(shop, rule_id), {"threshold": 50}, key)
+    assert changed.json()["state"] == "ok"
+    assert (changed.json()["last_value"], changed.json()["error"]) == (None, None)
+    to_current = call(client, "PATCH", api_path(shop, rule_id), {"metric": "current_visitors"}, key)
+    assert (to_current.json()["metric"], to_current.json()["window"]) == ("current_visitors", "5m")
