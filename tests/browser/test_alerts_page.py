@@ -1,5 +1,6 @@
 """Site settings → Alerts in a real browser: start from the "Traffic spike" preset, add the
-rule with an email address, see it listed, send a test (htmx), delete it."""
+rule with an email address, see it listed, send a test (htmx), delete it; no CSP
+violation, no serious accessibility violation."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from accounts.models import Role
 from alerts.models import AlertRule
 from sites import services as sites
 from tests import factories
+from tests.browser.test_dashboard_flow import assert_accessible, watch_csp
 
 pytestmark = pytest.mark.browser
 
@@ -37,6 +39,7 @@ def test_an_owner_creates_an_alert_from_a_preset_and_sends_a_test(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_url}]
     )
     page = context.new_page()
+    violations = watch_csp(page)
 
     page.goto(f"/sites/{site.domain}/settings")
     page.get_by_role("navigation", name="Site").get_by_role("link", name="Alerts").click()
@@ -65,8 +68,10 @@ def test_an_owner_creates_an_alert_from_a_preset_and_sends_a_test(
     assert len(sent) == 1 and "Traffic spike (test)" in sent[0].subject
     page.reload()
     expect(page.locator(".alert-firing")).to_contain_text("test")
+    assert_accessible(page)
 
     row = page.get_by_role("row", name=re.compile("Traffic spike"))
     row.get_by_role("button", name="Delete alert Traffic spike").click()
     expect(page.get_by_text("No alerts yet.")).to_be_visible()
     assert not AlertRule.objects.exists()
+    assert violations == []
