@@ -291,3 +291,27 @@ def test_two_cycles_at_once_send_one_firing(shop: Site, seed: Seed) -> None:
     assert run(shop, NOW).fired == 1
     assert evaluator._apply(stale, 4, None, NOW) is None
     assert AlertFiring.objects.filter(rule=found).count() == 1
+
+
+def test_a_window_across_local_midnight_with_a_visit_filter(
+    make_site: MakeSite, seed: Seed
+) -> None:
+    """In UTC+14, NOW is just after local midnight: a 3-hour window spans two local days,
+    and a visit dimension's filter (a subquery on visits) must see both."""
+    site = make_site("kiritimati.alerts.example", timezone="Pacific/Kiritimati")
+    google = "https://www.google.com/"
+    seed(
+        site,
+        [
+            hit(site, NOW - 150 * MIN, "/", ip=ip(1), referrer=google),  # local day before
+            hit(site, NOW - 10 * MIN, "/", ip=ip(2), referrer=google),  # local today
+            hit(site, NOW - 20 * MIN, "/", ip=ip(3)),  # direct
+            hit(site, NOW - 200 * MIN, "/", ip=ip(4), referrer=google),  # before the window
+        ],
+    )
+    found = rule(site, window="3h", filters=[["is", "visit:source", ["Google"]]], threshold=1)
+    everyone = rule(site, window="3h", threshold=1)
+    assert run(site, NOW).fired == 2
+    found.refresh_from_db()
+    everyone.refresh_from_db()
+    assert (found.last_value, everyone.last_value) == (2, 3)
