@@ -5,7 +5,8 @@ What moves:
   foreign-key order, primary keys kept, in one transaction of the target database (which
   is migrated first and must hold none of Trail's rows);
 - ClickHouse: every Trail table of the source (events, sessions, and whatever later
-  migrations add), per table, per site, in chunks of whole days (`plan`). A chunk leaves
+  migrations add), per table, in chunks of whole sites (many small ones together) or, for
+  a site too big for one chunk, of its whole days (`plan`). A chunk leaves
   the source in ClickHouse's own `Native` format (`ClickHouse.stream`) and goes into the
   target as it is, in one request (`ClickHouse.insert_raw`): no row is ever decoded or
   encoded in Python, and the next chunk is read while this one is written. The target's
@@ -278,21 +279,35 @@ class Table:
 
 @dataclass(frozen=True)
 class Chunk:
+    """Rows of one table: all of them (`site_id` None), some whole days of one site, or
+    every row of the sites `site_id` to `last_site` (of `only`, when given)."""
+
     table: Table
     site_id: int | None
     first: dt.date | None
     last: dt.date | None
     rows: int  # in the source, by `count()`
+    last_site: int | None = None  # set: whole sites site_id..last_site, no day bounds
+    only: tuple[int, ...] | None = None  # the sites the move is limited to (`plan`'s)
 
     @property
     def step(self) -> str:
+        if self.last_site is not None:
+            return f"{self.table.name}/{self.site_id}-{self.last_site}"
         return f"{self.table.name}/{self.site_id}/{self.first}/{self.last}"
 
     def where(self) -> tuple[str, dict[str, Any]]:
         if self.site_id is None:
             return "1", {}
+        if self.last_site is not None:
+            sql = "site_id BETWEEN {site:UInt64} AND {last_site:UInt64}"
+            params: dict[str, Any] = {"site": self.site_id, "last_site": self.last_site}
+            if self.only is not None:
+                sql += " AND has({only:Array(UInt64)}, site_id)"
+                params["only"] = list(self.only)
+            return sql, params
         sql = "site_id = {site:UInt64}"
-        params: dict[str, Any] = {"site": self.site_id}
+        params = {"site": self.site_id}
         if self.table.day_column and self.first is not None:
             day = checked_identifier(self.table.day_column)
             sql += f" AND toDate({day}) BETWEEN {{first:Date}} AND {{last:Date}}"
@@ -326,39 +341,68 @@ def tables(client: ClickHouse) -> list[Table]:
 def plan(
     client: ClickHouse, table: Table, chunk_rows: int, sites: frozenset[int] | None = None
 ) -> list[Chunk]:
-    """The table's chunks: per site (of `sites` only, when given), consecutive whole days
-    up to `chunk_rows` rows."""
+    """The table's chunks of up to `chunk_rows` rows (of `sites` only, when given): sites
+    that fit whole, consecutive ones together (one request for many small sites, not one
+    each: an install with thousands of small sites made as many requests, and as many
+    parts in a restored table); a bigger site in consecutive whole days (a single day over
+    `chunk_rows` stays one chunk)."""
     name = checked_identifier(table.name)
     only = "has({sites:Array(UInt64)}, site_id)" if sites is not None else "1"
     params = {"sites": sorted(sites)} if sites is not None else {}
     if not table.per_site:
         total = client.query(f"SELECT count() AS n FROM {name}")[0]["n"]  # noqa: S608
         return [Chunk(table, None, None, None, int(total))] if total else []
-    if table.day_column is None:
-        rows = client.query(
-            f"SELECT site_id, count() AS n FROM {name} WHERE {only}"  # noqa: S608
-            " GROUP BY site_id ORDER BY site_id",
-            params,
-        )
-        return [Chunk(table, int(r["site_id"]), None, None, int(r["n"])) for r in rows]
-    day = checked_identifier(table.day_column)
+    day = f"toDate({checked_identifier(table.day_column)})" if table.day_column else "NULL"
     rows = client.query(
-        f"SELECT site_id, toDate({day}) AS day, count() AS n FROM {name} WHERE {only}"  # noqa: S608
+        f"SELECT site_id, {day} AS day, count() AS n FROM {name} WHERE {only}"  # noqa: S608
         " GROUP BY site_id, day ORDER BY site_id, day",
         params,
     )
-    chunks: list[Chunk] = []
-    open_: list[Any] = []  # [site, first, last, rows]
+    per_site: dict[int, list[tuple[Any, int]]] = {}
     for r in rows:
-        site, d, n = int(r["site_id"]), r["day"], int(r["n"])
-        if open_ and open_[0] == site and open_[3] + n <= chunk_rows:
-            open_[2], open_[3] = d, open_[3] + n
+        per_site.setdefault(int(r["site_id"]), []).append((r["day"], int(r["n"])))
+    limited = tuple(sorted(sites)) if sites is not None else None
+    chunks: list[Chunk] = []
+    group: list[tuple[int, list[tuple[Any, int]]]] = []  # whole sites, consecutive
+    group_rows = 0
+
+    def close() -> None:
+        nonlocal group_rows
+        if len(group) == 1:
+            site, days = group[0]
+            chunks.append(Chunk(table, site, days[0][0], days[-1][0], group_rows))
+        elif group:
+            chunks.append(Chunk(table, group[0][0], None, None, group_rows, group[-1][0], limited))
+        group.clear()
+        group_rows = 0
+
+    for site, days in per_site.items():
+        total = sum(n for _, n in days)
+        if total > chunk_rows and table.day_column is not None:
+            close()
+            chunks.extend(_days(table, site, days, chunk_rows))
+            continue
+        if group and group_rows + total > chunk_rows:
+            close()
+        group.append((site, days))
+        group_rows += total
+    close()
+    return chunks
+
+
+def _days(table: Table, site: int, days: list[tuple[Any, int]], chunk_rows: int) -> list[Chunk]:
+    """One site's consecutive whole days, up to `chunk_rows` rows a chunk."""
+    chunks: list[Chunk] = []
+    open_: list[Any] = []  # [first, last, rows]
+    for d, n in days:
+        if open_ and open_[2] + n <= chunk_rows:
+            open_[1], open_[2] = d, open_[2] + n
             continue
         if open_:
-            chunks.append(Chunk(table, *open_))
-        open_ = [site, d, d, n]
+            chunks.append(Chunk(table, site, *open_))
+        open_ = [d, d, n]
     if open_:
-        chunks.append(Chunk(table, *open_))
+        chunks.append(Chunk(table, site, *open_))
     return chunks
 
 

@@ -428,6 +428,35 @@ def test_a_chunk_left_half_written_is_copied_again_whole(
     _check_moved(installed, clickhouse, target_database, target_clickhouse, tmp_path, reports=False)
 
 
+def test_small_sites_share_a_chunk_and_a_big_one_goes_by_whole_days(
+    installed: dict[str, Any], clickhouse: ClickHouse
+) -> None:
+    """One request for many small sites, not one each: thousands of small sites made a
+    backup of a few thousand rows take 30 s (a query per site and table) and its restore
+    as many parts. A site too big for a chunk goes by whole days, one site a chunk."""
+    events = next(table for table in move.tables(clickhouse) if table.name == "events")
+    first, middle, last = (site.id for site in installed["sites"])
+    counts = _counts(clickhouse, [first, middle, last])["events"]
+    total = sum(counts.values())
+
+    (whole,) = move.plan(clickhouse, events, total, frozenset(counts))
+    assert (whole.site_id, whole.last_site, whole.rows) == (first, last, total)
+    assert whole.step == f"events/{first}-{last}"
+    assert move.measure(clickhouse, whole) == total
+    # Limited to two sites, the site between them stays out of their chunk.
+    (ends,) = move.plan(clickhouse, events, total, frozenset({first, last}))
+    assert ends.rows == counts[first] + counts[last] == move.measure(clickhouse, ends)
+
+    biggest = max(counts, key=counts.__getitem__)
+    chunks = move.plan(clickhouse, events, counts[biggest] - 1, frozenset(counts))
+    by_days = [chunk for chunk in chunks if chunk.site_id == biggest]
+    assert len(by_days) > 1 and all(chunk.last_site is None for chunk in by_days)
+    assert all(chunk.first is not None and chunk.rows < counts[biggest] for chunk in by_days)
+    assert [move.measure(clickhouse, chunk) for chunk in chunks] == [c.rows for c in chunks]
+    assert sum(chunk.rows for chunk in chunks) == total
+    assert len({chunk.step for chunk in chunks}) == len(chunks)
+
+
 @pytest.mark.parametrize(
     ("to_db", "to_ch", "error"),
     [

@@ -10,10 +10,11 @@ neither. Events accepted after the copy of the spool belong to the next backup.
 
 ClickHouse's tables are found in `system.tables` (`trail.move.tables`: every MergeTree table
 but the migration ledger), so tables added by later migrations are included. Each leaves in
-chunks of whole days per site (`trail.move.plan`) in ClickHouse's Native format, the same
-bytes on chDB and on a server: no row is decoded in Python, every column type (aggregate
-states too) survives. `BACKUP … TO File()` was not used: the ClickHouse server Debian ships
-(18.16) has no BACKUP, and a server writes it on its own disk, not where the command runs.
+chunks of whole sites (many small ones together) or of a big site's whole days
+(`trail.move.plan`) in ClickHouse's Native format, the same bytes on chDB and on a server:
+no row is decoded in Python, every column type (aggregate states too) survives. `BACKUP …
+TO File()` was not used: the ClickHouse server Debian ships (18.16) has no BACKUP, and a
+server writes it on its own disk, not where the command runs.
 
 The backup is written into a hidden sibling directory and renamed into place once the
 manifest is written: a backup directory with a manifest is whole.
