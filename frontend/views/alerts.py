@@ -21,7 +21,7 @@ from accounts.errors import NotFound, ServiceError
 from alerts import evaluate, rules
 from alerts.messages import describe_condition, what
 from alerts.models import AlertFiring, AlertRule
-from frontend.views.helpers import error_message, posted_id, user_of
+from frontend.views.helpers import posted_id, user_of
 from notify.models import Delivery
 from sites import selectors
 from sites.models import Site
@@ -51,6 +51,22 @@ FORM_FIELDS = (
     "webhook_url",
     "webhook_secret",
     "webhook_format",
+)
+
+# The fields whose errors the template shows beside them.
+SHOWN_INLINE = frozenset(
+    {
+        "name",
+        "metric",
+        "goal",
+        "window_count",
+        "condition",
+        "threshold",
+        "cooldown",
+        "filter_value",
+        "email",
+        "webhook_url",
+    }
 )
 
 
@@ -186,8 +202,10 @@ def site_alerts(request: HttpRequest, domain: str) -> HttpResponse:
     except ServiceError as exc:
         values = {name: request.POST.get(name, "") for name in FORM_FIELDS}
         values["webhook_secret"] = ""  # never sent back into the page
-        errors = error_message(request, exc, inline=("*",))
-        return _page(request, site, values=values, errors=_form_field(errors))
+        errors = _form_field({exc.field or "__all__": exc.message})
+        if not set(errors) & SHOWN_INLINE:  # e.g. "body": too many rules
+            messages.error(request, exc.message)
+        return _page(request, site, values=values, errors=errors)
     return redirect("site-alerts", domain=site.domain)
 
 

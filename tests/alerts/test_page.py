@@ -192,3 +192,18 @@ def test_viewers_read_outsiders_do_not_see(client: Any, shop: Site) -> None:
     assert client.post(f"{page(shop)}/{rule.pk}/test").status_code == 404
     client.logout()
     assert client.get(page(shop)).status_code == 302  # to sign in
+
+
+def test_an_error_is_said_once_beside_its_field_or_at_the_top(
+    client: Any, shop: Site, owner: Any
+) -> None:
+    html = client.post(page(shop), {**FORM, "threshold": "lots"}).content.decode()
+    assert html.count("expected a number") == 1
+    AlertRule.objects.bulk_create(
+        AlertRule(
+            site=shop, name=f"r{i}", metric="visitors", window="5m", condition="above", threshold=1
+        )
+        for i in range(100)
+    )
+    html = client.post(page(shop), FORM).content.decode()
+    assert html.count("a site has at most 100 rules") == 1
