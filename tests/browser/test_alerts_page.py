@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.core.mail import EmailMessage
@@ -27,6 +28,7 @@ def test_an_owner_creates_an_alert_from_a_preset_and_sends_a_test(
     clickhouse: object,
     fresh_site_ids: int,
     mailoutbox: list[EmailMessage],
+    screenshots: Path,
 ) -> None:
     live_url = str(live_server.url)  # type: ignore[attr-defined]
     org = factories.organization(name="Watchers")
@@ -69,6 +71,7 @@ def test_an_owner_creates_an_alert_from_a_preset_and_sends_a_test(
     page.reload()
     expect(page.locator(".alert-firing")).to_contain_text("test")
     assert_accessible(page)
+    page.screenshot(path=str(screenshots / "alerts.png"), full_page=True)
 
     row = page.get_by_role("row", name=re.compile("Traffic spike"))
     row.get_by_role("button", name="Delete alert Traffic spike").click()
