@@ -52,7 +52,8 @@ logger = logging.getLogger(__name__)
 
 FORWARD_JOB = "events.destinations.forward"
 RUN_SECONDS = 5.0  # a destination's share of one run
-LOCK_SECONDS = 60  # a sender killed mid-run blocks its destination for at most this long
+LOCK_SECONDS = 30  # a sender killed mid-run blocks its destination for at most this long
+# (a run: RUN_SECONDS, then at most one more request of up to 2 x TIMEOUT)
 PAUSE_AFTER = dt.timedelta(hours=24)
 FIRST_BACKOFF = 1.0  # seconds
 MAX_BACKOFF = 600.0
