@@ -373,6 +373,41 @@ def _tell_owners(destination: Destination, reason: str, now: dt.datetime) -> Non
             logger.exception("could not mail %s about destination %s", email, destination.pk)
 
 
+# --- the outbox's limit -----------------------------------------------------------------------
+
+OUTBOX_DAYS = 7  # events waiting longer than this for a destination are dropped
+EXPIRE_JOB = "events.destinations.expire"
+
+
+@periodic(every=3600.0, name=EXPIRE_JOB)
+def expire(*, now: dt.datetime | None = None) -> int:
+    """Drop the batches that waited over `OUTBOX_DAYS` (a destination paused and forgotten
+    must not fill the database); the destination's last error says how many events went.
+    How many events were dropped."""
+    moment = now or dt.datetime.now(dt.UTC)
+    old = DestinationBatch.objects.filter(created_at__lt=moment - dt.timedelta(days=OUTBOX_DAYS))
+    dropped = 0
+    by_destination: dict[int, int] = {}
+    for destination_id, events, sent in old.values_list("destination_id", "events", "sent"):
+        by_destination[destination_id] = by_destination.get(destination_id, 0) + events - sent
+    for destination_id, count in by_destination.items():
+        gone, _ = old.filter(destination_id=destination_id).delete()
+        if not gone:
+            continue
+        dropped += count
+        Destination.objects.filter(pk=destination_id).update(
+            last_error=f"{count} event(s) waited over {OUTBOX_DAYS} days and were dropped",
+            last_error_at=moment,
+        )
+        logger.warning(
+            "destination %s: dropped %d events older than %d days",
+            destination_id,
+            count,
+            OUTBOX_DAYS,
+        )
+    return dropped
+
+
 # --- the periodic job ------------------------------------------------------------------------
 
 _thread: threading.Thread | None = None
@@ -394,7 +429,10 @@ def forward_job() -> ForwardReport | None:
     at a time), so the flush on the job thread never waits for a receiver."""
     global _thread
     if settings.TRAIL.flush_mode is FlushMode.CELERY:
-        return forward()
+        try:
+            return forward()
+        finally:  # as the data jobs' task: no idle connection held by a worker thread
+            connection.close()
     with _thread_guard:
         if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(

@@ -431,3 +431,19 @@ def test_the_url_is_checked_again_when_sending(
     refused = Destination.objects.get(pk=destination.pk)
     assert "public addresses" in refused.last_error
     assert receiver.requests == []
+
+
+def test_events_waiting_over_a_week_are_dropped_and_said(
+    client: Any, site: Site, receiver: Receiver, flush: Callable[..., FlushReport]
+) -> None:
+    destination = services.destination_create(
+        site=site, fields={"type": "webhook", "url": receiver.url, "state": "paused"}
+    )
+    send(client, key_of(site), events(site, 8))
+    flush()
+    now = dt.datetime.now(dt.UTC)
+    assert forwarder.expire(now=now + dt.timedelta(days=6)) == 0
+    assert forwarder.expire(now=now + dt.timedelta(days=7, minutes=1)) == 8
+    assert not DestinationBatch.objects.filter(destination=destination).exists()
+    said = Destination.objects.get(pk=destination.pk).last_error
+    assert said == "8 event(s) waited over 7 days and were dropped"
