@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models.signals import post_delete, post_save
 
 from events.destinations import formats
@@ -55,6 +55,7 @@ class DestinationDirectory:
         self._by_site: dict[int, tuple[int, ...]] = {}
         self._loaded_at = float("-inf")
         self._stamp: object = None
+        self._loaded_once = False
         self._guard = threading.Lock()
 
     def _shared_stamp(self) -> object:
@@ -70,11 +71,19 @@ class DestinationDirectory:
             with self._guard:
                 found: dict[int, list[int]] = defaultdict(list)
                 live = Destination.objects.filter(site__deleted_at__isnull=True)
-                for destination_id, site_id in live.values_list("id", "site_id").order_by("id"):
+                try:
+                    pairs = list(live.values_list("id", "site_id").order_by("id"))
+                except DatabaseError:
+                    if not self._loaded_once:
+                        raise  # never loaded: the flush retries its segment
+                    logger.warning("cannot reload the destinations; keeping the ones known")
+                    return self._by_site
+                for destination_id, site_id in pairs:
                     found[site_id].append(destination_id)
                 self._by_site = {site: tuple(ids) for site, ids in found.items()}
                 self._stamp = stamp
                 self._loaded_at = time.monotonic()
+                self._loaded_once = True
         return self._by_site
 
     def invalidate(self) -> None:
