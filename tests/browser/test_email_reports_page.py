@@ -43,6 +43,15 @@ def test_an_owner_adds_sends_and_the_recipient_unsubscribes(
     page.get_by_role("navigation", name="Site").get_by_role("link", name="Email reports").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(site.domain)
     expect(page.get_by_text("No email reports yet.")).to_be_visible()
+    # On a desktop every site tab is in sight, none cut off at the bar's end.
+    page.set_viewport_size({"width": 1024, "height": 800})
+    tabs = page.get_by_role("navigation", name="Site")
+    bar = tabs.bounding_box()
+    for box in tabs.locator("a").evaluate_all(
+        "links => links.map(a => { const r = a.getBoundingClientRect();"
+        " return [r.left, r.right]; })"
+    ):
+        assert bar and bar["x"] - 1 <= box[0] and box[1] <= bar["x"] + bar["width"] + 1, box
 
     page.get_by_label("Email address").fill("board@example.org")
     page.get_by_label("Every").select_option("monthly")
