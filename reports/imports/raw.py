@@ -199,12 +199,22 @@ class Rows:
 
 def staging_table(import_id: str, kind: str = "events") -> str:
     """The name of an import's staging table for `events` (or `sessions`, or `unique`: its
-    events without repeated ids): `import_<32 hex>_<kind>`, the hex a hash of the import id."""
-    digest = hashlib.blake2b(import_id.encode(), digest_size=16, person=b"trail-staging")
-    return f"import_{digest.hexdigest()}_{kind}"
+    events without repeated ids): `import_<32 hex>_<kind>`, the hex the import's id (a
+    UUID; any other id, as tests give, is hashed)."""
+    try:
+        hexed = uuid.UUID(import_id).hex
+    except ValueError:
+        hexed = hashlib.blake2b(import_id.encode(), digest_size=16).hexdigest()
+    return f"import_{hexed}_{kind}"
 
 
-_STAGING_TABLE = re.compile(r"^import_[0-9a-f]{32}_(events|sessions|unique)$")
+def import_of(table: str) -> str:
+    """The import id a staging table is named after ("" for another table)."""
+    match = _STAGING_TABLE.match(table)
+    return str(uuid.UUID(match[1])) if match else ""
+
+
+_STAGING_TABLE = re.compile(r"^import_([0-9a-f]{32})_(events|sessions|unique)$")
 _PARTITION_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 
@@ -310,12 +320,8 @@ def publish(*, site_id: int, import_id: str) -> int:
     client = get_client()
     params = {"import": import_id, "site": site_id}
     staging = staging_table(import_id)
-    if not client.query(
-        "SELECT 1 AS found FROM system.tables WHERE database = currentDatabase()"
-        " AND name = {table:String}",
-        {"table": staging},
-    ):
-        return 0  # nothing staged: no file had rows
+    if not _exists(staging):  # made when the job started (`prepare`): removed meanwhile
+        raise LookupError("the import's staged rows were removed before it could finish")
     [found] = client.query(
         f"SELECT count() AS rows, uniqExact(event_id) AS ids,"  # noqa: S608
         f" countIf(event_id IN (SELECT event_id FROM events WHERE site_id = {_SITE})) AS known"
@@ -357,14 +363,19 @@ def publish(*, site_id: int, import_id: str) -> int:
 def staged(import_id: str) -> int:
     """How many rows an import has staged so far."""
     table = staging_table(import_id)
-    client = get_client()
-    if not client.query(
-        "SELECT 1 AS found FROM system.tables WHERE database = currentDatabase()"
-        " AND name = {table:String}",
-        {"table": table},
-    ):
+    if not _exists(table):
         return 0
-    return int(client.query(f"SELECT count() AS n FROM {table}")[0]["n"])  # noqa: S608
+    return int(get_client().query(f"SELECT count() AS n FROM {table}")[0]["n"])  # noqa: S608
+
+
+def _exists(table: str) -> bool:
+    return bool(
+        get_client().query(
+            "SELECT 1 AS found FROM system.tables WHERE database = currentDatabase()"
+            " AND name = {table:String}",
+            {"table": table},
+        )
+    )
 
 
 def drop_staging(import_id: str) -> None:
@@ -434,11 +445,8 @@ def staging_tables() -> list[str]:
     return sorted(str(row["name"]) for row in found if _STAGING_TABLE.match(str(row["name"])))
 
 
-def drop_staging_except(import_ids: set[str]) -> int:
-    """Drop the staging tables of every import but `import_ids` (those that may still
-    write or publish); how many were dropped."""
-    keep = {staging_table(i, kind) for i in import_ids for kind in ("events", "unique", "sessions")}
-    dropped = [table for table in staging_tables() if table not in keep]
-    for table in dropped:
-        _drop_table(table)
-    return len(dropped)
+def drop_staging_tables(tables: list[str]) -> None:
+    """Drop these staging tables (the sweep's: of imports that ended)."""
+    for table in tables:
+        if _STAGING_TABLE.match(table):
+            _drop_table(table)

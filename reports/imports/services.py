@@ -252,6 +252,7 @@ def _run_raw(
     source: Source,
     files: list[tuple[str, Path]],
 ) -> None:
+    raw.prepare(import_id)  # its staging table, there even if no file has a row
     sizes = [max(path.stat().st_size, 1) for _, path in files]
     total = sum(sizes)
     done_bytes = 0
@@ -378,29 +379,44 @@ def import_delete(*, job: DataJob) -> None:
 def sweep() -> int:
     """Remove the rows of imports that will never complete: a job failed by a crash
     (`data_jobs.recover`, a lost worker), or gone. Running, queued and done imports are
-    left alone. The number of imports swept."""
-    active_or_done = {
+    left alone. The number of imports swept.
+
+    What ClickHouse holds is listed first and the jobs' statuses read after: an import
+    whose rows or staging table are listed was created before the listing, so its status
+    read then is current (read before, an import started meanwhile would be taken for
+    an abandoned one and its staging removed under it)."""
+    _sweep_files()
+    tables = raw.staging_tables()
+    found = raw.import_ids()
+    wanted = {import_id for _, import_id in found} | {
+        import_id for table in tables if (import_id := raw.import_of(table))
+    }
+    live = {
         str(pk)
         for pk in DataJob.objects.filter(
-            kind__in=kinds(), status__in=(*DataJob.ACTIVE, Status.DONE)
+            pk__in=[i for i in wanted if _is_uuid(i)],
+            kind__in=kinds(),
+            status__in=(*DataJob.ACTIVE, Status.DONE),
         ).values_list("pk", flat=True)
     }
     swept = 0
-    _sweep_files()
-    active = {
-        str(pk)
-        for pk in DataJob.objects.filter(kind__in=kinds(), status__in=DataJob.ACTIVE).values_list(
-            "pk", flat=True
-        )
-    }
-    for site_id, import_id in raw.import_ids():
-        if import_id in active_or_done:
+    for site_id, import_id in found:
+        if import_id in live:
             continue
-        job = DataJob.objects.filter(pk=import_id).first()
+        job = DataJob.objects.filter(pk=import_id).first() if _is_uuid(import_id) else None
         _purge(site_id, import_id, str(job.parameters.get("source", "")) if job else "")
         swept += 1
-    raw.drop_staging_except(active)  # empty ones too (an import that crashed before a row)
+    # Staging tables of imports that ended without rows (a crash before the first row).
+    raw.drop_staging_tables([t for t in tables if raw.import_of(t) not in live])
     return swept
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _sweep_files() -> None:

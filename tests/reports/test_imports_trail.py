@@ -19,7 +19,7 @@ from events import data_jobs
 from events.clickhouse import get_client
 from events.models import DataJob
 from reports import raw_export
-from reports.imports import raw, services
+from reports.imports import raw, services, trail_load
 from reports.stats import answer
 from sites.models import Site
 from tests import factories
@@ -369,6 +369,47 @@ def test_the_sweep_removes_what_a_crashed_import_left(
     assert events_of(copy) == len(traffic(original))  # still queued: left alone
     DataJob.objects.filter(pk=job.pk).update(status=Status.FAILED, error="interrupted")
     assert services.sweep() >= 1
+    assert events_of(copy) == 0
+
+
+def test_the_sweep_leaves_a_running_import_alone_and_drops_an_abandoned_ones_staging(
+    original: Site,
+    make_site: Callable[..., Site],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An import that starts while the sweep runs keeps its staging (the jobs' statuses
+    are read after ClickHouse is listed); the staging table of an import that failed
+    before its first row is dropped; a publish whose staging was removed fails the job."""
+    path = export(original, "parquet", tmp_path)
+    copy = make_site("imports-swept-meanwhile.example.com")
+    started: list[DataJob] = []
+    listing = raw.staging_tables
+
+    def import_starts_meanwhile() -> list[str]:
+        if not started:  # the import starts as the sweep begins
+            job = services.import_start(
+                site=copy, source="trail", uploads=[(path.name, path)], actor=None
+            )
+            DataJob.objects.filter(pk=job.pk).update(status=Status.RUNNING)
+            trail_load.load(path, path.name, site_id=copy.pk, import_id=str(job.pk))
+            started.append(job)
+        return listing()
+
+    monkeypatch.setattr(raw, "staging_tables", import_starts_meanwhile)
+    empty = make_site("imports-abandoned-empty.example.com")
+    abandoned = services.import_start(
+        site=empty, source="trail", uploads=[(path.name, path)], actor=None
+    )
+    raw.prepare(str(abandoned.pk))  # made at the job's start; the process then died
+    DataJob.objects.filter(pk=abandoned.pk).update(status=Status.FAILED, error="interrupted")
+    services.sweep()
+    [running] = started
+    assert raw.staged(str(running.pk)) == len(traffic(original))
+    assert raw.staging_table(str(abandoned.pk)) not in raw.staging_tables()
+    raw.drop_staging(str(running.pk))  # as a wrongly swept import would find it
+    with pytest.raises(LookupError):
+        raw.publish(site_id=copy.pk, import_id=str(running.pk))
     assert events_of(copy) == 0
 
 
