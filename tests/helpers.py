@@ -77,7 +77,7 @@ def wait_for_http(url: str, timeout: float = 60) -> int:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.2)
+            time.sleep(0.05)  # a refused connect costs nothing; a start is seen sooner
 
 
 def start_server(
