@@ -379,8 +379,8 @@ def _exists(table: str) -> bool:
 
 
 def drop_staging(import_id: str) -> None:
-    """The import's staging tables gone (and its rows in the shared staging table earlier
-    versions wrote, `import_events`, if any)."""
+    """The import's staging tables gone. (`purge` also drops its partition of the shared
+    staging table earlier versions wrote, `import_events`.)"""
     for kind in ("events", "unique", "sessions"):
         _drop_table(staging_table(import_id, kind))
 
