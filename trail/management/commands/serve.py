@@ -64,6 +64,9 @@ class Command(BaseCommand):
         from granian.http import HTTP1Settings
         from granian.server import Server
 
+        # First: no thread may start before the stop signals are routed (the checks below
+        # open the services' clients, and a server ClickHouse client starts threads).
+        runtime.route_stop_signals()
         embedded = settings.CLICKHOUSE.embedded
         if embedded and options["workers"] != 1:
             raise CommandError(
@@ -78,7 +81,6 @@ class Command(BaseCommand):
         )
         os.environ[THREADS_VARIABLE] = str(options["threads"])
         header_timeout = min(settings.TRAIL.body_timeout * 1000, HEADER_TIMEOUT_CAP)
-        runtime.route_stop_signals()  # before granian starts its threads and workers
         Server(
             APPLICATION,
             address=options["host"],
