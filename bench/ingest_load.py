@@ -9,6 +9,13 @@ beat, PostgreSQL, Redis, a ClickHouse HTTP server), adds a site, and drives
 with synthetic pageviews and custom events. Then waits for the spool to drain and checks
 that ClickHouse holds exactly one row per 2xx answer. Prints the achieved rate, latency
 percentiles, the web process's memory and the drain time.
+
+    .venv/bin/python bench/ingest_load.py embedded 2500 30 --destinations 3
+
+With `--destinations N` the site streams every event to N destinations (signed webhooks)
+served by a local receiver in this process (issue 20: ingest with 3 destinations on must
+keep >= 90 % of its throughput): the same figures, then how long until the receiver has
+every event N times, and how many it got twice.
 """
 
 from __future__ import annotations
@@ -16,11 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import threading
 import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from synthetic import Traffic
-from trail_proc import REPO, Trail, cpu_shares, rss_mib
+from trail_proc import REPO, Trail, cpu_shares, http, rss_mib
 
 LOADGEN = REPO / "bench" / ".bin" / "loadgen"
 DOMAIN = "bench-load.com"
@@ -72,6 +82,48 @@ def drive(trail: Trail, rate: int, duration: int, bodies: Path, warmup: int = 3)
     return dict(json.loads(lines[-1]))
 
 
+class Receiver:
+    """A local destination endpoint: counts every event id it is sent (NDJSON lines)."""
+
+    def __init__(self) -> None:
+        self.ids: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                ids = [json.loads(line)["event_id"] for line in body.splitlines() if line]
+                with receiver.lock:
+                    receiver.ids.update(f"{self.path} {i}" for i in ids)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def received(self) -> tuple[int, int]:
+        """Distinct (destination, event) pairs received, and how many came more than once."""
+        with self.lock:
+            return len(self.ids), sum(1 for n in self.ids.values() if n > 1)
+
+
+def add_destinations(trail: Trail, receiver: Receiver, n: int) -> None:
+    for i in range(n):
+        status, body = http(
+            "POST",
+            f"{trail.base}/api/v1/sites/{DOMAIN}/destinations",
+            {"type": "webhook", "url": f"{receiver.url}/d{i}", "secret": f"bench-{i}"},
+            trail.key,
+        )
+        if status != 201:
+            raise SystemExit(f"adding a destination failed: {status} {body[:300]!r}")
+
+
 def count(trail: Trail) -> int:
     rows = trail.query(
         "SELECT count() AS n FROM events WHERE site_id IN "
@@ -87,12 +139,17 @@ def main() -> None:
     parser.add_argument("duration", type=int)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--destinations", type=int, default=0)
     args = parser.parse_args()
 
     build_loadgen()
-    trail = Trail(mode=args.mode, workers=args.workers, threads=args.threads)
+    extra = {"TRAIL_ALLOW_PRIVATE_WEBHOOKS": "on"} if args.destinations else {}
+    trail = Trail(mode=args.mode, workers=args.workers, threads=args.threads, extra_env=extra)
+    receiver = Receiver() if args.destinations else None
     try:
         bodies = serve_site(trail)
+        if receiver is not None:
+            add_destinations(trail, receiver, args.destinations)
         before = trail.cpu()
         started = time.monotonic()
         result = drive(trail, args.rate, args.duration, bodies)
@@ -118,6 +175,15 @@ def main() -> None:
                 raise SystemExit("the spool did not drain within 300 s")
             time.sleep(0.5)
         print(f"spool drained {time.monotonic() - drained_at:.1f} s after the load stopped")
+        if receiver is not None:
+            want = int(result["accepted_2xx_all"]) * args.destinations
+            while receiver.received()[0] < want and time.monotonic() - drained_at < 600:
+                time.sleep(0.5)
+            got, twice = receiver.received()
+            print(
+                f"destinations: {got:,} of {want:,} (event, destination) pairs received "
+                f"{time.monotonic() - drained_at:.1f} s after the load stopped; {twice} twice"
+            )
     finally:
         trail.stop()
     stored = count(trail)
