@@ -56,22 +56,35 @@ print(" ".join(seen), flush=True)
 
 
 @contextmanager
-def routed_child(tmp_path: Path, mode: str) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
-        [PYTHON, "-c", CHILD, mode],
-        cwd=REPO,
-        env=child_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def routed_children(tmp_path: Path, mode: str, count: int) -> Iterator[list[subprocess.Popen[str]]]:
+    """`count` children started at once, each ready (routed, handler set, threads busy)."""
+    procs: list[subprocess.Popen[str]] = []
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        yield proc
+        for _ in range(count):
+            procs.append(
+                subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+                    [PYTHON, "-c", CHILD, mode],
+                    cwd=REPO,
+                    env=child_env(tmp_path),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        yield procs
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+
+
+@contextmanager
+def routed_child(tmp_path: Path, mode: str) -> Iterator[subprocess.Popen[str]]:
+    with routed_children(tmp_path, mode, 1) as (proc,):
+        yield proc
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 5) -> tuple[int, str, str]:
@@ -80,11 +93,15 @@ def finish(proc: subprocess.Popen[str], timeout: float = 5) -> tuple[int, str, s
 
 
 def test_each_stop_signal_reaches_the_handler(tmp_path: Path) -> None:
-    for round_ in range(20):
-        sig = signal.SIGINT if round_ % 2 == 0 else signal.SIGTERM
-        with routed_child(tmp_path, "server") as proc:
-            proc.send_signal(sig)
-            assert finish(proc) == (0, sig.name, "")
+    """20 children, SIGINT and SIGTERM in turn; five at a time (each one's start and its
+    0.3 s watch for a second delivery need not wait for the others: 11 s one by one)."""
+    for first in range(0, 20, 5):
+        sigs = [signal.SIGINT if n % 2 == 0 else signal.SIGTERM for n in range(first, first + 5)]
+        with routed_children(tmp_path, "server", len(sigs)) as procs:
+            for proc, sig in zip(procs, sigs, strict=True):
+                proc.send_signal(sig)
+            for proc, sig in zip(procs, sigs, strict=True):
+                assert finish(proc) == (0, sig.name, "")
 
 
 def test_a_second_stop_signal_changes_nothing(tmp_path: Path) -> None:
