@@ -135,6 +135,18 @@ JSON_ENDPOINTS = {
         {"name": SURROGATE, "steps": FUNNEL["steps"], "window": 1800},
     ),
     "shared-link-create": ("POST", f"/api/v1/sites/{DOMAIN}/shared-links", {"name": SURROGATE}),
+    "alert-create": (
+        "POST",
+        f"/api/v1/sites/{DOMAIN}/alerts",
+        {
+            "name": SURROGATE,
+            "metric": "visitors",
+            "window": "5m",
+            "condition": "above",
+            "threshold": 3,
+        },
+    ),
+    "alert-update": ("PATCH", f"/api/v1/sites/{DOMAIN}/alerts/0", {"name": SURROGATE}),
     "email-report-create": (
         "POST",
         f"/api/v1/sites/{DOMAIN}/email-reports",
@@ -193,6 +205,7 @@ JSON_ENDPOINTS = {
 # POST routes that read no body: Umami's token check answers POST as GET.
 NO_BODY = {"/api/auth/verify"}
 NO_BODY.add("/api/v1/sites/<str:domain>/imports")  # multipart: tests/reports/test_imports_api.py
+NO_BODY.add("/api/v1/sites/<str:domain>/alerts/<str:alert_id>/test")  # sends, reads nothing
 LEAN_LIMIT = 64 * 1024  # the browser routes' body limit: a deeper body is 413 before parsing
 
 
