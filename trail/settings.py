@@ -27,8 +27,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
-    # Trail's apps, lowest layer first (docs/architecture.md, held by `make lint`):
-    # trail -> frontend -> alerts | digests -> reports -> events -> notify -> sites -> accounts -> common.
+    # Trail's apps, lowest layer first (docs/architecture.md, held by `make lint`): trail ->
+    # frontend -> alerts | digests -> reports -> events -> notify -> sites -> accounts -> common.
     "accounts",
     "sites",
     "notify",

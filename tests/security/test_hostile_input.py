@@ -172,7 +172,11 @@ JSON_ENDPOINTS = {
         f"/api/v1/sites/{DOMAIN}/destinations",
         {"type": "webhook", "url": "https://example.com/hook", "secret": SURROGATE},
     ),
-    "destination-update": ("PATCH", f"/api/v1/sites/{DOMAIN}/destinations/1", {"secret": SURROGATE}),
+    "destination-update": (
+        "PATCH",
+        f"/api/v1/sites/{DOMAIN}/destinations/1",
+        {"secret": SURROGATE},
+    ),
     "key-create": ("POST", "/api/v1/keys", {"name": SURROGATE, "scopes": ["stats:read"]}),
     "invitation-create": (
         "POST",
