@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from django.conf import settings
-from redis.exceptions import LockError
 
+from events import locks
 from events.clickhouse import ClickHouse, ClickHouseError, ClickHouseUnavailable, get_client
 from events.clickhouse.internal import open_visits, stored_event_ids
 from events.destinations import outbox
@@ -75,41 +73,25 @@ class _Dead:
 # ValueError/TypeError subclasses): either way it is halved down to the rows at fault.
 _REJECTED = (ClickHouseError, ValueError, TypeError, OverflowError)
 
-_local_lock = threading.Lock()
+FLUSH_LOCK = "trail:flush-lock"
 
 
 @contextlib.contextmanager
 def _flush_lock() -> Iterator[Any]:
     """Held while flushing; yields a callable that extends the lease (False: it was lost,
     stop), or None if busy."""
-    if settings.TRAIL.services_mode:
-        from django.core.cache import cache
-
-        lock = cache.lock("trail:flush-lock", timeout=LOCK_SECONDS)  # type: ignore[attr-defined]
-        if not lock.acquire(blocking=False):
+    with locks.held(FLUSH_LOCK, LOCK_SECONDS) as renew:
+        if renew is None:
             yield None
             return
 
         def extend() -> bool:
-            try:
-                return bool(lock.reacquire())
-            except LockError:  # a segment outlasted the lease: another flusher may hold it
-                logger.warning("the flush lock expired during a segment: stopping this run")
-                return False
+            if renew():
+                return True
+            logger.warning("the flush lock expired during a segment: stopping this run")
+            return False
 
-        try:
-            yield extend
-        finally:
-            with contextlib.suppress(Exception):  # expired meanwhile: nothing to release
-                lock.release()
-        return
-    if not _local_lock.acquire(blocking=False):
-        yield None
-        return
-    try:
-        yield lambda: True
-    finally:
-        _local_lock.release()
+        yield extend
 
 
 class FlushBusy(Exception):

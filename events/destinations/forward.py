@@ -43,6 +43,7 @@ from django.db import connection
 from django.db.models import F, Q
 
 from common import outbound
+from events import locks
 from events.config import FlushMode
 from events.destinations import formats
 from events.destinations.models import Destination, DestinationBatch
@@ -75,34 +76,10 @@ def backoff(failures: int) -> float:
     return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** max(0, failures - 1))
 
 
-_local_locks: dict[int, threading.Lock] = {}
-_locks_guard = threading.Lock()
-
-
 @contextlib.contextmanager
 def _sender_lock(destination_id: int) -> Iterator[bool]:
-    if settings.TRAIL.services_mode:
-        from django.core.cache import cache
-
-        lock = cache.lock(f"trail:destination:{destination_id}", timeout=LOCK_SECONDS)  # type: ignore[attr-defined]
-        if not lock.acquire(blocking=False):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            with contextlib.suppress(Exception):
-                lock.release()
-        return
-    with _locks_guard:
-        local = _local_locks.setdefault(destination_id, threading.Lock())
-    if not local.acquire(blocking=False):
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        local.release()
+    with locks.held(f"trail:destination:{destination_id}", LOCK_SECONDS) as renew:
+        yield renew is not None
 
 
 def _due(now: dt.datetime) -> list[Destination]:

@@ -14,13 +14,13 @@ import contextlib
 import datetime as dt
 import logging
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
 
+from events import locks
 from trail.backup.manifest import MANIFEST
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ CHECK_EVERY = 300.0  # seconds between checks whether a backup is due
 PREFIX = "trail-backup-"
 STAMP = "%Y%m%dT%H%M%SZ"
 PARTIAL_AGE = 86_400.0  # seconds after which a partial backup is deleted
-_local = threading.Lock()
 
 
 def whole_backups(directory: Path) -> list[Path]:
@@ -76,27 +75,9 @@ def prune(directory: Path, keep: int) -> list[Path]:
 
 @contextlib.contextmanager
 def _one_at_a_time() -> Iterator[bool]:
-    """True if this run may back up: one process at a time (Redis lock in services mode)."""
-    if settings.TRAIL.services_mode:
-        from django.core.cache import cache
-
-        lock = cache.lock("trail:backup-lock", timeout=6 * 3600)  # type: ignore[attr-defined]
-        if not lock.acquire(blocking=False):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            with contextlib.suppress(Exception):
-                lock.release()
-        return
-    if not _local.acquire(blocking=False):
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        _local.release()
+    """True if this run may back up: one process at a time."""
+    with locks.held("trail:backup-lock", 6 * 3600) as renew:
+        yield renew is not None
 
 
 def scheduled(now: dt.datetime | None = None) -> Path | None:
