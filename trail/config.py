@@ -63,6 +63,11 @@ class Config:
     # Webhooks and streaming destinations (common.outbound): allow loopback, private and
     # link-local addresses (tests, an intranet receiver); refused otherwise (SSRF).
     allow_private_webhooks: bool = False
+    # Observability (docs/metrics.md): the Bearer token `/metrics` asks for (None: loopback
+    # clients only), log lines as text or JSON, and where errors go (None: not to Sentry).
+    metrics_token: str | None = None
+    log_format: str = "plain"
+    sentry_dsn: str | None = None
 
     @property
     def services_mode(self) -> bool:
@@ -306,6 +311,29 @@ def _exports_storage(env: Mapping[str, str], var_dir: Path) -> dict[str, object]
     return {"BACKEND": backend, "OPTIONS": options}
 
 
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    token = env.get("TRAIL_METRICS_TOKEN", "").strip()
+    if token and (len(token) < 16 or not all("!" <= c <= "~" for c in token)):
+        raise ConfigError(
+            "TRAIL_METRICS_TOKEN: expected at least 16 printable ASCII characters, no spaces"
+        )
+    return token or None
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = env.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+    if value not in ("plain", "json"):
+        raise ConfigError(f"LOG_FORMAT: expected plain or json, got {value!r}")
+    return value
+
+
+def _sentry_dsn(env: Mapping[str, str]) -> str | None:
+    dsn = env.get("SENTRY_DSN", "").strip()
+    if dsn:
+        _split("SENTRY_DSN", dsn, {"http", "https"})
+    return dsn or None
+
+
 def load(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     var_dir = Path(env.get("TRAIL_VAR_DIR", "").strip() or BASE_DIR / "var").resolve()
@@ -358,4 +386,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         retention_max_days=_count(env, "TRAIL_RETENTION_MAX_DAYS", 0) or None,
         rollups=_flag(env, "TRAIL_ROLLUPS"),
         allow_private_webhooks=_flag(env, "TRAIL_ALLOW_PRIVATE_WEBHOOKS"),
+        metrics_token=_metrics_token(env),
+        log_format=_log_format(env),
+        sentry_dsn=_sentry_dsn(env),
     )
