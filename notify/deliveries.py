@@ -319,6 +319,21 @@ class _Outcome:
     code: int | None  # the HTTP status or SMTP reply code, when there was one
     error: str  # why it failed ('' when it did not)
     seconds: float
+    permanent: bool = False  # the same bytes can never succeed: no retry
+
+
+# A receiver's answer that a retry of the same request cannot change: a redirect (Trail
+# does not follow them) or a client error, except those that mean "later" (timeout,
+# conflict, locked, too early, too many requests). Server errors and no answer are retried.
+_RETRIED_4XX = frozenset({408, 409, 423, 425, 429})
+
+
+def _permanent_http(status: int) -> bool:
+    return 300 <= status < 500 and status not in _RETRIED_4XX
+
+
+def _permanent_smtp(code: int | None) -> bool:
+    return code is not None and 500 <= code < 600  # RFC 5321: 5yz is a permanent refusal
 
 
 def _send_webhook(row: Delivery) -> _Outcome:
@@ -338,7 +353,8 @@ def _send_webhook(row: Delivery) -> _Outcome:
     if answer.status is not None:
         said = " ".join(answer.answer.split())[:300]
         reason = f"HTTP {answer.status}" + (f": {said}" if said else "")
-        return _Outcome(False, answer.status, reason, answer.seconds)
+        permanent = _permanent_http(answer.status)
+        return _Outcome(False, answer.status, reason, answer.seconds, permanent)
     return _Outcome(False, None, answer.error, answer.seconds)
 
 
@@ -389,10 +405,12 @@ def _send_mail(row: Delivery) -> _Outcome:
             connection.send_messages([mail])
     except smtplib.SMTPRecipientsRefused as exc:
         code, said = next(iter(exc.recipients.values()), (None, b""))
-        return _Outcome(False, code, _smtp_reason(code, said), time.monotonic() - start)
+        reason = _smtp_reason(code, said)
+        return _Outcome(False, code, reason, time.monotonic() - start, _permanent_smtp(code))
     except smtplib.SMTPResponseException as exc:
         reason = _smtp_reason(exc.smtp_code, exc.smtp_error)
-        return _Outcome(False, exc.smtp_code, reason, time.monotonic() - start)
+        permanent = _permanent_smtp(exc.smtp_code)
+        return _Outcome(False, exc.smtp_code, reason, time.monotonic() - start, permanent)
     except (smtplib.SMTPException, OSError) as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
         return _Outcome(False, None, reason, time.monotonic() - start)
@@ -405,14 +423,15 @@ def _smtp_reason(code: int | None, said: bytes | str) -> str:
 
 
 def _record(row: Delivery, outcome: _Outcome, now: dt.datetime) -> None:
-    """Write down one attempt: sent; or queued for the next one; or failed, a day on."""
+    """Write down one attempt: sent; or queued for the next one; or failed (a permanent
+    refusal, or a day on). A finished delivery keeps no webhook secret."""
     ended = now + dt.timedelta(seconds=outcome.seconds)
     row.last_status_code = outcome.code
     row.last_error = outcome.error[:ERROR_CHARS]
     deadline = row.created_at + GIVE_UP_AFTER
     if outcome.ok:
         row.status, row.next_attempt_at, row.finished_at = Delivery.Status.SENT, None, ended
-    elif ended >= deadline:
+    elif outcome.permanent or ended >= deadline:
         row.status, row.next_attempt_at, row.finished_at = Delivery.Status.FAILED, None, ended
     else:
         row.next_attempt_at = min(ended + backoff(row.attempts), deadline)
@@ -424,10 +443,13 @@ def _record(row: Delivery, outcome: _Outcome, now: dt.datetime) -> None:
             outcome.error,
             row.next_attempt_at.isoformat(),
         )
+    if row.finished_at is not None:  # no attempt is left to sign
+        row.spec = {key: value for key, value in row.spec.items() if key != "secret"}
     Delivery.objects.filter(id=row.id).update(  # nothing, if its site went meanwhile
         status=row.status,
         next_attempt_at=row.next_attempt_at,
         finished_at=row.finished_at,
         last_status_code=row.last_status_code,
         last_error=row.last_error,
+        spec=row.spec,
     )

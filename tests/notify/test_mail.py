@@ -156,6 +156,18 @@ def test_an_smtp_refusal_is_retried_with_the_servers_reply(site: Site, smtp: Inb
     assert len(smtp.mails) == 1
 
 
+def test_a_permanent_smtp_refusal_fails_at_once(site: Site, smtp: Inbox) -> None:
+    smtp.refuse = "550 5.1.1 no such user"
+    start = timezone.now()
+    row = send(site, {"type": "email", "to": "gone@example.com"}, REPORT, source="test", now=start)
+    assert row.status == Delivery.Status.FAILED
+    assert row.last_status_code == 550
+    assert row.last_error == "SMTP 550: 5.1.1 no such user"
+    smtp.refuse = ""
+    assert retry_due(now=start + dt.timedelta(hours=2))["attempted"] == 0
+    assert smtp.mails == []
+
+
 def test_the_test_outbox_sees_subject_text_and_html(site: Site) -> None:
     """Other apps' tests read Django's test outbox: the stored mail fills it in."""
     send(site, {"type": "email", "to": "ops@example.com"}, REPORT, source="test")

@@ -304,3 +304,48 @@ def test_data_json_cannot_hold_is_refused_before_anything_is_stored(
         send(site, _spec(receiver), message, source="test")
     assert not Delivery.objects.exists()
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 302])
+def test_a_permanent_refusal_fails_at_once_and_is_not_retried(
+    site: Site, receiver: Receiver, status: int
+) -> None:
+    receiver.answers = [status]
+    start = timezone.now()
+    row = send(site, _spec(receiver, secret=SECRET), FIRED, source="alert:12", now=start)
+
+    assert row.status == Delivery.Status.FAILED
+    assert row.last_status_code == status
+    assert row.last_error.startswith(f"HTTP {status}")
+    assert row.next_attempt_at is None and row.finished_at is not None
+    for hours in (1, 12, 25):
+        assert retry_due(now=start + dt.timedelta(hours=hours))["attempted"] == 0
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize("status", [408, 409, 423, 425, 429, 500, 502])
+def test_a_refusal_that_may_pass_is_retried(site: Site, receiver: Receiver, status: int) -> None:
+    receiver.answers = [status]
+    row = send(site, _spec(receiver), FIRED, source="test")
+    assert row.status == Delivery.Status.QUEUED
+    assert row.next_attempt_at is not None
+    assert retry_due(now=row.next_attempt_at)["attempted"] == 1
+    row.refresh_from_db()
+    assert row.status == Delivery.Status.SENT
+    assert len(receiver.requests) == 2
+
+
+def test_a_finished_delivery_keeps_no_secret(site: Site, receiver: Receiver) -> None:
+    receiver.answers = [500]
+    row = send(site, _spec(receiver, secret=SECRET), FIRED, source="test")
+    # Queued: the secret stays, the retry signs with it.
+    assert Delivery.objects.get(id=row.id).spec["secret"] == SECRET
+    assert row.next_attempt_at is not None
+    retry_due(now=row.next_attempt_at)
+    stored = Delivery.objects.get(id=row.id)
+    assert stored.status == Delivery.Status.SENT
+    assert "secret" not in stored.spec
+    assert stored.spec == {"type": "webhook", "url": receiver.url, "format": "json"}
+    assert verify(
+        SECRET, receiver.requests[1].body, receiver.requests[1].headers["X-Trail-Signature"]
+    )
