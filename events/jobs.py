@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +23,13 @@ class Job:
 
 _jobs: dict[str, Job] = {}
 
+F = TypeVar("F", bound=Callable[[], object])  # a job: callable with no arguments
 
-def periodic(
-    every: float, name: str | None = None
-) -> Callable[[Callable[[], object]], Callable[[], object]]:
-    """Register a function to run every `every` seconds."""
 
-    def register(func: Callable[[], object]) -> Callable[[], object]:
+def periodic(every: float, name: str | None = None) -> Callable[[F], F]:
+    """Register a function to run every `every` seconds (it keeps its own signature)."""
+
+    def register(func: F) -> F:
         job = Job(name or f"{func.__module__}.{func.__qualname__}", every, func)
         _jobs[job.name] = job
         return func
