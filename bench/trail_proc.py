@@ -58,6 +58,8 @@ class Trail:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     key: str = ""
     clickhouse_url: str = ""
+    database: str = "trail_bench"  # PostgreSQL database (services mode), dropped and made anew
+    redis_url: str = "redis://127.0.0.1:6379/3"  # flushed by prepare()
 
     @property
     def base(self) -> str:
@@ -82,8 +84,8 @@ class Trail:
         )
         if self.mode == "services":
             env.update(
-                DATABASE_URL="postgres://postgres@127.0.0.1:5432/trail_bench",
-                REDIS_URL="redis://127.0.0.1:6379/3",
+                DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{self.database}",
+                REDIS_URL=self.redis_url,
                 CLICKHOUSE_URL=self.clickhouse_url,
                 TRAIL_FLUSH_MODE="celery",
             )
@@ -116,14 +118,16 @@ class Trail:
                     "postgres",
                     "--if-exists",
                     "--force",
-                    "trail_bench",
+                    self.database,
                 ],
                 check=True,
             )
             subprocess.run(
-                ["createdb", "-h", "127.0.0.1", "-U", "postgres", "trail_bench"], check=True
+                ["createdb", "-h", "127.0.0.1", "-U", "postgres", self.database], check=True
             )
-            subprocess.run(["redis-cli", "-n", "3", "flushdb"], check=True, capture_output=True)
+            subprocess.run(
+                ["redis-cli", "-u", self.redis_url, "flushdb"], check=True, capture_output=True
+            )
             self.start_clickhouse()
         self.manage("migrate", "--noinput")
         self.manage("createsuperuser", "--noinput", "--email", EMAIL)
