@@ -1,0 +1,55 @@
+"""A request id on every answer and on every log line written while answering it.
+
+An incoming `X-Request-ID` (a proxy's or a load balancer's) is kept when it is sane — 1 to
+128 characters of letters, digits and `-_.:/+=` — so one id follows a request through the
+proxy's log and Trail's; anything else (empty, too long, spaces, control characters, a
+forged log line) is replaced by a new random id. The id is answered in `X-Request-ID` and
+put on log records by `common.observability.RequestIdFilter` (docs/metrics.md).
+
+The browser ingest endpoints are answered before Django (`events.ingest.wsgi`) and do not
+pass here: they carry no id (their only log line is a failure's, logged with its path).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.core.signals import request_finished
+from django.http import HttpRequest, HttpResponse
+
+from common.observability import request_id
+
+HEADER = "X-Request-ID"
+_SANE = re.compile(r"[A-Za-z0-9\-_.:/+=]{1,128}")
+
+
+def accepted_id(given: str | None) -> str:
+    """`given` if it is a sane request id, else a new one."""
+    if given and _SANE.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        rid = accepted_id(request.META.get("HTTP_X_REQUEST_ID"))
+        request.request_id = rid  # type: ignore[attr-defined]
+        # Kept until the answer is closed (`_forget`), not reset here: Django logs a 4xx or
+        # 5xx ("Not Found: /x") after the middleware returns, and that line carries it too.
+        request_id.set(rid)
+        response = self.get_response(request)
+        response[HEADER] = rid
+        return response
+
+
+def _forget(**_: object) -> None:
+    """The answer was closed: what this thread logs next is not the request's."""
+    request_id.set("-")
+
+
+request_finished.connect(_forget, dispatch_uid="trail.request_id")
