@@ -9,6 +9,9 @@ embedded engine failing is a failure of this process: 503.
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
 from typing import Any
 
 from django.conf import settings
@@ -65,3 +68,49 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "buffer": {**buffer.as_dict(), "ok": spool_ok},
     }
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _spool_writable() -> None:
+    """A file can be created, written, synced and removed in the spool's directory."""
+    from events.spool import spool_dir
+
+    directory = spool_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=".readyz-", suffix=".tmp") as probe:
+        probe.write(b"ok")
+        probe.flush()
+        os.fsync(probe.fileno())
+
+
+def _metrics_writable() -> None:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if not directory:
+        raise RuntimeError("PROMETHEUS_MULTIPROC_DIR is not set")
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=".readyz-", suffix=".tmp"):
+        pass
+
+
+def _timed_probe(check: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = _probe(check)
+    return {**result, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """`GET /readyz`: every backend this process needs, each named with its status; 503
+    when one fails (docs/metrics.md). Unlike `/healthz`, a ClickHouse server's outage
+    counts: a process that is not ready should get no new traffic until it is."""
+    config = settings.TRAIL
+    checks: dict[str, dict[str, Any]] = {
+        "database": _timed_probe(preflight.check_database),
+        "clickhouse": _timed_probe(_clickhouse),
+    }
+    if config.redis_url:
+        checks["redis"] = _timed_probe(preflight.check_redis)
+    checks["spool"] = _timed_probe(_spool_writable)
+    checks["metrics"] = _timed_probe(_metrics_writable)
+    failing = sorted(name for name, check in checks.items() if not check["ok"])
+    body = {"status": "ready" if not failing else "unready", "failing": failing, **checks}
+    return JsonResponse(body, status=503 if failing else 200)
