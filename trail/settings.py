@@ -2,12 +2,16 @@
 
 import os as _os
 
+from common import observability as _observability
 from trail import config as _config
 from trail import private as _private
 from trail.backup import config as _backup_config
 
 TRAIL = _config.load()
 _private.protect(TRAIL)  # data files 0600 in 0700 directories, new and old (docs/privacy.md)
+# Metrics, logs and Sentry (docs/metrics.md): before anything imports prometheus-client.
+_observability.prepare_metrics_dir(TRAIL.var_dir)
+_observability.init_sentry(TRAIL.sentry_dsn)
 BASE_DIR = _config.BASE_DIR
 
 SECRET_KEY = TRAIL.secret_key
@@ -47,6 +51,7 @@ TRAIL_PREFLIGHT = {
 }
 
 MIDDLEWARE = [
+    "trail.request_id.RequestIdMiddleware",  # first: every later log line carries the id
     "trail.security.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -205,11 +210,6 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": TRAIL.log_level},
-}
+# Plain text or JSON lines (LOG_FORMAT), each with its request's id (docs/metrics.md).
+LOGGING = _observability.logging_config(level=TRAIL.log_level, fmt=TRAIL.log_format)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024  # the batch ingest API takes up to 8 MiB
