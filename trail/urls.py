@@ -27,7 +27,8 @@ from sites.api_items import (
     SiteSharedLinkView,
 )
 from sites.api_keys import ApiKeysView, ApiKeyView
-from trail.health import healthz
+from trail.health import healthz, readyz
+from trail.metrics_view import metrics
 
 # `{"error": ...}` under /api/, Django's pages elsewhere (trail/errors.py).
 handler400 = "trail.errors.bad_request"
@@ -121,6 +122,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),  # every backend (docs/metrics.md)
+    path("metrics", metrics, name="metrics"),  # Prometheus; token or loopback only
     path("api/v1/", include(api_v1)),
     path("api/v2/query", StatsQueryView.as_view(), name="api-stats-query"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
