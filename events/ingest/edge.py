@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from common.metrics import ingest_outcome
 from events.ingest.drops import DropCounter, counter
 from events.ingest.sites import directory
 from events.ingest.steps import Drop, Incoming, SiteQuota, Step, pipeline, run
@@ -78,6 +79,7 @@ class Collector:
                 raise IngestUnavailable(
                     "events cannot be stored right now: retry later", 5
                 ) from None
+        ingest_outcome(len(records), drops)  # per call, not per event (common.metrics)
         return Outcome(accepted=len(records), drops=tuple(drops))
 
 
