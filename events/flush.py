@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from common.metrics import segment_flushed
 from events import locks
 from events.clickhouse import ClickHouse, ClickHouseError, ClickHouseUnavailable, get_client
 from events.clickhouse.internal import open_visits, stored_event_ids
@@ -259,6 +260,7 @@ def flush_segment(
         report.dead_letters += len(dead)
     report.events += len(rows) - sum(1 for d in dead if d.row is not None)
     report.segments += 1
+    segment_flushed(path, events=len(rows), dead_letters=len(dead))  # common.metrics
     path.unlink()
 
 
