@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 from clickhouse_connect.driver.binding import format_bind_value
 
+from common import metrics
 from events.clickhouse import arrow
 from events.clickhouse.base import (
     Columns,
@@ -61,7 +62,8 @@ class ArrowBackend(ABC):
         function the backend reads it with."""
 
     def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
-        return arrow.decode(self._query_arrow(sql, params or {}))
+        with metrics.clickhouse_query():  # latency histogram (docs/metrics.md)
+            return arrow.decode(self._query_arrow(sql, params or {}))
 
     def command(self, sql: str, params: Params | None = None) -> None:
         self._command(sql, params or {})
@@ -74,7 +76,9 @@ class ArrowBackend(ABC):
         if not names:
             raise ValueError("insert needs at least one column")
         block = arrow.encode(columns, self._column_types(table))
-        self._insert_arrow(table, names, block, checked_token(dedup_token) if dedup_token else None)
+        token = checked_token(dedup_token) if dedup_token else None
+        with metrics.clickhouse_insert(table):  # latency histogram (docs/metrics.md)
+            self._insert_arrow(table, names, block, token)
         return len(next(iter(columns.values())))
 
     def insert_raw(
