@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from common import metrics
 from reports import dates
 from reports.context import site_range
 from reports.query import PROPS_PREFIX
@@ -129,7 +130,8 @@ def tab_results(
     chosen = PANELS[panel].tabs[tab]
     dimension, body = tab_body(base, panel, tab, prop=prop, event=event)
     body.update(metrics=list(chosen.metrics), pagination={"limit": limit})
-    return dimension, answer(site=site, body=body)["results"]
+    with metrics.report_panel(panel):  # latency by panel (docs/metrics.md)
+        return dimension, answer(site=site, body=body)["results"]
 
 
 def series(
@@ -152,7 +154,8 @@ def series(
         "dimensions": [f"time:{interval}"],
         "include": {**base.get("include", {}), "time_labels": True},  # imports stay
     }
-    found = answer(site=site, body=body)
+    with metrics.report_panel("series"):
+        found = answer(site=site, body=body)
     values = {r["dimensions"][0]: r["metrics"][0] for r in found["results"]}
     labels = found["meta"].get("time_labels", [])
     return {
