@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from common import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,4 +52,5 @@ def run(name: str) -> object:
     job = _jobs.get(name)
     if job is None:
         raise KeyError(f"no periodic job named {name!r}")
-    return job.func()
+    with metrics.periodic_job(name):  # run time and failures (docs/metrics.md)
+        return job.func()
