@@ -39,6 +39,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
+from common import metrics
 from events.config import FlushMode
 from events.jobs import periodic
 from events.models import DataJob
@@ -251,6 +252,7 @@ def run(job_id: Any) -> str:
         _delete_file(job.result_name)
         reason = _reason(exc)
         logger.warning("data job %s (%s) failed: %s", job.pk, job.kind, reason)
+        metrics.data_job_failed(job.kind)  # docs/metrics.md
         DataJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
             status=Status.FAILED, error=reason, finished_at=timezone.now(), result_name=""
         )
