@@ -11,3 +11,4 @@ class EventsConfig(AppConfig):
         from events import data_jobs, flush, maintenance, retention, salts  # noqa: F401
         from events.destinations import forward  # noqa: F401
         from events.ingest import sites  # noqa: F401
+        from events.limits import quota  # noqa: F401

@@ -157,3 +157,4 @@ class DeletionAudit(models.Model):
 
 
 from events.destinations.models import Destination, DestinationBatch  # noqa: E402, F401
+from events.limits.models import DailySiteUsage, MonthlyUsage, OrganizationLimits  # noqa: E402, F401

@@ -16,6 +16,7 @@ from frontend.views import (
     sites,
 )
 from frontend.views.tracker import plausible_tracker_script, tracker_docs, tracker_script
+from frontend.views.usage import organization_usage
 
 
 class PlausibleScript:
@@ -115,6 +116,7 @@ urlpatterns = [
     ),
     path("sites/<str:domain>/delete", sites.site_delete, name="site-delete"),
     path("organization/", organization.organization, name="organization"),
+    path("organization/usage", organization_usage, name="organization-usage"),
     path("organization/switch", organization.organization_switch, name="organization-switch"),
     path("organization/new", organization.organization_create, name="organization-create"),
     path("invitations/<str:token>", organization.invitation_accept, name="invitation-accept"),

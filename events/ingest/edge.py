@@ -2,8 +2,9 @@
 
 Both entry points use it: the lean route of the browser endpoints (`events.ingest.handler`,
 behind its WSGI and ASGI adapters) and the batch API (`events.api`). Nothing
-here calls PostgreSQL, Redis or Celery: sites come from the in-process directory, the spool
-is a local file, dropped events are counted in memory (`events.ingest.drops`).
+here calls PostgreSQL, Redis or Celery per event: sites come from the in-process directory,
+the spool is a local file, dropped events are counted in memory (`events.ingest.drops`), and
+the rate limit leases tokens from Redis in chunks (`events.limits.ratelimit`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from common.metrics import ingest_outcome
 from events.ingest.drops import DropCounter, counter
 from events.ingest.sites import directory
-from events.ingest.steps import Drop, Incoming, SiteQuota, Step, pipeline, run
+from events.ingest.steps import Drop, Incoming, Step, pipeline, run
+from events.limits import ratelimit
 from events.record import to_record
 from events.spool import Spool, SpoolFull, spool
 
@@ -93,8 +93,8 @@ def collector() -> Collector:
     if _collector is None:
         with _guard:
             if _collector is None:
-                quota = SiteQuota(settings.TRAIL.ingest.site_events_per_second)
-                _collector = Collector(pipeline(directory, quota), spool())
+                limit = ratelimit.for_settings()  # Redis-shared in services mode
+                _collector = Collector(pipeline(directory, limit), spool())
     return _collector
 
 

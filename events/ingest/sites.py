@@ -36,6 +36,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from common.clients import IPNetwork
+from events.limits.models import DEFAULT_BURST_SECONDS, OrganizationLimits
 from sites.models import Site
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ class SiteConfig:
     excluded_networks: tuple[IPNetwork, ...]
     excluded_paths: re.Pattern[str] | None
     honor_dnt: bool
+    # The per-site rate limit (events/s, burst; rate 0 = none) and the organization's
+    # monthly quota flag, resolved at load (docs/limits.md)
+    rate: float = 0.0
+    burst: float = 0.0
+    over_quota: bool = False
     # The allowlist precomputed (docs/hostnames.md): empty when the site has none
     allowed_hosts: frozenset[str] = frozenset()
     allowed_suffixes: tuple[str, ...] = ()
@@ -64,6 +70,7 @@ class SiteConfig:
     def of(cls, site: Site) -> SiteConfig:
         paths = [fnmatch.translate(p) for p in site.excluded_paths]
         hosts, suffixes = allowlist(site.domain, site.extra_hostnames)
+        rate, burst, over_quota = site_limits(site)
         return cls(
             id=site.id,
             organization_id=site.organization_id,
@@ -76,6 +83,9 @@ class SiteConfig:
             ),
             excluded_paths=re.compile("|".join(paths)) if paths else None,
             honor_dnt=site.honor_dnt,
+            rate=rate,
+            burst=burst,
+            over_quota=over_quota,
             allowed_hosts=hosts,
             allowed_suffixes=suffixes,
         )
@@ -92,6 +102,25 @@ class SiteConfig:
             return True
         key = _host_key(host)
         return key in self.allowed_hosts or key.endswith(self.allowed_suffixes)
+
+
+def site_limits(site: Site) -> tuple[float, float, bool]:
+    """(rate, burst, over_quota) for a site: its organization's overrides (the reload
+    selects them with the site), else the instance's TRAIL_SITE_EVENTS_PER_SECOND."""
+    from django.conf import settings
+
+    rate = settings.TRAIL.ingest.site_events_per_second
+    burst = None
+    over_quota = False
+    limits = getattr(site.organization, "limits", None)  # None: no row (reverse one-to-one)
+    if limits is not None:
+        if limits.site_events_per_second is not None:
+            rate = limits.site_events_per_second
+        burst = limits.site_burst
+        over_quota = limits.over_quota
+    if burst is None:
+        burst = rate * DEFAULT_BURST_SECONDS
+    return rate, max(1.0, float(burst)), over_quota
 
 
 def _host_key(host: str) -> str:
@@ -213,7 +242,12 @@ class SiteDirectory:
                 return  # another thread has just reloaded
             invalidations = self._invalidations
             stamp = self._shared_stamp()  # before the query: a later change gets a new one
-            configs = [SiteConfig.of(site) for site in Site.objects.filter(deleted_at__isnull=True)]
+            configs = [
+                SiteConfig.of(site)
+                for site in Site.objects.filter(deleted_at__isnull=True).select_related(
+                    "organization__limits"
+                )
+            ]
             self._by_domain = {c.domain: c for c in configs}
             self._by_public_id = {str(c.public_id): c for c in configs}
             self._stamp = stamp
@@ -258,3 +292,10 @@ def _on_site_written(sender: Any, using: str, **_: Any) -> None:
 
 post_save.connect(_on_site_written, sender=Site, dispatch_uid="events.sites_on_save")
 post_delete.connect(_on_site_written, sender=Site, dispatch_uid="events.sites_on_delete")
+# An organization's limits are part of its sites' settings (rate, burst, the quota flag)
+post_save.connect(
+    _on_site_written, sender=OrganizationLimits, dispatch_uid="events.limits_on_save"
+)
+post_delete.connect(
+    _on_site_written, sender=OrganizationLimits, dispatch_uid="events.limits_on_delete"
+)

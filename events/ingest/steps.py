@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +18,7 @@ from common.clients import ip_within
 from events.enrich.referrers import is_spam_referrer
 from events.ingest.request import EventInput
 from events.ingest.sites import SiteConfig, SiteDirectory, directory
+from events.limits.ratelimit import SiteRateLimit
 
 
 class DropReason(StrEnum):
@@ -30,7 +29,8 @@ class DropReason(StrEnum):
     EXCLUDED_IP = "excluded_ip"
     EXCLUDED_PATH = "excluded_path"
     DO_NOT_TRACK = "do_not_track"
-    OVER_QUOTA = "over_quota"
+    OVER_QUOTA = "over_quota"  # the organization's monthly quota, enforced
+    RATE_LIMITED = "rate_limited"  # over the site's events per second
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,38 +152,24 @@ def honor_do_not_track(incoming: Incoming) -> Incoming | Drop:
     return incoming
 
 
-class SiteQuota:
-    """A token bucket per site in this process: `per_second` events on average, bursts of
-    up to `burst_seconds` worth. A flood guard (one site's traffic or a runaway script must
-    not starve the others), not billing; 0 means no limit."""
-
-    def __init__(self, per_second: float, burst_seconds: float = 10.0) -> None:
-        self.per_second = per_second
-        self.capacity = per_second * burst_seconds
-        self._buckets: dict[int, tuple[float, float]] = {}  # site -> (tokens, at)
-        self._guard = threading.Lock()
-
-    def take(self, site_id: int) -> bool:
-        if self.per_second <= 0:
-            return True
-        now = time.monotonic()
-        with self._guard:
-            tokens, at = self._buckets.get(site_id, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - at) * self.per_second)
-            allowed = tokens >= 1
-            self._buckets[site_id] = (tokens - 1 if allowed else tokens, now)
-        return allowed
+def drop_over_quota(incoming: Incoming) -> Incoming | Drop:
+    """The organization enforces its monthly quota and has used it up (the quota job sets
+    the flag; the site directory carries it: no query here)."""
+    return Drop(DropReason.OVER_QUOTA) if _site(incoming).over_quota else incoming
 
 
-def make_enforce_quota(quota: SiteQuota) -> Step:
-    def enforce_quota(incoming: Incoming) -> Incoming | Drop:
-        return incoming if quota.take(_site(incoming).id) else Drop(DropReason.OVER_QUOTA)
+def make_rate_limit(limit: SiteRateLimit) -> Step:
+    def rate_limit(incoming: Incoming) -> Incoming | Drop:
+        site = _site(incoming)
+        if site.rate <= 0 or limit.allows(site.id, site.rate, site.burst):
+            return incoming
+        return Drop(DropReason.RATE_LIMITED)
 
-    return enforce_quota
+    return rate_limit
 
 
-def pipeline(sites: SiteDirectory = directory, quota: SiteQuota | None = None) -> list[Step]:
-    """The steps in order. The quota comes last: dropped events do not use it up."""
+def pipeline(sites: SiteDirectory = directory, limit: SiteRateLimit | None = None) -> list[Step]:
+    """The steps in order. The limits come last: dropped events do not use them up."""
     steps = [
         drop_bots,
         drop_referrer_spam,
@@ -192,9 +178,10 @@ def pipeline(sites: SiteDirectory = directory, quota: SiteQuota | None = None) -
         drop_excluded_ips,
         drop_excluded_paths,
         honor_do_not_track,
+        drop_over_quota,
     ]
-    if quota is not None and quota.per_second > 0:
-        steps.append(make_enforce_quota(quota))
+    if limit is not None:
+        steps.append(make_rate_limit(limit))
     return steps
 
 

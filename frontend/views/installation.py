@@ -40,9 +40,8 @@ _EXPLAINED: dict[str, str] = {
         "{n} came from a browser that sends Do Not Track or Global Privacy Control, and "
         "this site honours it. Turn that off in the settings, or visit with another browser."
     ),
-    "over_quota": (
-        "{n} arrived faster than this Trail accepts per site (TRAIL_SITE_EVENTS_PER_SECOND)."
-    ),
+    "rate_limited": ("{n} arrived faster than this site's ingest rate limit (docs/limits.md)."),
+    "over_quota": "{n} arrived after the organization used up its monthly event quota.",
     "hostname_not_allowed": (
         "{n} came from host names this site does not allow (see the allowed host names)."
     ),

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from events.ingest import edge
 from events.ingest.edge import Collector
 from events.ingest.sites import directory
-from events.ingest.steps import SiteQuota, pipeline
+from events.ingest.steps import pipeline
+from events.limits import ratelimit
+from events.limits.models import OrganizationLimits
 from events.spool import Spool, spool
 from sites.models import Site
 from tests.wsgi_client import post
@@ -172,18 +174,22 @@ def test_spool_full_is_503_with_retry_after(
         tiny.close()
 
 
-def test_per_site_quota_drops_over_the_rate(
+def test_per_site_rate_limit_drops_over_the_rate(
     make_site: Callable[..., Site], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_site("quota-trail.com")
+    """Redis-shared in services mode, in memory embedded: `for_settings` picks."""
+    site = make_site("quota-trail.com")
+    OrganizationLimits.objects.create(
+        organization=site.organization, site_events_per_second=0.01, site_burst=3
+    )
     sink = Spool(tmp_path / "spool")
     try:
-        quota = SiteQuota(per_second=1, burst_seconds=3)
-        monkeypatch.setattr(edge, "_collector", Collector(pipeline(directory, quota), sink))
+        limit = ratelimit.for_settings()
+        monkeypatch.setattr(edge, "_collector", Collector(pipeline(directory, limit), sink))
         body = json.dumps({"n": "pageview", "u": "https://quota-trail.com/"})
         drops = [post("/api/event", body).dropped for _ in range(6)]
         assert drops[:3] == [None, None, None]
-        assert drops[3:] == ["over_quota"] * 3
+        assert drops[3:] == ["rate_limited"] * 3
         assert sink.appended == 3
     finally:
         sink.close()

@@ -9,7 +9,9 @@ import pytest
 
 from events.ingest.request import EventInput
 from events.ingest.sites import SiteDirectory
-from events.ingest.steps import Drop, DropReason, Incoming, SiteQuota, is_bot, pipeline, run
+from events.ingest.steps import Drop, DropReason, Incoming, is_bot, pipeline, run
+from events.limits.models import OrganizationLimits
+from events.limits.ratelimit import LocalBuckets, SiteRateLimit
 from sites.services import site_update
 from tests import factories
 
@@ -112,28 +114,50 @@ def test_referrer_spam_is_dropped(shop: object, referrer: str, dropped: bool) ->
     assert dropped or isinstance(result, Incoming)
 
 
-def test_over_quota_is_dropped_per_site(shop: object) -> None:
+def _limited(organization: object, rate: float, burst: int | None) -> None:
+    OrganizationLimits.objects.update_or_create(
+        organization=organization, defaults={"site_events_per_second": rate, "site_burst": burst}
+    )
+
+
+def test_rate_limited_per_site(shop: object) -> None:
     other = factories.site(factories.organization(), "other-steps.com")
-    steps = pipeline(SiteDirectory(ttl=0), SiteQuota(per_second=1, burst_seconds=2))
+    _limited(shop.organization, rate=1, burst=2)  # type: ignore[attr-defined]
+    _limited(other.organization, rate=1, burst=2)
+    steps = pipeline(SiteDirectory(ttl=0), SiteRateLimit(LocalBuckets()))
     results = [run(incoming(), steps) for _ in range(3)]
     assert [isinstance(r, Incoming) for r in results[:2]] == [True, True]  # the burst
-    assert results[2] == Drop(DropReason.OVER_QUOTA)
+    assert results[2] == Drop(DropReason.RATE_LIMITED)
     event = EventInput(name="pageview", url="https://other-steps.com/", domains=(other.domain,))
     assert isinstance(run(incoming(event=event), steps), Incoming)  # a bucket per site
 
 
-def test_events_dropped_earlier_do_not_use_the_quota(shop: object) -> None:
-    steps = pipeline(SiteDirectory(ttl=0), SiteQuota(per_second=1, burst_seconds=1))
+def test_events_dropped_earlier_do_not_use_the_rate(shop: object) -> None:
+    _limited(shop.organization, rate=1, burst=1)  # type: ignore[attr-defined]
+    steps = pipeline(SiteDirectory(ttl=0), SiteRateLimit(LocalBuckets()))
     for _ in range(3):
         assert run(incoming(do_not_track=True), steps) == Drop(DropReason.DO_NOT_TRACK)
     assert isinstance(run(incoming(), steps), Incoming)
-    assert run(incoming(), steps) == Drop(DropReason.OVER_QUOTA)
+    assert run(incoming(), steps) == Drop(DropReason.RATE_LIMITED)
 
 
-def test_no_quota_step_without_a_rate() -> None:
-    assert len(pipeline(SiteDirectory(ttl=0), SiteQuota(per_second=0))) == len(
-        pipeline(SiteDirectory(ttl=0))
+def test_no_limit_with_a_rate_of_zero(shop: object) -> None:
+    _limited(shop.organization, rate=0, burst=None)  # type: ignore[attr-defined]
+    steps = pipeline(SiteDirectory(ttl=0), SiteRateLimit(LocalBuckets()))
+    assert all(isinstance(run(incoming(), steps), Incoming) for _ in range(50))
+
+
+def test_over_quota_is_dropped_when_enforced(shop: object) -> None:
+    limits = OrganizationLimits.objects.create(
+        organization=shop.organization,  # type: ignore[attr-defined]
+        monthly_quota=10,
+        quota_enforce=True,
+        over_quota=True,
     )
+    steps = pipeline(SiteDirectory(ttl=0))
+    assert run(incoming(), steps) == Drop(DropReason.OVER_QUOTA)
+    OrganizationLimits.objects.filter(pk=limits.pk).update(over_quota=False)
+    assert isinstance(run(incoming(), steps), Incoming)
 
 
 def test_unknown_site_is_dropped(shop: object) -> None:
