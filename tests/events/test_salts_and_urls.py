@@ -91,3 +91,13 @@ def test_any_url_text_parses(url: str) -> None:
     except ValueError:
         return  # urlsplit refuses some (the edge refuses those first)
     assert page.pathname
+
+
+def test_cached_page_urls_are_keyed_by_hash_mode_too() -> None:
+    """parse_page_url is cached per (URL, hash mode): the same URL asked both ways, in
+    either order, gets each mode's own answer."""
+    url = "https://cache-key.example/app?utm_source=news#/settings"
+    for _ in range(2):
+        assert parse_page_url(url, hash_mode=True).pathname == "/app#/settings"
+        assert parse_page_url(url).pathname == "/app"
+        assert parse_page_url(url, hash_mode=False).utm_source == "news"
