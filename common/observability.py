@@ -129,5 +129,25 @@ def init_sentry(dsn: str | None) -> bool:
             "SENTRY_DSN is set but sentry-sdk is not installed (pip install 'trail[sentry]')"
         )
         return False
-    sentry_sdk.init(dsn=dsn, send_default_pii=False, traces_sample_rate=0.0)
+    # Options both sentry-sdk 2 and 3 know; what could name a visitor is cut in `scrub`.
+    sentry_sdk.init(dsn=dsn, max_request_body_size="never", before_send=scrub)
     return True
+
+
+_CLIENT_HEADERS = {"x-forwarded-for", "x-real-ip", "forwarded", "cookie", "authorization"}
+
+
+def scrub(event: dict[str, Any], _hint: object = None) -> dict[str, Any]:
+    """An error report without the client's address, cookies, credentials or body (Trail
+    never stores a raw IP: docs/privacy.md)."""
+    event.pop("user", None)
+    request = event.get("request")
+    if isinstance(request, dict):
+        for key in ("data", "cookies", "env"):
+            request.pop(key, None)
+        headers = request.get("headers")
+        if isinstance(headers, dict):
+            request["headers"] = {
+                k: v for k, v in headers.items() if k.lower() not in _CLIENT_HEADERS
+            }
+    return event
