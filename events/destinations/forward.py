@@ -30,6 +30,7 @@ import base64
 import contextlib
 import datetime as dt
 import gzip
+import hashlib
 import logging
 import threading
 import time
@@ -108,6 +109,7 @@ def forward(
     many requests (tests: a forwarder stopped mid-run)."""
     report = ForwardReport()
     moment = now or dt.datetime.now(dt.UTC)
+    bodies = _Bodies()
     for destination in _due(moment):
         with _sender_lock(destination.pk) as held:
             if not held:
@@ -117,6 +119,7 @@ def forward(
                 destination,
                 moment,
                 report,
+                bodies,
                 deadline=time.monotonic() + budget,
                 timeout=timeout,
                 max_requests=stop_after_requests,
@@ -131,14 +134,43 @@ class _Part:
     complete: bool
 
 
-def _lines(batch: DestinationBatch) -> list[bytes]:
-    return gzip.decompress(bytes(batch.payload)).split(b"\n")[:-1]
+def _lines(batch: DestinationBatch) -> tuple[list[bytes], bytes]:
+    """A batch's lines, and a digest of them (the destinations of one site get the very
+    same payload for a segment)."""
+    payload = bytes(batch.payload)
+    digest = hashlib.blake2b(payload, digest_size=16).digest()
+    return gzip.decompress(payload).split(b"\n")[:-1], digest
+
+
+class _Bodies:
+    """The request bodies of one run, by what they hold: a site's destinations of one type
+    that stand at the same place in the same batches send the same bytes (only headers and
+    signature differ), so the body is made once. Bounded: past `LIMIT` bytes, made anew."""
+
+    LIMIT = 64 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[object, ...], bytes] = {}
+        self._bytes = 0
+
+    def body(self, kind: str, key: tuple[object, ...], lines: list[bytes]) -> bytes:
+        found = self._made.get((kind, *key))
+        if found is None:
+            if kind == Destination.Type.MIXPANEL:
+                found = formats.mixpanel_body(lines)
+            else:
+                found = formats.webhook_body(lines)
+            if self._bytes + len(found) <= self.LIMIT:
+                self._made[(kind, *key)] = found
+                self._bytes += len(found)
+        return found
 
 
 def _send_pending(
     destination: Destination,
     now: dt.datetime,
     report: ForwardReport,
+    bodies: _Bodies,
     *,
     deadline: float,
     timeout: float,
@@ -151,7 +183,7 @@ def _send_pending(
     )
     requests = 0
     after = 0  # the last batch id read
-    carried: list[tuple[DestinationBatch, list[bytes]]] = []
+    carried: list[tuple[DestinationBatch, list[bytes], bytes]] = []
     while time.monotonic() < deadline and (max_requests is None or requests < max_requests):
         if not carried:
             batches = list(
@@ -162,16 +194,18 @@ def _send_pending(
             if not batches:
                 return
             after = batches[-1].pk
-            carried = [(b, _lines(b)) for b in batches]
+            carried = [(b, *_lines(b)) for b in batches]
         body_lines: list[bytes] = []
         parts: list[_Part] = []
+        holds: list[tuple[bytes, int, int]] = []  # (batch digest, first line, end) per part
         while carried and len(body_lines) < limit:
-            batch, lines = carried[0]
+            batch, lines, digest = carried[0]
             room = limit - len(body_lines)
             take = lines[batch.sent : batch.sent + room]
             body_lines += take
             end = batch.sent + len(take)
             parts.append(_Part(batch, end, end >= len(lines)))
+            holds.append((digest, batch.sent, end))
             if end >= len(lines):
                 carried.pop(0)
             else:
@@ -181,7 +215,8 @@ def _send_pending(
         if not body_lines:  # batches of no lines (cannot happen): drop them
             _acknowledge(destination, parts, 0, now)
             continue
-        delivery = _post(destination, body_lines, timeout)
+        body = bodies.body(destination.type, tuple(holds), body_lines)
+        delivery = _post(destination, body, timeout)
         problem = _problem(destination, delivery)
         if problem is not None:
             report.failures += 1
@@ -194,9 +229,8 @@ def _send_pending(
             part.batch.sent = part.end
 
 
-def _post(destination: Destination, lines: list[bytes], timeout: float) -> outbound.Delivery:
+def _post(destination: Destination, body: bytes, timeout: float) -> outbound.Delivery:
     if destination.type == Destination.Type.MIXPANEL:
-        body = formats.mixpanel_body(lines)
         token = base64.b64encode(f"{destination.secret}:".encode()).decode()
         headers = {
             "Content-Type": "application/x-ndjson",
@@ -204,7 +238,6 @@ def _post(destination: Destination, lines: list[bytes], timeout: float) -> outbo
             "Accept": "application/json",
         }
         return outbound.post(mixpanel_url(destination.url), body, headers, timeout=timeout)
-    body = formats.webhook_body(lines)
     headers = {
         "Content-Type": "application/x-ndjson",
         "X-Trail-Site": destination.site.domain,

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from accounts.models import Role
+from common import outbound
 from events.clickhouse import ClickHouse
 from events.destinations import formats, outbox, services
 from events.destinations import forward as forwarder
@@ -447,3 +448,59 @@ def test_events_waiting_over_a_week_are_dropped_and_said(
     assert not DestinationBatch.objects.filter(destination=destination).exists()
     said = Destination.objects.get(pk=destination.pk).last_error
     assert said == "8 event(s) waited over 7 days and were dropped"
+
+
+def test_a_sites_destinations_at_one_place_share_one_body_each_signed_with_its_secret(
+    client: Any,
+    site: Site,
+    flush: Callable[..., FlushReport],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three webhook destinations of one site get the same bytes, made once per request
+    (`formats.webhook_body` is counted, not replaced); a fourth that is behind gets its
+    own bodies, with the same events."""
+    receivers = [Receiver(secret=f"whsec-{n}").start() for n in range(4)]
+    try:
+        monkeypatch.setattr(formats, "WEBHOOK_LIMIT", 300)  # 2 requests for 500 events
+        made: list[int] = []
+        real = formats.webhook_body
+
+        def counted(lines: list[bytes]) -> bytes:
+            made.append(len(lines))
+            return real(lines)
+
+        monkeypatch.setattr(formats, "webhook_body", counted)
+        key = key_of(site)
+        late = services.destination_create(
+            site=site, fields={"type": "webhook", "url": receivers[3].url, "secret": "whsec-3"}
+        )
+        receivers[3].status = 500  # `late` falls behind by a batch of 100
+        send(client, key, events(site, 100))
+        flush()
+        assert forward(now=T0).failures == 1
+        receivers[3].status = 200
+        for n in range(3):
+            services.destination_create(
+                site=site,
+                fields={"type": "webhook", "url": receivers[n].url, "secret": f"whsec-{n}"},
+            )
+        send(client, key, events(site, 500, start=100))
+        flush()
+        made.clear()
+
+        report = forward(now=T0 + dt.timedelta(minutes=1))
+
+        assert report.failures == 0 and report.events == 600 + 3 * 500
+        bodies = [[r["body"] for r in receiver.requests] for receiver in receivers[:3]]
+        assert bodies[0] == bodies[1] == bodies[2] and len(bodies[0]) == 2
+        assert all(receiver.bad_signatures == 0 for receiver in receivers)
+        signatures = {r.requests[0]["headers"][outbound.SIGNATURE_HEADER] for r in receivers[:3]}
+        assert len(signatures) == 3  # one body, three secrets
+        # `late` (the oldest, first): 100 + 200 then 300 lines; the three: 300 then 200, once.
+        assert made == [300, 300, 300, 200]
+        assert len(receivers[0].unique) == 500 and len(receivers[3].unique) == 600
+        assert receivers[3].unique > receivers[0].unique
+        assert late.pk not in report.paused
+    finally:
+        for receiver in receivers:
+            receiver.stop()
