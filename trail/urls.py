@@ -17,6 +17,7 @@ from reports.properties_api import PropertyKeysView
 from reports.raw_export_api import RawEventsExportView
 from reports.realtime_api import RealtimeView
 from reports.saved_funnels_api import SavedFunnelQueryView
+from reports.usage_api import UsageView
 from sites.api import SiteDetailView, SiteListView
 from sites.api_items import (
     SiteFunnelsView,
@@ -68,6 +69,7 @@ api_v1 = [
         RawEventsExportView.as_view(),
         name="api-site-events-export",
     ),
+    path("usage", UsageView.as_view(), name="api-usage"),
     path("members", MembersView.as_view(), name="api-members"),
     path("members/<str:user_id>", MemberView.as_view(), name="api-member"),
     path("invitations", InvitationsView.as_view(), name="api-invitations"),
