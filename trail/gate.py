@@ -19,11 +19,18 @@ gate:
 
 Headers have their own deadline in granian (`http1_settings.header_read_timeout`), before a
 request reaches Python at all.
+
+`direct` paths (the browser ingest endpoints, issue 21) keep every rule above but skip the
+WSGI layer: no environ is built, the body goes to the path's function as bytes, and its
+answer comes back to the loop through `_Results`, which wakes the loop once for all the
+answers that finished meanwhile instead of once per request (docs/benchmarks.md, "Ingest
+per core").
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
 import json
 import re
@@ -36,14 +43,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
+
 from common.asgi import Disconnected, Receive, read_into
-from common.clients import request_client_ip
+from common.clients import client_ip, request_client_ip
 
 Scope = dict[str, Any]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Headers = list[tuple[bytes, bytes]]
+# A direct path's function: the scope and the whole body in, (status, headers, body) out.
+# Runs in the pool; must not raise (an exception is answered 500 by the loop).
+DirectApp = Callable[[Scope, bytes], tuple[int, Headers, bytes]]
 
 BATCH_BYTES = 256 * 1024  # a streamed answer is pulled from the pool this much at a time
 MIN_UPLOAD_RATE = 256 * 1024  # bytes/s an upload is given time for, beyond body_timeout
@@ -97,6 +109,57 @@ def environ_of(scope: Scope) -> dict[str, Any]:
     return environ
 
 
+def _client_and_length(scope: Scope) -> tuple[str, str]:
+    """What `_receive` needs of a scope without an environ: the client address (as
+    `request_client_ip` resolves it) and the declared `Content-Length` (repeated headers
+    joined with commas, as `environ_of` joins them)."""
+    forwarded, length = "", ""
+    for raw_name, raw_value in scope.get("headers", []):
+        name = raw_name.lower()
+        if name == b"content-length":
+            value = raw_value.decode("latin-1")
+            length = f"{length},{value}" if length else value
+        elif name in (b"x-forwarded-for", b"x_forwarded_for"):
+            value = raw_value.decode("latin-1")
+            forwarded = f"{forwarded},{value}" if forwarded else value
+    peer = (scope.get("client") or ("", 0))[0] or ""
+    if not forwarded:  # the common case: no proxy header, no settings to read
+        return peer, length
+    return client_ip(peer, forwarded, settings.TRAIL.ingest.trusted_proxies), length
+
+
+class _Results:
+    """Answers computed in the pool, handed to the loop: the first to finish schedules one
+    drain and the others finishing before it runs only queue theirs, so a busy server wakes
+    its loop once per batch of answers, not once per request (`run_in_executor` does, plus
+    a chained future each). The flag is cleared before the queue is emptied: an answer
+    queued after the clear either is taken by this drain or schedules the next one."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.done: collections.deque[tuple[asyncio.Future[Any], Any, BaseException | None]]
+        self.done = collections.deque()
+        self.signalled = False
+
+    def put(self, future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+        self.done.append((future, result, error))
+        if not self.signalled:
+            self.signalled = True
+            self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self.signalled = False
+        done = self.done
+        while done:
+            future, result, error = done.popleft()
+            if future.cancelled():
+                continue
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+
+
 def _spool(directory: Path) -> IO[bytes]:
     """An upload's body: in memory up to SPOOL_IN_MEMORY, then a file in `directory`
     (deleted when closed)."""
@@ -127,8 +190,11 @@ class Gate:
         max_per_client: int,
         max_body: int,
         uploads: Uploads | None = None,
+        direct: Mapping[str, DirectApp] | None = None,
     ):
         self.app = app
+        self.direct = dict(direct or {})
+        self._results: _Results | None = None
         self.uploads = uploads
         self.body_timeout = body_timeout
         self.max_per_client = max_per_client
@@ -140,12 +206,17 @@ class Gate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # no websockets, no lifespan (granian runs the `asginl` interface)
+        direct = self.direct.get(scope["path"]) if self.direct else None
+        if direct is not None:
+            await self._serve_direct(direct, scope, receive, send)
+            return
         environ = environ_of(scope)
         upload = self._is_upload(scope)
         body = _spool(upload.directory) if upload else io.BytesIO()
         try:
             try:
-                size = await self._receive(environ, receive, body, upload)
+                client, declared = request_client_ip(environ), environ.get("CONTENT_LENGTH", "")
+                size = await self._receive(client, declared, receive, body.write, upload)
             except _Refused as refused:
                 await _refuse(send, refused.status, refused.message, retry=refused.status == 429)
                 return
@@ -171,15 +242,44 @@ class Gate:
             return None
         return uploads if uploads.path.fullmatch(scope["path"]) else None
 
+    async def _serve_direct(
+        self, direct: DirectApp, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """A direct path: the same body rules, then `direct` in the pool (module docstring)."""
+        chunks: list[bytes] = []
+        client, declared = _client_and_length(scope)
+        try:
+            await self._receive(client, declared, receive, chunks.append, None)
+        except _Refused as refused:
+            await _refuse(send, refused.status, refused.message, retry=refused.status == 429)
+            return
+        except Disconnected:
+            return
+        loop = asyncio.get_running_loop()
+        results = self._results
+        if results is None or results.loop is not loop:
+            results = self._results = _Results(loop)
+        answer: asyncio.Future[tuple[int, Headers, bytes]] = loop.create_future()
+        self.pool.submit(_run_direct, results, answer, direct, scope, b"".join(chunks))
+        try:
+            status, headers, body = await answer
+        except Exception:
+            status, headers, body = 500, [(b"content-type", b"text/plain")], b"internal error"
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
     async def _receive(
-        self, environ: dict[str, Any], receive: Receive, sink: IO[bytes], upload: Uploads | None
+        self,
+        client: str,
+        declared: str,
+        receive: Receive,
+        write: Callable[[bytes], Any],
+        upload: Uploads | None,
     ) -> int:
-        """The whole body into `sink`, its size; counted against its client's bound while it
-        is awaited."""
-        client = request_client_ip(environ)
+        """The whole body, handed to `write`; its size. Counted against its client's bound
+        while it is awaited."""
         if self.waiting[client] >= self.max_per_client:
             raise _Refused(429, "too many requests from one address are still sending")
-        declared = environ.get("CONTENT_LENGTH", "")
         limit, deadline = self.max_body, float(self.body_timeout)
         if upload is not None:
             if not declared.isdigit():
@@ -190,7 +290,7 @@ class Gate:
         self.waiting[client] += 1
         try:
             async with asyncio.timeout(deadline):
-                size = await read_into(receive, sink.write, limit)
+                size = await read_into(receive, write, limit)
         except TimeoutError:
             raise _Refused(408, f"the body did not arrive within {deadline:.3g} s") from None
         finally:
@@ -234,6 +334,22 @@ class Gate:
                 )
         finally:
             await loop.run_in_executor(self.pool, _close, result)
+
+
+def _run_direct(
+    results: _Results,
+    answer: asyncio.Future[Any],
+    direct: DirectApp,
+    scope: Scope,
+    body: bytes,
+) -> None:
+    """In the pool: a direct path's answer, handed to the loop."""
+    try:
+        outcome = direct(scope, body)
+    except BaseException as exc:  # the loop answers 500; nothing of it was stored
+        results.put(answer, None, exc)
+        return
+    results.put(answer, outcome, None)
 
 
 def _close(result: Any) -> None:

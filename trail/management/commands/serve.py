@@ -21,6 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from events.ingest import asgi as ingest
+from events.ingest.handler import ROUTES as INGEST_ROUTES
 from reports.imports import services as imports
 from reports.imports.api import UPLOAD_PATH
 from trail import preflight, runtime
@@ -34,7 +36,8 @@ HEADER_TIMEOUT_CAP = 60_000  # ms: the longest header read timeout granian accep
 
 def load_application(target: str) -> Any:
     """How a granian worker loads Trail: stop signals routed first, before any thread starts;
-    the WSGI application behind the gate."""
+    the WSGI application behind the gate, the browser ingest paths answered by the gate
+    directly (no WSGI environ; the same handler)."""
     runtime.route_stop_signals(supervisor=os.getppid())
     module, name = target.split(":")
     wsgi_app = getattr(importlib.import_module(module), name)
@@ -47,6 +50,7 @@ def load_application(target: str) -> Any:
         uploads=Uploads(
             path=UPLOAD_PATH, max_bytes=imports.max_bytes(), directory=imports.upload_dir()
         ),
+        direct=dict.fromkeys(INGEST_ROUTES, ingest.direct),
     )
 
 
