@@ -16,13 +16,24 @@ With `--destinations N` the site streams every event to N destinations (signed w
 served by a local receiver in this process (issue 20: ingest with 3 destinations on must
 keep >= 90 % of its throughput): the same figures, then how long until the receiver has
 every event N times, and how many it got twice.
+
+    .venv/bin/python bench/ingest_load.py services 20000 20 --workers 2 --floor
+
+With `--floor` the run first serves the floor (bench/floor_app.py: a bare granian WSGI app
+that reads the body and answers 202, same workers) and drives it the same way at
+`--floor-rate` for `--floor-seconds`: Trail's throughput and its web CPU per request are
+then printed as ratios of the floor's, measured in the same run (issue 21: on a shared
+machine absolute figures drift; the ratio is the figure to compare).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -30,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from synthetic import Traffic
-from trail_proc import REPO, Trail, cpu_shares, http, rss_mib
+from trail_proc import PYTHON, REPO, Trail, cpu_seconds, cpu_shares, free_port, http, rss_mib
 
 LOADGEN = REPO / "bench" / ".bin" / "loadgen"
 DOMAIN = "bench-load.com"
@@ -53,11 +64,15 @@ def build_loadgen() -> None:
 
 
 def drive(trail: Trail, rate: int, duration: int, bodies: Path, warmup: int = 3) -> dict:
+    return load(f"{trail.base}/api/event", rate, duration, bodies, warmup)
+
+
+def load(url: str, rate: int, duration: int, bodies: Path, warmup: int = 3) -> dict:
     done = subprocess.run(
         [
             str(LOADGEN),
             "--url",
-            f"{trail.base}/api/event",
+            url,
             "--rate",
             str(rate),
             "--duration",
@@ -80,6 +95,54 @@ def drive(trail: Trail, rate: int, duration: int, bodies: Path, warmup: int = 3)
     if done.returncode or not lines:
         raise SystemExit(f"loadgen failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return dict(json.loads(lines[-1]))
+
+
+def floor(workers: int, rate: int, duration: int, bodies: Path) -> tuple[float, float]:
+    """The floor's achieved rate and its CPU µs per 2xx (see the module's docstring)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--workers",
+            str(workers),
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "floor_app:app",
+        ],
+        cwd=REPO / "bench",
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http("GET", f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the floor's granian did not start") from None
+                time.sleep(0.1)
+        before = sum(cpu_seconds(server.pid).values())
+        result = load(f"http://127.0.0.1:{port}/api/event", rate, duration, bodies)
+        used = sum(cpu_seconds(server.pid).values()) - before
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+    answered = max(1, int(result["accepted_2xx_all"]))
+    latency = result["latency_ms"]
+    print(
+        f"floor (bare granian WSGI, {workers} worker(s)): target {rate}/s, achieved "
+        f"{result['achieved_rate']:.0f}/s; p50 {latency['p50']} ms, p99 {latency['p99']} ms; "
+        f"{used / answered * 1e6:.0f} CPU µs per request; loadgen {result['cpu_pct']:.0f} %"
+    )
+    return float(result["achieved_rate"]), used / answered * 1e6
 
 
 class Receiver:
@@ -142,9 +205,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--destinations", type=int, default=0)
+    parser.add_argument("--floor", action="store_true", help="measure the floor first")
+    parser.add_argument("--floor-rate", type=int, default=60_000)
+    parser.add_argument("--floor-seconds", type=int, default=10)
     args = parser.parse_args()
 
     build_loadgen()
+    floor_rate = floor_cpu = 0.0
+    if args.floor:
+        lines = Path(tempfile.mkdtemp(prefix="trail-floor-")) / "bodies.txt"
+        lines.write_text("\n".join(Traffic(DOMAIN).body_lines(50_000)) + "\n")
+        floor_rate, floor_cpu = floor(args.workers, args.floor_rate, args.floor_seconds, lines)
     extra = {"TRAIL_ALLOW_PRIVATE_WEBHOOKS": "on"} if args.destinations else {}
     trail = Trail(mode=args.mode, workers=args.workers, threads=args.threads, extra_env=extra)
     receiver = Receiver() if args.destinations else None
@@ -170,6 +241,16 @@ def main() -> None:
             f"p99 {latency['p99']} ms, max {latency['max']} ms; web RSS {web_rss:.0f} MiB"
         )
         print("CPU while the load ran (% of one core):", cpu_shares(before, after, elapsed))
+        web_cpu = sum(after["web"].values()) - sum(before["web"].values())
+        web_us = web_cpu / max(1, int(result["accepted_2xx_all"])) * 1e6
+        print(f"web: {web_us:.0f} CPU µs per request")
+        if args.floor:
+            print(
+                f"ratio to the floor: throughput {result['achieved_rate'] / floor_rate:.1%} "
+                f"({result['achieved_rate']:.0f} / {floor_rate:.0f} /s; a ratio of capacity only "
+                f"if Trail was saturated), CPU per request {floor_cpu / web_us:.1%} "
+                f"(floor {floor_cpu:.0f} µs / Trail web {web_us:.0f} µs)"
+            )
         print(f"loadgen: {result['cpu_pct']:.0f} %")
         drained_at = time.monotonic()
         spool = trail.var / "spool"
