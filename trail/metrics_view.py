@@ -33,6 +33,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from common.clients import ip_within, request_client_ip
+from common.metrics import publish
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ class Snapshot:
 
 def exposition() -> bytes:
     """The metrics of every process of this host and the scrape-time values, as text."""
+    publish()  # this process's pending ingest counts
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     registry.register(Snapshot())
