@@ -33,6 +33,6 @@ class IngestConfig:
     trusted_proxies: tuple[IPNetwork, ...]  # peers whose X-Forwarded-For is believed
     spool_max_bytes: int  # backlog cap: over it, ingest answers 503 + Retry-After
     spool_min_free_bytes: int  # free disk under it: 503 as well
-    site_events_per_second: float  # per site and web process; 0 = unlimited
+    site_events_per_second: float  # per site (shared by all processes via Redis); 0 = unlimited
     geoip_database: Path | None  # a MaxMind/DB-IP City .mmdb chosen by the user
     flush_nice: int  # the Celery worker's CPU niceness: ingest first, the flush after
