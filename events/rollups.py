@@ -30,6 +30,7 @@ from django.conf import settings
 
 from events.clickhouse import get_client
 from events.clickhouse.base import on_cluster
+from events.clickhouse.cluster import local_table
 from events.clickhouse.migrate import render
 from events.flush import flush_paused
 
@@ -77,7 +78,9 @@ def sync_views(log: Callable[[str], object] | None = None) -> None:
         for view in sorted(present):
             client.command(f"DROP VIEW IF EXISTS {view}{on_cluster(cluster)} SYNC")
         for table in (*ROLLUPS, PENDING):
-            client.command(f"TRUNCATE TABLE IF EXISTS {table}{on_cluster(cluster)}")
+            client.command(
+                f"TRUNCATE TABLE IF EXISTS {local_table(table, cluster)}{on_cluster(cluster)}"
+            )
         if log:
             log("ClickHouse: rollup views dropped (TRAIL_ROLLUPS off)")
 
@@ -92,11 +95,24 @@ def _view_select(view: str, raw: str, condition: str) -> str:
         {"view": view},
     )
     select = str(row["as_select"])
-    source = re.compile(rf"\bFROM ((?:`?\w+`?\.)?`?{raw}`?)(?=[\s)])")
+    # On a cluster the view reads the shard's own `<raw>_local`; a recomputation reads every
+    # shard's rows through the Distributed `<raw>` (and writes through the Distributed table).
+    cluster = settings.CLICKHOUSE.cluster
+    source = re.compile(rf"\bFROM ((?:`?\w+`?\.)?`?{local_table(raw, cluster)}`?)(?=[\s)])")
     found = source.findall(select)
     if len(found) != 1:
         raise RuntimeError(f"{view} does not read {raw} once: {select[:200]}")
-    return source.sub(lambda m: f"FROM (SELECT * FROM {m[1]} WHERE {condition})", select)  # noqa: S608 (Trail's own view and condition)
+    return source.sub(
+        lambda m: f"FROM (SELECT * FROM {raw if cluster else m[1]} WHERE {condition})",  # noqa: S608 (Trail's own view and condition)
+        select,
+    )
+
+
+def _local(table: str) -> str:
+    """`table` as a DELETE names it: the local table on the cluster (a lightweight delete
+    acts on parts), with `ON CLUSTER`; `table` itself without a cluster."""
+    cluster = settings.CLICKHOUSE.cluster
+    return f"{local_table(table, cluster)}{on_cluster(cluster)}"
 
 
 def rebuild_days(site_id: int, days: Iterable[dt.date]) -> None:
@@ -126,7 +142,7 @@ def rebuild_days(site_id: int, days: Iterable[dt.date]) -> None:
         # The flush paused between the delete and the recomputation: an event flushed
         # between them would be counted by the view and again by the recomputation.
         with flush_paused():
-            client.command(f"DELETE FROM {table} WHERE {condition}", params)  # noqa: S608
+            client.command(f"DELETE FROM {_local(table)} WHERE {condition}", params)  # noqa: S608
             client.command(f"INSERT INTO {table} {_view_select(view, raw, condition)}", params)
 
 
@@ -157,7 +173,8 @@ def rebuild_site(site_id: int, *, progress: Callable[[int, int], None] | None = 
         rebuild_days(site_id, days[at : at + CHUNK_DAYS])
         if progress is not None:
             progress(min(at + CHUNK_DAYS, len(days)), len(days))
-    client.command(f"DELETE FROM {PENDING} WHERE site_id = {{site:UInt64}}", {"site": site_id})  # noqa: S608
+    pending = _local(PENDING)
+    client.command(f"DELETE FROM {pending} WHERE site_id = {{site:UInt64}}", {"site": site_id})  # noqa: S608
     return len(days)
 
 

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from django.conf import settings
 
 from events.clickhouse.base import ClickHouse, checked_identifier, on_cluster, quoted
+from events.clickhouse.cluster import local_table
 from events.rows import EventRow
 from events.sessions import TIMEOUT, VISIT_COLUMNS, Visit
 
@@ -94,9 +95,11 @@ def open_visits(client: ClickHouse, rows: list[EventRow]) -> dict[tuple[int, int
 def purge_site(client: ClickHouse, site_id: int) -> None:
     """Delete every event and visit of the site (a deleted one: the purge job), and its
     rollups (migration 0008; the list of sites waiting for a rebuild included)."""
+    cluster = settings.CLICKHOUSE.cluster
     for table in ("events", "sessions", "rollup_events", "rollup_sessions", "rollup_pending"):
         client.command(
-            f"DELETE FROM {table} WHERE site_id = {{site:UInt64}}",  # noqa: S608
+            f"DELETE FROM {local_table(table, cluster)}{on_cluster(cluster)}"  # noqa: S608
+            " WHERE site_id = {site:UInt64}",
             {"site": site_id},
         )
 
@@ -123,8 +126,10 @@ def delete_before(
         )
         if not found:
             continue
+        cluster = settings.CLICKHOUSE.cluster
         client.command(
-            f"DELETE FROM {table} WHERE site_id IN {{sites:Array(UInt64)}} AND {older}",  # noqa: S608
+            f"DELETE FROM {local_table(table, cluster)}{on_cluster(cluster)}"  # noqa: S608
+            f" WHERE site_id IN {{sites:Array(UInt64)}} AND {older}",
             {"sites": sorted(int(row["site_id"]) for row in found), "cutoff": cutoff},
         )
         for row in found:
@@ -139,5 +144,6 @@ def drop_partition(client: ClickHouse, table: str, values: tuple[int | str, ...]
         if isinstance(value, str) and not _PARTITION_TEXT.match(value):
             raise ValueError(f"bad partition value {value[:80]!r}")
     literal = ", ".join(str(int(v)) if isinstance(v, int) else quoted(v) for v in values)
-    cluster = on_cluster(settings.CLICKHOUSE.cluster)
-    client.command(f"ALTER TABLE {checked_identifier(table)}{cluster} DROP PARTITION ({literal})")
+    cluster = settings.CLICKHOUSE.cluster
+    local = local_table(checked_identifier(table), cluster)
+    client.command(f"ALTER TABLE {local}{on_cluster(cluster)} DROP PARTITION ({literal})")

@@ -5,7 +5,8 @@ markers make one file serve a single server and a cluster:
 `{{on_cluster}}` becomes `ON CLUSTER '<name>'` and `{{replicated}}` becomes `Replicated`
 (so `{{replicated}}MergeTree` is `ReplicatedMergeTree`) when `CLICKHOUSE_CLUSTER` is set,
 and nothing otherwise. Statements are idempotent (`IF NOT EXISTS`), so a run cut short
-can simply be run again.
+can simply be run again. On a cluster each statement is also rewritten for the sharded
+schema (`events.clickhouse.cluster.sharded`: `<table>_local` tables plus `Distributed` ones).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from events.clickhouse.base import ClickHouse, on_cluster
+from events.clickhouse.cluster import sharded
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -48,7 +50,7 @@ def render(sql: str, cluster: str | None) -> list[str]:
     sql = sql.replace("{{replicated}}", "Replicated" if cluster else "")
     lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
     statements = re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE)
-    return [s.strip() for s in statements if s.strip()]
+    return [done for s in statements if s.strip() for done in sharded(s.strip(), cluster)]
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -75,8 +77,10 @@ def migrate(
     cluster: str | None = None,
     directory: Path = MIGRATIONS_DIR,
     log: Callable[[str], None] = lambda _: None,
+    renew: Callable[[], bool] = lambda: True,
 ) -> list[Migration]:
-    """Apply the migrations not yet recorded; return those applied now."""
+    """Apply the migrations not yet recorded; return those applied now. `renew` is called
+    after each statement (the caller's lock lease; False: lost, stop before the next)."""
     for statement in render(_LEDGER_DDL, cluster):
         client.command(statement)
     done = applied_versions(client)
@@ -87,6 +91,8 @@ def migrate(
         log(f"ClickHouse: applying {migration.version:04d}_{migration.name}")
         for statement in migration.statements(cluster):
             client.command(statement)
+            if not renew():
+                raise RuntimeError("ClickHouse migrations: the migration lock was lost; run again")
         client.insert(LEDGER, {"version": [migration.version], "name": [migration.name]})
         applied.append(migration)
     return applied
