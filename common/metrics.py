@@ -103,7 +103,14 @@ class _Pending:
 
 
 _pending = _Pending()
-os.register_at_fork(after_in_child=_pending.__init__)  # a forked child starts with none
+
+
+def _forget_pending() -> None:
+    global _pending
+    _pending = _Pending()
+
+
+os.register_at_fork(after_in_child=_forget_pending)  # a forked child starts with none
 
 
 def ingest_outcome(accepted: int, drops: Sequence[tuple[int, str]]) -> None:

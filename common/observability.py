@@ -76,11 +76,10 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, request id, the exception's
     traceback if any, and whatever `extra=` the call gave."""
 
-    converter = time.gmtime  # timestamps in UTC ("Z")
-
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -137,7 +136,7 @@ def init_sentry(dsn: str | None) -> bool:
 _CLIENT_HEADERS = {"x-forwarded-for", "x-real-ip", "forwarded", "cookie", "authorization"}
 
 
-def scrub(event: dict[str, Any], _hint: object = None) -> dict[str, Any]:
+def scrub(event: Any, _hint: Any = None) -> Any:
     """An error report without the client's address, cookies, credentials or body (Trail
     never stores a raw IP: docs/privacy.md)."""
     event.pop("user", None)
