@@ -4,9 +4,9 @@ Embedded mode has one process: the buckets live in its memory (`LocalBuckets`). 
 services mode several web processes share each site's bucket in Redis (`SharedBuckets`),
 but no event waits for Redis: a process leases tokens from the shared bucket in chunks
 (one Lua script call, atomic) and spends them locally, so Redis sees about one call per
-chunk per process, and none per event. A process that found the shared bucket empty asks
-again only after the time the bucket needs to refill a chunk, so a flood over the limit
-does not reach Redis per event either.
+chunk per process, and none per event. A process that found the shared bucket empty (or
+got less than a chunk) asks again only after the time the bucket needs to refill a chunk,
+so a flood over the limit does not reach Redis per event either.
 
 When Redis fails (down, unreachable, timing out), the limit fails open: every event is
 let through, one warning is logged per `log_every` seconds (not one per event), and Redis
@@ -133,9 +133,10 @@ class SharedBuckets:
                         self.retry_every,
                     )
                 return True
+            if granted < chunk:  # the bucket is (nearly) empty: over the limit
+                lease.ask_at = now + min(MAX_DENY_WAIT, (chunk - granted) / rate)
             if granted < 1:
                 lease.tokens = 0
-                lease.ask_at = now + min(MAX_DENY_WAIT, chunk / rate)
                 return False
             lease.tokens = granted - 1
             lease.expires = now + LEASE_TTL
