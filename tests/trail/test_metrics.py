@@ -4,6 +4,7 @@ route and flush, scraped and read back with Prometheus's own text parser; who ma
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -237,3 +238,24 @@ def test_the_multiprocess_directory_sums_other_processes(client: Client, tmp_pat
     assert files
     prepare_metrics_dir(Path("unused"))  # the variable is set: that directory is used
     assert not [name for name in os.listdir(directory) if name.endswith(f"_{other.pid}.db")]
+
+
+def test_the_grafana_dashboard_names_only_metrics_trail_has() -> None:
+    import re
+
+    from prometheus_client import Counter, Histogram
+
+    from common import metrics
+    from trail.metrics_view import Snapshot
+
+    known = {m._name for m in vars(metrics).values() if isinstance(m, Counter | Histogram)}
+    known |= {family.name for family in Snapshot().collect()} | {"trail_celery_queue_length"}
+    dashboard = json.loads((settings.BASE_DIR / "deploy/grafana/trail-dashboard.json").read_text())
+    used = set()
+    for panel in dashboard["panels"]:
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            used |= set(re.findall(r"trail_[a-z_]+", target["expr"]))
+    bare = {re.sub(r"_(bucket|sum|count|total)$", "", name) for name in used}
+    assert bare - known == set()
+    assert known - bare == set()  # and every metric has a panel
