@@ -14,7 +14,7 @@ from urllib3.exceptions import HTTPError
 
 from events.clickhouse.backend import ArrowBackend
 from events.clickhouse.base import SMALL_INSERT_BLOCKS, Params, checked_format, quoted
-from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
+from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable, unavailable
 
 
 @contextmanager
@@ -24,7 +24,10 @@ def _translated() -> Iterator[None]:
     except (OperationalError, HTTPError) as exc:  # HTTPError: a streamed response broke off
         raise ClickHouseUnavailable(str(exc).strip()) from exc
     except DatabaseError as exc:
-        raise ClickHouseError(str(exc).strip()) from exc
+        message = str(exc).strip()
+        if unavailable(message):  # a shard or Keeper out of reach: retry later
+            raise ClickHouseUnavailable(message) from exc
+        raise ClickHouseError(message) from exc
 
 
 _CHUNK = 1 << 20  # bytes read from a streamed response at a time

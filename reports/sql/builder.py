@@ -24,9 +24,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rest_framework.exceptions import APIException
+
 from accounts.errors import ServiceError
 from events.clickhouse import get_client
-from events.clickhouse.errors import ClickHouseError
+from events.clickhouse.errors import ClickHouseError, ClickHouseUnavailable
 
 _PARAM_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 TABLES = frozenset(
@@ -195,11 +197,24 @@ def _bad_pattern(exc: ClickHouseError) -> ServiceError | None:
     )
 
 
+class ReportsUnavailable(APIException):
+    """ClickHouse, or a shard of it with no replica up, cannot answer now: the API answers
+    503 with `Retry-After` (DRF sets it from `wait`), never the other shards' numbers."""
+
+    status_code = 503
+    default_detail = "the statistics are unavailable for a moment (a database is unreachable)"
+    default_code = "unavailable"
+    wait = 30
+
+
 def run(select: Select) -> list[dict[str, Any]]:
-    """The rows of `select` (a bad `matches` pattern: `ServiceError` naming `filters`)."""
+    """The rows of `select` (a bad `matches` pattern: `ServiceError` naming `filters`;
+    ClickHouse out of reach: `ReportsUnavailable`)."""
     sql, params = select.render()
     try:
         return get_client().query(f"{sql} SETTINGS {QUERY_SETTINGS}", params)
+    except ClickHouseUnavailable as exc:
+        raise ReportsUnavailable() from exc
     except ClickHouseError as exc:
         refused = _bad_pattern(exc)
         if refused is None:
@@ -219,6 +234,8 @@ def stream(
     chunks = get_client().stream(f"{sql} SETTINGS {QUERY_SETTINGS}{extra}", params, fmt=fmt)
     try:
         first = next(chunks, None)
+    except ClickHouseUnavailable as exc:
+        raise ReportsUnavailable() from exc
     except ClickHouseError as exc:
         refused = _bad_pattern(exc)
         if refused is None:
@@ -249,5 +266,8 @@ def _resumed(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
 def estimate_rows(select: Select) -> int:
     """How many rows the query would read, from the primary index alone (no data read)."""
     sql, params = select.render()
-    found = get_client().query(f"EXPLAIN ESTIMATE {sql}", params)
+    try:
+        found = get_client().query(f"EXPLAIN ESTIMATE {sql}", params)
+    except ClickHouseUnavailable as exc:
+        raise ReportsUnavailable() from exc
     return sum(int(row["rows"]) for row in found)

@@ -1,0 +1,169 @@
+"""A shard of a ClickHouse cluster down (issue 21): inserts wait in the spool and resume,
+reports answer 503 with `Retry-After`, never the other shards' numbers as the whole.
+
+No cluster runs here: the ClickHouse HTTP stand-in (tests/clickhouse_http.py, real chDB
+behind it) answers as a server whose `Distributed` table has a shard with no replica up
+does: HTTP 500, `X-ClickHouse-Exception-Code: 279` and the message ClickHouse writes. The
+rest (clickhouse-connect, the adapter, the flush, the spool, the Stats API) is Trail's own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from events.clickhouse import ClickHouseError, ClickHouseUnavailable, reset_client
+from events.clickhouse.errors import unavailable
+from events.clickhouse.server import ServerClickHouse
+from events.flush import flush_spool
+from events.models import DeadLetter
+from events.spool import closed_segments, spool
+from tests import factories
+from tests.clickhouse_http import handler_for
+from tests.conftest import send
+from tests.reports.conftest import hit, post_json
+
+pytestmark = pytest.mark.django_db
+
+ALL_TRIES_FAILED = (
+    "Code: 279. DB::Exception: All connection tries failed. Log:\n\n"
+    "Code: 210. DB::NetException: Connection refused (ch-s2-r1:9000). (NETWORK_ERROR)\n"
+    "Code: 210. DB::NetException: Connection refused (ch-s2-r2:9000). (NETWORK_ERROR)\n"
+    ": While executing Remote. (ALL_CONNECTION_TRIES_FAILED) (version 25.8.1.1)"
+)
+
+
+class Cluster:
+    """The stand-in's switch: while `down`, statements on the sharded tables fail as a
+    Distributed table with an unreachable shard makes them fail."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.refused = 0
+
+
+@contextmanager
+def cluster_server() -> Iterator[tuple[str, Cluster]]:
+    state = Cluster()
+    base = handler_for(settings.CLICKHOUSE.data_dir)
+
+    class Handler(base):  # type: ignore[valid-type,misc]
+        def _run(self, conn: Any, sql: str, *args: Any) -> None:
+            if state.down and _sharded(sql):
+                state.refused += 1
+                self._reply(500, ALL_TRIES_FAILED.encode(), {"X-ClickHouse-Exception-Code": "279"})
+                return
+            super()._run(conn, sql, *args)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://default:@127.0.0.1:{server.server_address[1]}", state
+    finally:
+        server.shutdown()
+        server.server_close()
+        Handler.connections.close()
+
+
+def _sharded(query: str) -> bool:
+    text = " ".join(query.split())
+    return any(
+        f"{verb} {table}" in text
+        for verb in ("INSERT INTO", "FROM")
+        for table in ("events", "sessions")
+    )
+
+
+def test_the_codes_of_an_unreachable_shard_mean_unavailable() -> None:
+    assert unavailable(ALL_TRIES_FAILED)
+    assert unavailable("HTTPDriver for http://x received ClickHouse error code 242")
+    assert unavailable("Code: 225. DB::Exception: No ZooKeeper")
+    assert not unavailable("Code: 62. DB::Exception: Syntax error")
+    assert not unavailable("Code: 60. DB::Exception: Unknown table expression identifier")
+    assert not unavailable("")
+
+
+def test_an_insert_refused_by_a_down_shard_waits_in_the_spool(client: Any, clickhouse: Any) -> None:
+    org = factories.organization()
+    site = factories.site(org, "shard-down-trail.com")
+    _, key = factories.api_key(org, scopes=("events:write",))
+    sent = [
+        hit(site, _at(minute), f"/page-{minute}", ip=f"192.0.2.{minute + 1}")
+        for minute in range(20)
+    ]
+    send(client, key, sent)
+    spool().rotate()
+    letters = DeadLetter.objects.count()
+    with cluster_server() as (url, state):
+        server = ServerClickHouse(url)
+        try:
+            state.down = True
+            report = flush_spool(client=server)
+            assert state.refused >= 1
+            assert any("unavailable" in error for error in report.errors), report.errors
+            assert closed_segments()  # the events are still in the spool
+            assert DeadLetter.objects.count() == letters  # none was taken for bad data
+            assert _stored(clickhouse, site.pk) == 0
+            state.down = False
+            report = flush_spool(client=server)
+            assert report.errors == []
+        finally:
+            server.close()
+    assert _stored(clickhouse, site.pk) == len(sent)
+    assert DeadLetter.objects.count() == letters
+
+
+def test_a_report_with_a_shard_down_answers_503(client: Any, clickhouse: Any) -> None:
+    org = factories.organization()
+    site = factories.site(org, "shard-down-report-trail.com")
+    _, key = factories.api_key(org, scopes=("stats:read",))
+    body = {"site_id": site.domain, "metrics": ["visitors", "bounce_rate"], "date_range": "7d"}
+    with cluster_server() as (url, state):
+        reset_client()
+        try:
+            with override_settings(CLICKHOUSE=replace(settings.CLICKHOUSE, url=url)):
+                assert post_json(client, "/api/v2/query", body, key).status_code == 200
+                state.down = True
+                answer = post_json(client, "/api/v2/query", body, key)
+                assert answer.status_code == 503, answer.content
+                assert answer["Retry-After"] == "30"
+                assert "unavailable" in answer.json()["error"]
+                assert "results" not in answer.json()  # no numbers at all
+                state.down = False
+                assert post_json(client, "/api/v2/query", body, key).status_code == 200
+        finally:
+            reset_client()
+
+
+def test_a_statement_error_stays_an_error_not_an_outage(clickhouse: Any) -> None:
+    with cluster_server() as (url, _state):
+        server = ServerClickHouse(url)
+        try:
+            with pytest.raises(ClickHouseError) as raised:
+                server.query("SELECT * FROM no_such_table_anywhere")
+            assert not isinstance(raised.value, ClickHouseUnavailable)
+        finally:
+            server.close()
+
+
+def _at(minute: int) -> Any:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    return now - dt.timedelta(hours=2) + dt.timedelta(minutes=minute)
+
+
+def _stored(clickhouse: Any, site_id: int) -> int:
+    [row] = clickhouse.query(
+        "SELECT count() AS n FROM events WHERE site_id = {site:UInt64}", {"site": site_id}
+    )
+    return int(row["n"])
