@@ -60,6 +60,7 @@ DirectApp = Callable[[Scope, bytes], tuple[int, Headers, bytes]]
 BATCH_BYTES = 256 * 1024  # a streamed answer is pulled from the pool this much at a time
 MIN_UPLOAD_RATE = 256 * 1024  # bytes/s an upload is given time for, beyond body_timeout
 SPOOL_IN_MEMORY = 1024 * 1024  # an upload's first bytes stay in memory, the rest on disk
+SWEEP_EVERY = 0.1  # seconds between checks of the body deadlines: a 408 comes this much late
 _UNPREFIXED = {"CONTENT_TYPE", "CONTENT_LENGTH"}
 
 
@@ -160,6 +161,45 @@ class _Results:
                 future.set_exception(error)
 
 
+class _Deadlines:
+    """The body deadlines of one loop's requests, checked by one timer every `SWEEP_EVERY`
+    seconds while any is pending, instead of a timer (`asyncio.timeout`) per request: a
+    request costs a dict entry. An expired request's task is cancelled and `expire`
+    tells it so; the sweep runs on the loop, so the task is then awaiting its body."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.due: dict[asyncio.Task[Any], float] = {}
+        self.expired: set[asyncio.Task[Any]] = set()
+        self.armed = False
+
+    def add(self, task: asyncio.Task[Any], seconds: float) -> None:
+        self.due[task] = self.loop.time() + seconds
+        if not self.armed:
+            self.armed = True
+            self.loop.call_later(SWEEP_EVERY, self._sweep)
+
+    def expire(self, task: asyncio.Task[Any]) -> bool:
+        """Forget `task`'s deadline; whether it had passed (and the task was cancelled)."""
+        self.due.pop(task, None)
+        if task in self.expired:
+            self.expired.discard(task)
+            return True
+        return False
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        for task, at in list(self.due.items()):
+            if at <= now:
+                del self.due[task]
+                self.expired.add(task)
+                task.cancel()
+        if self.due:
+            self.loop.call_later(SWEEP_EVERY, self._sweep)
+        else:
+            self.armed = False
+
+
 def _spool(directory: Path) -> IO[bytes]:
     """An upload's body: in memory up to SPOOL_IN_MEMORY, then a file in `directory`
     (deleted when closed)."""
@@ -195,6 +235,7 @@ class Gate:
         self.app = app
         self.direct = dict(direct or {})
         self._results: _Results | None = None
+        self._deadlines: _Deadlines | None = None
         self.uploads = uploads
         self.body_timeout = body_timeout
         self.max_per_client = max_per_client
@@ -287,13 +328,22 @@ class Gate:
             limit, deadline = upload.max_bytes, deadline + int(declared) / MIN_UPLOAD_RATE
         if declared.isdigit() and int(declared) > limit:
             raise _Refused(413, f"body too large: at most {limit} bytes")
+        task = asyncio.current_task()
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not asyncio.get_running_loop():
+            deadlines = self._deadlines = _Deadlines(asyncio.get_running_loop())
+        assert task is not None  # noqa: S101 (granian runs each request in a task)
         self.waiting[client] += 1
+        deadlines.add(task, deadline)
         try:
-            async with asyncio.timeout(deadline):
-                size = await read_into(receive, write, limit)
-        except TimeoutError:
+            size = await read_into(receive, write, limit)
+        except asyncio.CancelledError:
+            if not deadlines.expire(task):
+                raise  # cancelled by someone else: not a timeout
+            task.uncancel()
             raise _Refused(408, f"the body did not arrive within {deadline:.3g} s") from None
         finally:
+            deadlines.expire(task)
             self.waiting[client] -= 1
             if not self.waiting[client]:
                 del self.waiting[client]

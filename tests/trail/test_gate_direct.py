@@ -200,3 +200,37 @@ def test_answers_finishing_together_all_reach_their_clients(
     answers = run_in_own_loop(many())
     assert [a[0] for a in answers] == [202] * 200
     assert spool().appended == before + 200
+
+
+def test_each_request_keeps_its_own_body_deadline(make_site: Callable[..., Site]) -> None:
+    """One sweeping timer for every request's deadline (`trail.gate._Deadlines`): a body
+    within the deadline is served beside one past it (408), on both kinds of path, and a
+    request cancelled by someone else (the server going away) is not a 408."""
+    site = make_site("direct-deadlines.example")
+    app = gate(direct=True, max_per_client=10)
+    other = dict(scope(path="/api/other"), method="GET")
+
+    async def together() -> list[int]:
+        pieces = [event(site.domain)[:5], event(site.domain)[5:]]
+        answers = await asyncio.gather(
+            _one(app, scope(), pieces, pause=0.3),
+            _one(app, scope(), pieces, pause=1.5),
+            _one(app, other, [b"", b""], pause=1.5),
+            _one(app, scope(), pieces),
+        )
+        return [a[0] for a in answers]
+
+    assert run_in_own_loop(together()) == [202, 408, 408, 202]
+
+    async def cancelled_from_outside() -> str:
+        task = asyncio.create_task(_one(app, scope(), [b"{", b"}"], pause=5))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled"
+        return "answered"
+
+    assert run_in_own_loop(cancelled_from_outside()) == "cancelled"
+    assert not app.waiting  # nobody left counted against the per-address bound
