@@ -80,7 +80,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = TRAIL.hsts_seconds > 0
 if TRAIL.ingest.trusted_proxies:  # the proxy says which scheme the browser used
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = TRAIL.https
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+    # load balancers probe, and Prometheus scrapes, over plain HTTP inside the network
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # HSTS preload is the registrable domain's owner's decision, not Trail's (it usually runs
 # on a subdomain, which the preload list does not take).
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
