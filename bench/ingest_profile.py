@@ -1,0 +1,127 @@
+"""Where the browser endpoint's time goes, per request: py-spy on a real running Trail.
+
+    .venv/bin/python bench/ingest_profile.py embedded 1000 15
+    .venv/bin/python bench/ingest_profile.py services 2000 15 --workers 2
+
+Starts Trail as bench/ingest_load.py does, records the web process (and its workers) with
+py-spy (`--gil`: only samples where a thread holds the GIL, i.e. Python doing work;
+`--format raw`: one collapsed stack per line) while bench/loadgen drives `POST /api/event`
+at RATE for SECONDS, then splits the samples into parts and prints µs of GIL time per
+accepted request for each (docs/benchmarks.md, "Ingest per core (issue 21)"). Each sample
+goes to the first part, in the order below, whose functions are on its stack. Native time
+outside the GIL (granian's Rust, the kernel's fsync) is not in these figures: compare the
+total with the web process's CPU per request that bench/ingest_load.py prints.
+
+`--keep FILE` keeps the raw profile (`py-spy record --format speedscope` is the way to
+browse one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ingest_load import build_loadgen, drive, serve_site
+from trail_proc import REPO, Trail
+
+PY_SPY = REPO / ".venv" / "bin" / "py-spy"
+PARTS = [
+    ("flush: enrich, page URL", ["parse_page_url"]),
+    ("flush: enrich, user agent", ["client_info"]),
+    ("flush: enrich, GeoIP", ["GeoDatabase.lookup"]),
+    ("flush: enrich, referrer", ["attribute"]),
+    ("flush: enrich, visitor id and the rest", ["enrich"]),
+    ("flush: read, insert, sessions", ["flush_spool", "flush_segment", "JobThread._loop"]),
+    ("spool write (group commit)", ["Spool.append"]),
+    ("spool record (to_record)", ["to_record"]),
+    ("steps (bot, site, rules, quota)", ["run"]),
+    ("parsing (JSON, fields)", ["from_plausible", "from_umami", "parse_json", "decompress"]),
+    ("collector, metrics", ["Collector.accept"]),
+    ("handler, answer", ["_handle", "respond"]),
+    ("adapter (WSGI route or direct)", ["wrap.<locals>.application", "direct"]),
+    ("gate: pool hand-off", ["Gate._run", "_run_direct", "_WorkItem.run", "_worker"]),
+    (
+        "gate: body, rules, environ",
+        ["Gate._receive", "environ_of", "read_into", "_client_and_length", "Gate.__call__"],
+    ),
+]
+LOOP = "server: granian's callbacks + asyncio loop"
+
+
+def split(raw: Path, hz: int, requests: int) -> list[tuple[str, float]]:
+    samples: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, count = line.rsplit(" ", 1)
+        entries = stack.split(";")
+        frames = {
+            re.sub(r" \(.*", "", f) for f in entries if not f.startswith(("process", "thread"))
+        }
+        for name, functions in PARTS:
+            if frames.intersection(functions):
+                samples[name] += int(count)
+                break
+        else:
+            thread = next((f for f in entries if f.startswith("thread")), "thread ?")
+            main = "MainThread" in thread
+            samples[LOOP if main else "other threads"] += int(count)
+    order = [name for name, _ in PARTS] + [LOOP, "other threads"]
+    per = [(name, samples[name] / hz / requests * 1e6) for name in order]
+    return [*per, ("total (GIL held in the web process)", sum(v for _, v in per))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["embedded", "services"])
+    parser.add_argument("rate", type=int)
+    parser.add_argument("duration", type=int)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--hz", type=int, default=200)
+    parser.add_argument("--keep", type=Path)
+    args = parser.parse_args()
+    if not PY_SPY.exists():
+        raise SystemExit("py-spy is a dev dependency: .venv/bin/pip install py-spy")
+    build_loadgen()
+    trail = Trail(mode=args.mode, workers=args.workers)
+    raw = Path(tempfile.mkdtemp(prefix="trail-profile-")) / "profile.txt"
+    try:
+        bodies = serve_site(trail)
+        spy = subprocess.Popen(
+            [
+                str(PY_SPY),
+                "record",
+                *("--format", "raw", "--rate", str(args.hz), "--output", str(raw)),
+                *("--subprocesses", "--gil", "--nonblocking", "--threads"),
+                *("--duration", str(args.duration + 5), "--pid", str(trail.procs["web"].pid)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(1)
+        result = drive(trail, args.rate, args.duration, bodies, warmup=2)
+        _, errors = spy.communicate()
+        if spy.returncode or not raw.exists():
+            raise SystemExit(f"py-spy failed: {errors.decode()[-2000:]}")
+    finally:
+        trail.stop()
+    requests = int(result["accepted_2xx_all"])
+    latency = result["latency_ms"]
+    print(
+        f"{args.mode} {args.rate}/s × {args.duration} s: achieved {result['achieved_rate']:.0f}/s,"
+        f" p50 {latency['p50']} ms, p99 {latency['p99']} ms; {requests:,} requests profiled"
+    )
+    print("| part | µs per request (GIL held) |\n|---|---|")
+    for name, micros in split(raw, args.hz, requests):
+        print(f"| {name} | {micros:.0f} |")
+    if args.keep:
+        shutil.copy(raw, args.keep)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
