@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 import chdb
 import pyarrow as pa
 
-from events.clickhouse.base import INSERT_FORMATS, quoted
+from events.clickhouse.base import INSERT_FORMATS, checked_identifier, quoted
 from events.clickhouse.embedded import insert_arrow, insert_file
 
 _FORMAT = re.compile(r"\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE)
@@ -116,7 +116,9 @@ class _Connections:
         self._guard = threading.Lock()
 
     @contextmanager
-    def borrowed(self, settings: dict[str, str]) -> Iterator[Any]:
+    def borrowed(self, settings: dict[str, str], database: str = "") -> Iterator[Any]:
+        """A connection with `settings` set and `database` (a request's `database`
+        parameter, as clickhouse-connect sends a URL's path) the current one."""
         with self._guard:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
@@ -124,9 +126,13 @@ class _Connections:
         try:
             for name, value in settings.items():
                 conn.query(f"SET {name} = {quoted(value)}", "Null")
+            if database:
+                conn.query(f"USE {checked_identifier(database)}", "Null")
             yield conn
         finally:
             try:
+                if database:
+                    conn.query("USE default", "Null")
                 for name in settings:
                     conn.query(f"SET {name} = DEFAULT", "Null")
             except Exception:
@@ -189,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 sql, data = body.decode(), b""
         try:
-            with self.connections.borrowed(settings) as conn:
+            with self.connections.borrowed(settings, args.get("database", "")) as conn:
                 self._run(conn, sql, args.get("default_format", "TabSeparated"), data, params)
         except Exception as exc:  # every engine error becomes ClickHouse's HTTP 500
             self._reply(500, f"Code: 1. DB::Exception: {exc}".encode(), {})
