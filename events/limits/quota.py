@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 COUNT_JOB = "events.limits.count_usage"
 THRESHOLDS = (80, 100)  # percent of the quota that sends a mail
+KEEP_DAYS = 400  # daily counts older than this (before this month) are deleted
 
 
 def month_start(now: dt.datetime) -> dt.date:
@@ -61,7 +62,8 @@ def count_usage(now: dt.datetime | None = None) -> dict[int, int]:
     update the quota flags and send the due mails; the counts by organization."""
     now = now or dt.datetime.now(dt.UTC)
     month = month_start(now)
-    counted = events_per_site_day(get_client(), month)
+    # from the last day of the previous month: its final minutes are counted as well
+    counted = events_per_site_day(get_client(), month - dt.timedelta(days=1))
     organization_of = dict(
         Site.objects.filter(id__in={site for site, _, _ in counted}).values_list(
             "id", "organization_id"
@@ -72,11 +74,13 @@ def count_usage(now: dt.datetime | None = None) -> dict[int, int]:
     for site_id, day, n in counted:
         if site_id not in organization_of:
             continue  # purged meanwhile
-        per_org[organization_of[site_id]] += n
+        if day >= month:
+            per_org[organization_of[site_id]] += n
         days.append(DailySiteUsage(site_id=site_id, day=day, events=n))
     DailySiteUsage.objects.bulk_create(
         days, update_conflicts=True, unique_fields=["site", "day"], update_fields=["events"]
     )
+    DailySiteUsage.objects.filter(day__lt=month - dt.timedelta(days=KEEP_DAYS)).delete()
     live = set(Organization.objects.filter(deleted_at__isnull=True).values_list("id", flat=True))
     with_limits = {
         limits.organization_id: limits

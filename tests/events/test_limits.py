@@ -325,3 +325,22 @@ def test_the_admin_saves_good_limits_and_the_directory_sees_them(
     assert answer.status_code == 302, answer.content.decode()[-2000:]
     found = SiteDirectory(ttl=0).by_domain(site.domain)
     assert found is not None and (found.rate, found.burst) == (2.5, 7)
+
+
+def test_the_last_day_of_last_month_is_counted_per_day_not_in_the_month(
+    make_site: Callable[..., Site], seed: Callable[..., None]
+) -> None:
+    site = make_site("boundary-usage.com")
+    month = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    before = month - dt.timedelta(hours=1)
+    event = {"domain": site.domain, "name": "pageview", "url": f"https://{site.domain}/"}
+    seed(
+        site,
+        [{**event, "timestamp": before.isoformat()}, {**event, "timestamp": month.isoformat()}],
+    )
+    seed(site, [event])
+    quota.count_usage()
+    assert MonthlyUsage.objects.get(organization=site.organization).events == 2
+    days = dict(DailySiteUsage.objects.filter(site=site).values_list("day", "events"))
+    assert days[before.date()] == 1
+    assert sum(days.values()) == 3
