@@ -4,9 +4,15 @@ nonsense (a negative rate, an absurd burst) with a message naming the field."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.db import transaction
+from django.http import HttpRequest
+
+from events import dispatch
 from events.limits.models import MonthlyUsage, OrganizationLimits
+from events.limits.quota import COUNT_JOB
 
 
 @admin.register(OrganizationLimits)
@@ -24,6 +30,11 @@ class OrganizationLimitsAdmin(admin.ModelAdmin):
     autocomplete_fields = ()
     raw_id_fields = ("organization",)
     readonly_fields = ("over_quota", "updated_at")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # a new quota (or enforcement) takes effect at once, not at the next count
+        transaction.on_commit(lambda: dispatch.trigger(COUNT_JOB))
 
 
 @admin.register(MonthlyUsage)
