@@ -344,3 +344,29 @@ def test_the_last_day_of_last_month_is_counted_per_day_not_in_the_month(
     days = dict(DailySiteUsage.objects.filter(site=site).values_list("day", "events"))
     assert days[before.date()] == 1
     assert sum(days.values()) == 3
+
+
+def test_ingest_keeps_accepting_into_the_spool_while_redis_is_down(
+    make_site: Callable[..., Site],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site = make_site("open-rate.com")
+    OrganizationLimits.objects.create(
+        organization=site.organization, site_events_per_second=0.01, site_burst=1
+    )
+    down = SharedBuckets(redis_client(f"redis://127.0.0.1:{free_port()}/0"))
+    sink = Spool(tmp_path / "spool")
+    caplog.set_level(logging.WARNING, logger="events.limits.ratelimit")
+    try:
+        collector = Collector(pipeline(directory, SiteRateLimit(down)), sink)
+        monkeypatch.setattr(edge, "_collector", collector)
+        body = json.dumps({"n": "pageview", "u": f"https://{site.domain}/"})
+        answers = [post("/api/event", body) for _ in range(5)]
+        assert [a.status for a in answers] == [202] * 5
+        assert [a.dropped for a in answers] == [None] * 5  # over the limit, but open
+        assert sink.appended == 5
+        assert len([r for r in caplog.records if r.name == "events.limits.ratelimit"]) == 1
+    finally:
+        sink.close()
