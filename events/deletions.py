@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -43,6 +44,7 @@ from accounts.models import ApiKey, Organization
 from accounts.signals import organization_deleting
 from events import data_jobs, rollups
 from events.clickhouse import get_client
+from events.clickhouse.cluster import refuse_on_cluster
 from events.jobs import periodic
 from events.models import DataJob, DeletionAudit
 from events.rows import ENGAGEMENT
@@ -132,7 +134,10 @@ def scratch_table(site_id: int, job_id: Any) -> str:
 
 
 def execute(ctx: data_jobs.JobContext, *, site: Site, condition: Condition) -> None:
-    """The `deletion` handler's work (steps 1–4 above), recorded on the job and its audit."""
+    """The `deletion` handler's work (steps 1–4 above), recorded on the job and its audit.
+    Not on a sharded cluster yet: the scratch table of the visits to rewrite is one
+    server's, and the rewrite would run on every shard."""
+    refuse_on_cluster("Deleting events", settings.CLICKHOUSE.cluster)
     job = ctx.job
     audit = DeletionAudit.objects.filter(job=job).first()
     _audit(audit, status=DeletionAudit.Status.RUNNING)

@@ -37,12 +37,14 @@ from urllib.parse import urlsplit
 
 import environ
 from django.apps import apps
+from django.conf import settings
 from django.core.management.color import no_style
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.utils import DatabaseError, load_backend
 
 from events.clickhouse import ClickHouse, ClickHouseError
 from events.clickhouse.base import checked_identifier
+from events.clickhouse.cluster import refuse_on_cluster
 from events.clickhouse.migrate import LEDGER, migrate
 from trail.config import redact
 
@@ -514,7 +516,9 @@ def move(
     sites: frozenset[int] | None = None,
 ) -> Result:
     """Copy the accounts database and every ClickHouse table; verify. `sites` limits the
-    ClickHouse rows to those sites (the tests' shared engine holds other tests' sites)."""
+    ClickHouse rows to those sites (the tests' shared engine holds other tests' sites).
+    Not from a sharded cluster yet: its local and Distributed tables would both be copied."""
+    refuse_on_cluster("Moving data", settings.CLICKHOUSE.cluster)
     result = Result()
     log("ClickHouse: migrating the target")
     migrate(target, log=log)

@@ -106,3 +106,18 @@ def sharded(statement: str, cluster: str | None) -> list[str]:
             )
         ]
     return [statement]
+
+
+class NotOnCluster(RuntimeError):
+    """What Trail does not do on a sharded cluster yet (docs/clickhouse.md)."""
+
+
+def refuse_on_cluster(what: str, cluster: str | None) -> None:
+    """Stop `what` before its first statement when a cluster is configured: its SQL names
+    tables as one server has them (a staging table made `AS events` would be a Distributed
+    table writing straight into the shards; a restore would truncate Distributed tables)."""
+    if cluster:
+        raise NotOnCluster(
+            f"{what} is not supported on a sharded ClickHouse cluster yet (CLICKHOUSE_CLUSTER"
+            f" is {cluster!r}); see docs/clickhouse.md, 'Sharded cluster'"
+        )

@@ -44,6 +44,7 @@ from events.clickhouse.base import (
     quoted,
     settings_clause,
 )
+from events.clickhouse.cluster import refuse_on_cluster
 from events.clickhouse.internal import drop_partition
 from events.enrich.referrers import attribute
 from events.enrich.urls import parse_page_url
@@ -220,7 +221,9 @@ _PARTITION_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 def _create_like(table: str, model: str) -> None:
     """`table` made with `model`'s exact structure (columns, indexes, PARTITION BY, ORDER BY,
-    TTL, engine): what `ATTACH PARTITION … FROM` requires."""
+    TTL, engine): what `ATTACH PARTITION … FROM` requires. Not on a sharded cluster,
+    where `events` is a Distributed table: a staging copy of it would write to the shards."""
+    refuse_on_cluster("Importing raw events", settings.CLICKHOUSE.cluster)
     cluster = on_cluster(settings.CLICKHOUSE.cluster)
     get_client().command(f"CREATE TABLE IF NOT EXISTS {table}{cluster} AS {model}")
 

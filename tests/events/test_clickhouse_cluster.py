@@ -21,7 +21,7 @@ from django.test import override_settings
 
 from events import rollups
 from events.clickhouse import internal
-from events.clickhouse.cluster import SHARDED, local_table, sharded
+from events.clickhouse.cluster import SHARDED, NotOnCluster, local_table, sharded
 from events.clickhouse.migrate import _LEDGER_DDL, discover, render
 
 CLUSTER = "trail"
@@ -157,3 +157,28 @@ def test_statements_on_parts_name_the_local_tables(snapshot: Any, monkeypatch: A
     # a recomputation reads every shard (the Distributed table) and writes through one
     [insert] = [s for s in writes if s.startswith("INSERT INTO rollup_events ")]
     assert "FROM (SELECT * FROM events WHERE" in insert and "events_local" not in insert
+
+
+@pytest.mark.usefixtures("on_cluster")
+def test_what_is_not_supported_on_a_cluster_stops_before_its_first_statement(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """Raw imports, deletion jobs, restores and moves name tables as one server has them:
+    on a cluster they stop with a message, having sent nothing (docs/clickhouse.md)."""
+    from events import deletions
+    from reports.imports import raw
+    from trail import move
+    from trail.backup import restore
+
+    recorder = Recorder({})
+    monkeypatch.setattr(raw, "get_client", lambda: recorder)
+    attempts = [
+        lambda: raw.prepare("0b6c3c8e-0000-4000-8000-000000000001"),
+        lambda: deletions.execute(None, site=None, condition=None),  # type: ignore[arg-type]
+        lambda: restore.restore(tmp_path, force=True, log=print),
+        lambda: move.move(recorder, recorder, "target"),  # type: ignore[arg-type]
+    ]
+    for attempt in attempts:
+        with pytest.raises(NotOnCluster, match="not supported on a sharded ClickHouse cluster"):
+            attempt()
+    assert recorder.sent == []

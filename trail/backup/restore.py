@@ -30,6 +30,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from events.clickhouse import ClickHouse, ClickHouseLocked, get_client
 from events.clickhouse.base import checked_identifier, on_cluster
+from events.clickhouse.cluster import refuse_on_cluster
 from events.clickhouse.migrate import discover, migrate
 from events.flush import flush_spool as _registered_flush
 from events.spool import spool_dir
@@ -92,6 +93,7 @@ def holdings(client: ClickHouse) -> str:
 
 
 def restore(root: Path, *, force: bool, log: Log, progress: Any = None) -> Manifest:
+    refuse_on_cluster("Restoring a backup", settings.CLICKHOUSE.cluster)
     root = root.resolve()
     manifest = check(root, log)
     if settings.CLICKHOUSE.embedded:
