@@ -116,29 +116,34 @@ class SharedBuckets:
                 return True  # failing open
             if now < lease.ask_at:
                 return False  # the shared bucket was empty a moment ago
-            chunk = max(1, min(int(burst), math.ceil(rate * LEASE_SECONDS)))
-            try:
-                self.calls += 1
-                granted = int(
-                    self._script(keys=[f"{self.prefix}{site_id}"], args=[rate, burst, chunk])
-                )
-            except Exception as error:  # any Redis failure: fail open, say so once in a while
-                self._down_until = now + self.retry_every
-                if now - self._logged_at >= self.log_every:
+            self.calls += 1
+        # Redis is asked without holding the lock: other sites' events (and this site's,
+        # while it has tokens) go on meanwhile; two threads that lease at once add up.
+        chunk = max(1, min(int(burst), math.ceil(rate * LEASE_SECONDS)))
+        try:
+            granted = int(self._script(keys=[f"{self.prefix}{site_id}"], args=[rate, burst, chunk]))
+        except Exception as error:  # any Redis failure: fail open, say so once in a while
+            with self._guard:
+                self._down_until = time.monotonic() + self.retry_every
+                log = now - self._logged_at >= self.log_every
+                if log:
                     self._logged_at = now
-                    logger.warning(
-                        "ingest rate limits are not enforced: Redis failed (%s); events pass "
-                        "unlimited, Redis is asked again every %s s",
-                        error,
-                        self.retry_every,
-                    )
-                return True
+            if log:
+                logger.warning(
+                    "ingest rate limits are not enforced: Redis failed (%s); events pass "
+                    "unlimited, Redis is asked again every %s s",
+                    error,
+                    self.retry_every,
+                )
+            return True
+        with self._guard:
             if granted < chunk:  # the bucket is (nearly) empty: over the limit
                 lease.ask_at = now + min(MAX_DENY_WAIT, (chunk - granted) / rate)
             if granted < 1:
-                lease.tokens = 0
                 return False
-            lease.tokens = granted - 1
+            if now >= lease.expires:
+                lease.tokens = 0  # what is left of a lapsed lease goes
+            lease.tokens += granted - 1
             lease.expires = now + LEASE_TTL
             return True
 

@@ -370,3 +370,22 @@ def test_ingest_keeps_accepting_into_the_spool_while_redis_is_down(
         assert len([r for r in caplog.records if r.name == "events.limits.ratelimit"]) == 1
     finally:
         sink.close()
+
+
+def test_threads_of_two_processes_never_exceed_the_shared_bucket(redis: Any) -> None:
+    import threading
+
+    prefix = f"test:{uuid.uuid4().hex}:"
+    limits = [SiteRateLimit(_shared(prefix)), SiteRateLimit(_shared(prefix))]
+    allowed: list[int] = []
+
+    def send(limit: SiteRateLimit) -> None:
+        allowed.append(sum(limit.allows(12, rate=0.2, burst=50) for _ in range(100)))
+
+    threads = [threading.Thread(target=send, args=(limits[n % 2],)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 50 <= sum(allowed) <= 51
+    redis.delete(f"{prefix}12")
