@@ -86,6 +86,10 @@ DATA_JOB_FAILURES = Counter(
     ["kind"],
 )
 
+CELERY_TASK_FAILURES = Counter(
+    "trail_celery_task_failures", "Celery tasks that raised, by task name.", ["task"]
+)
+
 PUBLISH_EVERY = 1.0  # seconds the ingest counts wait in this process before the mmap write
 
 
@@ -198,3 +202,7 @@ def periodic_job(name: str) -> AbstractContextManager[None]:
 
 def data_job_failed(kind: str) -> None:
     DATA_JOB_FAILURES.labels(kind).inc()
+
+
+def celery_task_failed(task: str) -> None:
+    CELERY_TASK_FAILURES.labels(task).inc()

@@ -42,3 +42,11 @@ def _prepare_worker(**_: Any) -> None:
     except preflight.PreflightError as exc:
         raise SystemExit(f"trail: {exc}") from None
     priority.lower(settings.TRAIL.ingest.flush_nice)
+
+
+@signals.task_failure.connect
+def _count_failure(sender: Any = None, **_: Any) -> None:
+    """Every task that raised, by name (`trail_celery_task_failures_total`, docs/metrics.md)."""
+    from common import metrics
+
+    metrics.celery_task_failed(str(getattr(sender, "name", None) or "unknown"))

@@ -259,3 +259,15 @@ def test_the_grafana_dashboard_names_only_metrics_trail_has() -> None:
     bare = {re.sub(r"_(bucket|sum|count|total)$", "", name) for name in used}
     assert bare - known == set()
     assert known - bare == set()  # and every metric has a panel
+
+
+def test_a_failed_celery_task_is_counted(client: Client, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("celery_worker")  # services mode: a real worker on Redis
+    from events.tasks import run_job
+
+    before = scrape(client)
+    result = run_job.delay("tests.no_such_job")
+    with pytest.raises(KeyError):
+        result.get(timeout=30)
+    after = scrape(client)
+    assert moved(before, after, "trail_celery_task_failures_total", task="trail.run_job") == 1
