@@ -6,11 +6,14 @@
 Starts Trail as bench/ingest_load.py does, records the web process (and its workers) with
 py-spy (`--gil`: only samples where a thread holds the GIL, i.e. Python doing work;
 `--format raw`: one collapsed stack per line) while bench/loadgen drives `POST /api/event`
-at RATE for SECONDS, then splits the samples into parts and prints µs of GIL time per
-accepted request for each (docs/benchmarks.md, "Ingest per core (issue 21)"). Each sample
-goes to the first part, in the order below, whose functions are on its stack. Native time
-outside the GIL (granian's Rust, the kernel's fsync) is not in these figures: compare the
-total with the web process's CPU per request that bench/ingest_load.py prints.
+at RATE for SECONDS, then splits the samples into parts (docs/benchmarks.md, "Ingest per
+core (issue 21)"). Each sample goes to the first part, in the order below, whose functions
+are on its stack. Printed per part: its share of the samples, and that share of the web
+process's CPU per request measured over the same run (from /proc: user + system of every
+worker). On a shared machine the shares are the figure to trust: a thread holding the GIL
+while the OS has it off the CPU is still sampled, so GIL-held wall time swells with the
+load average; CPU time does not. Native time outside the GIL (granian's Rust, the kernel's
+fsync) is spread over the parts in proportion by that scaling.
 
 `--keep FILE` keeps the raw profile (`py-spy record --format speedscope` is the way to
 browse one).
@@ -29,7 +32,7 @@ import time
 from pathlib import Path
 
 from ingest_load import build_loadgen, drive, serve_site
-from trail_proc import REPO, Trail
+from trail_proc import REPO, Trail, cpu_shares
 
 PY_SPY = REPO / ".venv" / "bin" / "py-spy"
 PARTS = [
@@ -55,7 +58,8 @@ PARTS = [
 LOOP = "server: granian's callbacks + asyncio loop"
 
 
-def split(raw: Path, hz: int, requests: int) -> list[tuple[str, float]]:
+def split(raw: Path) -> list[tuple[str, float]]:
+    """Each part's share of the samples (0..1)."""
     samples: collections.Counter[str] = collections.Counter()
     for line in raw.read_text().splitlines():
         stack, count = line.rsplit(" ", 1)
@@ -72,8 +76,8 @@ def split(raw: Path, hz: int, requests: int) -> list[tuple[str, float]]:
             main = "MainThread" in thread
             samples[LOOP if main else "other threads"] += int(count)
     order = [name for name, _ in PARTS] + [LOOP, "other threads"]
-    per = [(name, samples[name] / hz / requests * 1e6) for name in order]
-    return [*per, ("total (GIL held in the web process)", sum(v for _, v in per))]
+    total = max(1, sum(samples.values()))
+    return [(name, samples[name] / total) for name in order]
 
 
 def main() -> None:
@@ -104,7 +108,9 @@ def main() -> None:
             stderr=subprocess.PIPE,
         )
         time.sleep(1)
+        before, started = trail.cpu(), time.monotonic()
         result = drive(trail, args.rate, args.duration, bodies, warmup=2)
+        after, elapsed = trail.cpu(), time.monotonic() - started
         _, errors = spy.communicate()
         if spy.returncode or not raw.exists():
             raise SystemExit(f"py-spy failed: {errors.decode()[-2000:]}")
@@ -116,9 +122,13 @@ def main() -> None:
         f"{args.mode} {args.rate}/s × {args.duration} s: achieved {result['achieved_rate']:.0f}/s,"
         f" p50 {latency['p50']} ms, p99 {latency['p99']} ms; {requests:,} requests profiled"
     )
-    print("| part | µs per request (GIL held) |\n|---|---|")
-    for name, micros in split(raw, args.hz, requests):
-        print(f"| {name} | {micros:.0f} |")
+    web = sum(after["web"].values()) - sum(before["web"].values())
+    per_request = web / requests * 1e6
+    print("CPU while the load ran (% of one core):", cpu_shares(before, after, elapsed))
+    print("| part | share of GIL samples | µs of web CPU per request |\n|---|---|---|")
+    for name, share in split(raw):
+        print(f"| {name} | {share:.1%} | {share * per_request:.0f} |")
+    print(f"| total | 100 % | {per_request:.0f} |")
     if args.keep:
         shutil.copy(raw, args.keep)
 
