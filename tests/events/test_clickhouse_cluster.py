@@ -163,12 +163,12 @@ def test_statements_on_parts_name_the_local_tables(snapshot: Any, monkeypatch: A
 def test_what_is_not_supported_on_a_cluster_stops_before_its_first_statement(
     tmp_path: Any, monkeypatch: Any
 ) -> None:
-    """Raw imports, deletion jobs, restores and moves name tables as one server has them:
+    """Raw imports, deletion jobs, backups, restores and moves name tables as one server has them:
     on a cluster they stop with a message, having sent nothing (docs/clickhouse.md)."""
     from events import deletions
     from reports.imports import raw
     from trail import move
-    from trail.backup import restore
+    from trail.backup import restore, take
 
     recorder = Recorder({})
     monkeypatch.setattr(raw, "get_client", lambda: recorder)
@@ -176,6 +176,7 @@ def test_what_is_not_supported_on_a_cluster_stops_before_its_first_statement(
         lambda: raw.prepare("0b6c3c8e-0000-4000-8000-000000000001"),
         lambda: deletions.execute(None, site=None, condition=None),  # type: ignore[arg-type]
         lambda: restore.restore(tmp_path, force=True, log=print),
+        lambda: take.take(tmp_path / "backup", log=print, client=recorder),  # type: ignore[arg-type]
         lambda: move.move(recorder, recorder, "target"),  # type: ignore[arg-type]
     ]
     for attempt in attempts:

@@ -39,6 +39,7 @@ from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 
 from events.clickhouse import ClickHouse, get_client
+from events.clickhouse.cluster import refuse_on_cluster
 from events.clickhouse.migrate import applied_versions
 from events.flush import FlushBusy, flush_paused
 from events.flush import flush_spool as _registered_flush
@@ -96,7 +97,9 @@ def _paused() -> Iterator[Callable[[], bool]]:
 def take(
     output: Path, *, log: Log, progress: Any = None, client: ClickHouse | None = None
 ) -> Manifest:
-    """Write a backup of this install into `output` (absent or empty); its manifest."""
+    """Write a backup of this install into `output` (absent or empty); its manifest. Not
+    on a sharded cluster yet: the tables found would be the local ones of one shard."""
+    refuse_on_cluster("Taking a backup", settings.CLICKHOUSE.cluster)
     output = output.resolve()
     check_output(output)
     engine = database_engine()
