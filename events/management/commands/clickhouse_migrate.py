@@ -1,10 +1,10 @@
 """`clickhouse_migrate`: apply the ClickHouse schema migrations not yet applied.
 
-Safe from several processes at once (docker-compose starts every web and worker container
-with `migrate`): one holds the migration lock (`events.locks.held`: a Redis lease in
+Safe from several processes at once (several containers or deploy scripts may each run
+`migrate`): one holds the migration lock (`events.locks.held`: a Redis lease in
 services mode, this process's lock embedded, where chDB admits one process anyway), the
 others wait for it, then read the ledger again and find nothing left to do. Without it two
-processes both ran 0007's `DROP TABLE …; RENAME TABLE …`, which is not idempotent.
+processes could both run 0007's `DROP TABLE …; RENAME TABLE …`, which is not idempotent.
 """
 
 import time
