@@ -18,9 +18,16 @@ app.autodiscover_tasks()
 def _schedule_jobs(sender: Celery, **_: Any) -> None:
     from events import jobs
 
+    # ignore_result: nobody reads a periodic run's result, and without it beat subscribes to
+    # each task's result channel on the result backend as it sends it, and exits once that
+    # backend stayed unreachable past its 20 reconnection tries (a Redis outage of 20 s:
+    # tests/events/test_redis_outage.py).
     for job in jobs.registered():
         sender.add_periodic_task(
-            job.every, sender.signature("trail.run_job", args=(job.name,)), name=job.name
+            job.every,
+            sender.signature("trail.run_job", args=(job.name,)),
+            name=job.name,
+            ignore_result=True,
         )
 
 

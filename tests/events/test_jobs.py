@@ -81,6 +81,7 @@ def test_beat_schedule_comes_from_the_registry(job_names: list[str]) -> None:
     assert entry["task"] == "trail.run_job"
     assert entry["args"] == ("test.beat",)
     assert entry["schedule"] == 2.5
+    assert entry["options"]["ignore_result"] is True  # beat never waits on the result backend
 
 
 @pytest.mark.services
