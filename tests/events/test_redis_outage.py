@@ -142,9 +142,11 @@ def stored(clickhouse: ServerClickHouse) -> dict[int, int]:
 
 def supervise(trail: Trail, restarted: list[str]) -> None:
     """Start again a Celery process that exited, as the deployment's supervisor does
-    (docker-compose.yml: `restart: unless-stopped`): Celery 5.7's worker can exit on a lost
-    broker connection ("Unrecoverable error" while it restores its unacknowledged tasks),
-    and beat exits once its result backend gave up reconnecting (20 tries a second apart)."""
+    (docker-compose.yml: `restart: unless-stopped`). Celery 5.7's worker sometimes exits
+    when its broker connection drops ("Unrecoverable error: AttributeError … 'hostname'",
+    kombu restoring its unacknowledged tasks over the lost connection): seen once in five
+    runs here, a library race Trail cannot configure away. (Beat used to exit after 20 s
+    without its result backend; it no longer uses one: trail/celery.py.)"""
     for name in ("worker", "beat"):
         if trail.procs[name].poll() is not None:
             restarted.append(name)
