@@ -144,7 +144,7 @@ def supervise(trail: Trail, restarted: list[str]) -> None:
     """Start again a Celery process that exited, as the deployment's supervisor does
     (docker-compose.yml: `restart: unless-stopped`). Celery 5.7's worker sometimes exits
     when its broker connection drops ("Unrecoverable error: AttributeError … 'hostname'",
-    kombu restoring its unacknowledged tasks over the lost connection): seen once in five
+    kombu restoring its unacknowledged tasks over the lost connection): seen once in six
     runs here, a library race Trail cannot configure away. (Beat used to exit after 20 s
     without its result backend; it no longer uses one: trail/celery.py.)"""
     for name in ("worker", "beat"):
