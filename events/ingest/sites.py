@@ -293,9 +293,7 @@ def _on_site_written(sender: Any, using: str, **_: Any) -> None:
 post_save.connect(_on_site_written, sender=Site, dispatch_uid="events.sites_on_save")
 post_delete.connect(_on_site_written, sender=Site, dispatch_uid="events.sites_on_delete")
 # An organization's limits are part of its sites' settings (rate, burst, the quota flag)
-post_save.connect(
-    _on_site_written, sender=OrganizationLimits, dispatch_uid="events.limits_on_save"
-)
+post_save.connect(_on_site_written, sender=OrganizationLimits, dispatch_uid="events.limits_on_save")
 post_delete.connect(
     _on_site_written, sender=OrganizationLimits, dispatch_uid="events.limits_on_delete"
 )

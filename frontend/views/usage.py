@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from reports.usage import usage_get
 from frontend.views.helpers import require_membership
+from reports.usage import usage_get
 
 
 @login_required
