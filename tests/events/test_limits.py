@@ -389,3 +389,10 @@ def test_threads_of_two_processes_never_exceed_the_shared_bucket(redis: Any) -> 
         thread.join()
     assert 50 <= sum(allowed) <= 51
     redis.delete(f"{prefix}12")
+
+
+def test_the_count_is_a_periodic_job_of_both_runners() -> None:
+    from events import jobs
+
+    job = {j.name: j for j in jobs.registered()}[quota.COUNT_JOB]
+    assert job.every == 300 and job.func is quota.count_usage
