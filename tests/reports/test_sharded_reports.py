@@ -502,3 +502,51 @@ def test_counts_are_exact_with_every_subquery_run_on_its_own_shard(
     whole, summed = _whole_and_per_shard(clickhouse, selects, [s.pk for s in sites.values()])
     assert summed == whole
     assert sum(1 for rows in whole if rows and any(any(m.values()) for m in rows.values())) > 20
+
+
+IMPORTED = tuple(name for name in SHARDED if name.startswith("imported_"))
+
+
+@pytest.mark.django_db
+def test_reports_with_imports_are_the_same_from_two_shards(
+    client: Any, clickhouse: Any, tmp_path: Path
+) -> None:
+    """Plausible's daily aggregates imported through the real import job, and the site's
+    own events: every report with `include.imports`, before and after the imported tables
+    are split by their sharding key too."""
+    from events.flush import flush_spool
+    from events.spool import spool
+    from tests.conftest import send
+    from tests.reports.test_imports_plausible import I1, N, export_files, native, write_zip
+    from tests.reports.test_imports_plausible_job import start
+
+    org = factories.organization()
+    site = factories.site(org, "shards-imports-trail.com")
+    _, write = factories.api_key(org, scopes=("events:write",))
+    send(client, write, native(site))
+    spool().rotate()
+    flush_spool(client=clickhouse)
+    start(site, write_zip(tmp_path / "export.zip", export_files()))
+    span = [I1.isoformat(), N.isoformat()]
+    asked: list[dict[str, Any]] = [{"metrics": ALL}]
+    for dimension in ("event:page", "visit:source", "visit:country", "visit:device", "time:day"):
+        metrics = ["visitors", "pageviews"] if dimension == "event:page" else SESSION_METRICS
+        asked.append({"metrics": metrics, "dimensions": [dimension]})
+    bodies = [
+        {"site_id": site.domain, "date_range": span, "include": {"imports": True}, **body}
+        for body in asked
+    ]
+
+    def reports() -> list[Any]:
+        return [answer(site=site, body=body) for body in bodies]
+
+    whole = reports()
+    with two_shards(clickhouse, [site.pk], ("events", "sessions", *IMPORTED)):
+        [row] = clickhouse.query(
+            "SELECT uniqExact(_table) AS n FROM imported_visitors WHERE site_id = {s:UInt64}",
+            {"s": site.pk},
+        )
+        split = reports()
+    assert row["n"] == SHARDS  # the import's days are on both stand-in shards
+    assert split == whole
+    assert whole[0]["results"][0]["metrics"][0] > 30  # imported visitors are in it
