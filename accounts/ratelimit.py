@@ -4,15 +4,29 @@ The cache is Redis in services mode (every process counts together) and the proc
 memory in embedded mode (there is one process). An API key's request rate
 (`accounts.api.ApiKeyRateLimit`) and the guessing limits (`accounts.guessing`) count here.
 (The login's limits are django-allauth's own, keyed by the same client address.)
+
+When the cache cannot be reached (Redis down), a limit fails open: the use is allowed, a
+warning is logged at most once a minute, and the cache is not asked again for
+`RETRY_AFTER_FAILURE` seconds (a down Redis costs no request its connect timeout). A
+Redis outage must not stop ingest nor the API (docs/limits.md).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_FAILURE = 5.0  # seconds the cache is left alone after it failed
+WARN_EVERY = 60.0  # seconds between two warnings of a cache that keeps failing
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,23 +44,64 @@ class Window:
         return f"trail:ratelimit:{bucket}:{self.seconds}:{int(now // self.seconds)}"
 
 
+T = TypeVar("T")
+
+
+class _Cache:
+    """The cache, or nothing for a while after it failed (then the limit fails open)."""
+
+    def __init__(self) -> None:
+        self._resting_until = float("-inf")
+        self._warned_at = float("-inf")
+        self._guard = threading.Lock()
+
+    def ask(self, question: Callable[[], T], unanswered: T) -> T:
+        if time.monotonic() < self._resting_until:
+            return unanswered
+        try:
+            return question()
+        except Exception as error:  # Redis down, a timeout, a refused connection, ...
+            now = time.monotonic()
+            with self._guard:
+                self._resting_until = now + RETRY_AFTER_FAILURE
+                warn = now - self._warned_at >= WARN_EVERY
+                if warn:
+                    self._warned_at = now
+            if warn:
+                logger.warning(
+                    "rate limits fail open: the cache is unreachable (%s: %s); asking it "
+                    "again in %.0f s",
+                    type(error).__name__,
+                    error,
+                    RETRY_AFTER_FAILURE,
+                )
+            return unanswered
+
+
+_cache = _Cache()
+
+
+def _count(counter: str, seconds: int) -> int:
+    cache.add(counter, 0, timeout=2 * seconds)
+    try:
+        return int(cache.incr(counter))
+    except ValueError:  # expired between add and incr
+        cache.set(counter, 1, timeout=2 * seconds)
+        return 1
+
+
 def hit(*, bucket: str, window: Window) -> int | None:
     """Count one use of `bucket`; the seconds to wait when that use is over the limit,
-    else None."""
+    else None (also when the cache cannot be reached: fail open)."""
     now = time.time()
     counter = window.slot(bucket, now)
-    cache.add(counter, 0, timeout=2 * window.seconds)
-    try:
-        used = cache.incr(counter)
-    except ValueError:  # expired between add and incr
-        cache.set(counter, 1, timeout=2 * window.seconds)
-        used = 1
+    used = _cache.ask(lambda: _count(counter, window.seconds), 0)
     return window.retry_after(now) if used > window.limit else None
 
 
 def exhausted(*, bucket: str, window: Window) -> int | None:
     """Without counting: the seconds to wait when `bucket` has used its whole limit, else
-    None."""
+    None (also when the cache cannot be reached: fail open)."""
     now = time.time()
-    used = cache.get(window.slot(bucket, now), 0)
+    used = _cache.ask(lambda: int(cache.get(window.slot(bucket, now), 0)), 0)
     return window.retry_after(now) if used >= window.limit else None

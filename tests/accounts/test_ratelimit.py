@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import pytest
+from django.test import override_settings
+
+from accounts import ratelimit
 from accounts.ratelimit import Window, exhausted, hit
+from events.clickhouse import ClickHouse
+from events.ingest.sites import directory
+from tests import factories
+from tests.conftest import send
+from tests.helpers import free_port
 
 
 def test_window_retry_after() -> None:
@@ -36,3 +49,90 @@ def test_a_new_window_starts_afresh() -> None:
     time.sleep(1 - time.time() % 1 + 0.01)
     assert exhausted(bucket="w", window=window) is None
     assert hit(bucket="w", window=window) is None
+
+
+# --- a cache that cannot be reached: fail open --------------------------------------------
+
+DOWN_CACHE = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:{port}/0",  # nothing listens there
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+    }
+}
+
+
+@contextlib.contextmanager
+def unreachable_cache() -> Iterator[None]:
+    """Django's cache is a real Redis client pointed at a closed port; the limiter's memory
+    of an earlier failure is reset before and after."""
+    cache = {"default": dict(DOWN_CACHE["default"])}
+    cache["default"]["LOCATION"] = str(cache["default"]["LOCATION"]).format(port=free_port())
+    ratelimit._cache = ratelimit._Cache()
+    try:
+        with override_settings(CACHES=cache):
+            yield
+    finally:
+        ratelimit._cache = ratelimit._Cache()
+
+
+@pytest.fixture
+def redis_down() -> Iterator[None]:
+    with unreachable_cache():
+        yield
+
+
+def test_an_unreachable_cache_fails_open_with_one_warning_and_rests(
+    redis_down: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = Window(limit=1, seconds=60)
+    with caplog.at_level(logging.WARNING, logger="accounts.ratelimit"):
+        assert [hit(bucket="down", window=window) for _ in range(5)] == [None] * 5
+        assert exhausted(bucket="down", window=window) is None
+    warnings = [r for r in caplog.records if "fail open" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "in 5 s" in warnings[0].getMessage()
+
+    # Resting: the cache is not asked at all (counted by wrapping the real client call).
+    asked: list[str] = []
+    real = ratelimit._count
+    monkeypatch.setattr(ratelimit, "_count", lambda *a: asked.append("x") or real(*a))
+    hit(bucket="down", window=window)
+    assert asked == []
+    # Once the rest is over it asks again, fails again, still quietly (a minute per warning).
+    monkeypatch.setattr(ratelimit, "RETRY_AFTER_FAILURE", 0.0)
+    ratelimit._cache._resting_until = float("-inf")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="accounts.ratelimit"):
+        assert hit(bucket="down", window=window) is None
+    assert asked == ["x"]
+    assert not [r for r in caplog.records if "fail open" in r.getMessage()]
+
+
+@pytest.mark.django_db
+def test_the_batch_api_accepts_events_while_redis_is_down(
+    client: Any, flush: Callable[..., Any], clickhouse: ClickHouse
+) -> None:
+    """An API key's rate limit counts in Redis in services mode: with Redis unreachable
+    the batch API still accepts events (it does not answer 500); they wait in the spool
+    and are stored once the flush can run (in services mode it takes its lock in Redis)."""
+    site = factories.site(factories.organization(), "redis-down.example.org")
+    directory.invalidate()
+    _, key = factories.api_key(site.organization, scopes=("events:write",))
+    events = [
+        {
+            "domain": site.domain,
+            "name": "pageview",
+            "url": f"https://{site.domain}/p/{i}",
+            "ip": "198.51.100.7",
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        }
+        for i in range(3)
+    ]
+    with unreachable_cache():
+        send(client, key, events)
+    flush()
+    [stored] = clickhouse.query(
+        "SELECT count() AS n FROM events WHERE site_id = {s:UInt64}", {"s": site.pk}
+    )
+    assert stored["n"] == 3
