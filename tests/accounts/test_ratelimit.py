@@ -96,7 +96,12 @@ def test_an_unreachable_cache_fails_open_with_one_warning_and_rests(
     # Resting: the cache is not asked at all (counted by wrapping the real client call).
     asked: list[str] = []
     real = ratelimit._count
-    monkeypatch.setattr(ratelimit, "_count", lambda *a: asked.append("x") or real(*a))
+
+    def counted(counter: str, seconds: int) -> int:
+        asked.append(counter)
+        return real(counter, seconds)
+
+    monkeypatch.setattr(ratelimit, "_count", counted)
     hit(bucket="down", window=window)
     assert asked == []
     # Once the rest is over it asks again, fails again, still quietly (a minute per warning).
@@ -105,7 +110,7 @@ def test_an_unreachable_cache_fails_open_with_one_warning_and_rests(
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="accounts.ratelimit"):
         assert hit(bucket="down", window=window) is None
-    assert asked == ["x"]
+    assert len(asked) == 1
     assert not [r for r in caplog.records if "fail open" in r.getMessage()]
 
 
