@@ -272,7 +272,16 @@ def main() -> None:
     finally:
         trail.stop()
     stored = count(trail)
-    verdict = "OK" if stored == total_ok else "MISMATCH"
+    # Under overload loadgen gives up on requests still in flight (at most one per
+    # connection at the end, and its timeouts): Trail may have accepted and stored those
+    # after all. More rows than 2xx answers, within that, loses nothing; fewer would.
+    unanswered = int(result["errors_total"])
+    if stored == total_ok:
+        verdict = "OK"
+    elif total_ok < stored <= total_ok + unanswered:
+        verdict = f"OK ({stored - total_ok} stored whose answer loadgen no longer waited for)"
+    else:
+        verdict = "MISMATCH"
     print(f"ClickHouse rows {stored:,} vs 2xx answers {total_ok:,}: {verdict}")
 
 
