@@ -12,6 +12,7 @@ enter only through `Binder`, as bound parameters.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,6 +241,22 @@ SESSION_METRICS = {
     "views_per_visit": "if(sum(sign) > 0, sum(sign * pageviews) / sum(sign), 0)",
 }
 METRICS_ON = {EVENTS: EVENT_METRICS, SESSIONS: SESSION_METRICS, ENGAGEMENT: ENGAGEMENT_METRICS}
+# Grouped by a dimension a visit's later events change (its exit page), a visit's earlier
+# state row and its cancel sit in the old group until ClickHouse merges them: there a
+# visitor counts only while the signs of their rows in the group sum above zero.
+COLLAPSED_VISITORS = "arrayCount(n -> n > 0, (sumMap([visitor_id], [toInt64(sign)])).2)"
+
+
+def metrics_on(table: str, dimensions: Iterable[str]) -> dict[str, str]:
+    """The metric expressions of `table` when grouped by `dimensions`."""
+    expressions = METRICS_ON[table]
+    if table == SESSIONS and any(
+        d.startswith("visit:") and not fixed_per_visit(d) for d in dimensions
+    ):
+        return {**expressions, "visitors": COLLAPSED_VISITORS}
+    return expressions
+
+
 COUNTS = frozenset({"visitors", "visits", "pageviews", "events", "total_revenue"})
 # The cheap count a top list is ranked by before exact metrics are computed for its rows.
 RANK_BY = {EVENTS: "count()", SESSIONS: "sum(sign)"}

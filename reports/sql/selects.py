@@ -19,7 +19,6 @@ from reports.sql.builder import Select, any_of
 from reports.sql.catalog import (
     ENGAGEMENT,
     EVENTS,
-    METRICS_ON,
     PAGEVIEW_ROW_METRICS,
     RANK_BY,
     SESSIONS,
@@ -27,6 +26,7 @@ from reports.sql.catalog import (
     date_condition,
     dimension_sql,
     goal_condition,
+    metrics_on,
 )
 from reports.sql.filters import FilterCompiler
 
@@ -95,7 +95,7 @@ def part_select(
     elif table == EVENTS:  # engagement events are never events of a report
         where.append("name != 'engagement'")
     where.extend(_goal_and_keys(query, dimensions, dims, binder, keys))
-    expressions = METRICS_ON[part.table]
+    expressions = metrics_on(part.table, dimensions)
     if part.table == EVENTS and event_names == ("pageview",):
         expressions = {**expressions, **PAGEVIEW_ROW_METRICS}
     if columns is None:
@@ -211,7 +211,9 @@ def rank_select(
     """The page of rows to return, ranked by a cheap count or by the requested order
     (`rollup`: on the rollups, by the same counts: the same rows)."""
     part = the_plan.primary
-    expressions = rollups.METRICS[part.table] if rollup else METRICS_ON[part.table]
+    expressions = (
+        rollups.METRICS[part.table] if rollup else metrics_on(part.table, query.dimensions)
+    )
     rank_by = rollups.RANK_BY if rollup else RANK_BY
     order = []
     for name, direction in query.order_by:
