@@ -179,3 +179,34 @@ def _stored(clickhouse: Any, site_id: int) -> int:
         "SELECT count() AS n FROM events WHERE site_id = {site:UInt64}", {"site": site_id}
     )
     return int(row["n"])
+
+
+def test_a_dashboard_panel_with_a_shard_down_says_so_with_503(client: Any, clickhouse: Any) -> None:
+    """The dashboard's panels (htmx fragments) and a panel opened as a page answer 503 with
+    `Retry-After` and a sentence, not a 500 page nor numbers; base.html tells htmx to swap
+    a 503 in, so the panel shows the sentence instead of staying on "Loading…"."""
+    org = factories.organization()
+    site = factories.site(org, "shard-down-panel-trail.com")
+    client.force_login(org.memberships.get().user)
+    panel = f"/sites/{site.domain}/panel/top?period=7d"
+    with cluster_server() as (url, state):
+        reset_client()
+        try:
+            with override_settings(CLICKHOUSE=replace(settings.CLICKHOUSE, url=url)):
+                assert client.get(panel, HTTP_HX_REQUEST="true").status_code == 200
+                state.down = True
+                fragment = client.get(panel, HTTP_HX_REQUEST="true")
+                assert fragment.status_code == 503
+                assert fragment["Retry-After"] == "30"
+                text = fragment.content.decode()
+                assert 'role="alert"' in text and "cannot be read right now" in text
+                assert "<html" not in text  # a fragment for the panel
+                page = client.get(panel)
+                assert page.status_code == 503
+                assert "Statistics unavailable for a moment" in page.content.decode()
+                state.down = False
+                assert client.get(panel, HTTP_HX_REQUEST="true").status_code == 200
+        finally:
+            reset_client()
+    dashboard = client.get(f"/sites/{site.domain}/").content.decode()
+    assert '"code": "503", "swap": true' in dashboard  # htmx swaps the 503 fragment in
