@@ -92,6 +92,27 @@ def new_context(browser: Browser, live_server: object) -> Iterator[Callable[...,
         context.close()
 
 
+@pytest.fixture
+def signed_in(
+    new_context: Callable[..., BrowserContext], live_server: object
+) -> Callable[..., BrowserContext]:
+    """A fresh browser context signed in as `user` (a Django session made by the test
+    client, its cookie handed over); keyword arguments go to `new_context`."""
+    from django.test import Client
+
+    def make(user: Any, **options: Any) -> BrowserContext:
+        client = Client()
+        client.force_login(user)
+        context = new_context(**options)
+        session = client.cookies["sessionid"].value
+        context.add_cookies(
+            [{"name": "sessionid", "value": session, "url": str(live_server.url)}]  # type: ignore[attr-defined]
+        )
+        return context
+
+    return make
+
+
 class InFlight:
     """The connections the live server has accepted and not yet finished answering.
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.core.mail import EmailMessage
-from django.test import Client
 from playwright.sync_api import BrowserContext, expect
 
 from accounts.models import Role
@@ -23,24 +22,17 @@ pytestmark = pytest.mark.browser
 
 
 def test_an_owner_creates_an_alert_from_a_preset_and_sends_a_test(
-    new_context: Callable[..., BrowserContext],
+    signed_in: Callable[..., BrowserContext],
     live_server: object,
     clickhouse: object,
     fresh_site_ids: int,
     mailoutbox: list[EmailMessage],
     screenshots: Path,
 ) -> None:
-    live_url = str(live_server.url)  # type: ignore[attr-defined]
     org = factories.organization(name="Watchers")
     owner = org.memberships.get(role=Role.OWNER).user
     site = sites.site_create(organization=org, domain="watched-shop.com")
-    client = Client()
-    client.force_login(owner)
-    context = new_context()
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_url}]
-    )
-    page = context.new_page()
+    page = signed_in(owner).new_page()
     violations = watch_csp(page)
 
     page.goto(f"/sites/{site.domain}/settings")

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import pytest
 from django.core.mail import EmailMessage
-from django.test import Client
 from playwright.sync_api import BrowserContext, expect
 
 from accounts.models import Role
@@ -22,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 def test_an_owner_adds_sends_and_the_recipient_unsubscribes(
     new_context: Callable[..., BrowserContext],
+    signed_in: Callable[..., BrowserContext],
     live_server: object,
     clickhouse: object,
     fresh_site_ids: int,
@@ -31,13 +31,7 @@ def test_an_owner_adds_sends_and_the_recipient_unsubscribes(
     org = factories.organization(name="Mailers")
     owner = org.memberships.get(role=Role.OWNER).user
     site = sites.site_create(organization=org, domain="mailed-shop.com")
-    client = Client()
-    client.force_login(owner)
-    context = new_context()
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_url}]
-    )
-    page = context.new_page()
+    page = signed_in(owner).new_page()
 
     page.goto(f"/sites/{site.domain}/settings")
     page.get_by_role("navigation", name="Site").get_by_role("link", name="Email reports").click()

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 from django.conf import settings
-from django.test import Client, override_settings
+from django.test import override_settings
 from playwright.sync_api import BrowserContext, expect
 
 from accounts.models import Role
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_panels_say_the_statistics_are_unavailable(
-    new_context: Callable[..., BrowserContext],
+    signed_in: Callable[..., BrowserContext],
     live_server: object,
     make_site: Callable[..., Site],
     seed: Callable[..., None],
@@ -29,14 +29,8 @@ def test_panels_say_the_statistics_are_unavailable(
     site = make_site("unavailable-browser.com")
     seed(site, [{"domain": site.domain, "name": "pageview", "url": f"https://{site.domain}/"}])
     owner = site.organization.memberships.get(role=Role.OWNER).user
-    client = Client()
-    client.force_login(owner)
     url = str(live_server)
-    context = new_context()
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}]
-    )
-    page = context.new_page()
+    page = signed_in(owner).new_page()
     with cluster_server() as (server, state):
         reset_client()
         try:

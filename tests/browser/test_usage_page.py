@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from playwright.sync_api import BrowserContext, expect
 
 from accounts.models import Role
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_the_usage_page_shows_this_months_events_against_the_quota(
-    new_context: Callable[..., BrowserContext],
+    signed_in: Callable[..., BrowserContext],
     live_server: object,
     make_site: Callable[..., Site],
     seed: Callable[..., None],
@@ -36,14 +35,8 @@ def test_the_usage_page_shows_this_months_events_against_the_quota(
     quota.count_usage()
 
     owner = mine.organization.memberships.get(role=Role.OWNER).user
-    client = Client()
-    client.force_login(owner)
     url = str(live_server)
-    context = new_context()
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}]
-    )
-    page = context.new_page()
+    page = signed_in(owner).new_page()
     page.goto(f"{url}/organization/")
     page.get_by_role("link", name="Usage this month").click()
     expect(page).to_have_url(f"{url}/organization/usage")
@@ -62,12 +55,7 @@ def test_the_usage_page_shows_this_months_events_against_the_quota(
 
     # a viewer of the other organization sees its own numbers only
     viewer = factories.member(theirs.organization, Role.VIEWER)
-    client.force_login(viewer)
-    other = new_context()
-    other.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}]
-    )
-    theirs_page = other.new_page()
+    theirs_page = signed_in(viewer).new_page()
     theirs_page.goto(f"{url}/organization/usage")
     expect(theirs_page.locator("#usage-summary")).to_contain_text("4 events this month")
     expect(theirs_page.locator("#usage-summary")).to_contain_text("no monthly quota")

@@ -26,7 +26,6 @@ from reports.panels import PANELS, series, tab_results
 from reports.stats import answer
 from sites.models import Site
 from tests import factories
-from tests.events.test_geo import _write as write_mmdb
 from tests.reports.conftest import (
     CHROME_ANDROID,
     FIREFOX,
@@ -36,6 +35,7 @@ from tests.reports.conftest import (
     post_json,
     seed_sites,
 )
+from tests.reports.test_stats_api import places
 
 SHARDS = 2
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -108,31 +108,6 @@ def world(site: Site) -> list[dict[str, Any]]:
         at = NOW - dt.timedelta(minutes=2 * n + 1)
         sent.append(hit(site, at, PATHS[n % 5], referrer=REFERRERS[n % 4], **who))
     return sent
-
-
-def places(path: Path) -> Path:
-    return write_mmdb(
-        path,
-        6,
-        {
-            "81.2.69.0/24": {
-                "country": {"iso_code": "GB"},
-                "subdivisions": [{"iso_code": "ENG", "names": {"en": "England"}}],
-                "city": {"names": {"en": "London"}},
-            },
-            "91.198.174.0/24": {
-                "country": {"iso_code": "DE"},
-                "subdivisions": [{"iso_code": "BE", "names": {"en": "Berlin"}}],
-                "city": {"names": {"en": "Berlin"}},
-            },
-            "81.2.70.0/24": {
-                "country": {"iso_code": "US"},
-                "subdivisions": [{"iso_code": "CA", "names": {"en": "California"}}],
-                "city": {"names": {"en": "San Francisco"}},
-            },
-        },
-        "GeoIP2-City",
-    )
 
 
 @pytest.fixture(scope="module")
