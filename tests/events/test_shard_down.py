@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
@@ -27,6 +27,7 @@ from events.clickhouse.server import ServerClickHouse
 from events.flush import flush_spool
 from events.models import DeadLetter
 from events.spool import closed_segments, spool
+from sites.models import Site
 from tests import factories
 from tests.clickhouse_http import handler_for
 from tests.conftest import send
@@ -93,9 +94,11 @@ def test_the_codes_of_an_unreachable_shard_mean_unavailable() -> None:
     assert not unavailable("")
 
 
-def test_an_insert_refused_by_a_down_shard_waits_in_the_spool(client: Any, clickhouse: Any) -> None:
-    org = factories.organization()
-    site = factories.site(org, "shard-down-trail.com")
+def test_an_insert_refused_by_a_down_shard_waits_in_the_spool(
+    client: Any, clickhouse: Any, make_site: Callable[..., Site]
+) -> None:
+    site = make_site("shard-down-trail.com")  # a fresh id the ingest directory sees
+    org = site.organization
     _, key = factories.api_key(org, scopes=("events:write",))
     sent = [
         hit(site, _at(minute), f"/page-{minute}", ip=f"192.0.2.{minute + 1}")
@@ -123,9 +126,11 @@ def test_an_insert_refused_by_a_down_shard_waits_in_the_spool(client: Any, click
     assert DeadLetter.objects.count() == letters
 
 
-def test_a_report_with_a_shard_down_answers_503(client: Any, clickhouse: Any) -> None:
-    org = factories.organization()
-    site = factories.site(org, "shard-down-report-trail.com")
+def test_a_report_with_a_shard_down_answers_503(
+    client: Any, clickhouse: Any, make_site: Callable[..., Site]
+) -> None:
+    site = make_site("shard-down-report-trail.com")
+    org = site.organization
     _, key = factories.api_key(org, scopes=("stats:read",))
     body = {"site_id": site.domain, "metrics": ["visitors", "bounce_rate"], "date_range": "7d"}
     with cluster_server() as (url, state):
@@ -181,12 +186,14 @@ def _stored(clickhouse: Any, site_id: int) -> int:
     return int(row["n"])
 
 
-def test_a_dashboard_panel_with_a_shard_down_says_so_with_503(client: Any, clickhouse: Any) -> None:
+def test_a_dashboard_panel_with_a_shard_down_says_so_with_503(
+    client: Any, clickhouse: Any, make_site: Callable[..., Site]
+) -> None:
     """The dashboard's panels (htmx fragments) and a panel opened as a page answer 503 with
     `Retry-After` and a sentence, not a 500 page nor numbers; base.html tells htmx to swap
     a 503 in, so the panel shows the sentence instead of staying on "Loading…"."""
-    org = factories.organization()
-    site = factories.site(org, "shard-down-panel-trail.com")
+    site = make_site("shard-down-panel-trail.com")
+    org = site.organization
     client.force_login(org.memberships.get().user)
     panel = f"/sites/{site.domain}/panel/top?period=7d"
     with cluster_server() as (url, state):

@@ -484,7 +484,7 @@ IMPORTED = tuple(name for name in SHARDED if name.startswith("imported_"))
 
 @pytest.mark.django_db
 def test_reports_with_imports_are_the_same_from_two_shards(
-    client: Any, clickhouse: Any, tmp_path: Path
+    client: Any, clickhouse: Any, tmp_path: Path, fresh_site_ids: int
 ) -> None:
     """Plausible's daily aggregates imported through the real import job, and the site's
     own events: every report with `include.imports`, before and after the imported tables
