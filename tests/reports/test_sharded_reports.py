@@ -518,10 +518,13 @@ def test_reports_with_imports_are_the_same_from_two_shards(
     whole = reports()
     with two_shards(clickhouse, [site.pk], ("events", "sessions", *IMPORTED)):
         [row] = clickhouse.query(
-            "SELECT uniqExact(_table) AS n FROM imported_visitors WHERE site_id = {s:UInt64}",
+            "SELECT uniqExact(_table) AS n, count() AS rows FROM imported_visitors"
+            " WHERE site_id = {s:UInt64}",
             {"s": site.pk},
         )
         split = reports()
-    assert row["n"] == SHARDS  # the import's days are on both stand-in shards
+    # The import's days are spread by the key over the stand-in shards (all on one of them
+    # is a real outcome too: three days, a random import id; one time in four).
+    assert 1 <= row["n"] <= SHARDS and row["rows"] > 0
     assert split == whole
     assert whole[0]["results"][0]["metrics"][0] > 30  # imported visitors are in it
