@@ -29,7 +29,17 @@ from tests.reports.conftest import CHROME_ANDROID, FIREFOX, hit
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ZONE = "Asia/Tokyo"  # not UTC: the labels and "now" are the site's
-NOW = dt.datetime.now(dt.UTC)
+
+
+def recent_minutes() -> tuple[dt.datetime, dt.timedelta]:
+    """When "a few minutes ago" starts, and its minute: nine minutes before now, or, in
+    the site's first minutes of the day, since its midnight with the spacing shrunk, so
+    that the recent visits are always today's in the site's time zone (a run just after
+    Tokyo's midnight put them on yesterday)."""
+    now = dt.datetime.now(ZoneInfo(ZONE))
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(seconds=1)
+    start = max(now - dt.timedelta(minutes=9), midnight)
+    return start.astimezone(dt.UTC), (now - start) / 9
 
 
 @pytest.fixture
@@ -37,20 +47,20 @@ def site(make_site: Callable[..., Site], seed: Callable[..., None]) -> Site:
     """Three visitors in the last minutes (one from Google), two a week and a day ago (the
     previous period of "last 7 days")."""
     site = make_site("controls-trail.com", timezone=ZONE)
-    minutes = dt.timedelta(minutes=1)
+    start, minute = recent_minutes()
     a = {"ip": "81.2.69.1", "user_agent": FIREFOX}
     b = {"ip": "81.2.69.2", "user_agent": CHROME_ANDROID}
     c = {"ip": "81.2.69.3", "user_agent": FIREFOX + " C"}
-    week = dt.timedelta(days=8)
+    week = start + 9 * minute - dt.timedelta(days=8)
     seed(
         site,
         [
-            hit(site, NOW - 9 * minutes, "/", referrer="https://www.google.com/", **a),
-            hit(site, NOW - 8 * minutes, "/pricing", **a),
-            hit(site, NOW - 6 * minutes, "/blog", **b),
-            hit(site, NOW - 4 * minutes, "/", **c),
-            hit(site, NOW - week, "/", **a),
-            hit(site, NOW - week + 2 * minutes, "/blog", **b),
+            hit(site, start, "/", referrer="https://www.google.com/", **a),
+            hit(site, start + minute, "/pricing", **a),
+            hit(site, start + 3 * minute, "/blog", **b),
+            hit(site, start + 5 * minute, "/", **c),
+            hit(site, week, "/", **a),
+            hit(site, week + 2 * minute, "/blog", **b),
         ],
     )
     return site
