@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from django.core.cache import cache
+
+from common.outages import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -46,39 +47,23 @@ class Window:
 
 T = TypeVar("T")
 
-
-class _Cache:
-    """The cache, or nothing for a while after it failed (then the limit fails open)."""
-
-    def __init__(self) -> None:
-        self._resting_until = float("-inf")
-        self._warned_at = float("-inf")
-        self._guard = threading.Lock()
-
-    def ask(self, question: Callable[[], T], unanswered: T) -> T:
-        if time.monotonic() < self._resting_until:
-            return unanswered
-        try:
-            return question()
-        except Exception as error:  # Redis down, a timeout, a refused connection, ...
-            now = time.monotonic()
-            with self._guard:
-                self._resting_until = now + RETRY_AFTER_FAILURE
-                warn = now - self._warned_at >= WARN_EVERY
-                if warn:
-                    self._warned_at = now
-            if warn:
-                logger.warning(
-                    "rate limits fail open: the cache is unreachable (%s: %s); asking it "
-                    "again in %.0f s",
-                    type(error).__name__,
-                    error,
-                    RETRY_AFTER_FAILURE,
-                )
-            return unanswered
+_outage = Outage(
+    logger,
+    "rate limits fail open: the cache is unreachable (%s); asking it again in %.0f s",
+    rest=RETRY_AFTER_FAILURE,
+    warn_every=WARN_EVERY,
+)
 
 
-_cache = _Cache()
+def _ask(question: Callable[[], T], unanswered: T) -> T:
+    """The cache's answer, or `unanswered` while it is resting after a failure."""
+    if _outage.resting():
+        return unanswered
+    try:
+        return question()
+    except Exception as error:  # Redis down, a timeout, a refused connection, ...
+        _outage.failed(error)
+        return unanswered
 
 
 def _count(counter: str, seconds: int) -> int:
@@ -95,7 +80,7 @@ def hit(*, bucket: str, window: Window) -> int | None:
     else None (also when the cache cannot be reached: fail open)."""
     now = time.time()
     counter = window.slot(bucket, now)
-    used = _cache.ask(lambda: _count(counter, window.seconds), 0)
+    used = _ask(lambda: _count(counter, window.seconds), 0)
     return window.retry_after(now) if used > window.limit else None
 
 
@@ -103,5 +88,5 @@ def exhausted(*, bucket: str, window: Window) -> int | None:
     """Without counting: the seconds to wait when `bucket` has used its whole limit, else
     None (also when the cache cannot be reached: fail open)."""
     now = time.time()
-    used = _cache.ask(lambda: int(cache.get(window.slot(bucket, now), 0)), 0)
+    used = _ask(lambda: int(cache.get(window.slot(bucket, now), 0)), 0)
     return window.retry_after(now) if used >= window.limit else None

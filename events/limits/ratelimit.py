@@ -21,6 +21,8 @@ import threading
 import time
 from typing import Any, Protocol
 
+from common.outages import Outage
+
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 0.1  # a chunk is 100 ms worth of the site's rate
@@ -94,13 +96,16 @@ class SharedBuckets:
     ) -> None:
         self.redis = redis
         self.prefix = prefix
-        self.retry_every = retry_every
-        self.log_every = log_every
         self._script = redis.register_script(_LEASE_SCRIPT)
         self._leases: dict[int, _Lease] = {}
         self._guard = threading.Lock()
-        self._down_until = float("-inf")  # Redis failed: open until then
-        self._logged_at = float("-inf")
+        self._outage = Outage(
+            logger,
+            "ingest rate limits are not enforced: Redis failed (%s); events pass "
+            "unlimited, Redis is asked again every %s s",
+            rest=retry_every,
+            warn_every=log_every,
+        )
         self.calls = 0  # Redis round trips made (for tests and the benchmark)
 
     def take(self, site_id: int, rate: float, burst: float) -> bool:
@@ -112,7 +117,7 @@ class SharedBuckets:
             if lease.tokens >= 1 and now < lease.expires:
                 lease.tokens -= 1
                 return True
-            if now < self._down_until:
+            if self._outage.resting():
                 return True  # failing open
             if now < lease.ask_at:
                 return False  # the shared bucket was empty a moment ago
@@ -123,18 +128,7 @@ class SharedBuckets:
         try:
             granted = int(self._script(keys=[f"{self.prefix}{site_id}"], args=[rate, burst, chunk]))
         except Exception as error:  # any Redis failure: fail open, say so once in a while
-            with self._guard:
-                self._down_until = time.monotonic() + self.retry_every
-                log = now - self._logged_at >= self.log_every
-                if log:
-                    self._logged_at = now
-            if log:
-                logger.warning(
-                    "ingest rate limits are not enforced: Redis failed (%s); events pass "
-                    "unlimited, Redis is asked again every %s s",
-                    error,
-                    self.retry_every,
-                )
+            self._outage.failed(error)
             return True
         with self._guard:
             if granted < chunk:  # the bucket is (nearly) empty: over the limit

@@ -67,12 +67,12 @@ def unreachable_cache() -> Iterator[None]:
     of an earlier failure is reset before and after."""
     cache = {"default": dict(DOWN_CACHE["default"])}
     cache["default"]["LOCATION"] = str(cache["default"]["LOCATION"]).format(port=free_port())
-    ratelimit._cache = ratelimit._Cache()
+    ratelimit._outage.clear()
     try:
         with override_settings(CACHES=cache):
             yield
     finally:
-        ratelimit._cache = ratelimit._Cache()
+        ratelimit._outage.clear()
 
 
 @pytest.fixture
@@ -104,8 +104,9 @@ def test_an_unreachable_cache_fails_open_with_one_warning_and_rests(
     hit(bucket="down", window=window)
     assert asked == []
     # Once the rest is over it asks again, fails again, still quietly (a minute per warning).
-    monkeypatch.setattr(ratelimit, "RETRY_AFTER_FAILURE", 0.0)
-    ratelimit._cache._resting_until = float("-inf")
+    # (set, not monkeypatched: undoing a patch would restore the rest after the fixture
+    # cleared it, and later tests would meet a resting cache)
+    ratelimit._outage._resting_until = float("-inf")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="accounts.ratelimit"):
         assert hit(bucket="down", window=window) is None
