@@ -126,6 +126,39 @@ def browser_sender(base: str, seqs: range, tally: Tally, stop: threading.Event) 
                 tally.browser_accepted.add(seq)
 
 
+def start_senders(
+    base: str,
+    key: str,
+    events: int,
+    browser_events: int,
+    senders: int,
+    tally: Tally,
+    stop: threading.Event,
+) -> list[threading.Thread]:
+    """Start `senders` batch-API senders sharing `events` ids and one browser sender of
+    `browser_events` seqs; the running threads."""
+    share = events // senders
+    threads = [
+        threading.Thread(
+            target=batch_sender,
+            args=(
+                base,
+                key,
+                range(i * share, events if i == senders - 1 else (i + 1) * share),
+                tally,
+                stop,
+            ),
+        )
+        for i in range(senders)
+    ]
+    threads.append(
+        threading.Thread(target=browser_sender, args=(base, range(browser_events), tally, stop))
+    )
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["embedded", "services"])
@@ -141,28 +174,10 @@ def main() -> None:
     trail.start()
     trail.add_site(DOMAIN)
     tally, stop = Tally(), threading.Event()
-    share = args.events // args.senders
-    threads = [
-        threading.Thread(
-            target=batch_sender,
-            args=(
-                trail.base,
-                trail.key,
-                range(i * share, args.events if i == args.senders - 1 else (i + 1) * share),
-                tally,
-                stop,
-            ),
-        )
-        for i in range(args.senders)
-    ]
-    threads.append(
-        threading.Thread(
-            target=browser_sender, args=(trail.base, range(args.browser_events), tally, stop)
-        )
-    )
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
+    threads = start_senders(
+        trail.base, trail.key, args.events, args.browser_events, args.senders, tally, stop
+    )
 
     rng = random.Random(1)
     victims = ["web", "worker"] if args.mode == "services" else ["web"]

@@ -31,6 +31,7 @@ import argparse
 import http.client
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -38,7 +39,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from chaos import DOMAIN as CHAOS_DOMAIN
-from chaos import Tally, batch_sender, browser_sender
+from chaos import Tally, start_senders
 from ingest_load import DOMAIN as LOAD_DOMAIN
 from ingest_load import build_loadgen, drive, serve_site
 from trail_proc import Trail
@@ -47,6 +48,7 @@ DATABASE = "trail_ci_guarantees"
 REDIS_URL = "redis://127.0.0.1:6379/5"
 KILLS = ((0.20, "web"), (0.45, "worker"), (0.70, "web"))  # share of batch events accepted
 MIN_RATE = 1000  # events/s the load run must deliver
+SENDERS = 4  # batch-API sender threads of the chaos run
 
 
 def trail(workers: int) -> Trail:
@@ -64,40 +66,30 @@ def wait_for_drain(run: Trail, limit: float = 300) -> float:
     return time.monotonic() - started
 
 
+def verdict(run: Trail, ok: bool) -> bool:
+    """`ok`, the summary flushed and the run's data removed when it is (kept to look into
+    when it is not)."""
+    sys.stdout.flush()
+    if ok:
+        shutil.rmtree(run.var, ignore_errors=True)
+    return ok
+
+
 def chaos(args: argparse.Namespace) -> bool:
     run = trail(workers=1)
     run.prepare()
     run.start()
     run.add_site(CHAOS_DOMAIN)
     tally, stop = Tally(), threading.Event()
-    senders = 4
-    share = args.events // senders
-    threads = [
-        threading.Thread(
-            target=batch_sender,
-            args=(
-                run.base,
-                run.key,
-                range(i * share, args.events if i == senders - 1 else (i + 1) * share),
-                tally,
-                stop,
-            ),
-        )
-        for i in range(senders)
-    ]
-    threads.append(
-        threading.Thread(
-            target=browser_sender, args=(run.base, range(args.browser_events), tally, stop)
-        )
-    )
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
+    threads = start_senders(
+        run.base, run.key, args.events, args.browser_events, SENDERS, tally, stop
+    )
     kills: list[str] = []
     late = False
     for share_done, victim in KILLS:
         while tally.batch_accepted < share_done * args.events:
-            if not any(t.is_alive() for t in threads[:senders]):
+            if not any(t.is_alive() for t in threads[:SENDERS]):
                 break
             time.sleep(0.01)
         if tally.batch_accepted >= args.events:
@@ -141,11 +133,8 @@ def chaos(args: argparse.Namespace) -> bool:
         f"browser {len(tally.browser_accepted):,} accepted, {len(stored):,} stored, "
         f"{len(lost)} lost, {len(twice)} twice, {len(unexplained)} unexplained "
         f"({len(tally.browser_unknown)} cut off by a kill); spool drained in {drained:.1f} s",
-        flush=True,
     )
-    if ok:
-        shutil.rmtree(run.var, ignore_errors=True)
-    return ok
+    return verdict(run, ok)
 
 
 PY_PROCESSES, PY_THREADS = 2, 16  # the Python sender: past one interpreter's lock
@@ -241,11 +230,8 @@ def load(args: argparse.Namespace) -> bool:
         f"{other} non-2xx, {errors} failed requests, p99 {result['latency_ms']['p99']} ms; "
         f"ClickHouse {rows:,} rows, {ids:,} distinct ids; spool drained in {drained:.1f} s "
         f"({'Python sender' if not compiled else 'loadgen'}; {DOMAIN_NOTE})",
-        flush=True,
     )
-    if ok:
-        shutil.rmtree(run.var, ignore_errors=True)
-    return ok
+    return verdict(run, ok)
 
 
 DOMAIN_NOTE = f"site {LOAD_DOMAIN}, 2 web workers, Celery worker + beat"

@@ -197,12 +197,18 @@ def count(trail: Trail) -> int:
     return int(str(rows[0]["n"]))
 
 
-def main() -> None:
+def load_arguments() -> argparse.ArgumentParser:
+    """The arguments of a load run: the mode, the offered rate, seconds, web workers."""
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["embedded", "services"])
     parser.add_argument("rate", type=int)
     parser.add_argument("duration", type=int)
     parser.add_argument("--workers", type=int, default=1)
+    return parser
+
+
+def main() -> None:
+    parser = load_arguments()
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--destinations", type=int, default=0)
     parser.add_argument("--floor", action="store_true", help="measure the floor first")

@@ -21,7 +21,6 @@ browse one).
 
 from __future__ import annotations
 
-import argparse
 import collections
 import re
 import shutil
@@ -30,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest_load import build_loadgen, drive, serve_site
+from ingest_load import build_loadgen, drive, load_arguments, serve_site
 from trail_proc import REPO, Trail, cpu_shares
 
 PY_SPY = REPO / ".venv" / "bin" / "py-spy"
@@ -80,11 +79,7 @@ def split(raw: Path) -> list[tuple[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["embedded", "services"])
-    parser.add_argument("rate", type=int)
-    parser.add_argument("duration", type=int)
-    parser.add_argument("--workers", type=int, default=1)
+    parser = load_arguments()
     parser.add_argument("--hz", type=int, default=200)
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
