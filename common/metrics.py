@@ -40,6 +40,11 @@ EVENTS_DROPPED = Counter(
     "Events answered 202 but not kept, by drop reason (X-Trail-Dropped).",
     ["reason"],
 )
+INGEST_REFUSED = Counter(
+    "trail_ingest_requests_refused",
+    "Browser-route ingest requests answered 4xx or 5xx (nothing of them kept), by status.",
+    ["status"],
+)
 FLUSH_SEGMENTS = Counter("trail_flush_segments", "Spool segments flushed into ClickHouse.")
 FLUSH_EVENTS = Counter("trail_flush_events", "Events the flush stored in ClickHouse.")
 FLUSH_DEAD_LETTERS = Counter(
@@ -132,6 +137,12 @@ def ingest_outcome(accepted: int, drops: Sequence[tuple[int, str]]) -> None:
             timer.daemon = True
     if timer is not None:
         timer.start()
+
+
+def ingest_refused(status: int) -> None:
+    """A browser-route ingest request refused with `status` (malformed, too large, the wrong
+    type, the spool unavailable, ...): rare, so counted directly."""
+    INGEST_REFUSED.labels(str(status)).inc()
 
 
 def publish() -> None:

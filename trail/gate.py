@@ -47,6 +47,7 @@ from django.conf import settings
 
 from common.asgi import Disconnected, Receive, read_into
 from common.clients import client_ip, request_client_ip
+from common.metrics import ingest_refused
 
 Scope = dict[str, Any]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -292,6 +293,7 @@ class Gate:
         try:
             await self._receive(client, declared, receive, chunks.append, None)
         except _Refused as refused:
+            ingest_refused(refused.status)  # a direct path is a browser ingest route
             await _refuse(send, refused.status, refused.message, retry=refused.status == 429)
             return
         except Disconnected:

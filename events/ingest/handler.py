@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 
 from common.clients import client_ip
+from common.metrics import ingest_outcome, ingest_refused
 from events.ingest.edge import IngestUnavailable, collector
 from events.ingest.request import (
     MAX_BODY,
@@ -140,6 +141,7 @@ def _handle(route: Route, request: IngestRequest) -> IngestResponse:
     except BadRequest as exc:
         return _error(exc.status, exc.message)
     except NotAnEvent as exc:
+        ingest_outcome(0, [(0, exc.reason)])
         return _answer(202, route.body, route.content_type, [("X-Trail-Dropped", exc.reason)])
     ip = client_ip(
         request.peer, headers.get("x-forwarded-for", ""), settings.TRAIL.ingest.trusted_proxies
@@ -169,7 +171,10 @@ def respond(route: Route, request: IngestRequest) -> IngestResponse:
     Blocks until accepted events are on disk (the spool's fsync): ASGI runs it in a thread.
     """
     try:
-        return _handle(route, request)
+        answer = _handle(route, request)
     except Exception:
         logger.exception("ingest failed on %s", request.path)
-        return _error(500, "internal error: the event was not stored")
+        answer = _error(500, "internal error: the event was not stored")
+    if answer.status >= 400:
+        ingest_refused(answer.status)
+    return answer

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from events.clickhouse import ClickHouse
 from events.flush import FlushReport
@@ -24,6 +25,7 @@ from events.spool import spool
 from sites.models import Site
 from tests.events.conftest import rows
 from tests.helpers import run_in_own_loop
+from tests.metrics_scrape import moved, scrape
 from tests.wsgi_client import CHROME
 from trail.gate import Gate
 
@@ -164,9 +166,12 @@ def test_an_accepted_event_is_in_the_spool_and_stored(
     )
 
 
-def test_the_gates_rules_hold_on_direct_paths(make_site: Callable[..., Site]) -> None:
+def test_the_gates_rules_hold_on_direct_paths(
+    make_site: Callable[..., Site], client: Client
+) -> None:
     site = make_site("direct-rules.example")
     app = gate(direct=True)
+    before = scrape(client)
     declared = scope(headers=[(b"content-length", str(4 * MAX_BODY).encode())])
     assert call(app, declared, [b""])[0] == 413  # the gate's own cap, nothing read
     status, _, body = call(app, scope(), [event(site.domain)[:5], event(site.domain)[5:]], 1.5)
@@ -181,6 +186,15 @@ def test_the_gates_rules_hold_on_direct_paths(make_site: Callable[..., Site]) ->
         return [refused[0], *(s[0] for s in done)]
 
     assert run_in_own_loop(three_slow_then_one()) == [429, 400, 400]
+    # each refusal is counted by its status, the gate's and the handler's alike
+    after = scrape(client)
+    refused = "trail_ingest_requests_refused_total"
+    assert [moved(before, after, refused, status=s) for s in ("413", "408", "429", "400")] == [
+        1,
+        1,
+        1,
+        2,
+    ]
 
 
 def test_answers_finishing_together_all_reach_their_clients(

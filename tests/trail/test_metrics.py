@@ -12,37 +12,16 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
-from prometheus_client.parser import text_string_to_metric_families
 
 from common.clients import IPNetwork
 from events.flush import FlushReport
 from sites.models import Site
+from tests.metrics_scrape import moved, scrape, value
 from tests.wsgi_client import post
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "s3cret-metrics-token-0123456789"
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def scrape(client: Client, **headers: str) -> Samples:
-    """Every sample of `/metrics`, by name and labels, parsed by prometheus-client's parser."""
-    response = client.get("/metrics", **headers)
-    assert response.status_code == 200, response.content[:300]
-    assert response["Content-Type"].startswith("text/plain; version=")
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
-    return value(after, name, **labels) - value(before, name, **labels)
 
 
 @pytest.fixture
@@ -75,12 +54,21 @@ def test_ingest_and_flush_move_the_counters_by_what_happened(
     bot = post("/api/event", body % 9, user_agent="Googlebot/2.1 (+http://www.google.com/bot.html)")
     assert bot.dropped == "bot"
     malformed = post("/api/event", "{not json")
-    assert malformed.status == 400  # refused, not an event: counted nowhere
+    assert malformed.status == 400  # refused, not an event: counted by status
+    wrong_type = post("/api/event", body % 1, content_type="application/xml")
+    assert wrong_type.status == 415
+    identify = post(
+        "/api/send", '{"type":"identify","payload":{"website":"x","data":{"plan":"pro"}}}'
+    )
+    assert identify.dropped == "identify"
 
     middle = scrape(client)
     assert moved(before, middle, "trail_ingest_events_accepted_total") == 3
     assert moved(before, middle, "trail_ingest_events_dropped_total", reason="unknown_site") == 1
     assert moved(before, middle, "trail_ingest_events_dropped_total", reason="bot") == 1
+    assert moved(before, middle, "trail_ingest_events_dropped_total", reason="identify") == 1
+    assert moved(before, middle, "trail_ingest_requests_refused_total", status="400") == 1
+    assert moved(before, middle, "trail_ingest_requests_refused_total", status="415") == 1
     assert value(middle, "trail_spool_bytes") > 0  # waiting for the flush
     assert value(middle, "trail_spool_segments") >= 1
 
