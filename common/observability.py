@@ -11,6 +11,7 @@ Called from the settings, so it runs once in each process (web worker, Celery wo
 - `logging_config`: Django's `LOGGING`, plain text or one JSON object a line
   (`LOG_FORMAT=json`), each with the request id of the request it was written in;
 - `request_id` (a context variable) and `RequestIdFilter`, which put it on every record;
+  `accepted_id`, the id a request is known by;
 - `init_sentry`: errors to Sentry when `SENTRY_DSN` is set and sentry-sdk is installed.
 
 This module does not import prometheus-client (see above); `common.metrics` does.
@@ -24,6 +25,7 @@ import logging
 import os
 import re
 import time
+import uuid
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,16 @@ _VALUE_FILE = re.compile(r"^[a-z_]+_(\d+)\.db$")
 
 # The current request's id ("-" outside a request: start-up, periodic jobs).
 request_id: ContextVar[str] = ContextVar("trail_request_id", default="-")
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_ID = re.compile(r"[A-Za-z0-9\-_.:/+=]{1,128}")
+
+
+def accepted_id(given: str | None) -> str:
+    """`given` (a proxy's `X-Request-ID`) if it is a sane request id — 1 to 128 letters,
+    digits and `-_.:/+=` — else a new random one."""
+    if given and _SANE_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
 
 
 def _alive(pid: int) -> bool:

@@ -28,6 +28,7 @@ from django.conf import settings
 
 from common.clients import client_ip
 from common.metrics import ingest_outcome, ingest_refused
+from common.observability import REQUEST_ID_HEADER, accepted_id, request_id
 from events.ingest.edge import IngestUnavailable, collector
 from events.ingest.request import (
     MAX_BODY,
@@ -53,7 +54,15 @@ _CORS = [
 ]
 _ACCEPTED_TYPES = ("", "text/plain", "application/json")
 # The request headers the handler reads: an adapter passes at least these.
-HEADERS = ("content-type", "content-encoding", "user-agent", "x-forwarded-for", "dnt", "sec-gpc")
+HEADERS = (
+    "content-type",
+    "content-encoding",
+    "user-agent",
+    "x-forwarded-for",
+    "dnt",
+    "sec-gpc",
+    "x-request-id",  # read only when answering a 500 (`respond`)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +182,13 @@ def respond(route: Route, request: IngestRequest) -> IngestResponse:
     try:
         answer = _handle(route, request)
     except Exception:
-        logger.exception("ingest failed on %s", request.path)
-        answer = _error(500, "internal error: the event was not stored")
+        rid = accepted_id(request.headers.get("x-request-id"))
+        token = request_id.set(rid)  # on the log line, and answered: one id to look for
+        try:
+            logger.exception("ingest failed on %s", request.path)
+        finally:
+            request_id.reset(token)
+        answer = _error(500, "internal error: the event was not stored", [(REQUEST_ID_HEADER, rid)])
     if answer.status >= 400:
         ingest_refused(answer.status)
     return answer

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.observability import RequestIdFilter
 from events.ingest import edge
 from events.ingest.edge import Collector
 from events.ingest.sites import directory
@@ -226,3 +229,39 @@ def test_fuzzed_requests_never_fail_on_the_server(
     assert answer.status in (202, 400, 413, 415)
     if answer.status != 202:
         assert json.loads(answer.body)["error"]
+
+
+def test_an_unexpected_failure_is_500_with_the_id_of_its_log_line(
+    make_site: Callable[..., Site],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in a step (not an outage, which is a 503): the answer says nothing was stored and
+    names the request id its log line carries; a sane incoming `X-Request-ID` is kept."""
+    make_site("broken-step-trail.com")
+
+    def buggy_step(item: object) -> object:
+        raise RuntimeError("a bug in a step")
+
+    sink = Spool(tmp_path / "spool")
+    monkeypatch.setattr(edge, "_collector", Collector([*pipeline(directory), buggy_step], sink))
+    body = json.dumps({"n": "pageview", "u": "https://broken-step-trail.com/"})
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    handler.addFilter(RequestIdFilter())  # as the configured handlers do
+    logger = logging.getLogger("events.ingest.handler")
+    logger.addHandler(handler)
+    try:
+        made = post("/api/event", body)
+        kept = post("/api/event", body, headers={"X-Request-ID": "lb-7f3a"})
+    finally:
+        logger.removeHandler(handler)
+    assert (made.status, kept.status) == (500, 500)
+    assert json.loads(made.body) == {"error": "internal error: the event was not stored"}
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["X-Request-ID"])
+    assert kept.headers["X-Request-ID"] == "lb-7f3a"
+    failures = [r for r in records if r.getMessage().startswith("ingest failed on")]
+    assert [r.request_id for r in failures] == [made.headers["X-Request-ID"], "lb-7f3a"]
+    assert sink.appended == 0
+    sink.close()
