@@ -6,7 +6,8 @@ dashboard). Another tenant's site is 404; a bad body is `400 {"error": "<field>:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -17,6 +18,9 @@ from accounts.api import RawBody, TrailApiView, actor
 from accounts.errors import ServiceError
 from accounts.models import Scope
 from common import strict_json
+from reports.context import load_context
+from reports.parse import parse
+from reports.runner import execute
 from reports.stats import answer
 from reports.stats_schema import ERROR_SCHEMA, REQUEST_SCHEMA, RESPONSE_SCHEMA
 from sites.models import Site
@@ -45,6 +49,17 @@ def body_and_site(request: Request) -> tuple[dict[str, Any], Site]:
     if not isinstance(domain, str) or not domain.strip():
         raise ServiceError("required: the site's domain", field="site_id")
     return body, site_get_for_actor(actor=actor(request), domain=domain)
+
+
+def total_rows(site: Site, body: Mapping[str, Any]) -> int:
+    """`include.total_rows`: how many rows the query has over every page (Plausible's
+    `meta.total_rows`), by running it unpaged; the rows' order and comparison aside."""
+    query = parse(site=site, body=body, context=load_context(site, body)).query
+    unpaged = replace(query, offset=0, limit=ALL_ROWS, comparison=None, order_by=())
+    return len(execute(unpaged).rows)
+
+
+ALL_ROWS = 2**31 - 1
 
 
 class StatsQueryView(TrailApiView):
@@ -96,4 +111,8 @@ class StatsQueryView(TrailApiView):
     )
     def post(self, request: Request) -> Response:
         body, site = body_and_site(request)
-        return Response(answer(site=site, body=body))
+        result = answer(site=site, body=body)
+        include = body.get("include")
+        if isinstance(include, dict) and include.get("total_rows") is True:
+            result["meta"]["total_rows"] = total_rows(site, body)
+        return Response(result)

@@ -31,6 +31,7 @@ from reports.query import (
     GoalDefinition,
     ParseContext,
     ReportQuery,
+    TimeRange,
     is_time,
 )
 from reports.revenue import currency_of
@@ -52,7 +53,7 @@ FIELDS = frozenset(
         "timezone",
     }
 )
-INCLUDE = frozenset({"time_labels", "imports", "comparisons"})
+INCLUDE = frozenset({"time_labels", "imports", "comparisons", "total_rows"})
 COMPARISONS = ("previous_period", "year_over_year", "custom")
 MAX_LIMIT = 10_000
 MAX_CLAUSES = 100
@@ -215,6 +216,20 @@ def _order_by(
     return tuple(order)
 
 
+def _default_order(
+    metrics: tuple[str, ...], dimensions: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """Plausible's default order, which the answer echoes: the time dimension ascending,
+    then the first metric descending. Empty (the runner's own default, which ranks top
+    lists by a cheaper count) where that gives the same order: no time dimension, and the
+    first metric is the one the runner sorts by (`visitors` when asked)."""
+    times = [(d, "asc") for d in dimensions if is_time(d)]
+    by_metric = (metrics[0], "desc")
+    if not times and metrics[0] == ("visitors" if "visitors" in metrics else metrics[0]):
+        return ()
+    return (*times, by_metric)
+
+
 def _pagination(value: Any) -> tuple[int, int]:
     if value is None:
         return MAX_LIMIT, 0
@@ -240,6 +255,56 @@ def parse_sampling(value: Any) -> str | float:
     raise ServiceError('expected "auto", "exact" or a fraction from 0.01 to 1', field="sampling")
 
 
+def _moment(value: Any, field: str, timezone: str, *, end: bool) -> dt.datetime:
+    """One bound of a custom range: a date (its local midnight; the next one for the last
+    date: whole days) or an ISO 8601 date-time (without an offset: in `timezone`)."""
+    if isinstance(value, str) and "T" not in value:
+        day = dates.parse_date(value, field)
+        return (
+            dates.DateRange(day, day, timezone).end
+            if end
+            else dates.DateRange(day, day, timezone).start
+        )
+    if not isinstance(value, str) or len(value) > 40:
+        raise ServiceError(f"expected an ISO 8601 date or date-time, got {value!r}", field=field)
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ServiceError(f"{value!r} is not an ISO 8601 date-time", field=field) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dates.zone(timezone))
+    if moment.date() < dates.EARLIEST:
+        raise ServiceError(f"{value!r} is before {dates.EARLIEST.isoformat()}", field=field)
+    if end:  # the last second is inclusive, as Plausible echoes it: 15:59:59 ends at 16:00
+        moment = moment.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return moment
+
+
+def resolve_range(
+    value: Any,
+    *,
+    timezone: str,
+    first_day: dt.date | None = None,
+    now: dt.datetime | None = None,
+    field: str = "date_range",
+) -> dates.DateRange:
+    """A `date_range`: a name, `[first, last]` dates (whole local days), or `[since,
+    until]` ISO 8601 date-times (a `TimeRange`, to the second)."""
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and any(isinstance(v, str) and "T" in v for v in value)
+    ):
+        return dates.resolve(value, timezone=timezone, first_day=first_day, now=now, field=field)
+    since = _moment(value[0], f"{field}[0]", timezone, end=False)
+    until = _moment(value[1], f"{field}[1]", timezone, end=True)
+    if until <= since:
+        raise ServiceError("the end is before the start", field=field)
+    if until - since > dt.timedelta(days=366 * 20):
+        raise ServiceError("a range may span at most 20 years", field=field)
+    return TimeRange.between(since, until, timezone)
+
+
 def _comparison(value: Any, span: dates.DateRange, now: dt.datetime | None) -> dates.DateRange:
     field = "include.comparisons"
     if not isinstance(value, dict) or set(value) - {"mode", "date_range"}:
@@ -256,7 +321,7 @@ def _comparison(value: Any, span: dates.DateRange, now: dt.datetime | None) -> d
             raise ServiceError(
                 "a custom comparison needs [first, last] dates", field=f"{field}.date_range"
             )
-        return dates.resolve(
+        return resolve_range(
             value["date_range"], timezone=span.timezone, now=now, field=f"{field}.date_range"
         )
     raise ServiceError(
@@ -280,11 +345,13 @@ def parse(
     if not isinstance(timezone, str):
         raise ServiceError("expected a time zone name such as Europe/Paris", field="timezone")
     dates.zone(timezone)
-    span = dates.resolve(raw_range, timezone=timezone, first_day=context.first_day, now=now)
+    span = resolve_range(raw_range, timezone=timezone, first_day=context.first_day, now=now)
     dimensions = _dimensions(body.get("dimensions"), span)
     goals = context.goals
     filters = parse_filters(body.get("filters"), goals)
-    order_by = _order_by(body.get("order_by"), metrics, dimensions)
+    order_by = _order_by(body.get("order_by"), metrics, dimensions) or _default_order(
+        metrics, dimensions
+    )
     limit, offset = _pagination(body.get("pagination"))
     include = body.get("include") or {}
     if not isinstance(include, dict):
@@ -294,9 +361,11 @@ def parse(
             raise ServiceError(
                 f"unknown option; known: {', '.join(sorted(INCLUDE))}", field=f"include.{key}"
             )
-    for key in ("time_labels", "imports"):
+    for key in ("time_labels", "imports", "total_rows"):
         if not isinstance(include.get(key, False), bool):
             raise ServiceError("expected true or false", field=f"include.{key}")
+    if include.get("time_labels") and not any(is_time(d) for d in dimensions):
+        raise ServiceError("requires a time dimension", field="include.time_labels")
     comparison = None
     if include.get("comparisons") is not None:
         comparison = _comparison(include["comparisons"], span, now)
@@ -327,7 +396,7 @@ def parse(
         ],
         "dimensions": list(dimensions),
         "filters": body.get("filters") or [],
-        "order_by": [list(item) for item in order_by],
+        "order_by": [list(item) for item in order_by or ((metrics[0], "desc"),)],
         "include": include,
         "pagination": {"limit": limit, "offset": offset},
     }

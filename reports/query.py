@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from reports.dates import DateRange
 
@@ -60,6 +61,49 @@ NEGATED = {"is_not": "is", "contains_not": "contains", "matches_not": "matches"}
 LOGICAL = ("and", "or", "not")
 
 Interval = Literal["hour", "day", "week", "month"]
+
+
+@dataclass(frozen=True)
+class TimeRange(DateRange):
+    """A custom range given as ISO 8601 date-times: its own UTC bounds `since` (inclusive)
+    and `until` (exclusive) inside the local days `first`..`last`. Rollups and imported
+    daily aggregates cannot answer it (reports/sql/rollups.py, reports/sql/imported.py)."""
+
+    since: dt.datetime
+    until: dt.datetime
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.since
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.until
+
+    def shifted(self, days: int) -> TimeRange:
+        step = dt.timedelta(days=days)
+        return TimeRange(
+            self.first + step, self.last + step, self.timezone, self.since + step, self.until + step
+        )
+
+    def previous_period(self) -> TimeRange:
+        """The same length of time just before this range."""
+        length = self.until - self.since
+        return TimeRange.between(self.since - length, self.since, self.timezone)
+
+    def year_over_year(self) -> TimeRange:
+        back = self.first - DateRange(self.first, self.first, self.timezone).year_over_year().first
+        return self.shifted(-back.days)
+
+    @classmethod
+    def between(cls, since: dt.datetime, until: dt.datetime, timezone: str) -> TimeRange:
+        """`since`..`until` (exclusive; both aware), with the local days they touch."""
+        zone = ZoneInfo(timezone)
+        first = since.astimezone(zone).date()
+        last = (until - dt.timedelta(microseconds=1)).astimezone(zone).date()
+        return cls(
+            first, max(first, last), timezone, since.astimezone(dt.UTC), until.astimezone(dt.UTC)
+        )
 
 
 def is_time(dimension: str) -> bool:

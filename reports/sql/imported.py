@@ -10,7 +10,7 @@ answer says why imports were left out (docs/imports-plausible.md).
 
 from __future__ import annotations
 
-from reports.query import Combined, Filter, ReportQuery, interval_of, is_time
+from reports.query import Combined, Filter, ReportQuery, TimeRange, interval_of, is_time
 from reports.sql.builder import Expr, Select, all_of, any_of, negate
 from reports.sql.catalog import DIRECT, NONE, NOT_SET, Binder
 from reports.sql.filters import compare
@@ -127,6 +127,8 @@ def imported_table(query: ReportQuery) -> tuple[str | None, str]:
             return None, f"the metric {metric} has no imported data"
     if "time:hour" in query.dimensions:
         return None, "imported data is daily: no hourly buckets"
+    if any(isinstance(s, TimeRange) for s in (query.date_range, query.comparison)):
+        return None, "imported data is daily: no ranges of date-times"
     named = [d for d in query.dimensions if not is_time(d)] + _conditions(query.filters)
     tables = set()
     for dimension in named:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from reports.dates import DateRange
 from reports.query import VISIT_DIMENSIONS as ALL_VISIT_DIMENSIONS
-from reports.query import Combined, Filter, ReportQuery, is_time
+from reports.query import Combined, Filter, ReportQuery, TimeRange, is_time
 from reports.sql.catalog import ENGAGEMENT, EVENTS, SESSIONS
 
 ROLLUP_OF = {EVENTS: "rollup_events", SESSIONS: "rollup_sessions"}
@@ -128,6 +128,8 @@ def covers(
     if not isinstance(query.sampling, str):  # a sample was asked for by its fraction
         return False
     spans = [query.date_range, *([query.comparison] if query.comparison else [])]
+    if any(isinstance(span, TimeRange) for span in spans):  # bounds to the second
+        return False
     if not all(aligned(span) for span in spans):
         return False
     for table, metrics in parts:

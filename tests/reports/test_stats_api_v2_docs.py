@@ -1,0 +1,296 @@
+"""`POST /api/v2/query` against what Plausible's Stats API v2 documentation states
+(plausible.io/docs/stats-api: request structure, include options, response structure and
+its examples): date-time ranges, `include.total_rows`, `include.time_labels`, the query
+echo's order, and the 400s of bad input.
+
+The world, on a fresh UTC site, day D = 10 days ago: A views `/` at 10:00 and `/about` at
+10:05; B views `/` at 12:00; C views `/blog` at 14:00 and `/blog/x` at 14:10; D+1 09:00 E
+views `/`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sites.models import Site
+from tests import factories
+from tests.reports.conftest import CHROME_ANDROID, FIREFOX, SAFARI_MAC, hit, post_json
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.datetime.now(dt.UTC).date()
+D = TODAY - dt.timedelta(days=10)
+D1 = D + dt.timedelta(days=1)
+WHOLE = [D.isoformat(), D1.isoformat()]
+
+
+def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=dt.UTC)
+
+
+def world(site: Site) -> list[dict[str, Any]]:
+    a = {"ip": "198.51.100.1", "user_agent": FIREFOX}
+    b = {"ip": "198.51.100.2", "user_agent": CHROME_ANDROID}
+    c = {"ip": "198.51.100.3", "user_agent": SAFARI_MAC}
+    e = {"ip": "198.51.100.5", "user_agent": FIREFOX}
+    return [
+        hit(site, at(D, 10, 0), "/", **a),
+        hit(site, at(D, 10, 5), "/about", **a),
+        hit(site, at(D, 12, 0), "/", **b),
+        hit(site, at(D, 14, 0), "/blog", **c),
+        hit(site, at(D, 14, 10), "/blog/x", **c),
+        hit(site, at(D1, 9, 0), "/", **e),
+    ]
+
+
+@pytest.fixture
+def site(make_site: Callable[..., Site], seed: Callable[..., None]) -> Site:
+    made = make_site("v2-docs-trail.com")
+    seed(made, world(made))
+    return made
+
+
+@pytest.fixture
+def key(site: Site) -> str:
+    _, raw = factories.api_key(site.organization, scopes=("stats:read",))
+    return raw
+
+
+def ask(client: Any, key: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
+    answer = post_json(client, "/api/v2/query", body, key)
+    assert answer.status_code == status, answer.content
+    return dict(answer.json())
+
+
+def body(site: Site, **fields: Any) -> dict[str, Any]:
+    return {"site_id": site.domain, "date_range": WHOLE, **fields}
+
+
+def rows(answer: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [(*row["dimensions"], *row["metrics"]) for row in answer["results"]]
+
+
+def test_the_response_has_results_meta_and_query(client: Any, key: str, site: Site) -> None:
+    answer = ask(client, key, body(site, metrics=["visitors", "events"]))
+    assert set(answer) == {"results", "meta", "query"}
+    assert answer["results"] == [{"metrics": [4, 6], "dimensions": []}]
+    assert isinstance(answer["meta"], dict)
+    echo = answer["query"]
+    assert echo["site_id"] == site.domain
+    assert echo["metrics"] == ["visitors", "events"]
+    assert echo["dimensions"] == [] and echo["filters"] == []
+    assert echo["order_by"] == [["visitors", "desc"]]  # the default: the first metric
+    assert echo["date_range"] == [f"{D}T00:00:00+00:00", f"{D1}T23:59:59+00:00"]
+
+
+def test_a_date_time_range_counts_to_the_second(client: Any, key: str, site: Site) -> None:
+    since, until = f"{D}T11:00:00+00:00", f"{D}T14:04:59+00:00"
+    answer = ask(
+        client, key, body(site, metrics=["visitors", "pageviews"], date_range=[since, until])
+    )
+    assert rows(answer) == [(2, 2)]  # B at 12:00, C at 14:00 (14:10 is after)
+    assert answer["query"]["date_range"] == [since, until]
+
+
+def test_a_date_time_range_with_another_offset(client: Any, key: str, site: Site) -> None:
+    # 12:00+02:00 is 10:00 UTC; until 14:00+02:00 (12:00 UTC) exclusive of 12:00:00 UTC + 1 s
+    answer = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["pageviews"],
+            date_range=[f"{D}T12:00:00+02:00", f"{D}T13:59:59+02:00"],
+        ),
+    )
+    assert rows(answer) == [(2,)]  # A's two views; B's at 12:00 UTC is one second after
+    assert answer["query"]["date_range"] == [f"{D}T10:00:00+00:00", f"{D}T11:59:59+00:00"]
+
+
+def test_a_date_time_range_by_hour_and_its_labels(client: Any, key: str, site: Site) -> None:
+    answer = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["visitors"],
+            date_range=[f"{D}T09:00:00Z", f"{D}T12:59:59Z"],
+            dimensions=["time:hour"],
+            include={"time_labels": True},
+        ),
+    )
+    assert rows(answer) == [(f"{D} 10:00:00", 1), (f"{D} 12:00:00", 1)]
+    assert answer["meta"]["time_labels"] == [f"{D} {h:02d}:00:00" for h in (9, 10, 11, 12)]
+    assert answer["query"]["order_by"] == [["time:hour", "asc"], ["visitors", "desc"]]
+
+
+def test_a_date_time_range_compared_with_the_period_before(
+    client: Any, key: str, site: Site
+) -> None:
+    answer = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["pageviews"],
+            date_range=[f"{D}T12:00:00Z", f"{D}T13:59:59Z"],
+            include={"comparisons": {"mode": "previous_period"}},
+        ),
+    )
+    [row] = answer["results"]
+    assert row["metrics"] == [1]  # B
+    assert row["comparison"]["metrics"] == [2]  # 10:00–11:59: A's two views
+
+
+def test_time_labels_of_a_day_by_hour(client: Any, key: str, site: Site) -> None:
+    answer = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["visitors"],
+            date_range=[D.isoformat(), D.isoformat()],
+            dimensions=["time:hour"],
+            include={"time_labels": True},
+        ),
+    )
+    labels = answer["meta"]["time_labels"]
+    assert labels == [f"{D} {h:02d}:00:00" for h in range(24)]
+    assert rows(answer) == [(f"{D} 10:00:00", 1), (f"{D} 12:00:00", 1), (f"{D} 14:00:00", 1)]
+
+
+def test_time_labels_need_a_time_dimension(client: Any, key: str, site: Site) -> None:
+    answer = ask(
+        client,
+        key,
+        body(site, metrics=["visitors"], include={"time_labels": True}),
+        status=400,
+    )
+    assert "time_labels" in answer["error"]
+
+
+def test_total_rows_counts_every_page(client: Any, key: str, site: Site) -> None:
+    page = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["visitors"],
+            dimensions=["event:page"],
+            include={"total_rows": True},
+            pagination={"limit": 2, "offset": 1},
+        ),
+    )
+    assert page["meta"]["total_rows"] == 4  # /, /about, /blog, /blog/x
+    assert len(page["results"]) == 2
+    assert page["query"]["pagination"] == {"limit": 2, "offset": 1}
+    assert page["query"]["include"] == {"total_rows": True}
+    plain = ask(client, key, body(site, metrics=["visitors"], dimensions=["event:page"]))
+    assert "total_rows" not in plain["meta"]
+    past_the_end = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["visitors"],
+            dimensions=["event:page"],
+            include={"total_rows": True},
+            pagination={"limit": 2, "offset": 10},
+        ),
+    )
+    assert past_the_end["results"] == [] and past_the_end["meta"]["total_rows"] == 4
+
+
+def test_total_rows_must_be_a_boolean(client: Any, key: str, site: Site) -> None:
+    answer = ask(
+        client, key, body(site, metrics=["visitors"], include={"total_rows": "yes"}), status=400
+    )
+    assert "include.total_rows" in answer["error"]
+
+
+def test_the_default_order_is_the_first_metric_descending(
+    client: Any, key: str, site: Site
+) -> None:
+    answer = ask(
+        client,
+        key,
+        body(site, metrics=["pageviews", "visitors"], dimensions=["visit:entry_page"]),
+    )
+    assert answer["query"]["order_by"] == [["pageviews", "desc"]]
+    pageviews = [row["metrics"][0] for row in answer["results"]]
+    assert pageviews == sorted(pageviews, reverse=True)
+    # A, B and E entered on / (4 views: A's two); C on /blog (2 views)
+    assert rows(answer) == [("/", 4, 3), ("/blog", 2, 1)]
+
+
+def test_a_time_series_is_ordered_by_time(client: Any, key: str, site: Site) -> None:
+    answer = ask(client, key, body(site, metrics=["visitors"], dimensions=["time"]))
+    assert answer["query"]["dimensions"] == ["time:day"]
+    assert answer["query"]["order_by"] == [["time:day", "asc"], ["visitors", "desc"]]
+    assert rows(answer) == [(D.isoformat(), 3), (D1.isoformat(), 1)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        (
+            {"metrics": ["visitors"], "date_range": [f"{D}T25:00:00Z", f"{D}T26:00:00Z"]},
+            "date_range",
+        ),
+        (
+            {"metrics": ["visitors"], "date_range": [f"{D}T12:00:00Z", f"{D}T11:00:00Z"]},
+            "date_range",
+        ),
+        ({"metrics": ["visitors"], "date_range": [f"{D}T12:00:00Z", 5]}, "date_range[1]"),
+        ({"metrics": ["visitors"], "date_range": "yesterday"}, "date_range"),
+        ({"metrics": ["visitors"], "date_range": ["2024-13-01", "2024-13-02"]}, "date_range"),
+        ({"metrics": ["nope"], "date_range": "7d"}, "metrics"),
+        ({"metrics": [], "date_range": "7d"}, "metrics"),
+        ({"metrics": ["visitors"]}, "date_range"),
+        (
+            {"metrics": ["visitors"], "date_range": "7d", "dimensions": ["time:minute"]},
+            "dimensions",
+        ),
+        (
+            {"metrics": ["visitors"], "date_range": "7d", "order_by": [["pageviews", "desc"]]},
+            "order_by",
+        ),
+        ({"metrics": ["visitors"], "date_range": "7d", "include": {"nope": True}}, "include"),
+        ({"metrics": ["visitors"], "date_range": "7d", "pagination": {"limit": 0}}, "pagination"),
+        (
+            {"metrics": ["visitors"], "date_range": "7d", "filters": [["is", "event:page"]]},
+            "filters",
+        ),
+        (
+            {"metrics": ["visitors"], "date_range": "7d", "filters": [["is", "time", ["x"]]]},
+            "filters",
+        ),
+    ],
+    ids=lambda v: str(v)[:50],
+)
+def test_bad_input_is_a_400_naming_the_field(
+    client: Any, key: str, site: Site, fields: dict[str, Any], named: str
+) -> None:
+    answer = ask(client, key, {"site_id": site.domain, **fields}, status=400)
+    assert set(answer) == {"error"}
+    assert named in answer["error"]
+
+
+def test_an_unknown_or_foreign_site_is_404_and_no_key_401(
+    client: Any, key: str, site: Site, make_site: Callable[..., Site]
+) -> None:
+    other = make_site("v2-docs-other-trail.com")
+    for domain in (other.domain, "nowhere-trail.com"):
+        ask(client, key, {"site_id": domain, "metrics": ["visitors"], "date_range": "7d"}, 404)
+    answer = post_json(
+        client,
+        "/api/v2/query",
+        {"site_id": site.domain, "metrics": ["visitors"], "date_range": "7d"},
+    )
+    assert answer.status_code == 401
+    missing = ask(client, key, {"metrics": ["visitors"], "date_range": "7d"}, status=400)
+    assert "site_id" in missing["error"]
