@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from accounts.errors import ServiceError
 from reports import dates
 from reports.query import (
+    BEHAVIORAL,
     EVENT_DIMENSIONS,
     LOGICAL,
     METRICS,
@@ -140,6 +141,15 @@ def _filter(value: Any, field: str, goals: tuple[GoalDefinition, ...], depth: in
             'expected [operator, dimension, [values]] or ["and", [filters]]', field=field
         )
     op = value[0]
+    if op in BEHAVIORAL:
+        if len(value) != 2:
+            raise ServiceError(f'expected ["{op}", filter]', field=field)
+        child = _filter(value[1], f"{field}[1]", goals, depth + 1)
+        if not _on_events(child):
+            raise ServiceError(
+                f"{op} takes filters on event dimensions (event:*) only", field=f"{field}[1]"
+            )
+        return Combined(op, (child,))
     if op in LOGICAL:
         if op == "not":
             if len(value) != 2:
@@ -153,7 +163,7 @@ def _filter(value: Any, field: str, goals: tuple[GoalDefinition, ...], depth: in
         return Combined(op, children)
     if op not in OPERATORS:
         raise ServiceError(
-            f"unknown operator {op!r}; known: {', '.join((*OPERATORS, *LOGICAL))}",
+            f"unknown operator {op!r}; known: {', '.join((*OPERATORS, *LOGICAL, *BEHAVIORAL))}",
             field=f"{field}[0]",
         )
     if len(value) not in (3, 4):
@@ -190,6 +200,12 @@ def _filter(value: Any, field: str, goals: tuple[GoalDefinition, ...], depth: in
             if text not in known:
                 raise ServiceError(f"the site has no goal named {text!r}", field=f"{field}[2][{i}]")
     return Condition(op, dimension, texts, case_sensitive)
+
+
+def _on_events(node: Filter) -> bool:
+    if isinstance(node, Combined):
+        return node.op not in BEHAVIORAL and all(_on_events(c) for c in node.children)
+    return node.dimension.startswith("event:")
 
 
 def parse_filters(value: Any, goals: tuple[GoalDefinition, ...]) -> tuple[Filter, ...]:

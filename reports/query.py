@@ -59,6 +59,8 @@ TIME_DIMENSIONS = ("time", "time:hour", "time:day", "time:week", "time:month")
 OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 NEGATED = {"is_not": "is", "contains_not": "contains", "matches_not": "matches"}
 LOGICAL = ("and", "or", "not")
+# `[op, filter]` on event dimensions: the visits that did (or never did) a matching event
+BEHAVIORAL = ("has_done", "has_not_done")
 
 Interval = Literal["hour", "day", "week", "month"]
 
@@ -126,13 +128,22 @@ class Condition:
 
 @dataclass(frozen=True)
 class Combined:
-    """`["and" | "or", [filters]]` or `["not", filter]`."""
+    """`["and" | "or", [filters]]`, `["not", filter]`, or `["has_done" | "has_not_done",
+    filter]` (the events of visits with / without an event matching the filter)."""
 
     op: str
     children: tuple[Filter, ...]
 
 
 Filter = Condition | Combined
+
+
+def behavioral(filters: tuple[Filter, ...]) -> bool:
+    """Is there a `has_done` / `has_not_done` anywhere in `filters`?"""
+    return any(
+        isinstance(node, Combined) and (node.op in BEHAVIORAL or behavioral(node.children))
+        for node in filters
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from accounts.errors import ServiceError
-from reports.query import NEGATED, Combined, Condition, Filter, ReportQuery
+from reports.query import BEHAVIORAL, NEGATED, Combined, Condition, Filter, ReportQuery
 from reports.sql.builder import Expr, Select, all_of, any_of, in_subquery, negate
 from reports.sql.catalog import (
     EVENTS,
@@ -45,6 +45,9 @@ class FilterCompiler:
         return all_of(self._node(f, table) for f in filters)
 
     def _node(self, node: Filter, table: str) -> str | Expr:
+        if isinstance(node, Combined) and node.op in BEHAVIORAL:
+            matching = in_subquery("session_id", self._visits_doing(node.children[0]))
+            return matching if node.op == "has_done" else negate(matching)
         if isinstance(node, Combined):
             children = [self._node(child, table) for child in node.children]
             if node.op == "not":
@@ -58,6 +61,22 @@ class FilterCompiler:
         other = SESSIONS if table == EVENTS else EVENTS
         matching = in_subquery("session_id", self._visits_where(positive, other))
         return negate(matching) if node.op in NEGATED else matching
+
+    def _visits_doing(self, node: Filter) -> Select:
+        """The visits with an event in the range (or after it, while the visit lasts)
+        matching `node` (event dimensions only: reports/parse.py)."""
+        span = self.query.date_range
+        where = (
+            date_condition(EVENTS, self.binder, span.start, span.end + VISIT_REACH),
+            self._node(node, EVENTS),
+        )
+        return Select(
+            site_id=self.query.site_id,
+            table=EVENTS,
+            columns=("session_id",),
+            where=where,
+            sample=self.sample,
+        )
 
     def _visits_where(self, condition: Condition, table: str) -> Select:
         span = self.query.date_range

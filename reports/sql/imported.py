@@ -10,7 +10,15 @@ answer says why imports were left out (docs/imports-plausible.md).
 
 from __future__ import annotations
 
-from reports.query import Combined, Filter, ReportQuery, TimeRange, interval_of, is_time
+from reports.query import (
+    Combined,
+    Filter,
+    ReportQuery,
+    TimeRange,
+    behavioral,
+    interval_of,
+    is_time,
+)
 from reports.sql.builder import Expr, Select, all_of, any_of, negate
 from reports.sql.catalog import DIRECT, NONE, NOT_SET, Binder
 from reports.sql.filters import compare
@@ -129,6 +137,8 @@ def imported_table(query: ReportQuery) -> tuple[str | None, str]:
         return None, "imported data is daily: no hourly buckets"
     if any(isinstance(s, TimeRange) for s in (query.date_range, query.comparison)):
         return None, "imported data is daily: no ranges of date-times"
+    if behavioral(query.filters):
+        return None, "imported data has no visits to filter by what they did"
     named = [d for d in query.dimensions if not is_time(d)] + _conditions(query.filters)
     tables = set()
     for dimension in named:

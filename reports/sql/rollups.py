@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from reports.dates import DateRange
 from reports.query import VISIT_DIMENSIONS as ALL_VISIT_DIMENSIONS
-from reports.query import Combined, Filter, ReportQuery, TimeRange, is_time
+from reports.query import Combined, Filter, ReportQuery, TimeRange, behavioral, is_time
 from reports.sql.catalog import ENGAGEMENT, EVENTS, SESSIONS
 
 ROLLUP_OF = {EVENTS: "rollup_events", SESSIONS: "rollup_sessions"}
@@ -129,6 +129,8 @@ def covers(
         return False
     spans = [query.date_range, *([query.comparison] if query.comparison else [])]
     if any(isinstance(span, TimeRange) for span in spans):  # bounds to the second
+        return False
+    if behavioral(query.filters):  # whether a visit did an event: not in the rollups
         return False
     if not all(aligned(span) for span in spans):
         return False

@@ -294,3 +294,71 @@ def test_an_unknown_or_foreign_site_is_404_and_no_key_401(
     assert answer.status_code == 401
     missing = ask(client, key, {"metrics": ["visitors"], "date_range": "7d"}, status=400)
     assert "site_id" in missing["error"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        # A viewed /about: A's visit, both its views, not a bounce; B and E bounced
+        ([["has_done", ["is", "event:page", ["/about"]]]], [(1, 1, 2, 0)]),
+        ([["has_not_done", ["is", "event:page", ["/about"]]]], [(3, 3, 4, 67)]),
+        # views of / in visits that also viewed /about: A's one
+        (
+            [["is", "event:page", ["/"]], ["has_done", ["is", "event:page", ["/about"]]]],
+            [(1, 1, 1, 0)],
+        ),
+        (
+            [
+                [
+                    "has_done",
+                    [
+                        "or",
+                        [["contains", "event:page", ["blog"]], ["is", "event:page", ["/about"]]],
+                    ],
+                ]
+            ],
+            [(2, 2, 4, 0)],
+        ),
+        ([["not", ["has_done", ["contains", "event:page", ["/blog"]]]]], [(3, 3, 4, 67)]),
+    ],
+    ids=lambda v: str(v)[:60],
+)
+def test_behavioral_filters_keep_visits_by_what_they_did(
+    client: Any, key: str, site: Site, filters: list[Any], expected: list[tuple[Any, ...]]
+) -> None:
+    metrics = ["visitors", "visits", "pageviews", "bounce_rate"]
+    answer = ask(client, key, body(site, metrics=metrics, filters=filters))
+    if filters[0][0] == "is":  # an event filter: visit metrics are of the matching visits
+        answer = ask(client, key, body(site, metrics=metrics[:3], filters=filters))
+        assert rows(answer) == [expected[0][:3]]
+        return
+    assert rows(answer) == expected
+
+
+def test_behavioral_filters_by_page(client: Any, key: str, site: Site) -> None:
+    answer = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["visitors"],
+            dimensions=["event:page"],
+            filters=[["has_done", ["is", "event:page", ["/blog/x"]]]],
+        ),
+    )
+    assert rows(answer) == [("/blog", 1), ("/blog/x", 1)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["has_done", ["is", "visit:country", ["DE"]]],
+        ["has_done", ["is", "event:page", ["/"]], ["is", "event:page", ["/a"]]],
+        ["has_not_done", ["has_done", ["is", "event:page", ["/"]]]],
+        ["has_done", "event:page"],
+    ],
+    ids=str,
+)
+def test_bad_behavioral_filters_are_400(client: Any, key: str, site: Site, bad: list[Any]) -> None:
+    answer = ask(client, key, body(site, metrics=["visitors"], filters=[bad]), status=400)
+    assert "filters[0]" in answer["error"]
