@@ -6,7 +6,8 @@ the user name is the Trail account's e-mail address, and the token is signed by 
 (`django.core.signing`, its own salt) and expires after `TOKEN_AGE`: it names the user and
 carries a digest of the password hash, so changing the password ends every token made
 before. A bearer value that starts with `trail_` is a Trail API key and goes to
-`accounts.api.ApiKeyAuthentication` (its scopes, rate limit and guessing limits).
+`accounts.api.ApiKeyAuthentication` (its scopes, rate limit and guessing limits); so does
+the value of Umami Cloud's `x-umami-api-key` header, checked the same way.
 
 Sign-in attempts are limited as Trail's own login limits them (ten failures a minute per
 client, five per address in five minutes: allauth's defaults), with the guessing guard of
@@ -23,6 +24,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -30,15 +32,18 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from accounts import guessing
 from accounts.api import ApiKeyAuthentication
 from accounts.guessing import Guard
 from accounts.models import ApiKey, User
 from accounts.ratelimit import Window
+from accounts.services import api_key_authenticate, api_key_prefix
 from common.clients import request_client_ip
 
 SALT = "trail.reports.umami.token"
 TOKEN_AGE = 24 * 3600  # seconds
 KEY_START = "trail_"
+API_KEY_HEADER = "HTTP_X_UMAMI_API_KEY"  # Umami Cloud's `x-umami-api-key`
 
 LOGINS = Guard(
     "umami-login",
@@ -100,13 +105,29 @@ def login(*, request: HttpRequest, email: str, password: str) -> User | None:
     return user
 
 
+def _api_key(request: Request, raw: str) -> tuple[AnonymousUser, ApiKey]:
+    """`x-umami-api-key: <Trail API key>` (Umami Cloud's header), checked as a bearer key is:
+    the same guessing limits per client and key prefix, the same 401."""
+    client, target = request_client_ip(request.META), api_key_prefix(raw)
+    wait = guessing.API_KEYS.wait(client_ip=client, target=target)
+    if wait is not None:
+        raise exceptions.Throttled(wait=wait, detail="too many wrong API keys.")
+    key = api_key_authenticate(raw) if raw.startswith(KEY_START) else None
+    if key is None:
+        guessing.API_KEYS.failed(client_ip=client, target=target)
+        raise exceptions.AuthenticationFailed("invalid or revoked API key")
+    return AnonymousUser(), key
+
+
 class UmamiAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <token or Trail API key>`; anything else bearing is a 401."""
+    """`Authorization: Bearer <token or Trail API key>`, or Umami Cloud's `x-umami-api-key:
+    <Trail API key>` when there is no Authorization header; anything else bearing is a 401."""
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
-            return None
+            api_key = request.META.get(API_KEY_HEADER)
+            return None if api_key is None else _api_key(request, api_key.strip())
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != "bearer":
             raise exceptions.AuthenticationFailed("expected Authorization: Bearer <token>")

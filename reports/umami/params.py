@@ -18,6 +18,7 @@ from reports import dates
 
 MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 MAX_TEXT = 2_000
+LATEST = dt.date(2199, 12, 31)  # the reports' last day (as the Stats API v1's)
 
 # Umami's filter parameters → Trail's dimensions (each an `is` filter on one value).
 FILTERS = {
@@ -39,6 +40,12 @@ FILTERS = {
     "utm_campaign": "visit:utm_campaign",
     "utm_content": "visit:utm_content",
     "utm_term": "visit:utm_term",
+    # Umami's current names (docs.umami.is, "Filters")
+    "utmSource": "visit:utm_source",
+    "utmMedium": "visit:utm_medium",
+    "utmCampaign": "visit:utm_campaign",
+    "utmContent": "visit:utm_content",
+    "utmTerm": "visit:utm_term",
 }
 # Umami's filters that Trail has no dimension for: refused, not silently ignored.
 UNSUPPORTED_FILTERS = ("title", "query", "language", "tag", "segment", "cohort", "distinctId")
@@ -105,6 +112,13 @@ def span(params: Mapping[str, Any], *, site_timezone: str) -> Span:
     zone = dates.zone(zone_name)
     first = start.astimezone(zone).date()
     last = (end - dt.timedelta(milliseconds=1)).astimezone(zone).date()
+    if last < dates.EARLIEST:
+        raise ServiceError(f"before {dates.EARLIEST.isoformat()}", field="endAt")
+    if last > LATEST:
+        raise ServiceError(f"after {LATEST.isoformat()}", field="endAt")
+    # "Since ever" (`startAt=0`, as clients ask for all time) starts where Trail's reports
+    # can: 2000-01-01, and at most 20 years before the last day (the reports' longest range).
+    first = max(first, dates.EARLIEST, last - dt.timedelta(days=366 * 20))
     return Span(start=start, end=end, timezone=zone_name, first=first, last=last)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from accounts.errors import ServiceError
-from reports import realtime
+from reports import dates, realtime
 from reports.context import load_context
 from reports.parse import parse
 from reports.runner import execute
@@ -125,32 +125,81 @@ def stats(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
     return {**_summary(row), "comparison": _summary(before.metrics if before else {})}
 
 
-def _x(bucket: str) -> str:
-    """A bucket's start as Umami writes it: local `YYYY-MM-DD HH:MM:SS`."""
+def _x(bucket: str, unit: str = "day") -> str:
+    """A bucket's start as Umami writes it: local `YYYY-MM-DD HH:MM:SS`, a month's first day
+    even when the range starts mid-month (Trail labels that bucket with the range's first
+    day; Umami truncates to the month)."""
+    if unit == "month":
+        bucket = f"{bucket[:7]}-01"
     return bucket if len(bucket) > 10 else f"{bucket} 00:00:00"
 
 
+# Umami's units, finest first. A unit finer than the range allows becomes the finest one it
+# allows (Umami's rule, docs.umami.is "Unit Parameter": minute up to 60 minutes, hour up to
+# 30 days, day up to 6 months); Trail's finest bucket is the hour, so `minute` is hours.
+UNIT_ORDER = ("minute", "hour", "day", "month", "year")
+
+
+def _finest_unit(span: p.Span) -> str:
+    length = span.end - span.start
+    if length <= dt.timedelta(minutes=60):
+        return "minute"
+    if length <= dt.timedelta(days=30):
+        return "hour"
+    zone = dates.zone(span.timezone)
+    start, end = span.start.astimezone(zone), span.end.astimezone(zone)
+    if (end.year * 12 + end.month) - (start.year * 12 + start.month) <= 6:
+        return "day"
+    return "month"
+
+
+def unit_of(span: p.Span, query: Mapping[str, Any]) -> str:
+    """The unit a `/pageviews` call is answered in: `hour`, `day`, `month` or `year`."""
+    asked = p.text(query, "unit", "day") or "day"
+    if asked not in UNIT_ORDER:
+        raise ServiceError(f"expected one of {', '.join(UNIT_ORDER)}", field="unit")
+    finest = _finest_unit(span)
+    unit = asked if UNIT_ORDER.index(asked) >= UNIT_ORDER.index(finest) else finest
+    return "hour" if unit == "minute" else unit
+
+
 def pageviews_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
-    """The Stats API body of a `/pageviews` call."""
+    """The Stats API body of a `/pageviews` call (by `year`: of the whole range, split into
+    years by `pageviews`)."""
     span = p.span(query, site_timezone=site.timezone)
-    unit = p.text(query, "unit", "day") or "day"
-    if unit not in UNITS:
-        raise ServiceError(f"expected one of {', '.join(UNITS)}", field="unit")
-    return _body(
-        site,
-        span,
-        metrics=["pageviews", "visitors"],
-        dimensions=[UNITS[unit]],
-        filters=p.filters(query),
-    )
+    unit = unit_of(span, query)
+    body = _body(site, span, metrics=["pageviews", "visitors"], filters=p.filters(query))
+    if unit != "year":
+        body["dimensions"] = [UNITS[unit]]
+    return body
+
+
+def _years(span: p.Span) -> list[tuple[dt.date, dt.date]]:
+    return [
+        (max(span.first, dt.date(year, 1, 1)), min(span.last, dt.date(year, 12, 31)))
+        for year in range(span.first.year, span.last.year + 1)
+    ]
 
 
 def pageviews(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
-    """Pageviews and visitors (Umami's sessions) by hour, day or month, buckets with data."""
-    rows = _answer(site, pageviews_body(site, query))["results"]
+    """Pageviews and visitors (Umami's sessions) by hour, day, month or year, buckets with
+    data. A year's visitors are counted over the year (not the sum of its months)."""
+    body = pageviews_body(site, query)
+    if "dimensions" in body:
+        unit = body["dimensions"][0].partition(":")[2]
+        found = _answer(site, body)["results"]
+        rows = [(_x(r["dimensions"][0], unit), r["metrics"]) for r in found]
+    else:
+        span = p.span(query, site_timezone=site.timezone)
+        rows = []
+        for first, last in _years(span):
+            found = _answer(site, {**body, "date_range": [first.isoformat(), last.isoformat()]})
+            values = found["results"][0]["metrics"] if found["results"] else [0, 0]
+            if any(values):
+                rows.append((f"{first.year}-01-01 00:00:00", values))
     return {
-        "pageviews": [{"x": _x(r["dimensions"][0]), "y": r["metrics"][0]} for r in rows],
-        "sessions": [{"x": _x(r["dimensions"][0]), "y": r["metrics"][1]} for r in rows],
+        "pageviews": [{"x": x, "y": values[0]} for x, values in rows],
+        "sessions": [{"x": x, "y": values[1]} for x, values in rows],
     }
 
 

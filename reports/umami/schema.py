@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 
 from reports.umami.params import FILTERS as FILTER_NAMES
 from reports.umami.params import MAX_MS
-from reports.umami.reads import MAX_LIMIT, UNITS
+from reports.umami.reads import MAX_LIMIT, UNIT_ORDER
 from reports.umami.reads import METRICS as TYPES
 from reports.umami.reads import STATS as STAT_NAMES
 
@@ -137,7 +137,11 @@ RANGE = [
     _query("timezone", description="an IANA time zone (default: the site's)"),
 ]
 COMPARE = _query("compare", enum=["prev", "yoy"], description="the comparison period")
-UNIT = _query("unit", enum=list(UNITS), description="the bucket (default day)")
+UNIT = _query(
+    "unit",
+    enum=list(UNIT_ORDER),
+    description="the bucket (default day); finer than the range allows: the finest allowed",
+)
 TYPE = _query("type", required=True, enum=list(TYPES), description="the dimension")
 LIMIT = _query(
     "limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, description="default 500"
