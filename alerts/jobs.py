@@ -18,7 +18,7 @@ LOCK = "alerts:evaluate:running"
 LOCK_SECONDS = 300  # a cycle that dies holding the lock holds it no longer than this
 
 
-@periodic(60, name=EVALUATE)
+@periodic(60, name=EVALUATE, outbound=True)
 def evaluate_rules() -> object:
     """One evaluation cycle, unless one is still running (in any process sharing the cache:
     Redis in services mode)."""
@@ -44,7 +44,7 @@ def evaluate_rules() -> object:
     return {"rules": cycle.rules, "fired": cycle.fired, "cleared": cycle.cleared}
 
 
-@periodic(30, name=RETRY)
+@periodic(30, name=RETRY, outbound=True)
 def retry_deliveries() -> object:
     from notify import deliveries
 

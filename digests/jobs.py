@@ -7,8 +7,9 @@ from digests.services import send_due
 from events.jobs import periodic
 
 EVERY = 600.0  # seconds: a report leaves within 10 minutes of SEND_HOUR
+SEND_JOB = "digests.send_due"
 
 
-@periodic(EVERY, name="digests.send_due")
+@periodic(EVERY, name=SEND_JOB, outbound=True)
 def send_due_reports() -> int:
     return send_due()

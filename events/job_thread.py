@@ -3,7 +3,10 @@ schedule in the serving process — the spool's flush, salt rotation, the purge 
 sites, and any other job registered.
 
 Embedded mode's stand-in for Celery beat + workers. A failing job is logged and retried
-on its next turn; it never stops the thread or the other jobs.
+on its next turn; it never stops the thread or the other jobs. Jobs that send to other
+hosts (`Job.outbound`: destinations, alerts and their deliveries, email reports, quota
+mails) run in a second thread, the outbound lane, so that a receiver that answers slowly
+or not at all delays only them, never the flush.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ class JobThread:
         self._tick = tick
         self._only = only  # run just these jobs (tests); None: every registered job
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._soon: set[str] = set()
         self._soon_guard = threading.Lock()
         self.runs: dict[str, int] = {}
@@ -33,32 +36,42 @@ class JobThread:
             self._soon.add(name)
 
     def start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="trail-jobs", daemon=True)
-            self._thread.start()
+        if self.alive:
+            return
+        self.stop()
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=self._loop, args=(outbound,), name=name, daemon=True)
+            for outbound, name in ((False, "trail-jobs"), (True, "trail-jobs-outbound"))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
 
-    def _loop(self) -> None:
+    def _loop(self, outbound: bool) -> None:
         due: dict[str, float] = {}
         while not self._stop.is_set():
             now = time.monotonic()
+            lane = [
+                job
+                for job in jobs.registered()
+                if job.outbound is outbound and (self._only is None or job.name in self._only)
+            ]
             with self._soon_guard:
-                soon, self._soon = self._soon, set()
-            for name in soon:
-                due[name] = now
-            for job in jobs.registered():
-                if self._only is not None and job.name not in self._only:
-                    continue
+                for job in lane:
+                    if job.name in self._soon:
+                        self._soon.discard(job.name)
+                        due[job.name] = now
+            for job in lane:
                 if due.setdefault(job.name, now) > now:
                     continue
                 due[job.name] = time.monotonic() + job.every  # from its start, not the tick's

@@ -21,6 +21,9 @@ class Job:
     name: str
     every: float  # seconds
     func: Callable[[], object]
+    # Talks to other hosts (mail, webhooks, destinations): in embedded mode it runs in the
+    # job thread's outbound lane, so a slow or silent receiver never holds up the flush.
+    outbound: bool = False
 
 
 _jobs: dict[str, Job] = {}
@@ -28,11 +31,12 @@ _jobs: dict[str, Job] = {}
 F = TypeVar("F", bound=Callable[[], object])  # a job: callable with no arguments
 
 
-def periodic(every: float, name: str | None = None) -> Callable[[F], F]:
-    """Register a function to run every `every` seconds (it keeps its own signature)."""
+def periodic(every: float, name: str | None = None, *, outbound: bool = False) -> Callable[[F], F]:
+    """Register a function to run every `every` seconds (it keeps its own signature);
+    `outbound` for a job that sends to other hosts (`Job.outbound`)."""
 
     def register(func: F) -> F:
-        job = Job(name or f"{func.__module__}.{func.__qualname__}", every, func)
+        job = Job(name or f"{func.__module__}.{func.__qualname__}", every, func, outbound)
         _jobs[job.name] = job
         return func
 

@@ -32,7 +32,6 @@ import datetime as dt
 import gzip
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,7 +44,6 @@ from django.db.models import F, Q
 
 from common import outbound
 from events import locks
-from events.config import FlushMode
 from events.destinations import formats
 from events.destinations.models import Destination, DestinationBatch
 from events.jobs import periodic
@@ -420,33 +418,12 @@ def expire(*, now: dt.datetime | None = None) -> int:
 
 # --- the periodic job ------------------------------------------------------------------------
 
-_thread: threading.Thread | None = None
-_thread_guard = threading.Lock()
 
-
-def _run_in_thread() -> None:
+@periodic(every=1.0, name=FORWARD_JOB, outbound=True)
+def forward_job() -> ForwardReport:
+    """Forward what is due: on a Celery worker, or in the embedded job thread's outbound
+    lane (`events.job_thread`), so the flush never waits for a receiver."""
     try:
-        forward()
-    except Exception:
-        logger.exception("the destinations' forwarder failed; it runs again in a second")
-    finally:
+        return forward()
+    finally:  # as the data jobs' task: no idle connection held between runs
         connection.close()
-
-
-@periodic(every=1.0, name=FORWARD_JOB)
-def forward_job() -> ForwardReport | None:
-    """Celery: forward here. The embedded job thread: forward on a thread of its own (one
-    at a time), so the flush on the job thread never waits for a receiver."""
-    global _thread
-    if settings.TRAIL.flush_mode is FlushMode.CELERY:
-        try:
-            return forward()
-        finally:  # as the data jobs' task: no idle connection held by a worker thread
-            connection.close()
-    with _thread_guard:
-        if _thread is None or not _thread.is_alive():
-            _thread = threading.Thread(
-                target=_run_in_thread, name="trail-destinations", daemon=True
-            )
-            _thread.start()
-    return None

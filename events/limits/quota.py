@@ -56,7 +56,7 @@ def _date(value: object) -> dt.date:
     return dt.date.fromisoformat(str(value))
 
 
-@periodic(every=300, name=COUNT_JOB)
+@periodic(every=300, name=COUNT_JOB, outbound=True)
 def count_usage(now: dt.datetime | None = None) -> dict[int, int]:
     """Count this month's events per organization (and per site per day), store them,
     update the quota flags and send the due mails; the counts by organization."""

@@ -66,6 +66,67 @@ def test_a_failing_job_neither_stops_the_thread_nor_the_others(
     assert "periodic job test.broken failed" in caplog.text
 
 
+def test_a_stuck_outbound_job_holds_up_no_local_job(job_names: list[str]) -> None:
+    """A receiver that never answers (an outbound job blocked) delays only its own lane:
+    the flush's lane keeps its schedule, and both lanes stop when asked."""
+    stuck, release, local = threading.Event(), threading.Event(), []
+
+    def send() -> None:
+        stuck.set()
+        release.wait(10)
+
+    jobs.periodic(every=0.02, name="test.send", outbound=True)(send)
+    jobs.periodic(every=0.02, name="test.flush")(lambda: local.append(1))
+    job_names += ["test.send", "test.flush"]
+    thread = JobThread(tick=0.01, only={"test.send", "test.flush"})
+    thread.start()
+    try:
+        _wait(stuck.is_set)
+        ran = len(local)
+        _wait(lambda: len(local) >= ran + 5)  # while the outbound lane is still stuck
+        assert thread.runs.get("test.send", 0) == 0
+    finally:
+        release.set()
+        thread.stop()
+    assert not thread.alive
+    assert thread.runs["test.send"] >= 1
+
+
+def test_run_soon_reaches_a_job_in_either_lane(job_names: list[str]) -> None:
+    ran: list[str] = []
+    jobs.periodic(every=3600, name="test.hourly_send", outbound=True)(lambda: ran.append("send"))
+    jobs.periodic(every=3600, name="test.hourly")(lambda: ran.append("local"))
+    job_names += ["test.hourly_send", "test.hourly"]
+    thread = JobThread(tick=0.01, only={"test.hourly_send", "test.hourly"})
+    thread.start()
+    try:
+        _wait(lambda: sorted(ran) == ["local", "send"])  # each once at start
+        thread.run_soon("test.hourly_send")
+        thread.run_soon("test.hourly")
+        _wait(lambda: sorted(ran) == ["local", "local", "send", "send"])
+    finally:
+        thread.stop()
+
+
+def test_the_sending_jobs_are_outbound() -> None:
+    import alerts.jobs
+    import digests.jobs
+    import events.destinations.forward
+    import events.limits.quota
+
+    outbound = {job.name for job in jobs.registered() if job.outbound}
+    assert {
+        alerts.jobs.EVALUATE,
+        alerts.jobs.RETRY,
+        digests.jobs.SEND_JOB,
+        events.destinations.forward.FORWARD_JOB,
+        events.limits.quota.COUNT_JOB,
+    } <= outbound
+    from events.flush import FLUSH_JOB
+
+    assert FLUSH_JOB not in outbound
+
+
 def test_unknown_job_is_an_error() -> None:
     with pytest.raises(KeyError, match="no periodic job named 'nope'"):
         jobs.run("nope")
