@@ -12,6 +12,7 @@ from typing import Any
 from reports.dates import NAMED
 from reports.parse import COMPARISONS, INCLUDE, MAX_LIMIT
 from reports.query import (
+    BEHAVIORAL,
     EVENT_DIMENSIONS,
     LOGICAL,
     METRICS,
@@ -23,7 +24,9 @@ from reports.query import (
 
 DATE_RANGE: dict[str, Any] = {
     "description": f"one of {', '.join(NAMED)}, or two ISO dates (or date-times)"
-    ' ["2026-01-01", "2026-01-31"], in the site\'s time zone',
+    ' ["2026-01-01", "2026-01-31"], in the site\'s time zone; date-times such as'
+    ' ["2026-01-01T12:00:00+02:00", "2026-01-01T15:59:59+02:00"] count to the second, the'
+    " last one included",
     "oneOf": [
         {"type": "string", "enum": list(NAMED)},
         {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
@@ -39,7 +42,8 @@ DIMENSION: dict[str, Any] = {
 FILTER: dict[str, Any] = {
     "type": "array",
     "description": f"[operator, dimension, [values]] with an operator of {', '.join(OPERATORS)};"
-    f" or [{' | '.join(repr(op) for op in LOGICAL if op != 'not')}, [filters]], ['not', filter]",
+    f" or [{' | '.join(repr(op) for op in LOGICAL if op != 'not')}, [filters]], ['not', filter],"
+    f" [{' | '.join(repr(op) for op in BEHAVIORAL)}, filter on event dimensions]",
     "items": {},
     "example": ["is", "visit:country", ["DE", "FR"]],
 }
@@ -94,8 +98,15 @@ REQUEST_SCHEMA: dict[str, Any] = {
             "type": "object",
             "description": f"extras: {', '.join(sorted(INCLUDE))}",
             "properties": {
-                "time_labels": {"type": "boolean"},
+                "time_labels": {
+                    "type": "boolean",
+                    "description": "every time bucket in meta.time_labels; needs a time dimension",
+                },
                 "imports": {"type": "boolean"},
+                "total_rows": {
+                    "type": "boolean",
+                    "description": "the number of rows over every page in meta.total_rows",
+                },
                 "comparisons": {
                     "type": "object",
                     "required": ["mode"],
@@ -182,6 +193,7 @@ RESPONSE_SCHEMA: dict[str, Any] = {
                     "description": "the report needs raw events the site's retention dropped",
                 },
                 "time_labels": {"type": "array", "items": {"type": "string"}},
+                "total_rows": {"type": "integer"},
                 "comparison_date_range": {
                     "type": "array",
                     "items": {"type": "string"},

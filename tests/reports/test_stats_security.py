@@ -93,7 +93,7 @@ def base(site: Site, **extra: Any) -> dict[str, Any]:
         ({"pagination": {"limit": "10"}}, "pagination.limit"),
         ({"pagination": {"offset": -1}}, "pagination.offset"),
         ({"include": {"comparisons": {"mode": "last_week"}}}, "include.comparisons.mode"),
-        ({"include": {"total_rows": True}}, "include.total_rows"),
+        ({"include": {"total_rows": 1}}, "include.total_rows"),  # a boolean (Plausible)
         ({"include": {"time_labels": "yes"}}, "include.time_labels"),
         ({"sampling": 0}, "sampling"),
         ({"sampling": "fast"}, "sampling"),
