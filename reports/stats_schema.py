@@ -78,7 +78,7 @@ REQUEST_SCHEMA: dict[str, Any] = {
         "metrics": {
             "type": "array",
             "minItems": 1,
-            "items": {"type": "string", "enum": list(METRICS)},
+            "items": {"type": "string", "enum": [*METRICS, "group_conversion_rate"]},
         },
         "date_range": DATE_RANGE,
         "dimensions": {"type": "array", "items": DIMENSION},

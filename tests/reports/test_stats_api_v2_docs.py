@@ -362,3 +362,45 @@ def test_behavioral_filters_by_page(client: Any, key: str, site: Site) -> None:
 def test_bad_behavioral_filters_are_400(client: Any, key: str, site: Site, bad: list[Any]) -> None:
     answer = ask(client, key, body(site, metrics=["visitors"], filters=[bad]), status=400)
     assert "filters[0]" in answer["error"]
+
+
+def test_group_conversion_rate_divides_by_the_rows_visitors(
+    client: Any, key: str, site: Site
+) -> None:
+    from sites.models import Goal
+
+    Goal.objects.create(site=site, kind="pageview", value="/about", display_name="About")
+    # by entry page: / had A, B and E (A saw /about: 33.33 %), /blog had C (0 %)
+    answer = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["visitors", "group_conversion_rate"],
+            dimensions=["visit:entry_page"],
+            filters=[["is", "event:goal", ["About"]]],
+            order_by=[["group_conversion_rate", "desc"]],
+        ),
+    )
+    assert rows(answer) == [("/", 1, 33.33)]
+    assert answer["query"]["metrics"] == ["visitors", "group_conversion_rate"]
+    assert answer["query"]["order_by"] == [["group_conversion_rate", "desc"]]
+    by_goal = ask(
+        client,
+        key,
+        body(site, metrics=["group_conversion_rate"], dimensions=["event:goal"]),
+    )
+    assert rows(by_goal) == [("About", 25.0)]  # 1 of 4 visitors
+    both = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["conversion_rate", "group_conversion_rate"],
+            dimensions=["event:goal"],
+        ),
+        status=400,
+    )
+    assert "metrics" in both["error"]
+    no_goal = ask(client, key, body(site, metrics=["group_conversion_rate"]), status=400)
+    assert "metrics" in no_goal["error"]
