@@ -26,14 +26,21 @@ def _zero(metric: str) -> int | float:
     return 0.0 if metric in ("views_per_visit", "conversion_rate") else 0
 
 
+def _month_start(label: str) -> str:
+    return f"{label[:7]}-01"
+
+
 def timeseries_results(translation: Translation, answer: Mapping[str, Any]) -> dict[str, Any]:
-    """`{"results": [{"date": label, metric: value, …}]}`, every bucket of the range."""
+    """`{"results": [{"date": label, metric: value, …}]}`, every bucket of the range. A
+    month is labelled by its first day even when the range starts later in it (Plausible's
+    rule; v2 labels that bucket by the range's first day)."""
     found = {row["dimensions"][0]: row["metrics"] for row in answer["results"]}
     labels = answer["meta"].get("time_labels") or list(found)
+    by_month = translation.body.get("dimensions") == ["time:month"]
     results = []
     for label in labels:
         values = found.get(label)
-        row: dict[str, Any] = {"date": label}
+        row: dict[str, Any] = {"date": _month_start(label) if by_month else label}
         for i, metric in enumerate(translation.metrics):
             row[metric] = values[i] if values is not None else _zero(metric)
         results.append(row)
