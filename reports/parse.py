@@ -20,6 +20,7 @@ from reports import dates
 from reports.query import (
     BEHAVIORAL,
     EVENT_DIMENSIONS,
+    LOCATION_NAMES,
     LOGICAL,
     METRICS,
     OPERATORS,
@@ -101,10 +102,11 @@ def _dimension(value: Any, field: str) -> str:
         if not key or len(key.encode()) > MAX_PROP_KEY:
             raise ServiceError(f"a property key of 1 to {MAX_PROP_KEY} bytes", field=field)
         return value
-    if value not in (*EVENT_DIMENSIONS, *VISIT_DIMENSIONS, *TIME_DIMENSIONS):
+    if value not in (*EVENT_DIMENSIONS, *VISIT_DIMENSIONS, *LOCATION_NAMES, *TIME_DIMENSIONS):
         raise ServiceError(
             f"unknown dimension {value!r}; known: event:page, event:name, event:goal,"
-            " event:hostname, event:props:<key>, visit:<attribute>, time, time:hour,"
+            " event:hostname, event:props:<key>, visit:<attribute> (country_name,"
+            " region_name and city_name too), time, time:hour,"
             " time:day, time:week, time:month",
             field=field,
         )

@@ -55,6 +55,9 @@ VISIT_DIMENSIONS = tuple(
         "screen",
     )
 )
+# Plausible's location names beside the codes: the country's English name, and the region
+# and city as stored (their names: Trail keeps no ISO 3166-2 or GeoName codes)
+LOCATION_NAMES = ("visit:country_name", "visit:region_name", "visit:city_name")
 TIME_DIMENSIONS = ("time", "time:hour", "time:day", "time:week", "time:month")
 OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 NEGATED = {"is_not": "is", "contains_not": "contains", "matches_not": "matches"}

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reports.imports.ga4 import _COUNTRY_TEXT
 from reports.query import PROPS_PREFIX, GoalDefinition, interval_of, is_time
 from reports.revenue import revenue_sql
 
@@ -46,6 +47,28 @@ def _labelled(column: str, empty: str) -> str:
     return f"if({column} = '', '{empty}', {column})" if empty else column
 
 
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _country_names() -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code → English short name (the first name of each code in the
+    GA4 importer's table, reports/imports/ga4.py)."""
+    names = {}
+    for entry in _COUNTRY_TEXT.replace("\n", "|").split("|"):
+        code, _, spellings = entry.strip().partition(" ")
+        if code:
+            names[code] = spellings.split(";")[0]
+    return names
+
+
+COUNTRY_NAMES = _country_names()
+# `visit:country_name`: the name of the stored code, '' for an unknown one (Plausible's)
+_COUNTRY_NAME_SQL = (
+    f"transform(country_code, [{', '.join(map(_sql_text, COUNTRY_NAMES))}],"
+    f" [{', '.join(map(_sql_text, COUNTRY_NAMES.values()))}], '')"
+)
+
 # visit dimension → (column, label of an empty value, the same on every row of a visitor?).
 # A visitor id is a hash of one IP and one user agent, so its location and device (not its
 # screen) are those of each of its events and visits; a visit's source, UTM tags and
@@ -64,6 +87,10 @@ _VISIT = {
     "country": ("country_code", NOT_SET, True),
     "region": ("region", NOT_SET, True),
     "city": ("city", NOT_SET, True),
+    # Plausible's names, empty when unknown (its example filters them with `is_not [""]`)
+    "country_name": (_COUNTRY_NAME_SQL, "", True),
+    "region_name": ("region", "", True),
+    "city_name": ("city", "", True),
     "device": ("device", NOT_SET, True),
     "browser": ("browser", NOT_SET, True),
     "browser_version": ("browser_version", NOT_SET, True),

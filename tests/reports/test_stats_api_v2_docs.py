@@ -10,6 +10,7 @@ views `/`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -404,3 +405,72 @@ def test_group_conversion_rate_divides_by_the_rows_visitors(
     assert "metrics" in both["error"]
     no_goal = ask(client, key, body(site, metrics=["group_conversion_rate"]), status=400)
     assert "metrics" in no_goal["error"]
+
+
+@pytest.fixture
+def located(
+    make_site: Callable[..., Site],
+    seed: Callable[..., None],
+    settings: Any,
+    tmp_path: Any,
+) -> Site:
+    """A's and B's addresses (public ones: documentation addresses are not looked up) in the
+    United States (San Francisco, California) and Côte d'Ivoire (Abidjan, Lagunes); C's
+    and E's unknown."""
+    from tests.events.test_geo import _write as write_mmdb
+
+    geoip = write_mmdb(
+        tmp_path / "city.mmdb",
+        6,
+        {
+            "81.2.69.0/24": {
+                "country": {"iso_code": "US"},
+                "subdivisions": [{"iso_code": "CA", "names": {"en": "California"}}],
+                "city": {"names": {"en": "San Francisco"}},
+            },
+            "91.198.174.0/24": {
+                "country": {"iso_code": "CI"},
+                "subdivisions": [{"iso_code": "LG", "names": {"en": "Lagunes"}}],
+                "city": {"names": {"en": "Abidjan"}},
+            },
+        },
+        "GeoIP2-City",
+    )
+    ingest = dataclasses.replace(settings.TRAIL.ingest, geoip_database=geoip)
+    settings.TRAIL = dataclasses.replace(settings.TRAIL, ingest=ingest)
+    made = make_site("v2-docs-places-trail.com")
+    public = {"198.51.100.1": "81.2.69.10", "198.51.100.2": "91.198.174.20"}  # looked up
+    seed(made, [{**event, "ip": public.get(event["ip"], event["ip"])} for event in world(made)])
+    return made
+
+
+def test_location_names_as_in_the_docs_example(client: Any, located: Site) -> None:
+    _, key = factories.api_key(located.organization, scopes=("stats:read",))
+    # the documentation's first example: by country and city name, unknown ones left out
+    answer = ask(
+        client,
+        key,
+        body(
+            located,
+            metrics=["visitors", "pageviews", "bounce_rate"],
+            filters=[["is_not", "visit:country_name", [""]]],
+            dimensions=["visit:country_name", "visit:city_name"],
+        ),
+    )
+    assert rows(answer) == [
+        ("Cote d'Ivoire", "Abidjan", 1, 1, 100),
+        ("United States", "San Francisco", 1, 2, 0),
+    ]
+    regions = ask(
+        client,
+        key,
+        body(
+            located,
+            metrics=["visitors"],
+            dimensions=["visit:region_name"],
+            filters=[["contains", "visit:country_name", ["united"], {"case_sensitive": False}]],
+        ),
+    )
+    assert rows(regions) == [("California", 1)]
+    every = ask(client, key, body(located, metrics=["visitors"], dimensions=["visit:country_name"]))
+    assert rows(every) == [("", 2), ("Cote d'Ivoire", 1), ("United States", 1)]
