@@ -16,8 +16,11 @@ def aggregate_results(translation: Translation, answer: Mapping[str, Any]) -> di
     for i, metric in enumerate(translation.metrics):
         entry: dict[str, Any] = {"value": row["metrics"][i]}
         if "comparison" in row:
-            entry["comparison_value"] = row["comparison"]["metrics"][i]
-            entry["change"] = row["comparison"]["change"][i]
+            before = row["comparison"]["metrics"][i]
+            entry["comparison_value"] = before
+            # Plausible: a bounce rate has no change from a period without visits (null)
+            no_visits = metric == "bounce_rate" and not before
+            entry["change"] = None if no_visits else row["comparison"]["change"][i]
         results[metric] = entry
     return {"results": results}
 

@@ -228,6 +228,9 @@ def metrics_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
     filters = p.filters(query)
     if kind == "event":  # Umami lists custom events only
         filters.append(["is_not", "event:name", ["pageview"]])
+    search = p.text(query, "search").strip()
+    if search:  # Umami: the values containing it, whatever their case
+        filters.append(["contains", dimension, [search], {"case_sensitive": False}])
     return _body(
         site,
         span,

@@ -154,6 +154,7 @@ PAGE = [
     ),
 ]
 SEARCH = _query("search", description="a part of the domain")
+VALUE_SEARCH = _query("search", description="only the values containing it (any case)")
 FILTERS = [_query(name, description=f"only {name} equal to this") for name in FILTER_NAMES]
 
 

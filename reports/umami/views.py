@@ -246,7 +246,7 @@ class MetricsView(UmamiView):
         summary="Top values of a dimension (Umami)",
         operation_id="umami_website_metrics",
         examples=s.EXAMPLES["metrics"],
-        parameters=[s.WEBSITE_ID, *s.RANGE, s.TYPE, s.LIMIT, s.OFFSET, *s.FILTERS],
+        parameters=[s.WEBSITE_ID, *s.RANGE, s.TYPE, s.LIMIT, s.OFFSET, s.VALUE_SEARCH, *s.FILTERS],
         responses={
             200: OpenApiResponse(response=s.METRICS, description="largest first"),
             **BAD,

@@ -212,3 +212,23 @@ def test_a_range_ending_after_2199_is_a_400(site: Site, key: str) -> None:
     )
     assert answer.status_code == 400
     assert answer.json()["error"]["message"].startswith("endAt: ")
+
+
+@pytest.mark.parametrize(
+    ("type_", "search"), [("path", "PRIC"), ("path", "blog/"), ("event", "sign")]
+)
+def test_metrics_search_keeps_the_values_containing_it(
+    site: Site, key: str, type_: str, search: str
+) -> None:
+    answer = bearer(key).get(
+        url(site, "/metrics"), {**span(FIRST, LAST), "type": type_, "search": search}
+    )
+    assert answer.status_code == 200, answer.content
+    counted: dict[str, int] = {}
+    for e in WORLD:
+        value = e.path.split("?")[0] if type_ == "path" else e.name
+        wanted = (e.name == "pageview") if type_ == "path" else (e.name != "pageview")
+        if wanted and search.lower() in value.lower():
+            counted[value] = counted.get(value, 0) + 1
+    assert {row["x"]: row["y"] for row in answer.json()} == counted
+    assert [row["y"] for row in answer.json()] == sorted(counted.values(), reverse=True)

@@ -335,3 +335,23 @@ def test_a_month_is_labelled_by_its_first_day(client: Client, site: Site) -> Non
             for month in months
         ]
     }
+
+
+def test_a_bounce_rate_from_a_period_without_visits_has_no_change(
+    client: Client, site: Site
+) -> None:
+    """Plausible answers `change: null` for a bounce rate compared with no visits."""
+    first_day = min(e.local.date() for e in EVENTS)
+    answer = v1(
+        client,
+        site,
+        "aggregate",
+        period="day",
+        date=first_day.isoformat(),
+        metrics="bounce_rate",
+        compare="previous_period",
+    )
+    now = counts(local_days(EVENTS, first_day, first_day))
+    assert answer["results"] == {
+        "bounce_rate": {"value": now["bounce_rate"], "comparison_value": 0, "change": None}
+    }
