@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
@@ -232,3 +233,21 @@ def test_metrics_search_keeps_the_values_containing_it(
             counted[value] = counted.get(value, 0) + 1
     assert {row["x"]: row["y"] for row in answer.json()} == counted
     assert [row["y"] for row in answer.json()] == sorted(counted.values(), reverse=True)
+
+
+def test_hours_and_days_are_those_of_the_asked_time_zone(site: Site, key: str) -> None:
+    zone = ZoneInfo("America/New_York")
+    local = [(e, e.at.astimezone(zone)) for e in WORLD]
+    first = min(t.date() for _, t in local)
+    last = first + dt.timedelta(days=1)
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=zone)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    params = {"startAt": ms(start), "endAt": ms(end), "timezone": "America/New_York"}
+    kept = [(e, t) for e, t in local if first <= t.date() <= last and e.name == "pageview"]
+    for unit, label in (("hour", "%Y-%m-%d %H:00:00"), ("day", "%Y-%m-%d 00:00:00")):
+        answer = bearer(key).get(url(site, "/pageviews"), {**params, "unit": unit})
+        assert answer.status_code == 200, answer.content
+        expected: dict[str, int] = {}
+        for _, t in kept:
+            expected[t.strftime(label)] = expected.get(t.strftime(label), 0) + 1
+        assert {p["x"]: p["y"] for p in answer.json()["pageviews"]} == expected
