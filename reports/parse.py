@@ -365,6 +365,8 @@ def parse(
     dates.zone(timezone)
     span = resolve_range(raw_range, timezone=timezone, first_day=context.first_day, now=now)
     dimensions = _dimensions(body.get("dimensions"), span)
+    if "percentage" in metrics and not dimensions:  # a share of what? (Plausible's rule)
+        raise ServiceError("percentage needs at least one dimension", field="metrics")
     goals = context.goals
     filters = parse_filters(body.get("filters"), goals)
     order_by = _order_by(body.get("order_by"), metrics, dimensions) or _default_order(

@@ -121,6 +121,8 @@ def valid_requests(draw: st.DrawFn) -> tuple[dict[str, Any], ParseContext, dict[
             unique=True,
         )
     )
+    if "percentage" in metrics and not dimensions:  # a share needs a dimension (parse.py)
+        dimensions = ["visit:country"]
     drawn = draw(st.lists(filters(context), max_size=3))
     body = {
         "site_id": SITE.domain,

@@ -474,3 +474,12 @@ def test_location_names_as_in_the_docs_example(client: Any, located: Site) -> No
     assert rows(regions) == [("California", 1)]
     every = ask(client, key, body(located, metrics=["visitors"], dimensions=["visit:country_name"]))
     assert rows(every) == [("", 2), ("Cote d'Ivoire", 1), ("United States", 1)]
+
+
+def test_percentage_needs_a_dimension(client: Any, key: str, site: Site) -> None:
+    answer = ask(client, key, body(site, metrics=["visitors", "percentage"]), status=400)
+    assert "percentage" in answer["error"]
+    shares = ask(
+        client, key, body(site, metrics=["visitors", "percentage"], dimensions=["visit:browser"])
+    )
+    assert sum(row["metrics"][1] for row in shares["results"]) == pytest.approx(100, abs=0.2)
