@@ -13,6 +13,7 @@ from typing import Any
 
 from drf_spectacular.hooks import postprocess_schema_enums
 
+from events.ingest.handler import UMAMI_ACCEPTED
 from events.ingest.request import MAX_BODY, MAX_NAME, MAX_PROPS, MAX_URL
 
 _PROPS = {
@@ -85,6 +86,7 @@ def _ingest_operation(
     body: dict[str, Any],
     accepted: tuple[str, str],
     answer: dict[str, Any] | None = None,
+    status: str = "202",
 ) -> dict[str, Any]:
     content_type, example = accepted
     return {
@@ -99,7 +101,7 @@ def _ingest_operation(
                 "content": {"application/json": {"schema": body}, "text/plain": {"schema": body}},
             },
             "responses": {
-                "202": {
+                status: {
                     "description": "accepted; `X-Trail-Dropped: <reason>` when it was dropped"
                     " on purpose (a bot, an excluded path, an unknown site, …)",
                     "content": {
@@ -129,7 +131,11 @@ def add_ingest_paths(result: dict[str, Any], generator: Any, **kwargs: Any) -> d
         "Send a browser event (Umami)",
         "What Umami's script sends: one event per request, no key, CORS open.",
         UMAMI_EVENT,
-        ("application/json", '{"cache":""}'),
-        {"type": "object", "properties": {"cache": {"type": "string"}}},
+        ("application/json", UMAMI_ACCEPTED.decode()),
+        {
+            "type": "object",
+            "properties": {name: {"type": "string"} for name in ("cache", "sessionId", "visitId")},
+        },
+        status="200",
     )
     return postprocess_schema_enums(result, generator, **kwargs)

@@ -8,7 +8,8 @@ returns the status, headers and body to send. The adapters in front of Django ar
 each read the body once, up to the cap, and call this. No session, cookie, CSRF check or
 user is involved (docs/ingest.md, "The lean route").
 
-Statuses: 202 accepted (with `X-Trail-Dropped: <reason>` when a step dropped it), 204 a
+Statuses: 202 accepted (200 on Umami's `/api/send`, as Umami answers; with
+`X-Trail-Dropped: <reason>` when a step dropped it), 204 a
 preflight, 400 malformed, 405 wrong method, 413 too large, 415 unsupported content type or
 encoding, 503 + `Retry-After` when the spool cannot take it, 500 (nothing was stored) on a
 failure nobody foresaw. Every answer carries the CORS headers and `Cache-Control: no-store`.
@@ -70,12 +71,17 @@ class Route:
     parse: Callable[[Any], EventInput]
     body: bytes  # the answer to an accepted (or dropped) event
     content_type: str
+    status: int  # the answer's status for an accepted (or dropped) event
 
+
+# Umami's collector answers 200 `{cache, sessionId, visitId}` (its OpenAPI contract); its
+# script keeps `cache` and echoes it back. Trail's carry nothing: no session token, no ids
+# (a visit is never named outside Trail).
+UMAMI_ACCEPTED = b'{"cache":"","sessionId":"","visitId":""}'
 
 ROUTES = {
-    "/api/event": Route(from_plausible, b"ok", "text/plain; charset=utf-8"),
-    # Umami's script keeps the body's `cache` and echoes it back; ours carries nothing.
-    "/api/send": Route(from_umami, b'{"cache":""}', "application/json"),
+    "/api/event": Route(from_plausible, b"ok", "text/plain; charset=utf-8", 202),
+    "/api/send": Route(from_umami, UMAMI_ACCEPTED, "application/json", 200),
 }
 
 
@@ -151,7 +157,9 @@ def _handle(route: Route, request: IngestRequest) -> IngestResponse:
         return _error(exc.status, exc.message)
     except NotAnEvent as exc:
         ingest_outcome(0, [(0, exc.reason)])
-        return _answer(202, route.body, route.content_type, [("X-Trail-Dropped", exc.reason)])
+        return _answer(
+            route.status, route.body, route.content_type, [("X-Trail-Dropped", exc.reason)]
+        )
     ip = client_ip(
         request.peer, headers.get("x-forwarded-for", ""), settings.TRAIL.ingest.trusted_proxies
     )
@@ -171,7 +179,7 @@ def _handle(route: Route, request: IngestRequest) -> IngestResponse:
     except IngestUnavailable as exc:
         return _error(503, exc.message, [("Retry-After", str(exc.retry_after))])
     dropped = [("X-Trail-Dropped", reason) for _, reason in outcome.drops]
-    return _answer(202, route.body, route.content_type, dropped)
+    return _answer(route.status, route.body, route.content_type, dropped)
 
 
 def respond(route: Route, request: IngestRequest) -> IngestResponse:
