@@ -7,6 +7,7 @@ application (the ingest route in front of Django, as `manage.py serve` answers i
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from events.clickhouse import ClickHouse
 from events.flush import FlushReport
 from sites.models import Site
 from tests import factories
+from tests.reports.conftest import CHROME_ANDROID, FIREFOX, hit
 
 NODE = shutil.which("node")
 MODULES = Path(settings.BASE_DIR) / "node_modules" / "@umami"
@@ -128,3 +130,98 @@ def test_umami_node_client_sends_pageviews_and_events(
     ]
     assert ("purchase", "/checkout", "", {"total": "42.5"}) in found
     assert len(found) == 5
+
+
+READ = r"""
+import { UmamiClient, isUmamiApiError } from '@umami/api-client';
+const base = process.env.TRAIL + '/api';
+const website = process.env.WEBSITE;
+const startAt = Number(process.env.START_AT), endAt = Number(process.env.END_AT);
+const out = {};
+const tryCall = async (name, call) => {
+  try { out[name] = await call(); }
+  catch (error) { out[name] = isUmamiApiError(error) ? { error: error.status, code: error.code } : { thrown: String(error) }; }
+};
+const key = new UmamiClient({ baseUrl: base, token: process.env.KEY });
+const cloud = new UmamiClient({ baseUrl: base, apiKey: process.env.KEY });
+await tryCall('websites', () => key.listWebsites());
+await tryCall('website', () => key.getWebsite({ websiteId: website }));
+await tryCall('stats', () => key.getWebsiteStats({ websiteId: website, startAt, endAt }));
+await tryCall('statsPositional', () => cloud.getWebsiteStats(website, { startAt, endAt }));
+await tryCall('pageviews', () => key.getWebsitePageviews({ websiteId: website, startAt, endAt, unit: 'day', timezone: 'UTC' }));
+await tryCall('paths', () => key.getWebsiteMetrics({ websiteId: website, startAt, endAt, type: 'path', limit: 10 }));
+await tryCall('browsers', () => key.getWebsiteMetrics({ websiteId: website, startAt, endAt, type: 'browser' }));
+await tryCall('active', () => key.getWebsiteActive({ websiteId: website }));
+await tryCall('events', () => key.getWebsiteEvents({ websiteId: website, startAt, endAt, pageSize: 10 }));
+await tryCall('unknownWebsite', () => key.getWebsite({ websiteId: '00000000-0000-0000-0000-000000000000' }));
+await tryCall('badToken', () => new UmamiClient({ baseUrl: base, token: 'trail_not-a-key' }).listWebsites());
+const login = await key.login({ username: process.env.EMAIL, password: process.env.PASSWORD }).catch((e) => ({ error: e.status }));
+out.login = login.token ? { user: login.user.username } : login;
+if (login.token) {
+  await tryCall('viaLogin', () => key.withToken(login.token).getWebsiteStats({ websiteId: website, startAt, endAt }));
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def test_umami_api_client_reads_what_was_sent(
+    trail_url: str,
+    tmp_path: Path,
+    make_site: Callable[..., Site],
+    seed: Callable[[Site, list[dict[str, Any]]], None],
+) -> None:
+    site = make_site("umami-reader.example")
+    day = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    at = day - dt.timedelta(days=2) + dt.timedelta(hours=10)
+    a = {"ip": "198.51.100.61", "user_agent": FIREFOX}
+    b = {"ip": "198.51.100.62", "user_agent": CHROME_ANDROID}
+    seed(
+        site,
+        [
+            hit(site, at, "/", **a),
+            hit(site, at + dt.timedelta(minutes=1), "/pricing", **a),
+            hit(site, at + dt.timedelta(minutes=3), "/pricing", **b),
+        ],
+    )
+    owner = site.organization.memberships.get().user
+    owner.emailaddress_set.create(email=owner.email, verified=True, primary=True)
+    _, key = factories.api_key(site.organization, scopes=("stats:read",))
+    start = day - dt.timedelta(days=6)
+    out = node(
+        tmp_path,
+        READ,
+        TRAIL=trail_url,
+        WEBSITE=str(site.public_id),
+        KEY=key,
+        START_AT=str(int(start.timestamp() * 1000)),
+        END_AT=str(int((day + dt.timedelta(days=1)).timestamp() * 1000) - 1),
+        EMAIL=owner.email,
+        PASSWORD=factories.PASSWORD,
+    )
+    websites = out["websites"]
+    assert [w["id"] for w in websites["data"]] == [str(site.public_id)], out
+    assert websites["data"][0]["domain"] == site.domain
+    assert out["website"]["id"] == str(site.public_id)
+    stats = out["stats"]
+    assert (stats["pageviews"], stats["visitors"], stats["visits"], stats["bounces"]) == (
+        3,
+        2,
+        2,
+        1,
+    )
+    assert out["statsPositional"] == stats  # the x-umami-api-key form, positional arguments
+    pageviews = out["pageviews"]
+    by_day = {point["x"][:10]: point["y"] for point in pageviews["pageviews"]}
+    assert by_day[at.date().isoformat()] == 3
+    assert {point["x"][:10]: point["y"] for point in pageviews["sessions"]}[
+        at.date().isoformat()
+    ] == 2
+    assert out["paths"] == [{"x": "/pricing", "y": 2}, {"x": "/", "y": 1}]
+    assert sorted(row["x"] for row in out["browsers"]) == ["Chrome", "Firefox"]
+    assert out["active"]["visitors"] == 0  # nobody in the last five minutes
+    events = out["events"]
+    assert events["count"] == 3 and len(events["data"]) == 3
+    assert out["unknownWebsite"] == {"error": 404, "code": "not-found"}
+    assert out["badToken"]["error"] == 401
+    assert out["login"] == {"user": owner.email}
+    assert out["viaLogin"] == stats
