@@ -27,9 +27,13 @@ MAX_URL = 2000
 MAX_PROPS = 30
 MAX_PROP_KEY = 300
 MAX_PROP_VALUE = 2000
+MAX_ENGAGEMENT_MS = 30 * 24 * 3_600_000  # Plausible ignores an engaged time of 30 days or more
 MAX_FUTURE = dt.timedelta(minutes=5)
 MAX_PAST = dt.timedelta(days=30)
 _FORBIDDEN_SCHEMES = ("data:", "javascript:", "vbscript:")
+# Plausible's goals "with a path": sent without a `path` property (Plausible's npm library
+# sends `Form: Submission` bare), they get the event's pathname as one.
+GOALS_WITH_PATH = frozenset({"404", "Form: Submission", "WP Form Completions"})
 
 
 class BadRequest(Exception):
@@ -150,7 +154,9 @@ def _url(value: Any, field: str, *, required: bool) -> str:
     return url
 
 
-def _props(value: Any) -> tuple[tuple[str, str], ...]:
+def _props(value: Any, *, drop_blank: bool = False) -> tuple[tuple[str, str], ...]:
+    """Props as (key, value) strings. `drop_blank` (Plausible's Events API): a key or a
+    value that is empty or only white space is left out, as Plausible leaves it out."""
     if value is None or value == "":
         return ()
     if isinstance(value, str):  # the older plausible-tracker sends props as a JSON string
@@ -161,13 +167,15 @@ def _props(value: Any) -> tuple[tuple[str, str], ...]:
         raise BadRequest(f"props: at most {MAX_PROPS} properties")
     props = []
     for key, item in value.items():
-        key = _text(key, "props key", limit=MAX_PROP_KEY, required=True, in_bytes=True)
         if isinstance(item, bool):
             item = "true" if item else "false"
         elif isinstance(item, int | float):
             item = json.dumps(item)
         elif item is None or isinstance(item, list | dict):
             continue  # as Plausible: lists, maps and nulls are left out
+        if drop_blank and isinstance(item, str) and (not key.strip() or not item.strip()):
+            continue
+        key = _text(key, "props key", limit=MAX_PROP_KEY, required=True, in_bytes=True)
         props.append((key, _text(item, f"props.{key[:40]}", limit=MAX_PROP_VALUE, in_bytes=True)))
     return tuple(props)
 
@@ -200,6 +208,36 @@ def _int(value: Any, field: str, low: int, high: int) -> int | None:
     if not low <= value <= high:
         raise BadRequest(f"{field}: expected {low} to {high}")
     return int(value)
+
+
+def _engaged_ms(value: Any) -> int | None:
+    """`e`, the engaged time in ms. 30 days or more is left out, not refused (Plausible's
+    rule): the npm library counts all the time a tab is visible and focused, so a page
+    left open on a wall screen sends days; its scroll depth still counts."""
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value >= MAX_ENGAGEMENT_MS
+    ):
+        return None
+    return _int(value, "e", 0, MAX_ENGAGEMENT_MS - 1)
+
+
+def _with_path(
+    name: str, url: str, hash_mode: bool, props: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """Props of a goal with a path (`GOALS_WITH_PATH`) sent without one: the pathname
+    first, as Trail stores it (events/enrich/urls.py: the path, `/` when empty, with the
+    `#fragment` in hash mode), within the 30 props."""
+    if name not in GOALS_WITH_PATH or any(key == "path" for key, _ in props):
+        return props
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if path[0] != "/":
+        path = "/" + path
+    if hash_mode and parts.fragment:
+        path = f"{path}#{parts.fragment}"
+    return (("path", path[:MAX_PROP_VALUE]), *props)[:MAX_PROPS]
 
 
 def _flag(value: Any, field: str, default: bool) -> bool:
@@ -243,18 +281,20 @@ def from_plausible(data: Any) -> EventInput:
         domains = (host,)
     amount, currency = _revenue(_pick(data, "$", "revenue"))
     engagement = name == ENGAGEMENT
+    hash_mode = _flag(_pick(data, "h", "hashMode"), "hashMode", False)
+    props = _props(_pick(data, "p", "props", "m", "meta"), drop_blank=True)
     return EventInput(
         name=name,
         url=url,
         referrer=_url(_pick(data, "r", "referrer"), "referrer", required=False),
         domains=domains,
-        props=_props(_pick(data, "p", "props", "m", "meta")),
+        props=_with_path(name, url, hash_mode, props),
         revenue_amount=amount,
         revenue_currency=currency,
         interactive=_flag(_pick(data, "i", "interactive"), "interactive", True),
-        hash_mode=_flag(_pick(data, "h", "hashMode"), "hashMode", False),
+        hash_mode=hash_mode,
         scroll_depth=_int(data.get("sd"), "sd", 0, 100) if engagement else None,
-        engagement_ms=_int(data.get("e"), "e", 0, 86_400_000) if engagement else None,
+        engagement_ms=_engaged_ms(data.get("e")) if engagement else None,
         screen_width=_int(_pick(data, "w", "screen_width"), "screen_width", 0, 100_000),
     )
 
@@ -330,7 +370,7 @@ def from_batch_item(data: Any, now: dt.datetime) -> EventInput:
         revenue_currency=currency,
         screen_width=_int(data.get("screen_width"), "screen_width", 0, 100_000),
         scroll_depth=_int(data.get("sd"), "sd", 0, 100) if engagement else None,
-        engagement_ms=_int(data.get("e"), "e", 0, 86_400_000) if engagement else None,
+        engagement_ms=_engaged_ms(data.get("e")) if engagement else None,
         timestamp=_timestamp(data.get("timestamp"), now),
         event_id=_text(data.get("event_id"), "event_id", limit=128).strip(),
         ip=_text(data.get("ip"), "ip", limit=45).strip(),
