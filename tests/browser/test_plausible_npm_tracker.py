@@ -24,6 +24,7 @@ from events.clickhouse import ClickHouse
 from tests.browser.test_tracker import (  # noqa: F401 (fixtures used by name)
     DOMAIN,
     OTHER,
+    PERSON_UA,
     Trail,
     eventually,
     page_opener,
@@ -95,6 +96,11 @@ PAGES = {
     "/n-manual/": (
         "{autoCapturePageviews: false}",
         "<button id=next onclick=\"history.pushState({}, '', '/n-manual/next')\">next</button>",
+    ),
+    "/n-wall/": (
+        "{}",
+        "<button id=a onclick=\"history.pushState({}, '', '/n-wall/a')\">a</button>"
+        "<button id=b onclick=\"history.pushState({}, '', '/n-wall/b')\">b</button>",
     ),
     "/n-thanks": ("{}", "thanks"),
     "/landing": ("{}", "partner"),
@@ -459,3 +465,38 @@ def test_auto_capture_pageviews_off(
     )
     assert results(page, 2) == {"pageview": {"status": 202}, "virtual": {"status": 202}}
     eventually(pages_under(trail, "/n-manual/"), [("/n-manual/next", 1), ("/n-manual/virtual", 1)])
+
+
+def test_engaged_time_of_a_page_left_open_for_days(
+    trail: Trail,  # noqa: F811
+    person: Browser,  # noqa: F811
+    site: str,
+    clickhouse: ClickHouse,
+) -> None:
+    """The library counts all the time a tab is visible and focused (no idle cut-off), so a
+    page left open on a wall screen reports days. Plausible keeps up to 30 days and leaves
+    more out (the scroll depth still counts); Trail refused anything over a day, and the
+    page's scroll depth with it."""
+    context = person.new_context(user_agent=PERSON_UA)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        page.goto(f"{site}/n-wall/")
+        page.wait_for_function("typeof window.plausible === 'function'")
+        page.clock.fast_forward("25:00:00")
+        page.click("#a")  # /n-wall/'s engagement: 25 hours
+        page.clock.fast_forward(31 * 24 * 3_600_000)
+        page.click("#b")  # /n-wall/a's: 31 days, left out
+        read = lambda: clickhouse.query(  # noqa: E731
+            "SELECT pathname, engagement_ms, scroll_depth FROM events"
+            " WHERE site_id = {s:UInt64} AND name = 'engagement'"
+            " AND pathname IN ('/n-wall/', '/n-wall/a') ORDER BY pathname",
+            {"s": trail.site_id},
+        )
+        eventually(lambda: [r["pathname"] for r in read()], ["/n-wall/", "/n-wall/a"])
+        wall, left = read()
+        assert 25 * 3_600_000 <= wall["engagement_ms"] < 25 * 3_600_000 + 60_000
+        assert left["engagement_ms"] == 0
+        assert wall["scroll_depth"] > 0 and left["scroll_depth"] > 0
+    finally:
+        context.close()
