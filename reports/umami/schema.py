@@ -48,6 +48,7 @@ USER = {
     },
 }
 LOGIN_RESPONSE = {"type": "object", "properties": {"token": TEXT, "user": USER}}
+HEARTBEAT = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
 WEBSITE = {
     "type": "object",
     "properties": {

@@ -5,6 +5,7 @@ from django.urls import URLPattern, path
 from reports.umami import views
 
 urlpatterns: list[URLPattern] = [
+    path("heartbeat", views.HeartbeatView.as_view(), name="umami-heartbeat"),
     path("auth/login", views.LoginView.as_view(), name="umami-login"),
     path("auth/verify", views.VerifyView.as_view(), name="umami-verify"),
     path("websites", views.WebsitesView.as_view(), name="umami-websites"),

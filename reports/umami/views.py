@@ -125,6 +125,24 @@ class LoginView(UmamiView):
         return Response({"token": auth.token_for(user), "user": _user(user)})
 
 
+class HeartbeatView(UmamiView):
+    """Umami's liveness check: no token; says only that Trail answers (`/healthz` is
+    Trail's own, `/readyz` checks its backends)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Liveness (Umami)",
+        operation_id="umami_heartbeat",
+        description='Umami\'s heartbeat: `{"ok": true}` while Trail answers; no token.',
+        auth=[],
+        responses={200: OpenApiResponse(response=s.HEARTBEAT, description="Trail answers")},
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
 class VerifyView(UmamiView):
     @extend_schema(
         summary="Check a token (Umami)",

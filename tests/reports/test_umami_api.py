@@ -415,15 +415,6 @@ def test_events_page_newest_first(site: Site, key: str) -> None:
         ("/stats", {**RANGE, "compare": "never"}, "compare"),
         ("/stats", {**RANGE, "title": "Home"}, "title"),
         ("/pageviews", {**RANGE, "unit": "fortnight"}, "unit"),
-        (
-            "/pageviews",
-            {
-                "startAt": ms(at(D - dt.timedelta(days=200), 0)),
-                "endAt": RANGE["endAt"],
-                "unit": "hour",
-            },
-            "unit",
-        ),
         ("/metrics", RANGE, "type"),
         ("/metrics", {**RANGE, "type": "language"}, "type"),
         ("/metrics", {**RANGE, "type": "path", "limit": "0"}, "limit"),

@@ -6,6 +6,7 @@ real id, which the generic walk does not fill in).
 """
 
 RULES = {
+    "api/heartbeat": "public",
     "api/auth/login": "public",
     "api/auth/verify": "org",
     "api/websites": "org",

@@ -33,7 +33,7 @@ def test_the_stats_api_request_is_typed(schema: dict[str, Any]) -> None:
     for name in ("site_id", "metrics", "date_range", "dimensions", "filters", "order_by"):
         assert name in fields
     assert {"include", "pagination"} <= set(fields)
-    assert fields["metrics"]["items"]["enum"] == list(METRICS)
+    assert fields["metrics"]["items"]["enum"] == [*METRICS, "group_conversion_rate"]
     assert fields["pagination"]["properties"]["limit"]["type"] == "integer"
     assert "comparisons" in fields["include"]["properties"]
 
