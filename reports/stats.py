@@ -44,6 +44,10 @@ def metric_value(name: str, value: float) -> int | float:
 
 
 def change(name: str, current: int | float, previous: int | float) -> int | float | None:
+    """Plausible's change: points for a rate, % for the rest (100 from 0); a bounce rate has
+    none against a previous bounce rate of 0 (a period without visits, or without bounces)."""
+    if name == "bounce_rate" and not previous:
+        return None
     if name in RATES:
         return round(current - previous, 1)
     if previous == 0:

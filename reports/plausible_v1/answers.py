@@ -18,14 +18,15 @@ def aggregate_results(translation: Translation, answer: Mapping[str, Any]) -> di
         if "comparison" in row:
             before = row["comparison"]["metrics"][i]
             entry["comparison_value"] = before
-            # Plausible: a bounce rate has no change from a period without visits (null)
-            no_visits = metric == "bounce_rate" and not before
-            entry["change"] = None if no_visits else row["comparison"]["change"][i]
+            entry["change"] = row["comparison"]["change"][i]  # reports.stats.change
         results[metric] = entry
     return {"results": results}
 
 
-def _zero(metric: str) -> int | float:
+def _empty(metric: str) -> int | float | None:
+    """A bucket without data, as Plausible fills it: no visit duration (null), zero else."""
+    if metric == "visit_duration":
+        return None
     return 0.0 if metric in ("views_per_visit", "conversion_rate") else 0
 
 
@@ -45,7 +46,7 @@ def timeseries_results(translation: Translation, answer: Mapping[str, Any]) -> d
         values = found.get(label)
         row: dict[str, Any] = {"date": _month_start(label) if by_month else label}
         for i, metric in enumerate(translation.metrics):
-            row[metric] = values[i] if values is not None else _zero(metric)
+            row[metric] = values[i] if values is not None else _empty(metric)
         results.append(row)
     return {"results": results}
 

@@ -483,3 +483,35 @@ def test_percentage_needs_a_dimension(client: Any, key: str, site: Site) -> None
         client, key, body(site, metrics=["visitors", "percentage"], dimensions=["visit:browser"])
     )
     assert sum(row["metrics"][1] for row in shares["results"]) == pytest.approx(100, abs=0.2)
+
+
+@pytest.mark.parametrize(
+    ("date_range", "previous_bounce"),
+    [
+        ([D.isoformat(), D.isoformat()], 0),  # the day before D had no visits
+        ([D1.isoformat(), D1.isoformat()], 33),  # D: A and C read two pages, B bounced
+    ],
+)
+def test_a_bounce_rate_changes_only_from_a_bounce_rate_above_zero(
+    client: Any, key: str, site: Site, date_range: list[str], previous_bounce: int
+) -> None:
+    """Plausible's comparison: a bounce rate's change is the difference in points, and none
+    (null) when the previous bounce rate is 0; a count from 0 changes by 100 %."""
+    answer = ask(
+        client,
+        key,
+        body(
+            site,
+            date_range=date_range,
+            metrics=["visitors", "bounce_rate"],
+            include={"comparisons": {"mode": "previous_period"}},
+        ),
+    )
+    [row] = answer["results"]
+    assert row["comparison"]["metrics"][1] == previous_bounce
+    visitors_change, bounce_change = row["comparison"]["change"]
+    if previous_bounce:
+        assert bounce_change == row["metrics"][1] - previous_bounce  # E bounced on D+1: 100
+    else:
+        assert bounce_change is None
+        assert visitors_change == 100

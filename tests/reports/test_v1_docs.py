@@ -202,6 +202,30 @@ def test_compared_with_an_empty_period(client: Client, site: Site) -> None:
 # --- conversion rate over time --------------------------------------------------------------
 
 
+def test_an_empty_bucket_has_no_visit_duration(client: Client, site: Site) -> None:
+    """Plausible fills a bucket without visits with zeros, but a visit duration of null."""
+    last = max(e.local.date() for e in EVENTS)
+    empty = last + dt.timedelta(days=1)
+    answer = v1(
+        client,
+        site,
+        "timeseries",
+        period="custom",
+        date=f"{last.isoformat()},{empty.isoformat()}",
+        metrics="visitors,pageviews,bounce_rate,visit_duration,views_per_visit",
+    )
+    full, nothing = answer["results"]
+    assert full["visitors"] > 0 and isinstance(full["visit_duration"], int)
+    assert nothing == {
+        "date": empty.isoformat(),
+        "visitors": 0,
+        "pageviews": 0,
+        "bounce_rate": 0,
+        "visit_duration": None,
+        "views_per_visit": 0.0,
+    }
+
+
 def test_timeseries_conversion_rate_is_per_bucket(client: Client, site: Site) -> None:
     first = min(e.local.date() for e in EVENTS)
     last = max(e.local.date() for e in EVENTS)
