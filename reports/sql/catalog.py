@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reports.imports.ga4 import _COUNTRY_TEXT
+from common import countries
 from reports.query import PROPS_PREFIX, GoalDefinition, interval_of, is_time
 from reports.revenue import revenue_sql
 
@@ -51,18 +51,7 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _country_names() -> dict[str, str]:
-    """ISO 3166-1 alpha-2 code → English short name (the first name of each code in the
-    GA4 importer's table, reports/imports/ga4.py)."""
-    names = {}
-    for entry in _COUNTRY_TEXT.replace("\n", "|").split("|"):
-        code, _, spellings = entry.strip().partition(" ")
-        if code:
-            names[code] = spellings.split(";")[0]
-    return names
-
-
-COUNTRY_NAMES = _country_names()
+COUNTRY_NAMES = countries.NAMES
 # `visit:country_name`: the name of the stored code, '' for an unknown one (Plausible's)
 _COUNTRY_NAME_SQL = (
     f"transform(country_code, [{', '.join(map(_sql_text, COUNTRY_NAMES))}],"
