@@ -18,7 +18,7 @@ from accounts.errors import ServiceError
 from reports import dates, realtime
 from reports.context import load_context
 from reports.parse import parse
-from reports.runner import execute
+from reports.runner import Report, execute
 from reports.sql.builder import Select, run
 from reports.sql.catalog import DIRECT, EVENTS, NOT_SET, Binder, date_condition
 from reports.stats import answer
@@ -81,6 +81,16 @@ def _answer(site: Site, body: Mapping[str, Any]) -> dict[str, Any]:
         raise _umami_field(exc) from None
 
 
+def _execute(site: Site, body: Mapping[str, Any]) -> Report:
+    """The runner's report of `body`: its unrounded values (bounces and total time are
+    counts again only when multiplied back from the exact rate and mean)."""
+    try:
+        parsed = parse(site=site, body=body, context=load_context(site, body))
+    except ServiceError as exc:
+        raise _umami_field(exc) from None
+    return execute(parsed.query)
+
+
 def _finite(value: float) -> float:
     return value if math.isfinite(value) else 0.0
 
@@ -114,12 +124,7 @@ def stats_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
 def stats(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
     """Pageviews, visitors, visits, bounces and total seconds of the range, and the same
     of the period of as many days before it (`comparison`)."""
-    body = stats_body(site, query)
-    try:
-        parsed = parse(site=site, body=body, context=load_context(site, body))
-    except ServiceError as exc:
-        raise _umami_field(exc) from None
-    report = execute(parsed.query)
+    report = _execute(site, stats_body(site, query))
     row = report.rows[0].metrics if report.rows else {}
     before = report.comparison[0] if report.comparison and report.comparison[0] else None
     return {**_summary(row), "comparison": _summary(before.metrics if before else {})}
@@ -326,6 +331,175 @@ def events(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
         )
     total = int(count[0]["n"]) if count else 0
     return {"data": data, "count": total, "page": number, "pageSize": size}
+
+
+def _utc_text(value: str) -> str:
+    """ClickHouse's `YYYY-MM-DD HH:MM:SS[.mmm]` (UTC) as ISO 8601 with a `Z`."""
+    return value.replace(" ", "T")[:23] + "Z"
+
+
+def daterange(site: Site) -> dict[str, str | None]:
+    """The instants of the site's first and last event (ISO 8601, UTC), `null` for a site
+    without events. Umami's query names them `mindate` and `maxdate`; its generated client
+    (OpenAPI contract) reads `startDate` and `endDate`: both pairs are given."""
+    found = run(
+        Select(
+            site_id=site.pk,
+            table=EVENTS,
+            columns=(
+                "count() AS n",
+                "toString(min(timestamp), 'UTC') AS first",
+                "toString(max(timestamp), 'UTC') AS last",
+            ),
+            where=("name != 'engagement'",),
+        )
+    )
+    row = found[0] if found and int(found[0]["n"]) else None
+    first = _utc_text(row["first"]) if row else None
+    last = _utc_text(row["last"]) if row else None
+    return {"mindate": first, "maxdate": last, "startDate": first, "endDate": last}
+
+
+# Umami's expanded rows: Trail's metrics asked, and the counts each row answers.
+EXPANDED = ("pageviews", "visitors", "visits", "bounce_rate", "visit_duration")
+EXPANDED_FIELDS = ("name", "pageviews", "visitors", "visits", "bounces", "totaltime")
+CUSTOM = ["pageview", "engagement"]  # the event names that are not custom events
+
+
+EVENT_SCOPED_LIMIT = 100  # /metrics/expanded rows of an event dimension: one query a row
+
+
+def metrics_expanded_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
+    """The Stats API body of a `/metrics/expanded` call: `/metrics`' body (type, range,
+    filters, search, order, page) with every count of a row. An event dimension (page,
+    hostname, event name) has no visit metrics in the engine: its rows get pageviews,
+    visitors and visits here, bounces and total time from one filtered summary each."""
+    kind = p.text(query, "type")
+    p.text(query, "compare")  # accepted as Umami's client sends it; rows have no comparison
+    if kind in METRICS and METRICS[kind][0].startswith("event:"):
+        limit = p.integer(
+            query, "limit", default=EVENT_SCOPED_LIMIT, low=1, high=EVENT_SCOPED_LIMIT
+        )
+        body = metrics_body(site, {**{k: query.get(k) for k in query}, "limit": str(limit)})
+        chosen = ["pageviews", "visitors", "visits", "events"]
+    else:
+        body = metrics_body(site, query)
+        chosen = list(EXPANDED)
+    return {**body, "metrics": chosen}
+
+
+def _counts(values: Mapping[str, float], *, events: bool) -> dict[str, int]:
+    counts = _summary(values)
+    if events:  # a custom event's row counts its events (Umami counts the rows of the type)
+        counts["pageviews"] = int(round(_finite(values.get("events", 0.0))))
+    return counts
+
+
+def _visit_counts(
+    site: Site, body: Mapping[str, Any], dimension: str, value: Any
+) -> dict[str, Any]:
+    """The visits, bounce rate and mean duration of the visits with `dimension` = `value`."""
+    one = {key: body[key] for key in ("site_id", "date_range", "timezone") if key in body}
+    filters = [f for f in body.get("filters", []) if f[0] != "contains" or f[1] != dimension]
+    report = _execute(
+        site,
+        {
+            **one,
+            "metrics": ["visits", "bounce_rate", "visit_duration"],
+            "filters": [*filters, ["is", dimension, [value]]],
+        },
+    )
+    return dict(report.rows[0].metrics) if report.rows else {}
+
+
+def metrics_expanded(site: Site, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The top values of a dimension with their pageviews, visitors, visits, bounces and
+    total seconds (`[{"name", "pageviews", …}]`), in `/metrics`' order."""
+    kind = p.text(query, "type")
+    body = metrics_expanded_body(site, query)
+    dimension = body["dimensions"][0]
+    report = _execute(site, body)
+    rows: list[tuple[Any, dict[str, int]]] = []
+    for row in report.rows:
+        values = dict(row.metrics)
+        if dimension.startswith("event:"):
+            visited = _visit_counts(site, body, dimension, row.dimensions[0])
+            values.update(bounce_rate=visited.get("bounce_rate", 0.0))
+            values.update(visit_duration=visited.get("visit_duration", 0.0))
+            # bounces and time are of the visits the filtered summary counts
+            values.update(visits=visited.get("visits", values.get("visits", 0.0)))
+        counts = _counts(values, events=kind == "event")
+        name = _label(row.dimensions[0])
+        if kind == "device" and isinstance(name, str):
+            name = name.lower()
+        rows.append((name, counts))
+    if kind == "referrer":  # one row a host, as /metrics: the counts of its URLs add up
+        merged: dict[Any, dict[str, int]] = {}
+        for name, counts in rows:
+            into = merged.setdefault(_host(name), dict.fromkeys(counts, 0))
+            for field, value in counts.items():
+                into[field] += value
+        rows = sorted(merged.items(), key=lambda item: -item[1]["visitors"])
+    return [{"name": name, **counts} for name, counts in rows]
+
+
+def events_series(site: Site, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Custom events by name and bucket, `[{"x": name, "t": bucket, "y": count}]`, oldest
+    bucket first; `unit`, `timezone` and the bucket labels as `/pageviews`'."""
+    span = p.span(query, site_timezone=site.timezone)
+    unit = unit_of(span, query)
+    filters = [*p.filters(query), ["is_not", "event:name", CUSTOM]]
+    body = _body(site, span, metrics=["events"], filters=filters)
+    found: list[tuple[str, Any, int]] = []
+    if unit != "year":
+        body["dimensions"] = [UNITS[unit], "event:name"]
+        body["pagination"] = {"limit": MAX_LIMIT, "offset": 0}
+        for r in _answer(site, body)["results"]:
+            found.append((_x(r["dimensions"][0], unit), r["dimensions"][1], r["metrics"][0]))
+    else:
+        body["dimensions"] = ["event:name"]
+        body["pagination"] = {"limit": MAX_LIMIT, "offset": 0}
+        for first, last in _years(span):
+            days = [first.isoformat(), last.isoformat()]
+            for r in _answer(site, {**body, "date_range": days})["results"]:
+                found.append((f"{first.year}-01-01 00:00:00", r["dimensions"][0], r["metrics"][0]))
+    found = [row for row in found if row[2]]
+    found.sort(key=lambda row: (row[0], -row[2], row[1]))
+    return [{"x": name, "t": bucket, "y": count} for bucket, name, count in found]
+
+
+def session_stats(site: Site, query: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """Umami's session summary, each count as `{"value": n}`: pageviews, visitors, visits,
+    the known countries they came from, and custom events."""
+    span = p.span(query, site_timezone=site.timezone)
+    filters = p.filters(query)
+    totals = _answer(
+        site, _body(site, span, metrics=["pageviews", "visitors", "visits"], filters=filters)
+    )["results"]
+    values = totals[0]["metrics"] if totals else [0, 0, 0]
+    countries = _answer(
+        site,
+        _body(
+            site,
+            span,
+            metrics=["visitors"],
+            dimensions=["visit:country"],
+            filters=filters,
+            pagination={"limit": 1_000, "offset": 0},
+        ),
+    )["results"]
+    custom = _answer(
+        site,
+        _body(site, span, metrics=["events"], filters=[*filters, ["is_not", "event:name", CUSTOM]]),
+    )["results"]
+    counts = {
+        "pageviews": values[0],
+        "visitors": values[1],
+        "visits": values[2],
+        "countries": sum(1 for r in countries if r["metrics"][0] and _label(r["dimensions"][0])),
+        "events": custom[0]["metrics"][0] if custom else 0,
+    }
+    return {name: {"value": int(value or 0)} for name, value in counts.items()}
 
 
 def website(site: Site) -> dict[str, Any]:

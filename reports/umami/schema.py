@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 
 from reports.umami.params import FILTERS as FILTER_NAMES
 from reports.umami.params import MAX_MS
-from reports.umami.reads import MAX_LIMIT, UNIT_ORDER
+from reports.umami.reads import EXPANDED_FIELDS, MAX_LIMIT, UNIT_ORDER
 from reports.umami.reads import METRICS as TYPES
 from reports.umami.reads import STATS as STAT_NAMES
 
@@ -99,6 +99,39 @@ METRICS = {
     "items": {"type": "object", "properties": {"x": NULLABLE_TEXT, "y": COUNT}},
 }
 ACTIVE = {"type": "object", "properties": {"visitors": COUNT, "x": COUNT}}
+_INSTANT: dict[str, Any] = {"type": "string", "format": "date-time", "nullable": True}
+DATERANGE = {
+    "type": "object",
+    "properties": {
+        "mindate": {**_INSTANT, "description": "the first event (null: no events)"},
+        "maxdate": {**_INSTANT, "description": "the last event (null: no events)"},
+        "startDate": {**_INSTANT, "description": "mindate again (Umami's client's name)"},
+        "endDate": {**_INSTANT, "description": "maxdate again (Umami's client's name)"},
+    },
+}
+EXPANDED = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"name": NULLABLE_TEXT, **{n: COUNT for n in EXPANDED_FIELDS[1:]}},
+    },
+}
+EVENT_SERIES = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "x": {**TEXT, "description": "the event name"},
+            "t": {**TEXT, "example": "2026-12-06 00:00:00", "description": "the bucket"},
+            "y": COUNT,
+        },
+    },
+}
+_VALUE = {"type": "object", "properties": {"value": COUNT}}
+SESSION_STATS = {
+    "type": "object",
+    "properties": {n: _VALUE for n in ("pageviews", "visitors", "visits", "countries", "events")},
+}
 EVENTS = _paged(
     {
         "type": "object",
@@ -215,6 +248,45 @@ EXAMPLES = {
         "Top pages", [{"x": "/", "y": 320}, {"x": "/pricing", "y": 95}, {"x": "/blog", "y": 40}]
     ),
     "active": answer_example("Visitors now", {"visitors": 3, "x": 3}),
+    "daterange": answer_example(
+        "First and last event",
+        {
+            "mindate": "2026-01-05T09:31:02.000Z",
+            "maxdate": "2026-12-06T18:10:59.867Z",
+            "startDate": "2026-01-05T09:31:02.000Z",
+            "endDate": "2026-12-06T18:10:59.867Z",
+        },
+    ),
+    "expanded": answer_example(
+        "Top pages with every count",
+        [
+            {
+                "name": "/",
+                "pageviews": 320,
+                "visitors": 210,
+                "visits": 240,
+                "bounces": 130,
+                "totaltime": 19200,
+            }
+        ],
+    ),
+    "event_series": answer_example(
+        "Two events by day",
+        [
+            {"x": "Signup", "t": "2026-12-01 00:00:00", "y": 4},
+            {"x": "Download", "t": "2026-12-02 00:00:00", "y": 7},
+        ],
+    ),
+    "session_stats": answer_example(
+        "A week of sessions",
+        {
+            "pageviews": {"value": 1250},
+            "visitors": {"value": 410},
+            "visits": {"value": 520},
+            "countries": {"value": 23},
+            "events": {"value": 88},
+        },
+    ),
     "events": answer_example(
         "The newest event",
         {

@@ -22,6 +22,26 @@ urlpatterns: list[URLPattern] = [
         name="umami-website-metrics",
     ),
     path(
+        "websites/<str:website_id>/metrics/expanded",
+        views.MetricsExpandedView.as_view(),
+        name="umami-website-metrics-expanded",
+    ),
+    path(
+        "websites/<str:website_id>/daterange",
+        views.DaterangeView.as_view(),
+        name="umami-website-daterange",
+    ),
+    path(
+        "websites/<str:website_id>/events/series",
+        views.EventSeriesView.as_view(),
+        name="umami-website-events-series",
+    ),
+    path(
+        "websites/<str:website_id>/sessions/stats",
+        views.SessionStatsView.as_view(),
+        name="umami-website-sessions-stats",
+    ),
+    path(
         "websites/<str:website_id>/active",
         views.ActiveView.as_view(),
         name="umami-website-active",

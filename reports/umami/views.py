@@ -303,3 +303,78 @@ class EventsView(UmamiView):
     def get(self, request: Request, website_id: str) -> Response:
         site = _site(request, website_id)
         return Response(reads.events(site, request.query_params))
+
+
+class DaterangeView(UmamiView):
+    @extend_schema(
+        summary="First and last event (Umami)",
+        operation_id="umami_website_daterange",
+        examples=s.EXAMPLES["daterange"],
+        parameters=[s.WEBSITE_ID],
+        responses={
+            200: OpenApiResponse(response=s.DATERANGE, description="the instants, UTC"),
+            **COMMON,
+        },
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        return Response(reads.daterange(_site(request, website_id)))
+
+
+class MetricsExpandedView(UmamiView):
+    @extend_schema(
+        summary="Top values of a dimension, every count (Umami)",
+        operation_id="umami_website_metrics_expanded",
+        examples=s.EXAMPLES["expanded"],
+        parameters=[
+            s.WEBSITE_ID,
+            *s.RANGE,
+            s.TYPE,
+            s.LIMIT,
+            s.OFFSET,
+            s.VALUE_SEARCH,
+            s.COMPARE,
+            *s.FILTERS,
+        ],
+        responses={
+            200: OpenApiResponse(response=s.EXPANDED, description="in /metrics' order"),
+            **BAD,
+            **COMMON,
+        },
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        site = _site(request, website_id)
+        return Response(reads.metrics_expanded(site, request.query_params))
+
+
+class EventSeriesView(UmamiView):
+    @extend_schema(
+        summary="Custom events over time (Umami)",
+        operation_id="umami_website_events_series",
+        examples=s.EXAMPLES["event_series"],
+        parameters=[s.WEBSITE_ID, *s.RANGE, s.UNIT, *s.FILTERS],
+        responses={
+            200: OpenApiResponse(response=s.EVENT_SERIES, description="oldest bucket first"),
+            **BAD,
+            **COMMON,
+        },
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        site = _site(request, website_id)
+        return Response(reads.events_series(site, request.query_params))
+
+
+class SessionStatsView(UmamiView):
+    @extend_schema(
+        summary="Session summary (Umami)",
+        operation_id="umami_website_sessions_stats",
+        examples=s.EXAMPLES["session_stats"],
+        parameters=[s.WEBSITE_ID, *s.RANGE, *s.FILTERS],
+        responses={
+            200: OpenApiResponse(response=s.SESSION_STATS, description="each count a value"),
+            **BAD,
+            **COMMON,
+        },
+    )
+    def get(self, request: Request, website_id: str) -> Response:
+        site = _site(request, website_id)
+        return Response(reads.session_stats(site, request.query_params))

@@ -16,4 +16,8 @@ RULES = {
     "api/websites/<str:website_id>/metrics": "site",
     "api/websites/<str:website_id>/active": "site",
     "api/websites/<str:website_id>/events": "site",
+    "api/websites/<str:website_id>/metrics/expanded": "site",
+    "api/websites/<str:website_id>/daterange": "site",
+    "api/websites/<str:website_id>/events/series": "site",
+    "api/websites/<str:website_id>/sessions/stats": "site",
 }
