@@ -210,6 +210,14 @@ def _int(value: Any, field: str, low: int, high: int) -> int | None:
     return int(value)
 
 
+def _scroll_depth(value: Any) -> int | None:
+    """`sd`, the deepest share of the page seen, 0 to 100; more is 100 (Plausible's rule: a
+    page that got shorter than the point scrolled to reports more, e.g. 698)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 100:
+        return 100
+    return _int(value, "sd", 0, 100)
+
+
 def _engaged_ms(value: Any) -> int | None:
     """`e`, the engaged time in ms. 30 days or more is left out, not refused (Plausible's
     rule): the npm library counts all the time a tab is visible and focused, so a page
@@ -293,7 +301,7 @@ def from_plausible(data: Any) -> EventInput:
         revenue_currency=currency,
         interactive=_flag(_pick(data, "i", "interactive"), "interactive", True),
         hash_mode=hash_mode,
-        scroll_depth=_int(data.get("sd"), "sd", 0, 100) if engagement else None,
+        scroll_depth=_scroll_depth(data.get("sd")) if engagement else None,
         engagement_ms=_engaged_ms(data.get("e")) if engagement else None,
         screen_width=_int(_pick(data, "w", "screen_width"), "screen_width", 0, 100_000),
     )
@@ -369,7 +377,7 @@ def from_batch_item(data: Any, now: dt.datetime) -> EventInput:
         revenue_amount=amount,
         revenue_currency=currency,
         screen_width=_int(data.get("screen_width"), "screen_width", 0, 100_000),
-        scroll_depth=_int(data.get("sd"), "sd", 0, 100) if engagement else None,
+        scroll_depth=_scroll_depth(data.get("sd")) if engagement else None,
         engagement_ms=_engaged_ms(data.get("e")) if engagement else None,
         timestamp=_timestamp(data.get("timestamp"), now),
         event_id=_text(data.get("event_id"), "event_id", limit=128).strip(),

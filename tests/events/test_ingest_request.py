@@ -156,7 +156,7 @@ def test_umami_documented_example() -> None:
             "out of range",
         ),
         (
-            b'{"n": "engagement", "u": "https://a.com", "d": "a.com", "sd": 101}',
+            b'{"n": "engagement", "u": "https://a.com", "d": "a.com", "sd": -1}',
             400,
             "sd: expected 0 to 100",
         ),

@@ -101,3 +101,20 @@ def test_engaged_time_up_to_30_days() -> None:
 def test_engaged_time_that_is_not_a_duration_is_refused(bad: Any) -> None:
     with pytest.raises(BadRequest, match="^e: expected"):
         plausible(n="engagement", e=bad)
+
+
+def test_a_scroll_depth_over_100_is_100() -> None:
+    """A page that got shorter than the point scrolled to reports more than 100 (the npm
+    library sent 698): stored as 100, as Plausible stores it, from either route."""
+    assert plausible(n="engagement", sd=698).scroll_depth == 100
+    assert plausible(n="engagement", sd=100.5).scroll_depth == 100
+    assert plausible(n="engagement", sd=1e300).scroll_depth == 100
+    now = dt.datetime.now(dt.UTC)
+    item = {"domain": "a.com", "name": "engagement", "url": "https://a.com/", "sd": 101}
+    assert from_batch_item(item, now).scroll_depth == 100
+
+
+@pytest.mark.parametrize("bad", [-1, "50", True, [1]])
+def test_a_scroll_depth_that_is_not_a_share_is_refused(bad: Any) -> None:
+    with pytest.raises(BadRequest, match="^sd: expected"):
+        plausible(n="engagement", sd=bad)
