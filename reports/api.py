@@ -21,7 +21,7 @@ from common import strict_json
 from reports.context import load_context
 from reports.parse import parse
 from reports.runner import execute
-from reports.stats import answer
+from reports.stats import answer, with_group_rate
 from reports.stats_schema import ERROR_SCHEMA, REQUEST_SCHEMA, RESPONSE_SCHEMA
 from sites.models import Site
 from sites.selectors import site_get_for_actor
@@ -54,49 +54,13 @@ def body_and_site(request: Request) -> tuple[dict[str, Any], Site]:
 def total_rows(site: Site, body: Mapping[str, Any]) -> int:
     """`include.total_rows`: how many rows the query has over every page (Plausible's
     `meta.total_rows`), by running it unpaged; the rows' order and comparison aside."""
+    body = with_group_rate(body)[0]
     query = parse(site=site, body=body, context=load_context(site, body)).query
     unpaged = replace(query, offset=0, limit=ALL_ROWS, comparison=None, order_by=())
     return len(execute(unpaged).rows)
 
 
 ALL_ROWS = 2**31 - 1
-GROUP_RATE = "group_conversion_rate"
-
-
-def _renamed(value: Any, old: str, new: str) -> Any:
-    """`value` (a metrics list or order_by pairs) with the metric `old` named `new`."""
-    if not isinstance(value, list):
-        return value
-    return [
-        new
-        if item == old
-        else [new, *item[1:]]
-        if isinstance(item, list) and item[:1] == [old]
-        else item
-        for item in value
-    ]
-
-
-def with_group_rate(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Plausible's `group_conversion_rate` (converted visitors ÷ the visitors of the same
-    row without the goal filters) is what the query layer's `conversion_rate` computes:
-    asked under that name, it is computed as that and named back in the answer."""
-    metrics = body.get("metrics")
-    if not isinstance(metrics, list) or GROUP_RATE not in metrics:
-        return body, False
-    if "conversion_rate" in metrics:
-        raise ServiceError(
-            "conversion_rate and group_conversion_rate cannot be asked together",
-            field="metrics",
-        )
-    renamed = {
-        **body,
-        "metrics": _renamed(metrics, GROUP_RATE, "conversion_rate"),
-        "order_by": _renamed(body.get("order_by"), GROUP_RATE, "conversion_rate"),
-    }
-    if "order_by" not in body:
-        del renamed["order_by"]
-    return renamed, True
 
 
 class StatsQueryView(TrailApiView):
@@ -148,12 +112,7 @@ class StatsQueryView(TrailApiView):
     )
     def post(self, request: Request) -> Response:
         body, site = body_and_site(request)
-        body, group_rate = with_group_rate(body)
         result = answer(site=site, body=body)
-        if group_rate:
-            echo = result["query"]
-            echo["metrics"] = _renamed(echo["metrics"], "conversion_rate", GROUP_RATE)
-            echo["order_by"] = _renamed(echo["order_by"], "conversion_rate", GROUP_RATE)
         include = body.get("include")
         if isinstance(include, dict) and include.get("total_rows") is True:
             result["meta"]["total_rows"] = total_rows(site, body)

@@ -15,7 +15,7 @@ from typing import Any
 from common import metrics
 from reports import dates
 from reports.context import site_range
-from reports.query import PROPS_PREFIX
+from reports.query import GROUP_CONVERSION_RATE, PROPS_PREFIX
 from reports.stats import answer
 from sites.models import Site
 
@@ -150,7 +150,8 @@ def series(
     body = {
         **base,
         "date_range": [span.first.isoformat(), span.last.isoformat()],
-        "metrics": [metric],
+        # a bucket's conversion rate divides by the bucket's visitors (the group rate)
+        "metrics": [GROUP_CONVERSION_RATE if metric == "conversion_rate" else metric],
         "dimensions": [f"time:{interval}"],
         "include": {**base.get("include", {}), "time_labels": True},  # imports stay
     }

@@ -29,6 +29,9 @@ METRICS = (
     "total_revenue",
     "average_revenue",
 )
+# Plausible's per-row rate: asked by name in a request body (reports/stats.py), computed
+# as `conversion_rate` with `ReportQuery.group_conversion` set
+GROUP_CONVERSION_RATE = "group_conversion_rate"
 EVENT_DIMENSIONS = ("event:page", "event:name", "event:goal", "event:hostname")
 PROPS_PREFIX = "event:props:"
 VISIT_DIMENSIONS = tuple(
@@ -186,6 +189,11 @@ class ReportQuery:
     revenue_currency: str = ""
     # `include.imports`: add imported daily aggregates where they can answer (issue 18)
     imports: bool = False
+    # what `conversion_rate` divides by: False, the visitors of the whole query (Plausible's
+    # `conversion_rate`); True, those of the row's dimensions but event:goal (Plausible's
+    # `group_conversion_rate`, and v1's breakdown and timeseries `conversion_rate`). Both
+    # without the goal filters; equal with no dimension but event:goal.
+    group_conversion: bool = False
 
     @property
     def timezone(self) -> str:

@@ -138,7 +138,7 @@ def _values(
     total_query = "percentage" in query.metrics and not summed
     if total_query:
         jobs.append(lambda: _total_visitors(query, the_plan, fraction, rollup))
-    # a conversion rate over no dimension but goals divides by one total: ask at once
+    # a conversion rate over one total (the query's, or no dimension but goals): ask at once
     early_conversions = "conversion_rate" in query.metrics and not _kept(query)
     if early_conversions:
         jobs.append(lambda: _conversion_totals(query, fraction, None, rollup))
@@ -185,7 +185,10 @@ def _total_visitors(
 
 
 def _kept(query: ReportQuery) -> tuple[int, ...]:
-    """The positions of the dimensions a conversion rate's denominator is broken down by."""
+    """The positions of the dimensions a conversion rate's denominator is broken down by:
+    the row's but event:goal for a group rate, none for the query's rate (one total)."""
+    if not query.group_conversion:
+        return ()
     return tuple(i for i, d in enumerate(query.dimensions) if d != "event:goal")
 
 
@@ -216,8 +219,9 @@ def _conversion_rates(
     totals: dict[Key, Values] | None,
     rollup: bool = False,
 ) -> None:
-    """Visitors who converted ÷ visitors of the same row without the goal filters; `totals`
-    when they were computed already (no dimension but goals: nothing to wait for)."""
+    """Visitors who converted ÷ visitors without the goal filters, of the whole query or of
+    the same row (`ReportQuery.group_conversion`); `totals` when they were computed already
+    (one total: nothing to wait for)."""
     kept = _kept(query)
     if totals is None:
         keys = sorted({tuple(key[i] for i in kept) for key in merged})

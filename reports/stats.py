@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from accounts.errors import ServiceError
 from events.enrich.geo import dbip_in_use
 from reports.context import load_context
 from reports.dates import time_labels
 from reports.parse import parse
-from reports.query import interval_of, is_time
+from reports.query import GROUP_CONVERSION_RATE, interval_of, is_time
 from reports.retention import retention_warning
 from reports.revenue import REVENUE_METRICS, money
 from reports.runner import Row, execute
@@ -76,11 +78,51 @@ def _shown_change(
     ]
 
 
+def _renamed(value: Any, old: str, new: str) -> Any:
+    """`value` (a metrics list or order_by pairs) with the metric `old` named `new`."""
+    if not isinstance(value, list):
+        return value
+    return [
+        new
+        if item == old
+        else [new, *item[1:]]
+        if isinstance(item, list) and item[:1] == [old]
+        else item
+        for item in value
+    ]
+
+
+def with_group_rate(body: Mapping[str, Any]) -> tuple[Mapping[str, Any], bool]:
+    """A body asking Plausible's `group_conversion_rate` (converted visitors ÷ the visitors
+    of the same row without the goal filters) as the query layer's `conversion_rate`, and
+    whether it did: `answer` then sets `ReportQuery.group_conversion` and names it back.
+    Not with `conversion_rate` in one query (one divisor per query)."""
+    metrics = body.get("metrics")
+    if not isinstance(metrics, list) or GROUP_CONVERSION_RATE not in metrics:
+        return body, False
+    if "conversion_rate" in metrics:
+        raise ServiceError(
+            "conversion_rate and group_conversion_rate cannot be asked together",
+            field="metrics",
+        )
+    renamed = {**body, "metrics": _renamed(metrics, GROUP_CONVERSION_RATE, "conversion_rate")}
+    if "order_by" in body:
+        renamed["order_by"] = _renamed(body["order_by"], GROUP_CONVERSION_RATE, "conversion_rate")
+    return renamed, True
+
+
 def answer(
     *, site: Site, body: Mapping[str, Any], now: dt.datetime | None = None
 ) -> dict[str, Any]:
+    """The v2 answer to `body`; `conversion_rate` divides by the query's visitors,
+    `group_conversion_rate` by the row's (reports/query.py `group_conversion`)."""
+    body, group_rate = with_group_rate(body)
     parsed = parse(site=site, body=body, context=load_context(site, body, now=now), now=now)
-    query = parsed.query
+    query = replace(parsed.query, group_conversion=group_rate)
+    echo = parsed.echo
+    if group_rate:
+        echo["metrics"] = _renamed(echo["metrics"], "conversion_rate", GROUP_CONVERSION_RATE)
+        echo["order_by"] = _renamed(echo["order_by"], "conversion_rate", GROUP_CONVERSION_RATE)
     report = execute(query)
     results: list[dict[str, Any]] = []
     for i, row in enumerate(report.rows):
@@ -128,7 +170,7 @@ def answer(
             query.comparison.first.isoformat(),
             query.comparison.last.isoformat(),
         ]
-    return {"results": results, "meta": meta, "query": parsed.echo}
+    return {"results": results, "meta": meta, "query": echo}
 
 
 def location_credit_due() -> bool:

@@ -20,7 +20,13 @@ from typing import Any
 
 from accounts.errors import ServiceError
 from reports import dates
-from reports.query import EVENT_DIMENSIONS, PROPS_PREFIX, VISIT_DIMENSIONS, GoalDefinition
+from reports.query import (
+    EVENT_DIMENSIONS,
+    GROUP_CONVERSION_RATE,
+    PROPS_PREFIX,
+    VISIT_DIMENSIONS,
+    GoalDefinition,
+)
 from reports.sql.catalog import page_regex
 
 # The metrics v1 knows (Plausible's reference), in its order.
@@ -288,6 +294,13 @@ def _check_metrics(metrics: tuple[str, ...], filters: list[Any], property_: str 
                 )
 
 
+def v2_metric(metric: str) -> str:
+    """A v1 metric's v2 name: v1's `conversion_rate` of a breakdown row or a time bucket
+    divides by that row's visitors, which is v2's `group_conversion_rate` (with no
+    dimension the two are equal)."""
+    return GROUP_CONVERSION_RATE if metric == "conversion_rate" else metric
+
+
 def _common(
     params: Mapping[str, str],
     *,
@@ -302,7 +315,7 @@ def _common(
     _check_metrics(metrics, filters, property_)
     body: dict[str, Any] = {
         "site_id": domain,
-        "metrics": list(metrics),
+        "metrics": [v2_metric(m) for m in metrics],
         "date_range": span,
         "filters": filters,
     }
@@ -385,9 +398,9 @@ def breakdown(
     ranked = next((m for m in metrics if m != "time_on_page"), None)
     if ranked is None:  # ordered by visitors, which is not shown (Plausible's v1)
         ranked = "visitors"
-        body["metrics"] = [*metrics, "visitors"]
+        body["metrics"] = [*body["metrics"], "visitors"]
     dimensions = list(WITH_PARENT.get(property_, (property_,)))
-    order: list[list[str]] = [[ranked, "desc"]]
+    order: list[list[str]] = [[v2_metric(ranked), "desc"]]
     if property_ != "event:goal":
         order.append([property_, "asc"])
     if property_ in UNSET:

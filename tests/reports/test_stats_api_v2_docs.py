@@ -515,3 +515,268 @@ def test_a_bounce_rate_changes_only_from_a_bounce_rate_above_zero(
     else:
         assert bounce_change is None
         assert visitors_change == 100
+
+
+# Plausible's two conversion rates (plausible.io/docs/stats-api, metrics): `conversion_rate`
+# divides the row's converted visitors by the visitors of the whole query (goal filters
+# aside), `group_conversion_rate` by the visitors of the row's own dimension group.
+# Another world, on its own site: day P = D - 1 is the previous period of day D.
+P = D - dt.timedelta(days=1)
+GOOGLE, NEWS = "https://www.google.com/", "https://news.ycombinator.com/"
+SOURCES = {GOOGLE: "Google", NEWS: "Hacker News", "": "Direct / None"}
+# (day, visitor ip, referrer, pages viewed); a visitor converts on /about
+VISITS = [
+    (P, "203.0.113.7", GOOGLE, ("/about",)),
+    (P, "203.0.113.8", "", ("/",)),
+    (D, "203.0.113.1", GOOGLE, ("/", "/about")),
+    (D, "203.0.113.2", GOOGLE, ("/",)),
+    (D, "203.0.113.3", NEWS, ("/", "/about")),
+    (D, "203.0.113.4", "", ("/",)),
+    (D, "203.0.113.5", "", ("/blog",)),
+]
+
+
+def conversion_world(site: Site) -> list[dict[str, Any]]:
+    events = []
+    for day, ip, referrer, pages in VISITS:
+        for minute, page in enumerate(pages):
+            first = referrer if minute == 0 else f"https://{site.domain}/"
+            events.append(hit(site, at(day, 10, minute), page, ip=ip, referrer=first))
+    return events
+
+
+@pytest.fixture
+def converting(make_site: Callable[..., Site], seed: Callable[..., None]) -> Site:
+    from sites.models import Goal
+
+    made = make_site("v2-conversions-trail.com")
+    Goal.objects.create(site=made, kind="pageview", value="/about", display_name="About")
+    seed(made, conversion_world(made))
+    return made
+
+
+@pytest.fixture
+def converting_key(converting: Site) -> str:
+    _, raw = factories.api_key(converting.organization, scopes=("stats:read",))
+    return raw
+
+
+def visitors_of(days: set[dt.date], group: Callable[[tuple[Any, ...]], Any]) -> dict[Any, int]:
+    """Visitors of `days` by `group(visit)`, from VISITS."""
+    found: dict[Any, set[str]] = {}
+    for visit in VISITS:
+        if visit[0] in days:
+            found.setdefault(group(visit), set()).add(visit[1])
+    return {value: len(ips) for value, ips in found.items()}
+
+
+def converted(visit: tuple[Any, ...]) -> bool:
+    return "/about" in visit[3]
+
+
+def rate(part: int, whole: int) -> float:
+    return round(100 * part / whole, 2) if whole else 0.0
+
+
+GOAL = [["is", "event:goal", ["About"]]]
+
+
+def test_conversion_rate_by_source_divides_by_the_querys_visitors(
+    client: Any, converting_key: str, converting: Site
+) -> None:
+    everyone = visitors_of({D}, lambda v: "all")["all"]
+    by_source = visitors_of({D}, lambda v: SOURCES[v[2]])
+    converters = visitors_of({D}, lambda v: SOURCES[v[2]] if converted(v) else None)
+    expected = {
+        source: (n, rate(n, everyone), rate(n, by_source[source]))
+        for source, n in converters.items()
+        if source is not None
+    }
+    assert everyone == 5 and len(expected) == 2  # the world is what the test means
+    for metric, at_ in (("conversion_rate", 1), ("group_conversion_rate", 2)):
+        answer = ask(
+            client,
+            converting_key,
+            body(
+                converting,
+                date_range=[D.isoformat(), D.isoformat()],
+                metrics=["visitors", metric],
+                dimensions=["visit:source"],
+                filters=GOAL,
+                order_by=[[metric, "desc"], ["visit:source", "asc"]],
+            ),
+        )
+        wanted = sorted(
+            ((s, n[0], n[at_]) for s, n in expected.items()), key=lambda r: (-r[2], r[0])
+        )
+        assert rows(answer) == wanted, metric
+        assert answer["query"]["metrics"] == ["visitors", metric]
+        assert answer["query"]["order_by"] == [[metric, "desc"], ["visit:source", "asc"]]
+    # Google: 1 of the day's 5 visitors (20 %), 1 of its own 2 (50 %)
+    assert expected["Google"] == (1, 20.0, 50.0)
+
+
+def test_both_rates_by_goal_and_without_a_dimension_are_the_querys(
+    client: Any, converting_key: str, converting: Site
+) -> None:
+    everyone = visitors_of({D}, lambda v: "all")["all"]
+    converters = visitors_of({D}, converted)[True]
+    day = [D.isoformat(), D.isoformat()]
+    for metric in ("conversion_rate", "group_conversion_rate"):
+        by_goal = ask(
+            client,
+            converting_key,
+            body(
+                converting, date_range=day, metrics=["visitors", metric], dimensions=["event:goal"]
+            ),
+        )
+        assert rows(by_goal) == [("About", converters, rate(converters, everyone))]
+        alone = ask(
+            client,
+            converting_key,
+            body(converting, date_range=day, metrics=["visitors", metric], filters=GOAL),
+        )
+        assert rows(alone) == [(converters, rate(converters, everyone))]
+    # by goal and day: the query's rate still divides by the range's visitors, the group's
+    # by the day's
+    days = {P, D}
+    in_range = visitors_of(days, lambda v: "all")["all"]
+    daily = visitors_of(days, lambda v: v[0])
+    per_day = visitors_of(days, lambda v: v[0] if converted(v) else None)
+    for metric, whole in (("conversion_rate", None), ("group_conversion_rate", daily)):
+        answer = ask(
+            client,
+            converting_key,
+            body(
+                converting,
+                date_range=[P.isoformat(), D.isoformat()],
+                metrics=[metric],
+                dimensions=["event:goal", "time:day"],
+            ),
+        )
+        assert rows(answer) == [
+            ("About", day.isoformat(), rate(per_day[day], whole[day] if whole else in_range))
+            for day in (P, D)
+        ]
+
+
+def test_conversion_rate_over_time_divides_by_the_whole_range(
+    client: Any, converting_key: str, converting: Site
+) -> None:
+    days = {P, D}
+    everyone = visitors_of(days, lambda v: "all")["all"]
+    daily = visitors_of(days, lambda v: v[0])
+    converters = visitors_of(days, lambda v: v[0] if converted(v) else None)
+    for metric, whole in (("conversion_rate", None), ("group_conversion_rate", daily)):
+        answer = ask(
+            client,
+            converting_key,
+            body(
+                converting,
+                date_range=[P.isoformat(), D.isoformat()],
+                metrics=[metric],
+                dimensions=["time:day"],
+                filters=GOAL,
+            ),
+        )
+        assert rows(answer) == [
+            (day.isoformat(), rate(converters[day], whole[day] if whole else everyone))
+            for day in (P, D)
+        ]
+
+
+def test_conversion_rates_compared_with_the_previous_period(
+    client: Any, converting_key: str, converting: Site
+) -> None:
+    def expected(day: dt.date, group: bool) -> dict[str, float]:
+        everyone = visitors_of({day}, lambda v: "all")["all"]
+        by_source = visitors_of({day}, lambda v: SOURCES[v[2]])
+        converters = visitors_of({day}, lambda v: SOURCES[v[2]] if converted(v) else None)
+        return {
+            s: rate(n, by_source[s] if group else everyone)
+            for s, n in converters.items()
+            if s is not None
+        }
+
+    for metric, group in (("conversion_rate", False), ("group_conversion_rate", True)):
+        now_, before = expected(D, group), expected(P, group)
+        answer = ask(
+            client,
+            converting_key,
+            body(
+                converting,
+                date_range=[D.isoformat(), D.isoformat()],
+                metrics=[metric],
+                dimensions=["visit:source"],
+                filters=GOAL,
+                order_by=[["visit:source", "asc"]],
+                include={"comparisons": {"mode": "previous_period"}},
+            ),
+        )
+        assert [r["dimensions"][0] for r in answer["results"]] == sorted(now_)
+        for row in answer["results"]:
+            source = row["dimensions"][0]
+            previous = before.get(source, 0.0)
+            assert row["metrics"] == [now_[source]], metric
+            assert row["comparison"]["metrics"] == [previous], metric
+            assert row["comparison"]["change"] == [round(now_[source] - previous, 1)], metric
+    # Google the day before: 1 of 2 visitors converted, both rates 50 %; today 20 % / 50 %
+    assert expected(P, False)["Google"] == 50.0 and expected(D, False)["Google"] == 20.0
+
+
+def test_conversion_rate_with_imports_asked_and_none_imported(
+    client: Any, converting_key: str, converting: Site
+) -> None:
+    everyone = visitors_of({D}, lambda v: "all")["all"]
+    answer = ask(
+        client,
+        converting_key,
+        body(
+            converting,
+            date_range=[D.isoformat(), D.isoformat()],
+            metrics=["visitors", "conversion_rate"],
+            dimensions=["visit:source"],
+            filters=GOAL,
+            order_by=[["visit:source", "asc"]],
+            include={"imports": True},
+        ),
+    )
+    assert rows(answer) == [("Google", 1, rate(1, everyone)), ("Hacker News", 1, rate(1, everyone))]
+    assert answer["meta"]["imports_included"] is False
+
+
+def test_v1_breakdown_and_the_dashboard_graph_keep_the_group_rate(
+    client: Any, converting: Site
+) -> None:
+    from reports.panels import series
+
+    by_source = visitors_of({D}, lambda v: SOURCES[v[2]])
+    _, raw = factories.api_key(converting.organization, scopes=("stats:read",))
+    v1 = client.get(
+        "/api/v1/stats/breakdown",
+        {
+            "site_id": converting.domain,
+            "period": "custom",
+            "date": f"{D},{D}",
+            "property": "visit:source",
+            "metrics": "visitors,conversion_rate",
+            "filters": "event:goal==About",
+        },
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
+    assert v1.status_code == 200, v1.content
+    found = {r["source"]: r["conversion_rate"] for r in v1.json()["results"]}
+    assert found == {s: rate(1, by_source[s]) for s in ("Google", "Hacker News")}
+    daily = visitors_of({P, D}, lambda v: v[0])
+    converters = visitors_of({P, D}, lambda v: v[0] if converted(v) else None)
+    graph = series(
+        converting,
+        {
+            "site_id": converting.domain,
+            "date_range": [P.isoformat(), D.isoformat()],
+            "filters": GOAL,
+        },
+        metric="conversion_rate",
+        interval="day",
+    )
+    assert graph["values"] == [rate(converters[day], daily[day]) for day in (P, D)]
