@@ -371,7 +371,7 @@ EVENT_SCOPED_LIMIT = 100  # /metrics/expanded rows of an event dimension: one qu
 
 def metrics_expanded_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any]:
     """The Stats API body of a `/metrics/expanded` call: `/metrics`' body (type, range,
-    filters, search, order, page) with every count of a row. An event dimension (page,
+    filters, search, page) with every count of a row, most visitors first. An event dimension (page,
     hostname, event name) has no visit metrics in the engine: its rows get pageviews,
     visitors and visits here, bounces and total time from one filtered summary each."""
     kind = p.text(query, "type")
@@ -385,7 +385,8 @@ def metrics_expanded_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any
     else:
         body = metrics_body(site, query)
         chosen = list(EXPANDED)
-    return {**body, "metrics": chosen}
+    order = [["visitors", "desc"], ["visits", "desc"]]  # Umami's order of expanded rows
+    return {**body, "metrics": chosen, "order_by": order}
 
 
 def _counts(values: Mapping[str, float], *, events: bool) -> dict[str, int]:
@@ -414,7 +415,7 @@ def _visit_counts(
 
 def metrics_expanded(site: Site, query: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The top values of a dimension with their pageviews, visitors, visits, bounces and
-    total seconds (`[{"name", "pageviews", …}]`), in `/metrics`' order."""
+    total seconds (`[{"name", "pageviews", …}]`), most visitors (then visits) first."""
     kind = p.text(query, "type")
     body = metrics_expanded_body(site, query)
     dimension = body["dimensions"][0]

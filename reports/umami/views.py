@@ -336,7 +336,7 @@ class MetricsExpandedView(UmamiView):
             *s.FILTERS,
         ],
         responses={
-            200: OpenApiResponse(response=s.EXPANDED, description="in /metrics' order"),
+            200: OpenApiResponse(response=s.EXPANDED, description="most visitors first"),
             **BAD,
             **COMMON,
         },

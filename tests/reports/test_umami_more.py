@@ -21,6 +21,7 @@ from django.test import override_settings
 from sites.models import Site
 from tests import factories
 from tests.api_client import bearer
+from tests.reports import test_umami_clients as clients
 from tests.reports.conftest import CHROME_ANDROID, FIREFOX, SAFARI_MAC, hit
 from tests.reports.test_stats_api import places
 
@@ -167,8 +168,8 @@ def test_metrics_expanded_by_path(site: Site, key: str) -> None:
     assert {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in rows} == (
         expanded_by_path()
     )
-    pageviews = [r["pageviews"] for r in rows]
-    assert pageviews == sorted(pageviews, reverse=True)  # /metrics' order: by its `y`
+    order = [(r["visitors"], r["visits"]) for r in rows]
+    assert order == sorted(order, reverse=True)  # Umami's order: visitors, then visits
     assert all(
         list(r) == ["name", "pageviews", "visitors", "visits", "bounces", "totaltime"] for r in rows
     )
@@ -257,6 +258,9 @@ def test_session_stats(site: Site, key: str) -> None:
 
 # --- errors, authentication, tenancy ----------------------------------------------------
 
+# Trail's WSGI server on a loopback port (the fixture `trail_url` of test_umami_clients.py)
+trail_url = clients.trail_url
+
 PARTS = ("/daterange", "/metrics/expanded", "/events/series", "/sessions/stats")
 
 
@@ -267,6 +271,7 @@ PARTS = ("/daterange", "/metrics/expanded", "/events/series", "/sessions/stats")
         ("/metrics/expanded", {**RANGE, "type": "nope"}, "type"),
         ("/metrics/expanded", {**RANGE, "type": "path", "limit": "0"}, "limit"),
         ("/metrics/expanded", {**RANGE, "type": "path", "offset": "-1"}, "offset"),
+        ("/metrics/expanded", {**RANGE, "type": "path", "limit": "101"}, "limit"),
         ("/metrics/expanded", {"endAt": RANGE["endAt"], "type": "path"}, "startAt"),
         ("/metrics/expanded", {**RANGE, "type": "path", "title": "x"}, "title"),
         ("/events/series", {**RANGE, "unit": "fortnight"}, "unit"),
@@ -306,3 +311,52 @@ def test_another_tenants_website_is_404_like_none(make_site: Callable[..., Site]
         assert theirs.json() == made_up.json()
         assert "other-tenant" not in theirs.content.decode()
         assert get(key, url(mine, part), type="path", **RANGE).status_code == 200, part
+
+
+# --- Umami's own client -----------------------------------------------------------------
+
+CLIENT = r"""
+import { UmamiClient, isUmamiApiError } from '@umami/api-client';
+const client = new UmamiClient({ baseUrl: process.env.TRAIL + '/api', token: process.env.KEY });
+const websiteId = process.env.WEBSITE;
+const startAt = Number(process.env.START_AT), endAt = Number(process.env.END_AT);
+const out = {};
+const tryCall = async (name, call) => {
+  try { out[name] = await call(); }
+  catch (error) { out[name] = isUmamiApiError(error) ? { error: error.status } : { thrown: String(error) }; }
+};
+await tryCall('daterange', () => client.getWebsiteDateRange({ websiteId }));
+await tryCall('expanded', () => client.getWebsiteExpandedMetrics({ websiteId, startAt, endAt, type: 'path' }));
+await tryCall('series', () => client.getWebsiteEventSeries({ websiteId, startAt, endAt, unit: 'day', timezone: 'UTC' }));
+await tryCall('sessions', () => client.getWebsiteSessionStats({ websiteId, startAt, endAt }));
+await tryCall('badType', () => client.getWebsiteExpandedMetrics({ websiteId, startAt, endAt, type: 'nope' }));
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.django_db(transaction=True)  # the server's threads read what the test wrote
+@pytest.mark.skipif(
+    clients.NODE is None or not (clients.MODULES / "api-client").is_dir(),
+    reason="needs Node and `npm ci` (Umami's client is a devDependency)",
+)
+def test_umamis_api_client_reads_the_new_endpoints(
+    site: Site, key: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    out = clients.node(
+        tmp_path,
+        CLIENT,
+        TRAIL=request.getfixturevalue("trail_url"),
+        WEBSITE=str(site.public_id),
+        KEY=key,
+        START_AT=RANGE["startAt"],
+        END_AT=RANGE["endAt"],
+    )
+    assert out["daterange"]["startDate"] == iso(min(e[2] for e in TRAFFIC)), out
+    assert out["daterange"]["maxdate"] == iso(max(e[2] for e in TRAFFIC))
+    expected = expanded_by_path()
+    assert {r["name"]: r["visits"] for r in out["expanded"]} == {
+        path: row["visits"] for path, row in expected.items()
+    }
+    assert out["series"] == series("day")
+    assert out["sessions"]["events"] == {"value": sum(e[4] != "pageview" for e in TRAFFIC)}
+    assert out["badType"] == {"error": 400}
