@@ -382,6 +382,8 @@ def metrics_expanded_body(site: Site, query: Mapping[str, Any]) -> dict[str, Any
         )
         body = metrics_body(site, {**{k: query.get(k) for k in query}, "limit": str(limit)})
         chosen = ["pageviews", "visitors", "visits", "events"]
+        if kind == "event":  # custom events only: engagement rows left out as well
+            body["filters"] = [*body["filters"], ["is_not", "event:name", CUSTOM]]
     else:
         body = metrics_body(site, query)
         chosen = list(EXPANDED)

@@ -256,6 +256,32 @@ def test_session_stats(site: Site, key: str) -> None:
     assert only["countries"]["value"] == 1
 
 
+def test_engagement_events_are_not_custom_events(
+    make_site: Callable[..., Site], seed: Callable[..., None]
+) -> None:
+    """The tracker's engagement events (scroll depth, engaged time) are no custom event in
+    any of the new answers."""
+    target = make_site("umami-more-engaged.example.com")
+    who = {"ip": A[0], "user_agent": A[1]}
+    seed(
+        target,
+        [
+            hit(target, at(D, 10, 0), "/", **who),
+            hit(target, at(D, 10, 1), "/", name="engagement", sd=60, e=10_000, **who),
+            hit(target, at(D, 10, 2), "/", name="Signup", **who),
+        ],
+    )
+    key = factories.api_key(target.organization, scopes=("stats:read",))[1]
+    rows = get(key, url(target, "/metrics/expanded"), type="event", **RANGE).json()
+    assert [(r["name"], r["pageviews"]) for r in rows] == [("Signup", 1)]
+    top = get(key, url(target, "/metrics"), type="event", **RANGE).json()
+    assert top == [{"x": "Signup", "y": 1}]
+    found = get(key, url(target, "/events/series"), unit="day", timezone="UTC", **RANGE).json()
+    assert found == [{"x": "Signup", "t": f"{D.isoformat()} 00:00:00", "y": 1}]
+    summary = get(key, url(target, "/sessions/stats"), **RANGE).json()
+    assert summary["events"] == {"value": 1} and summary["pageviews"] == {"value": 1}
+
+
 # --- errors, authentication, tenancy ----------------------------------------------------
 
 # Trail's WSGI server on a loopback port (the fixture `trail_url` of test_umami_clients.py)
