@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from common import strict_json
+from events.enrich.urls import parse_page_url
 from events.rows import ENGAGEMENT
 
 MAX_BODY = 64 * 1024  # one browser event
@@ -235,16 +236,11 @@ def _with_path(
     name: str, url: str, hash_mode: bool, props: tuple[tuple[str, str], ...]
 ) -> tuple[tuple[str, str], ...]:
     """Props of a goal with a path (`GOALS_WITH_PATH`) sent without one: the pathname
-    first, as Trail stores it (events/enrich/urls.py: the path, `/` when empty, with the
-    `#fragment` in hash mode), within the 30 props."""
+    first, as the flush stores it (`parse_page_url`, cached: the flush's parse of the same
+    URL is then a hit), within the 30 props."""
     if name not in GOALS_WITH_PATH or any(key == "path" for key, _ in props):
         return props
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    if path[0] != "/":
-        path = "/" + path
-    if hash_mode and parts.fragment:
-        path = f"{path}#{parts.fragment}"
+    path = parse_page_url(url, hash_mode=hash_mode).pathname
     return (("path", path[:MAX_PROP_VALUE]), *props)[:MAX_PROPS]
 
 

@@ -84,6 +84,19 @@ def test_page_urls() -> None:
     assert parse_page_url("/only/a/path").pathname == "/only/a/path"
 
 
+def test_paths_are_stored_percent_decoded_as_plausible_stores_them() -> None:
+    assert parse_page_url("https://shop.com/caf%C3%A9/men%C3%BC").pathname == "/café/menü"
+    assert parse_page_url("https://shop.com/a%20b%20%20").pathname == "/a b"  # trailing cut
+    assert parse_page_url("https://shop.com/%E2%82%AC?x=%E2%82%AC").pathname == "/€"
+    hashed = parse_page_url("https://app.com/#/%C3%BCber", hash_mode=True)
+    assert hashed.pathname == "/#/über"
+    # what would decode to a control character or invalid UTF-8 stays as sent
+    for raw in ("/a%00b", "/a%0Ab", "/a%FFb", "/a%C3", "/a%7Fb"):
+        assert parse_page_url(f"https://shop.com{raw}").pathname == raw
+    assert parse_page_url("https://shop.com/100%").pathname == "/100%"  # not an escape
+    assert parse_page_url("https://shop.com/%20").pathname == "/"
+
+
 @given(st.text(max_size=300))
 def test_any_url_text_parses(url: str) -> None:
     try:
