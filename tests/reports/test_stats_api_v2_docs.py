@@ -780,3 +780,37 @@ def test_v1_breakdown_and_the_dashboard_graph_keep_the_group_rate(
         interval="day",
     )
     assert graph["values"] == [rate(converters[day], daily[day]) for day in (P, D)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        # ordered by the rate not asked (the query asks the other one)
+        (
+            {
+                "metrics": ["visitors", "conversion_rate"],
+                "order_by": [["group_conversion_rate", "desc"]],
+            },
+            "order_by",
+        ),
+        ({"metrics": ["group_conversion_rate", "group_conversion_rate"]}, "metrics"),
+        ({"metrics": ["group_conversion_rate"], "dimensions": ["visit:source"]}, "metrics"),
+    ],
+)
+def test_bad_conversion_rate_queries_are_400(
+    client: Any, converting_key: str, converting: Site, fields: dict[str, Any], field: str
+) -> None:
+    goal = {"filters": GOAL} if "dimensions" not in fields else {}
+    answer = ask(client, converting_key, body(converting, **goal, **fields), status=400)
+    assert answer["error"].startswith(f"{field}"), answer
+
+
+def test_another_tenants_site_is_404_for_the_rates(client: Any, key: str, converting: Site) -> None:
+    # `key` belongs to another organization's site
+    answer = ask(
+        client,
+        key,
+        body(converting, metrics=["group_conversion_rate"], filters=GOAL),
+        status=404,
+    )
+    assert "error" in answer
