@@ -307,7 +307,18 @@ def test_goals_with_conversion_rate(client: Any, key: str, sites: dict[str, Site
         dimensions=["visit:source"],
         filters=[["is", "event:goal", ["Visit pricing"]]],
     )
-    assert table(by_source) == [("Google", 1, 100.0), ("Hacker News", 1, 100.0)]
+    # Plausible's conversion_rate: converters over all the query's 4 visitors; the rate
+    # within each source's own visitors is group_conversion_rate
+    assert table(by_source) == [("Google", 1, 25.0), ("Hacker News", 1, 25.0)]
+    by_group = query(
+        client,
+        key,
+        sites["utc"],
+        metrics=["visitors", "group_conversion_rate"],
+        dimensions=["visit:source"],
+        filters=[["is", "event:goal", ["Visit pricing"]]],
+    )
+    assert table(by_group) == [("Google", 1, 100.0), ("Hacker News", 1, 100.0)]
     total = query(
         client,
         key,
