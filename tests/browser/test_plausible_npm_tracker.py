@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +25,7 @@ from tests.browser.test_tracker import (  # noqa: F401 (fixtures used by name)
     PERSON_UA,
     Trail,
     eventually,
+    fixture_origin,
     page_opener,
     pages_under,
     person,
@@ -150,26 +149,8 @@ def site(bundle: bytes) -> Iterator[str]:
         "/files/data.json": (b"{}", "application/json"),
     }
 
-    class Handler(SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            path = self.path.split("?")[0].split("#")[0]
-            body, kind = files.get(path) or (pages.get(path), "text/html")
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://{DOMAIN}:{port}"
-    server.shutdown()
-    server.server_close()
+    html = {path: (body, "text/html") for path, body in pages.items()}
+    yield from fixture_origin(port, {**html, **files})
 
 
 @pytest.fixture

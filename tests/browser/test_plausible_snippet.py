@@ -9,10 +9,8 @@ fixture site is `http://fixture-shop.com:<port>`, another origin than Trail's.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,6 +23,7 @@ from tests.browser.test_tracker import (  # noqa: F401 (fixtures used by name)
     Trail,
     _api,
     eventually,
+    fixture_origin,
     page_opener,
     pages_under,
     person,
@@ -148,25 +147,8 @@ def site(trail: Trail) -> Iterator[str]:  # noqa: F811 (the imported fixture)
         for path, html in PAGES.items()
     }
 
-    class Handler(SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            body = pages.get(self.path.split("?")[0])
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://{DOMAIN}:{port}"
-    server.shutdown()
-    server.server_close()
+    files = {path: (body.encode(), "text/html") for path, body in pages.items()}
+    yield from fixture_origin(port, files)
 
 
 @pytest.fixture

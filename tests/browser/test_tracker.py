@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -172,34 +172,32 @@ def _pages(trail_url: str, site: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def site(trail: Trail) -> Iterator[str]:
-    """The fixture site's origin (the same server answers for the partner site's name)."""
-    port = free_port()
-    pages = {
-        path: html.replace("{port}", str(port)) for path, html in _pages(trail.url, DOMAIN).items()
-    }
+def fixture_origin(
+    port: int, files: Mapping[str, tuple[bytes, str]], *, proxy: str | None = None
+) -> Iterator[str]:
+    """Serve `files` (path → body and content type; query and fragment ignored) as the
+    fixture site on `port`, and, with `proxy`, the site's first-party proxy: `POST /p/event`
+    forwarded there. Yields the site's origin (`http://DOMAIN:port`) while it serves."""
 
     class Handler(SimpleHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            body = pages.get(self.path.split("?")[0])
-            if body is None:
+            found = files.get(self.path.split("?")[0].split("#")[0])
+            if found is None:
                 self.send_error(404)
                 return
-            kind = "application/pdf" if self.path.endswith(".pdf") else "text/html"
+            body, kind = found
             self.send_response(200)
             self.send_header("Content-Type", kind)
             self.end_headers()
-            self.wfile.write(body.encode())
+            self.wfile.write(body)
 
         def do_POST(self) -> None:  # noqa: N802
-            """The site's first-party proxy: /p/event forwards to Trail's /api/event."""
-            if self.path != "/p/event":
+            if proxy is None or self.path != "/p/event":
                 self.send_error(404)
                 return
             body = self.rfile.read(int(self.headers["Content-Length"]))
             forward = urllib.request.Request(  # noqa: S310 (loopback)
-                f"{trail.url}/api/event",
+                proxy,
                 data=body,
                 headers={"Content-Type": "text/plain", "User-Agent": self.headers["User-Agent"]},
             )
@@ -212,9 +210,26 @@ def site(trail: Trail) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://{DOMAIN}:{port}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://{DOMAIN}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site(trail: Trail) -> Iterator[str]:
+    """The fixture site's origin (the same server answers for the partner site's name)."""
+    port = free_port()
+    pages = {
+        path: html.replace("{port}", str(port)) for path, html in _pages(trail.url, DOMAIN).items()
+    }
+
+    files = {
+        path: (body.encode(), "application/pdf" if path.endswith(".pdf") else "text/html")
+        for path, body in pages.items()
+    }
+    yield from fixture_origin(port, files, proxy=f"{trail.url}/api/event")
 
 
 @pytest.fixture(scope="module")
