@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from accounts.errors import ServiceError
-from reports.query import Combined, Condition, Filter, ReportQuery, is_time
+from reports.query import PROPS_PREFIX, Combined, Condition, Filter, ReportQuery, is_time
 from reports.revenue import REVENUE_METRICS
 from reports.sql.catalog import (
     ENGAGEMENT,
@@ -85,9 +85,15 @@ def has_event_filter(filters: tuple[Filter, ...]) -> bool:
 
 
 def without_goal_filters(filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
-    """The filters a conversion rate divides by: all but the top-level goal conditions."""
+    """The filters a conversion rate divides by: all but the top-level goal and custom
+    property conditions (Plausible's divisor: the visitors who could have converted)."""
     return tuple(
-        f for f in filters if not (isinstance(f, Condition) and f.dimension == "event:goal")
+        f
+        for f in filters
+        if not (
+            isinstance(f, Condition)
+            and (f.dimension == "event:goal" or f.dimension.startswith(PROPS_PREFIX))
+        )
     )
 
 

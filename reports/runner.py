@@ -193,7 +193,8 @@ def _kept(query: ReportQuery) -> tuple[int, ...]:
 
 
 def _conversion_base(query: ReportQuery) -> ReportQuery:
-    """The query a conversion rate divides by: visitors, without the goal filters."""
+    """The query a conversion rate divides by: visitors, without the goal and custom
+    property filters (`without_goal_filters`)."""
     kept = _kept(query)
     return replace(
         query,

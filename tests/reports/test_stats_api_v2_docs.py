@@ -814,3 +814,40 @@ def test_another_tenants_site_is_404_for_the_rates(client: Any, key: str, conver
         status=404,
     )
     assert "error" in answer
+
+
+def test_a_conversion_rate_filtered_by_a_property_divides_by_everyone(
+    client: Any, make_site: Callable[..., Site], seed: Callable[..., None]
+) -> None:
+    """Plausible leaves the top-level goal and custom property filters out of what a
+    conversion rate divides by: of 4 visitors, 1 signed up on the pro plan → 25 %."""
+    from sites.models import Goal
+
+    site = make_site("v2-props-conversion-trail.com")
+    Goal.objects.create(site=site, kind="event", value="Signup", display_name="Signup")
+    when = at(D, 9)
+    events = [hit(site, when, "/", ip=f"203.0.113.{n}") for n in range(1, 5)]
+    events += [
+        hit(site, when, "/", name="Signup", ip="203.0.113.1", props={"plan": "pro"}),
+        hit(site, when, "/", name="Signup", ip="203.0.113.2", props={"plan": "free"}),
+    ]
+    seed(site, events)
+    _, key = factories.api_key(site.organization, scopes=("stats:read",))
+    filters = [["is", "event:goal", ["Signup"]], ["is", "event:props:plan", ["pro"]]]
+    answer = ask(
+        client,
+        key,
+        body(site, metrics=["visitors", "conversion_rate"], filters=filters),
+    )
+    assert rows(answer) == [(1, 25.0)]
+    by_plan = ask(
+        client,
+        key,
+        body(
+            site,
+            metrics=["visitors", "conversion_rate", "events"],
+            dimensions=["event:props:plan"],
+            filters=[["is", "event:goal", ["Signup"]]],
+        ),
+    )
+    assert sorted(rows(by_plan)) == [("free", 1, 25.0, 1), ("pro", 1, 25.0, 1)]
