@@ -4,6 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PYTEST_ARGS ?=
+# The suites run in TEST_WORKERS processes (pytest-xdist), a test file per process at a time
+# (module fixtures stay shared); each has its own var/, chDB and, in the services suite, Redis
+# database (tests/settings.py). 1 runs them in this process.
+TEST_WORKERS ?= 2
+XDIST  = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .PHONY: run geoip assets test test-services lint format migrate clean
 
@@ -59,11 +64,11 @@ format: $(VENV)/.installed-dev
 
 # The embedded suite: SQLite + chDB + the in-process job thread, nothing else running.
 test: lint
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 # The services suite (.ci/run sets DATABASE_URL, REDIS_URL and TRAIL_FLUSH_MODE).
 test-services: $(VENV)/.installed-dev
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -9,13 +9,16 @@ between tests by tests/conftest.py.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from ipaddress import ip_network
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from accounts import ratelimit
 from accounts.models import User
 from sites import services as sites
 from sites.models import SharedLink, Site
@@ -25,6 +28,14 @@ pytestmark = pytest.mark.django_db
 
 PASSWORD = "a-Long-enough-passphrase-7"
 TOO_MANY = "Too many failed login attempts"
+
+
+@pytest.fixture(autouse=True)
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate limiter's clock stands still for a test: its windows are aligned on the
+    epoch, and ten guesses sent across a minute's end would count in two of them."""
+    now = time.time()
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture
