@@ -18,13 +18,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
-# Variables that would point a child at the services the test process uses.
+# Variables that would point a child at the services the test process uses, or at its
+# metrics files (a child Trail keeps its own in its var/, as an install does).
 _SERVICE_VARS = (
     "DATABASE_URL",
     "CLICKHOUSE_URL",
     "REDIS_URL",
     "TRAIL_FLUSH_MODE",
     "DJANGO_SETTINGS_MODULE",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
 
 

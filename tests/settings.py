@@ -8,12 +8,15 @@ import os
 import tempfile
 
 # Under pytest-xdist each worker is a process of its own, and chDB admits one process per
-# data directory: a worker never takes the var/ its parent made, and in the services suite
-# takes a Redis database of its own (the broker's queues too, so a task reaches the worker
-# of the test that sent it): gw0 the one REDIS_URL names, gw1 the next, and so on.
+# data directory: a worker never takes the var/ (nor the metrics files) its parent made,
+# and in the services suite takes a Redis database of its own (the broker's queues too, so
+# a task reaches the worker of the test that sent it): gw0 the one REDIS_URL names, gw1
+# the next, and so on.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _worker or "TRAIL_VAR_DIR" not in os.environ:
     os.environ["TRAIL_VAR_DIR"] = tempfile.mkdtemp(prefix=f"trail-test-{_worker}")
+if _worker:  # the parent's metrics files (trail.settings named them): var/metrics instead
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 if _worker and os.environ.get("REDIS_URL"):
     _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
     if not _db.isdigit():  # no database named: 0

@@ -277,8 +277,9 @@ def stats(trail: Trail, **body: Any) -> list[tuple[Any, ...]]:
     return [(*row["dimensions"], *row["metrics"]) for row in answer["results"]]
 
 
-def eventually(read: Callable[[], Any], expected: Any, timeout: float = 15) -> None:
-    """`read()` until it gives `expected` (the flush makes events visible within seconds)."""
+def eventually(read: Callable[[], Any], expected: Any, timeout: float = 60) -> None:
+    """`read()` until it gives `expected` (the flush makes events visible within seconds;
+    the timeout leaves room for a suite that keeps both cores busy)."""
     deadline = time.monotonic() + timeout
     while True:
         found = read()
