@@ -130,27 +130,26 @@ def test_a_change_is_announced_when_it_commits_and_never_when_rolled_back(
     assert cache.get(STAMP_KEY) == committed
 
 
-def _seen_within(other: SiteDirectory, check: Any, limit: float) -> float:
-    """Ask `other` (as its events would) until `check` holds; the seconds it took."""
-    started = time.monotonic()
-    while not check(other.by_domain(DOMAIN)):
-        assert time.monotonic() - started < limit + 2, "the change never arrived"
-        time.sleep(0.01)
-    return time.monotonic() - started
-
-
 def test_another_process_sees_a_change_within_a_second(api: Client) -> None:
     """`other` stands for another web process: nothing here invalidates it, and its ttl is
-    long, so only the shared stamp (Redis in the services suite) can tell it."""
+    long, so only the shared stamp (Redis in the services suite) can tell it. The bound is
+    its `check_every` (0.5 s) and one reload: once that period has passed, the very next
+    lookup has the change (asked once, not polled: a busy machine stretches wall time,
+    not the rule)."""
     other = SiteDirectory(ttl=600)
+    assert other.check_every <= 0.5
     assert other.by_domain(DOMAIN) is None
+
+    def next_lookup() -> Any:
+        time.sleep(other.check_every)
+        return other.by_domain(DOMAIN)
+
     _create(api)
-    assert _seen_within(other, lambda config: config is not None, 1.0) < 1.0
+    assert next_lookup() is not None
     _change(api, excluded_paths=["/cart/*"])
-    took = _seen_within(other, lambda config: config.excluded_paths is not None, 1.0)
-    assert took < 1.0
+    assert next_lookup().excluded_paths is not None
     api.delete(f"/api/v1/sites/{DOMAIN}")
-    assert _seen_within(other, lambda config: config is None, 1.0) < 1.0
+    assert next_lookup() is None
 
 
 def test_without_changes_the_shared_stamp_causes_no_reload(
