@@ -26,3 +26,10 @@ if _worker and os.environ.get("REDIS_URL"):
 from trail.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# SQLite as an install has it (a file in WAL mode, writers waiting on a busy one), not
+# Django's default in-memory test database: its shared cache locks whole tables, so a
+# thread reading while the embedded job runner writes made the write fail at once
+# ("database table is locked"), where a real install waits.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(TRAIL.var_dir / "test.sqlite3")}  # noqa: F405
