@@ -84,7 +84,7 @@ def has_event_filter(filters: tuple[Filter, ...]) -> bool:
     return _any_condition(filters, lambda dimension: dimension.startswith("event:"))
 
 
-def without_goal_filters(filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
+def divisor_filters(filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
     """The filters a conversion rate divides by: all but the top-level goal and custom
     property conditions (Plausible's divisor: the visitors who could have converted)."""
     return tuple(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from events.rollups import enabled as rollups_enabled
 from reports.dates import time_labels
-from reports.plan import Part, Plan, plan, tables, without_goal_filters
+from reports.plan import Part, Plan, divisor_filters, plan, tables
 from reports.query import ReportQuery, interval_of, is_time
 from reports.sampling import sampling
 from reports.sql.builder import Select, run
@@ -194,12 +194,12 @@ def _kept(query: ReportQuery) -> tuple[int, ...]:
 
 def _conversion_base(query: ReportQuery) -> ReportQuery:
     """The query a conversion rate divides by: visitors, without the goal and custom
-    property filters (`without_goal_filters`)."""
+    property filters (`divisor_filters`)."""
     kept = _kept(query)
     return replace(
         query,
         dimensions=tuple(query.dimensions[i] for i in kept),
-        filters=without_goal_filters(query.filters),
+        filters=divisor_filters(query.filters),
         metrics=("visitors",),
     )
 
