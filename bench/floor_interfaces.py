@@ -1,0 +1,118 @@
+"""What serving a request costs in each of granian's interfaces, before any of Trail's work.
+
+    .venv/bin/python bench/floor_interfaces.py 10000 10
+
+Serves bench/floor_app.py's bare answer (read the body, answer 202) with 2 workers through
+granian's WSGI, ASGI, ASGI without lifespan (`asginl`, what `manage.py serve` runs), RSGI,
+and RSGI with a hop to a thread pool per request, and drives each at RATE for SECONDS with
+bench/loadgen (open loop, the same bodies as bench/ingest_load.py). Printed per interface:
+the achieved rate, p99, and the server's CPU µs per request (from /proc).
+
+Then whether the WSGI interface ties a Python thread to a client still sending its body:
+one worker with one thread, five clients that send 3 of their 100 declared bytes and
+stall, and a sixth, complete request, answered or not within 5 s (issue 21: the gate of
+`manage.py serve` exists because a thread waiting on a client's network is a thread lost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ingest_load import build_loadgen, load
+from synthetic import Traffic
+from trail_proc import PYTHON, REPO, cpu_seconds, free_port, http
+
+INTERFACES = (
+    ("wsgi", "floor_app:app"),
+    ("asgi", "floor_app:asgi_app"),
+    ("asginl", "floor_app:asgi_app"),
+    ("rsgi", "floor_app:rsgi_app"),
+    ("rsgi", "floor_app:rsgi_pool_app"),
+)
+
+
+@contextmanager
+def served(interface: str, target: str, *extra: str) -> Iterator[tuple[int, int]]:
+    """granian serving `target` through `interface`; its (port, pid)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [PYTHON, "-m", "granian", "--interface", interface, "--port", str(port)]
+        + ["--no-access-log", "--log-level", "warning", *extra, target],
+        cwd=REPO / "bench",
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http("GET", f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit(f"granian ({interface}) did not start") from None
+                time.sleep(0.1)
+        yield port, server.pid
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(30)
+
+
+def cost(interface: str, target: str, rate: int, seconds: int, bodies: Path) -> None:
+    with served(interface, target, "--workers", "2") as (port, pid):
+        before = sum(cpu_seconds(pid).values())
+        result = load(f"http://127.0.0.1:{port}/api/event", rate, seconds, bodies)
+        used = sum(cpu_seconds(pid).values()) - before
+    answered = max(1, int(result["accepted_2xx_all"]))
+    print(
+        f"{interface:<7} {target:<24} achieved {result['achieved_rate']:>8.0f}/s, "
+        f"p99 {result['latency_ms']['p99']:>8} ms, {used / answered * 1e6:5.0f} CPU µs per request"
+    )
+
+
+def wsgi_waits_on_bodies() -> None:
+    with served("wsgi", "floor_app:app", "--workers", "1", "--blocking-threads", "1") as (
+        port,
+        _,
+    ):
+        stalled = []
+        for _ in range(5):
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(b"POST /api/event HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc")
+            stalled.append(client)
+        time.sleep(0.5)
+        complete = socket.create_connection(("127.0.0.1", port))
+        complete.settimeout(5)
+        complete.sendall(b"POST /api/event HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok")
+        try:
+            answered = complete.recv(64).split(b"\r\n")[0].decode()
+        except TimeoutError:
+            answered = "no answer within 5 s"
+        for client in [*stalled, complete]:
+            client.close()
+    print(f"WSGI, one thread, five clients stalled mid-body: a complete request got {answered!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("rate", type=int)
+    parser.add_argument("seconds", type=int)
+    args = parser.parse_args()
+    build_loadgen()
+    bodies = Path(tempfile.mkdtemp(prefix="trail-floors-")) / "bodies.txt"
+    bodies.write_text("\n".join(Traffic("floor.example.com").body_lines(5_000)) + "\n")
+    for interface, target in INTERFACES:
+        cost(interface, target, args.rate, args.seconds, bodies)
+    wsgi_waits_on_bodies()
+
+
+if __name__ == "__main__":
+    main()
