@@ -17,19 +17,14 @@ stall, and a sixth, complete request, answered or not within 5 s (issue 21: the 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import socket
-import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from ingest_load import build_loadgen, load
+from ingest_load import build_loadgen, load, served_floor
 from synthetic import Traffic
-from trail_proc import PYTHON, REPO, cpu_seconds, free_port, http
+from trail_proc import cpu_seconds
 
 INTERFACES = (
     ("wsgi", "floor_app:app"),
@@ -40,34 +35,8 @@ INTERFACES = (
 )
 
 
-@contextmanager
-def served(interface: str, target: str, *extra: str) -> Iterator[tuple[int, int]]:
-    """granian serving `target` through `interface`; its (port, pid)."""
-    port = free_port()
-    server = subprocess.Popen(
-        [PYTHON, "-m", "granian", "--interface", interface, "--port", str(port)]
-        + ["--no-access-log", "--log-level", "warning", *extra, target],
-        cwd=REPO / "bench",
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                http("GET", f"http://127.0.0.1:{port}/")
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"granian ({interface}) did not start") from None
-                time.sleep(0.1)
-        yield port, server.pid
-    finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(30)
-
-
 def cost(interface: str, target: str, rate: int, seconds: int, bodies: Path) -> None:
-    with served(interface, target, "--workers", "2") as (port, pid):
+    with served_floor(interface, target, "--workers", "2") as (port, pid):
         before = sum(cpu_seconds(pid).values())
         result = load(f"http://127.0.0.1:{port}/api/event", rate, seconds, bodies)
         used = sum(cpu_seconds(pid).values()) - before
@@ -79,7 +48,7 @@ def cost(interface: str, target: str, rate: int, seconds: int, bodies: Path) -> 
 
 
 def wsgi_waits_on_bodies() -> None:
-    with served("wsgi", "floor_app:app", "--workers", "1", "--blocking-threads", "1") as (
+    with served_floor("wsgi", "floor_app:app", "--workers", "1", "--blocking-threads", "1") as (
         port,
         _,
     ):

@@ -37,6 +37,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -97,25 +99,13 @@ def load(url: str, rate: int, duration: int, bodies: Path, warmup: int = 3) -> d
     return dict(json.loads(lines[-1]))
 
 
-def floor(workers: int, rate: int, duration: int, bodies: Path) -> tuple[float, float]:
-    """The floor's achieved rate and its CPU µs per 2xx (see the module's docstring)."""
+@contextmanager
+def served_floor(interface: str, target: str, *extra: str) -> Iterator[tuple[int, int]]:
+    """granian serving bench/floor_app.py's `target` through `interface`: (port, pid)."""
     port = free_port()
     server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "granian",
-            "--interface",
-            "wsgi",
-            "--workers",
-            str(workers),
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "floor_app:app",
-        ],
+        [PYTHON, "-m", "granian", "--interface", interface, "--port", str(port)]
+        + ["--no-access-log", "--log-level", "warning", *extra, target],
         cwd=REPO / "bench",
         start_new_session=True,
     )
@@ -127,14 +117,20 @@ def floor(workers: int, rate: int, duration: int, bodies: Path) -> tuple[float, 
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the floor's granian did not start") from None
+                    raise SystemExit(f"the floor's granian ({interface}) did not start") from None
                 time.sleep(0.1)
-        before = sum(cpu_seconds(server.pid).values())
-        result = load(f"http://127.0.0.1:{port}/api/event", rate, duration, bodies)
-        used = sum(cpu_seconds(server.pid).values()) - before
+        yield port, server.pid
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
+
+
+def floor(workers: int, rate: int, duration: int, bodies: Path) -> tuple[float, float]:
+    """The floor's achieved rate and its CPU µs per 2xx (see the module's docstring)."""
+    with served_floor("wsgi", "floor_app:app", "--workers", str(workers)) as (port, pid):
+        before = sum(cpu_seconds(pid).values())
+        result = load(f"http://127.0.0.1:{port}/api/event", rate, duration, bodies)
+        used = sum(cpu_seconds(pid).values()) - before
     answered = max(1, int(result["accepted_2xx_all"]))
     latency = result["latency_ms"]
     print(
