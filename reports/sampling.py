@@ -29,7 +29,13 @@ class Sampling:
 
 
 def _fraction(rows: int, target: int) -> float | None:
-    return None if rows <= target else max(MIN_SAMPLE, round(target / rows, 2))
+    """The share of visitors to read so that about `target` of `rows` are; None for all of
+    them (a range just over the target rounds to 1.0: that is no sample, and reads as
+    none, not as a report sampled at 100 %)."""
+    if rows <= target:
+        return None
+    fraction = max(MIN_SAMPLE, round(target / rows, 2))
+    return None if fraction >= 1 else fraction
 
 
 def sampling(query: ReportQuery) -> Sampling:
