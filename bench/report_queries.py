@@ -4,7 +4,7 @@
     .venv/bin/python bench/report_queries.py --var /tmp/trail-bench-10m [--sampling exact]
         [--filter '["is", "visit:channel", ["Direct"]]']
 
-Each query (a Stats API v2 body over the last 30 days) runs once to warm the cache, then
+Each query (a Stats API v2 body over the last 30 days, or `--range`) runs once to warm the cache, then
 `--runs` times; the median and the slowest run are printed, with the peak memory
 of the process above its resident size before the runs (chDB runs in this process; it has no
 query_log) and whether it was sampled. "cpu ms" is the median CPU time of the process (every
@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sampling", default="auto", help='"auto", "exact" or a fraction')
     parser.add_argument("--only", default="", help="run the queries whose name contains this")
+    parser.add_argument("--range", default="30d", help='the Stats API date range: "30d", "12mo"')
     parser.add_argument(
         "--filter",
         default="",
@@ -142,7 +143,7 @@ def main() -> None:
     )[0]["t"]
 
     def stats(body: dict[str, Any]) -> Callable[[], dict[str, Any]]:
-        request = {"site_id": site.domain, "date_range": "30d", "sampling": sampling, **body}
+        request = {"site_id": site.domain, "date_range": args.range, "sampling": sampling, **body}
         if added:
             request["filters"] = [*request.get("filters", []), *added]
         if "dimensions" in body and not any(d.startswith("time") for d in body["dimensions"]):
