@@ -151,7 +151,7 @@ def main() -> None:
         return lambda: answer(site=site, body=request)
 
     def funnel() -> dict[str, Any]:
-        body = {"site_id": site.domain, **FUNNEL}
+        body = {"site_id": site.domain, **FUNNEL, "date_range": args.range, "sampling": sampling}
         query = funnels.parse(body, site=site, context=load_context(site, body))
         return funnels.compute(site=site, query=query)
 
