@@ -22,9 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest_load import build_loadgen, load, served_floor
+from ingest_load import build_loadgen, measure_floor, served_floor
 from synthetic import Traffic
-from trail_proc import cpu_seconds
 
 INTERFACES = (
     ("wsgi", "floor_app:app"),
@@ -36,14 +35,10 @@ INTERFACES = (
 
 
 def cost(interface: str, target: str, rate: int, seconds: int, bodies: Path) -> None:
-    with served_floor(interface, target, "--workers", "2") as (port, pid):
-        before = sum(cpu_seconds(pid).values())
-        result = load(f"http://127.0.0.1:{port}/api/event", rate, seconds, bodies)
-        used = sum(cpu_seconds(pid).values()) - before
-    answered = max(1, int(result["accepted_2xx_all"]))
+    result, cpu_us = measure_floor(interface, target, 2, rate, seconds, bodies)
     print(
         f"{interface:<7} {target:<24} achieved {result['achieved_rate']:>8.0f}/s, "
-        f"p99 {result['latency_ms']['p99']:>8} ms, {used / answered * 1e6:5.0f} CPU µs per request"
+        f"p99 {result['latency_ms']['p99']:>8} ms, {cpu_us:5.0f} CPU µs per request"
     )
 
 

@@ -125,20 +125,28 @@ def served_floor(interface: str, target: str, *extra: str) -> Iterator[tuple[int
         server.wait(30)
 
 
-def floor(workers: int, rate: int, duration: int, bodies: Path) -> tuple[float, float]:
-    """The floor's achieved rate and its CPU µs per 2xx (see the module's docstring)."""
-    with served_floor("wsgi", "floor_app:app", "--workers", str(workers)) as (port, pid):
+def measure_floor(
+    interface: str, target: str, workers: int, rate: int, duration: int, bodies: Path
+) -> tuple[dict, float]:
+    """loadgen's result against bench/floor_app.py's `target` served through `interface`,
+    and the server's CPU µs per 2xx."""
+    with served_floor(interface, target, "--workers", str(workers)) as (port, pid):
         before = sum(cpu_seconds(pid).values())
         result = load(f"http://127.0.0.1:{port}/api/event", rate, duration, bodies)
         used = sum(cpu_seconds(pid).values()) - before
-    answered = max(1, int(result["accepted_2xx_all"]))
+    return result, used / max(1, int(result["accepted_2xx_all"])) * 1e6
+
+
+def floor(workers: int, rate: int, duration: int, bodies: Path) -> tuple[float, float]:
+    """The floor's achieved rate and its CPU µs per 2xx (see the module's docstring)."""
+    result, cpu_us = measure_floor("wsgi", "floor_app:app", workers, rate, duration, bodies)
     latency = result["latency_ms"]
     print(
         f"floor (bare granian WSGI, {workers} worker(s)): target {rate}/s, achieved "
         f"{result['achieved_rate']:.0f}/s; p50 {latency['p50']} ms, p99 {latency['p99']} ms; "
-        f"{used / answered * 1e6:.0f} CPU µs per request; loadgen {result['cpu_pct']:.0f} %"
+        f"{cpu_us:.0f} CPU µs per request; loadgen {result['cpu_pct']:.0f} %"
     )
-    return float(result["achieved_rate"]), used / answered * 1e6
+    return float(result["achieved_rate"]), cpu_us
 
 
 class Receiver:

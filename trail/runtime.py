@@ -112,7 +112,7 @@ def settle_heap() -> None:
     (`gc.freeze`), and collect the young generation less often. A full collection then
     scans only what was made since, not the whole loaded application: measured 66–98 ms
     per full collection in the embedded server under load before, each one a pause of
-    every request (docs/benchmarks.md, "Collector pauses")."""
+    every request (docs/benchmarks.md, "Stop 33", "The embedded server's pauses")."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()

@@ -5,10 +5,9 @@ in a child process (the collector's state is the whole process's)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from tests.helpers import PYTHON, REPO, child_env
+from tests.helpers import PYTHON, child, child_env
 from trail.runtime import YOUNG_THRESHOLD
 
 SETTLED = """
@@ -43,15 +42,7 @@ os._exit(0)
 
 
 def _run(code: str, var: Path) -> dict[str, object]:
-    done = subprocess.run(
-        [PYTHON, "-c", code],
-        cwd=REPO,
-        env=child_env(var),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = child([PYTHON, "-c", code], child_env(var))
     assert done.returncode == 0, done.stderr[-2000:]
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
