@@ -28,11 +28,13 @@ from pathlib import Path
 
 from django.conf import settings
 
+from events import rollups_daily
 from events.clickhouse import get_client
 from events.clickhouse.base import on_cluster
 from events.clickhouse.cluster import local_table
 from events.clickhouse.migrate import render
 from events.flush import flush_paused
+from sites.models import Site
 
 # rollup table → (its view, the raw table it reads, that table's time column)
 ROLLUPS = {
@@ -40,6 +42,11 @@ ROLLUPS = {
     "rollup_sessions": ("rollup_sessions_mv", "sessions", "start"),
 }
 PENDING = "rollup_pending"
+# The view that notes the days receiving rows inserted on another day (rollups_daily.py).
+MIXED_VIEW = "rollup_mixed_mv"
+VIEWS = (*(view for view, _, _ in ROLLUPS.values()), MIXED_VIEW)
+# Emptied with the views dropped: every table the views or the closing job fill.
+TABLES = (*ROLLUPS, *rollups_daily.SHAPES, rollups_daily.MIXED, rollups_daily.CLOSED, PENDING)
 # Days recomputed per statement by `rebuild_site`: a month of raw rows at a time.
 CHUNK_DAYS = 31
 VIEWS_SQL = Path(__file__).resolve().parent / "clickhouse" / "rollup_views.sql"
@@ -51,11 +58,10 @@ def enabled() -> bool:
 
 
 def _views_present() -> set[str]:
-    views = [view for view, _, _ in ROLLUPS.values()]
     found = get_client().query(
         "SELECT name FROM system.tables WHERE database = currentDatabase()"
         " AND name IN {views:Array(String)}",
-        {"views": views},
+        {"views": list(VIEWS)},
     )
     return {str(row["name"]) for row in found}
 
@@ -68,7 +74,7 @@ def sync_views(log: Callable[[str], object] | None = None) -> None:
     client = get_client()
     present = _views_present()
     cluster = settings.CLICKHOUSE.cluster
-    if enabled() and len(present) < len(ROLLUPS):
+    if enabled() and len(present) < len(VIEWS):
         client.command(f"INSERT INTO {PENDING} SELECT DISTINCT site_id FROM events")  # noqa: S608
         for statement in render(VIEWS_SQL.read_text(), cluster):
             client.command(statement)
@@ -77,7 +83,7 @@ def sync_views(log: Callable[[str], object] | None = None) -> None:
     elif not enabled() and present:
         for view in sorted(present):
             client.command(f"DROP VIEW IF EXISTS {view}{on_cluster(cluster)} SYNC")
-        for table in (*ROLLUPS, PENDING):
+        for table in TABLES:
             client.command(
                 f"TRUNCATE TABLE IF EXISTS {local_table(table, cluster)}{on_cluster(cluster)}"
             )
@@ -115,10 +121,12 @@ def _local(table: str) -> str:
     return f"{local_table(table, cluster)}{on_cluster(cluster)}"
 
 
-def rebuild_days(site_id: int, days: Iterable[dt.date]) -> None:
+def rebuild_days(site_id: int, days: Iterable[dt.date], *, now: dt.datetime | None = None) -> None:
     """Recompute `site_id`'s rollups for the UTC `days` from its raw rows: what a caller
     runs after deleting raw rows of those days (rows it did not delete stay counted,
     deleted ones go). The days' rollups are missing between the delete and the insert.
+    The hourly rows come from the raw ones, then the daily rows of the days closed at
+    `now` from those hourly rows (the closing job deletes old hourly rows again).
 
     Pass only days whose raw rows are kept: a day whose raw rows expired (retention) would
     lose its rollups, which are then the only record of it. A deletion may move a visit's
@@ -137,13 +145,19 @@ def rebuild_days(site_id: int, days: Iterable[dt.date]) -> None:
     )
     visit_days = sorted({*wanted, *(row["day"] for row in kept)})
     for table, (view, raw, column) in ROLLUPS.items():
-        params = {"site": site_id, "days": visit_days if column == "start" else wanted}
+        # every day whose visits are recomputed: its daily rows are written from both
+        params = {"site": site_id, "days": visit_days}
         condition = f"site_id = {{site:UInt64}} AND toDate({column}) IN {{days:Array(Date)}}"
         # The flush paused between the delete and the recomputation: an event flushed
         # between them would be counted by the view and again by the recomputation.
         with flush_paused():
             client.command(f"DELETE FROM {_local(table)} WHERE {condition}", params)  # noqa: S608
             client.command(f"INSERT INTO {table} {_view_select(view, raw, condition)}", params)
+    horizon = rollups_daily.closed_before(now or dt.datetime.now(dt.UTC))
+    closed = [day for day in visit_days if day < horizon]
+    zone = Site.objects.filter(pk=site_id).values_list("timezone", flat=True).first()
+    if closed and zone is not None:
+        rollups_daily.write_days(site_id, closed, zone)
 
 
 def raw_days(site_id: int) -> list[dt.date]:

@@ -13,17 +13,20 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from events.rollups import enabled as rollups_enabled
+from events.rollups_daily import MIXED
 from reports.dates import time_labels
 from reports.plan import Part, Plan, divisor_filters, plan, tables
 from reports.query import ReportQuery, interval_of, is_time
 from reports.sampling import sampling
 from reports.sql.builder import Select, run
-from reports.sql.catalog import COUNTS, of_visitor
+from reports.sql.catalog import COUNTS, SESSIONS, of_visitor
 from reports.sql.imported import coverage_select, imported_select, imported_table
-from reports.sql.rollups import PENDING, covers
+from reports.sql.rollups import DAILY_OF, PENDING, covers, daily, split_days, utc_days
 from reports.sql.selects import Key, part_select, rank_select
 
 T = TypeVar("T")
+# The metrics a visitor count goes into: summed over days, they may be estimates.
+VISITOR_COUNTS = frozenset({"visitors", "percentage", "conversion_rate"})
 Values = dict[str, float]
 
 
@@ -64,6 +67,9 @@ class Report:
     rank_fraction: float | None = None  # the top list was ranked on this sample
     imports: ImportsUsed | None = None  # `include.imports` was asked: what came of it
     source: str = "events"  # "rollup" when every number came from the rollups
+    # visitors summed over UTC days some of which hold rows received on another day (their
+    # visitor ids may repeat across days): within a few tenths of a percent, not exact
+    estimated: bool = False
 
 
 @dataclass(frozen=True)
@@ -291,24 +297,90 @@ def _pending(site_id: int) -> bool:
     return bool(int(found[0]["n"]))
 
 
+def _shapes(query: ReportQuery) -> tuple[tuple[tuple[str, ...], tuple[Any, ...]], ...]:
+    """The (dimensions, filters) the runner reads the query by: its own, and its total."""
+    return ((query.dimensions, query.filters), ((), query.filters))
+
+
+def _spans(query: ReportQuery) -> list[ReportQuery]:
+    return [query, *([query.over(query.comparison)] if query.comparison else [])]
+
+
+def _foreign_pieces(query: ReportQuery) -> bool:
+    """Does a UTC day the query's buckets cut hold pieces of another zone's local days (the
+    site's zone changed since the day was closed)? Those days read raw rows."""
+    for of in _spans(query):
+        days = sorted(
+            {
+                day
+                for dimensions, _ in _shapes(of)
+                if daily(of, dimensions)
+                for day in split_days(of.date_range, dimensions)
+            }
+        )
+        if not days:
+            continue
+        found = run(
+            Select(
+                site_id=of.site_id,
+                table=DAILY_OF[SESSIONS],
+                columns=("count() AS n",),
+                where=(
+                    "dimension = ''",
+                    "kind = 'part'",
+                    "zone != {zone:String}",
+                    "day IN {days:Array(Date)}",
+                ),
+                params={"zone": of.timezone, "days": days},
+            )
+        )
+        if int(found[0]["n"]):
+            return True
+    return False
+
+
+def _estimated(query: ReportQuery) -> bool:
+    """Are visitors summed over more than one UTC day, one of which holds rows received
+    on another day (`rollup_mixed`)?"""
+    for of in _spans(query):
+        first, last = utc_days(of.date_range)
+        if first == last:
+            continue
+        found = run(
+            Select(
+                site_id=of.site_id,
+                table=MIXED,
+                columns=("count() AS n",),
+                where=("day >= {first:Date} AND day <= {last:Date}",),
+                params={"first": first, "last": last},
+            )
+        )
+        if int(found[0]["n"]):
+            return True
+    return False
+
+
 def _from_rollups(query: ReportQuery, the_plan: Plan) -> bool:
     """Do the rollups cover every read this query makes (its parts, the total a percentage
     divides by, a conversion rate's denominator), over its range and comparison? Never
     when rollups are off (`TRAIL_ROLLUPS`)."""
     if not rollups_enabled():
         return False
-    parts = tuple((part.table, part.metrics) for part in the_plan.parts)
-    shapes = ((query.dimensions, query.filters), ((), query.filters))
+    parts = tuple(
+        (part.table, part.metrics, the_plan.event_names if part is the_plan.primary else ())
+        for part in the_plan.parts
+    )
+    shapes = _shapes(query)
     if "conversion_rate" in query.metrics:
         base = _conversion_base(query)
         base_parts = tuple(
-            (p.table, ("visitors",)) for p in tables(base) if "visitors" in p.metrics
+            (p.table, ("visitors",), ()) for p in tables(base) if "visitors" in p.metrics
         )
         if not covers(
             base, base_parts, shapes=((base.dimensions, base.filters),), pending=lambda _: False
         ):
             return False
-    return covers(query, parts, shapes=shapes, pending=_pending)
+    return covers(query, parts, shapes=shapes, pending=_pending) and not _foreign_pieces(query)
 
 
 def covered_by_rollups(query: ReportQuery) -> bool:
@@ -363,7 +435,13 @@ def _execute_from_rollups(query: ReportQuery, the_plan: Plan) -> Report:
     if keys is None:
         rows = rows[query.offset : query.offset + query.limit]
     comparison = _compared(query, previous, rows, found[1]) if previous else None
-    return Report(rows=rows, comparison=comparison, sample_fraction=None, source="rollup")
+    return Report(
+        rows=rows,
+        comparison=comparison,
+        sample_fraction=None,
+        source="rollup",
+        estimated=bool(VISITOR_COUNTS & set(query.metrics)) and _estimated(query),
+    )
 
 
 def _compared(

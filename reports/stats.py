@@ -145,10 +145,10 @@ def answer(
         "imports_included": report.imports is not None and report.imports.included,
         "sampled": report.sample_fraction is not None,
         "sample_fraction": report.sample_fraction,
-        # where the numbers came from: "rollup" (the hourly aggregates, docs/rollups.md) or
-        # "events" (raw rows); rollups keep exact visitor sets, so never estimated
+        # where the numbers came from: "rollup" (the aggregates, docs/rollups.md) or
+        # "events" (raw rows); visitors summed over days whose ids may repeat: estimated
         "source": report.source,
-        "estimated": False,
+        "estimated": report.estimated,
     }
     gone = retention_warning(site, query.date_range.first, from_rollup=report.source == "rollup")
     if gone:

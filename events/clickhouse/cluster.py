@@ -44,6 +44,12 @@ SHARDED: dict[str, str] = {
     # INSERT … SELECT spreads rows by site and hour (uniqExact states merge across shards).
     "rollup_events": "sipHash64(site_id, timestamp)",
     "rollup_sessions": "sipHash64(site_id, start)",
+    # The daily tier (migration 0009): written through the Distributed tables by the closing
+    # job, summed by every reader; the days' notes by site and day (FINAL collapses per shard).
+    "rollup_events_daily": "sipHash64(site_id, day)",
+    "rollup_sessions_daily": "sipHash64(site_id, day)",
+    "rollup_mixed": "sipHash64(site_id, day)",
+    "rollup_closed": "sipHash64(site_id, day)",
 }
 # Small tables every node holds whole: one replica set across the cluster (a fixed Keeper
 # path without `{shard}`), so a reader on any shard sees every row.

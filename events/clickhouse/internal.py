@@ -94,9 +94,18 @@ def open_visits(client: ClickHouse, rows: list[EventRow]) -> dict[tuple[int, int
 
 def purge_site(client: ClickHouse, site_id: int) -> None:
     """Delete every event and visit of the site (a deleted one: the purge job), and its
-    rollups (migration 0008; the list of sites waiting for a rebuild included)."""
+    rollups (migrations 0008 and 0009; the lists of sites' pending, mixed and closed days
+    included)."""
     cluster = settings.CLICKHOUSE.cluster
-    for table in ("events", "sessions", "rollup_events", "rollup_sessions", "rollup_pending"):
+    rollups = ("rollup_events", "rollup_sessions", "rollup_events_daily", "rollup_sessions_daily")
+    for table in (
+        "events",
+        "sessions",
+        *rollups,
+        "rollup_pending",
+        "rollup_mixed",
+        "rollup_closed",
+    ):
         client.command(
             f"DELETE FROM {local_table(table, cluster)}{on_cluster(cluster)}"  # noqa: S608
             " WHERE site_id = {site:UInt64}",

@@ -67,3 +67,14 @@ FROM
 )
 ARRAY JOIN ['', 'visit:entry_page', 'visit:source', 'visit:referrer', 'visit:channel', 'visit:utm_medium', 'visit:utm_source', 'visit:utm_campaign', 'visit:utm_content', 'visit:utm_term', 'visit:country', 'visit:region', 'visit:city', 'visit:device', 'visit:browser', 'visit:browser_version', 'visit:os', 'visit:os_version', 'visit:screen'] AS dimension
 GROUP BY site_id, dimension, start, timestamp, entry_page, referrer_source, referrer, channel, utm_medium, utm_source, utm_campaign, utm_content, utm_term, country_code, region, city, device, browser, browser_version, os, os_version, screen_size;
+
+-- The UTC days that receive rows inserted on another UTC day (a batch event dated in the
+-- past, an import): their visitor ids may be another day's (events/salts.py salts by the
+-- day an event is received), and a closed day must be written again (events/rollups_daily.py).
+-- A flush within 5 minutes of the event's day's end is the same day's.
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_mixed_mv {{on_cluster}} TO rollup_mixed AS
+SELECT site_id, toDate(timestamp) AS day, max(inserted_at) AS at
+FROM events
+WHERE toDate(timestamp) != toDate(inserted_at)
+    AND toDate(timestamp) != toDate(inserted_at - INTERVAL 5 MINUTE)
+GROUP BY site_id, day;

@@ -50,6 +50,10 @@ TABLES = frozenset(
         "rollup_events",
         "rollup_sessions",
         "rollup_pending",
+        # the daily tier of the rollups (migration 0009, docs/rollups.md "The daily tier")
+        "rollup_events_daily",
+        "rollup_sessions_daily",
+        "rollup_mixed",
     }
 )
 # A query may not take more memory than this (ClickHouse stops it with an error instead).
@@ -124,9 +128,30 @@ def in_subquery(columns: str, select: Select) -> Expr:
 
 
 @dataclass(frozen=True)
+class UnionAll:
+    """`UNION ALL` of subqueries of one site (each guarded itself), as a `Select`'s table."""
+
+    site_id: int
+    parts: tuple[Select, ...]
+
+    def render(self) -> tuple[str, dict[str, Any]]:
+        if not self.parts:
+            raise ValueError("a union of nothing")
+        params: dict[str, Any] = {}
+        rendered = []
+        for part in self.parts:
+            if part.site_id != self.site_id:
+                raise ValueError("a subquery reads another site")
+            sql, part_params = part.render()
+            _merge(params, part_params)
+            rendered.append(sql)
+        return " UNION ALL ".join(rendered), params
+
+
+@dataclass(frozen=True)
 class Select:
     site_id: int
-    table: str | Select  # a table, or a subquery (guarded itself)
+    table: str | Select | UnionAll  # a table, or a subquery (guarded itself)
     columns: tuple[str, ...]
     where: tuple[str | Expr, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -143,7 +168,7 @@ class Select:
         if "site_id" in self.params:
             raise ValueError("site_id is bound by the builder")
         _merge(params, self.params)
-        if isinstance(self.table, Select):
+        if isinstance(self.table, (Select, UnionAll)):
             if self.table.site_id != self.site_id:
                 raise ValueError("a subquery reads another site")
             inner_sql, inner_params = self.table.render()

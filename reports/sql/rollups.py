@@ -18,20 +18,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from events.rollups_daily import EVENT_ROWS, HOURLY_DAYS, NAME_ROWS, SHAPES, column_names
 from reports.dates import DateRange
 from reports.query import VISIT_DIMENSIONS as ALL_VISIT_DIMENSIONS
-from reports.query import Combined, Filter, ReportQuery, TimeRange, behavioral, is_time
+from reports.query import (
+    Combined,
+    Condition,
+    Filter,
+    GoalDefinition,
+    ReportQuery,
+    TimeRange,
+    behavioral,
+    interval_of,
+    is_time,
+)
+from reports.sql.builder import Select, UnionAll, in_subquery, negate
 from reports.sql.catalog import ENGAGEMENT, EVENTS, SESSIONS
 
 ROLLUP_OF = {EVENTS: "rollup_events", SESSIONS: "rollup_sessions"}
 PENDING = "rollup_pending"
 # The dimension key of a row covering the whole site.
 SITE = ""
-# rollup_events rows per event name and page (the page of every event, custom ones too)
-EVENT_ROWS = "event"
 EVENT_DIMENSIONS = frozenset({"event:page", "event:name", "event:goal"})
 # Every visit dimension but the exit page, which changes as a visit grows (docs/rollups.md).
 VISIT_DIMENSIONS = frozenset(ALL_VISIT_DIMENSIONS) - {"visit:exit_page"}
@@ -51,6 +62,13 @@ METRICS = {
         "views_per_visit": "if(sum(visits) > 0, sum(pageviews) / sum(visits), 0)",
     },
 }
+# The daily tier holds visitor counts per day (or piece of a day), summed.
+DAILY_OF = {EVENTS: "rollup_events_daily", SESSIONS: "rollup_sessions_daily"}
+DAILY_METRICS = {
+    table: {**metrics, "visitors": "sum(visitors)"} for table, metrics in METRICS.items()
+}
+# Time buckets the daily tier can cut a range into (local days and longer).
+DAILY_INTERVALS = frozenset({"day", "week", "month"})
 # The cheap counts a top list is ranked by, as on raw rows (catalog.RANK_BY): the events
 # read (a page's views when only pageviews are read) and the visits.
 RANK_BY = {EVENTS: "sum(events)", SESSIONS: "sum(visits)"}
@@ -115,14 +133,14 @@ def aligned(span: DateRange) -> bool:
 
 def covers(
     query: ReportQuery,
-    parts: tuple[tuple[str, tuple[str, ...]], ...],
+    parts: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...],
     *,
     shapes: tuple[tuple[tuple[str, ...], tuple[Filter, ...]], ...],
     pending: Callable[[int], bool],
 ) -> bool:
-    """Can the rollups answer every (table, metrics) part of `query` for each (dimensions,
-    filters) shape the runner reads, over its range and its comparison's, for a site whose
-    rollups are complete (`pending(site_id)` is False)?"""
+    """Can the rollups answer every (table, metrics, event names) part of `query` for each
+    (dimensions, filters) shape the runner reads, over its range and its comparison's, for
+    a site whose rollups are complete (`pending(site_id)` is False)?"""
     if query.imports:
         return False
     if not isinstance(query.sampling, str):  # a sample was asked for by its fraction
@@ -134,8 +152,192 @@ def covers(
         return False
     if not all(aligned(span) for span in spans):
         return False
-    for table, metrics in parts:
+    for table, metrics, names in parts:
         for dimensions, filters in shapes:
-            if row_dimension(table, metrics, dimensions, filters) is None:
+            read = Read(table, metrics, dimensions, filters, names)
+            if any(source_of(query.over(span), read) is None for span in spans):
                 return False
     return not pending(query.site_id)
+
+
+@dataclass(frozen=True)
+class Read:
+    """One read of a rollup: a part's table and metrics by some dimensions and filters,
+    of some event names (none: every event)."""
+
+    table: str
+    metrics: tuple[str, ...]
+    dimensions: tuple[str, ...]
+    filters: tuple[Filter, ...]
+    event_names: tuple[str, ...] = ()
+
+
+def source_of(query: ReportQuery, read: Read) -> tuple[str, str] | None:
+    """Where `read` over the query's range comes from: `("daily", rows)` (the daily tier's
+    rows of one dimension key), `("hourly", rows)`, or None (raw rows). The daily tier when
+    it can add its counts up exactly; the hourly rows when they hold the whole range."""
+    rows = row_dimension(read.table, read.metrics, read.dimensions, read.filters)
+    if rows is None:
+        return None
+    if daily(query, read.dimensions):
+        found = daily_rows(read, rows, query.goals)
+        if found is not None:
+            return "daily", found
+    if hourly_kept(query.date_range, dt.datetime.now(dt.UTC).date()):
+        return "hourly", rows
+    return None
+
+
+def _one_value(filters: tuple[Filter, ...], dimension: str) -> bool:
+    """Is `dimension` filtered to one value, by one top-level case-sensitive `is`?"""
+    found = [f for f in filters if dimension in filter_dimensions((f,))]
+    return (
+        len(found) == 1
+        and isinstance(found[0], Condition)
+        and found[0].op == "is"
+        and len(found[0].clauses) == 1
+        and found[0].case_sensitive
+    )
+
+
+def daily_rows(read: Read, rows: str, goals: tuple[GoalDefinition, ...]) -> str | None:
+    """The daily tier's dimension key for `read` (whose hourly rows are `rows`), None when
+    its counts cannot be added up: every group of the answer must be made of one row per
+    day (or piece of one), since a visitor in two rows of a day would be counted twice.
+    Visits: rows of one visit dimension, grouped or filtered to one value. Events: a row
+    per event name and page (both fixed in a group), or per event name (no page asked)."""
+    if rows == SITE:
+        return SITE
+    grouped = set(read.dimensions)
+    touched = filter_dimensions(read.filters)
+    if read.table == SESSIONS:
+        return rows if rows in grouped or _one_value(read.filters, rows) else None
+    if "event:goal" in grouped | touched:  # goals are event names only: their name rows
+        if any(goal.kind != "event" for goal in goals) or "event:page" in grouped | touched:
+            return None
+        return (
+            NAME_ROWS if "event:goal" in grouped or _one_value(read.filters, "event:goal") else None
+        )
+    one_name = (
+        "event:name" in grouped
+        or len(read.event_names) == 1
+        or _one_value(read.filters, "event:name")
+    )
+    if not one_name:
+        return None
+    if "event:page" not in grouped | touched:
+        return NAME_ROWS
+    return EVENT_ROWS if "event:page" in grouped or _one_value(read.filters, "event:page") else None
+
+
+def piece_kinds(table: str, timed: bool) -> tuple[str, ...]:
+    """The daily rows a day cut by the report is read from (events/rollups_daily.py): its
+    pieces' events; its visits' sums by the pieces they span, and their visitors by the
+    piece they began in, or (a time series) by every piece they were active in."""
+    if table == EVENTS:
+        return ("part",)
+    return ("active", "span") if timed else ("part", "span")
+
+
+def daily(query: ReportQuery, dimensions: tuple[str, ...]) -> bool:
+    """Can a read by `dimensions` come from the daily tier? Every read but an hour-by-hour
+    one, which the hourly rows answer (`hourly_kept` says whether they still hold it)."""
+    return all(interval_of(d) in DAILY_INTERVALS for d in dimensions if is_time(d))
+
+
+def utc_days(span: DateRange) -> tuple[dt.date, dt.date]:
+    """The UTC days the range's instants fall on."""
+    last = (span.end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
+    return span.start.astimezone(dt.UTC).date(), last
+
+
+def hourly_kept(span: DateRange, today: dt.date) -> bool:
+    """Are the range's UTC days within the hourly rows kept (events/rollups_daily.py)?"""
+    return utc_days(span)[0] > today - dt.timedelta(days=HOURLY_DAYS)
+
+
+def split_days(span: DateRange, dimensions: tuple[str, ...]) -> list[dt.date]:
+    """The UTC days a boundary of the report cuts (a range edge or a bucket's start that is
+    a local midnight inside the UTC day, not its first instant): their pieces are read,
+    every other day's whole-day rows."""
+    zone = ZoneInfo(span.timezone)
+    intervals = {interval_of(d) for d in dimensions if is_time(d)}
+    cuts = [span.start, span.end]
+    day = span.first
+    while day <= span.last and intervals:
+        if (
+            "day" in intervals
+            or ("week" in intervals and day.weekday() == 0)
+            or ("month" in intervals and day.day == 1)
+        ):
+            cuts.append(dt.datetime.combine(day, dt.time(), tzinfo=zone))
+        day += dt.timedelta(days=1)
+    found = set()
+    for cut in cuts:
+        at = cut.astimezone(dt.UTC)
+        if at.time() != dt.time():
+            found.add(at.date())
+    return sorted(found)
+
+
+def daily_source(query: ReportQuery, table: str, rows: str) -> UnionAll:
+    """The daily tier's rows of one dimension key (`rows`) over the query's range: the
+    closed days' as stored, the other days' shaped from the hourly rows (the `SHAPES` the
+    closing job writes them with), in the query's zone."""
+    daily_table = DAILY_OF[table]
+    hourly, renamed, column, shapes = SHAPES[daily_table]
+    names = rows == NAME_ROWS
+    first, last = utc_days(query.date_range)
+    params = {
+        "rollup_kind": rows,
+        "rollup_hourly_kind": EVENT_ROWS if names else rows,
+        "rollup_first": first - dt.timedelta(days=1),  # visits begun the day before
+        "rollup_last": last,
+        "rollup_zone": query.timezone,
+    }
+    days = "day >= {rollup_first:Date} AND day <= {rollup_last:Date}"
+    stored = Select(
+        site_id=query.site_id,
+        table=daily_table,
+        columns=tuple(column_names(shapes[0])),
+        where=(
+            "dimension = {rollup_kind:String}",
+            days,
+            "kind = 'day' OR zone = {rollup_zone:String}",
+        ),
+        params=params,
+    )
+    closed = Select(
+        site_id=query.site_id,
+        table=daily_table,
+        columns=("day",),
+        where=("dimension = ''", "kind = 'day'", days),
+        params=params,
+    )
+    hour_days = (
+        f"toDate({column}) >= {{rollup_first:Date}} AND toDate({column}) <= {{rollup_last:Date}}"
+    )
+    hours = Select(
+        site_id=query.site_id,
+        table=hourly,
+        columns=renamed,
+        where=(
+            "dimension = {rollup_hourly_kind:String}",
+            hour_days,
+            negate(in_subquery(f"toDate({column})", closed)),
+        ),
+        params=params,
+    )
+    shaped = tuple(
+        Select(
+            site_id=query.site_id,
+            table=hours,
+            columns=shape.columns,
+            where=(shape.where,),
+            params={"rollup_zone": query.timezone},
+            group_by=shape.group_by,
+        )
+        for shape in shapes
+        if shape.names == names
+    )
+    return UnionAll(site_id=query.site_id, parts=(stored, *shaped))

@@ -15,7 +15,7 @@ from reports.plan import Part, Plan
 from reports.query import Filter, ReportQuery, is_time
 from reports.revenue import REVENUE_METRICS
 from reports.sql import rollups
-from reports.sql.builder import Select, any_of
+from reports.sql.builder import Select, UnionAll, any_of
 from reports.sql.catalog import (
     ENGAGEMENT,
     EVENTS,
@@ -173,15 +173,26 @@ def _rollup_select(
     binder = Binder()
     span = query.date_range
     table = part.table
-    row_kind = rollups.row_dimension(table, part.metrics, dimensions, filters)
-    if row_kind is None:
+    found = rollups.source_of(
+        query, rollups.Read(table, part.metrics, dimensions, filters, event_names)
+    )
+    if found is None:
         raise ValueError("the rollups do not cover this part")
+    tier, row_kind = found
     dims = _dimension_sqls(query, table, binder, dimensions)
     timed = any(is_time(d) for d in dimensions)
     where: list[Any] = [
         f"dimension = {binder.bind(row_kind, 'String')}",
         date_condition(table, binder, span.start, span.end, active=timed),
     ]
+    source: str | Select | UnionAll = rollups.ROLLUP_OF[table]
+    expressions = rollups.METRICS[table]
+    if tier == "daily":  # whole days, or their pieces where a bucket cuts
+        source = rollups.daily_source(query, table, row_kind)
+        expressions = rollups.DAILY_METRICS[table]
+        split = binder.bind(rollups.split_days(span, dimensions), "Array(Date)")
+        pieces = binder.bind(list(rollups.piece_kinds(table, timed)), "Array(String)")
+        where.append(f"if(day IN {split}, kind IN {pieces}, kind = 'day')")
     if filters:
         where.append(FilterCompiler(query, binder, None).compile(filters, table))
     if event_names and row_kind != rollups.SITE:  # the site's rows count pageviews apart
@@ -189,11 +200,10 @@ def _rollup_select(
     where.extend(_goal_and_keys(query, dimensions, dims, binder, keys))
     grouped = tuple(f"d{i}" for i in range(len(dims)))
     if columns is None:
-        expressions = rollups.METRICS[table]
         columns = tuple(f"{expressions[m]} AS m_{m}" for m in part.metrics)
     return Select(
         site_id=query.site_id,
-        table=rollups.ROLLUP_OF[table],
+        table=source,
         columns=(*(f"{sql} AS d{i}" for i, sql in enumerate(dims)), *columns),
         where=tuple(where),
         params=binder.params,
@@ -211,9 +221,15 @@ def rank_select(
     """The page of rows to return, ranked by a cheap count or by the requested order
     (`rollup`: on the rollups, by the same counts: the same rows)."""
     part = the_plan.primary
-    expressions = (
-        rollups.METRICS[part.table] if rollup else metrics_on(part.table, query.dimensions)
-    )
+    if rollup:
+        read = rollups.Read(
+            part.table, part.metrics, query.dimensions, query.filters, the_plan.event_names
+        )
+        found = rollups.source_of(query, read)
+        daily = found is not None and found[0] == "daily"
+        expressions = (rollups.DAILY_METRICS if daily else rollups.METRICS)[part.table]
+    else:
+        expressions = metrics_on(part.table, query.dimensions)
     rank_by = rollups.RANK_BY if rollup else RANK_BY
     order = []
     for name, direction in query.order_by:

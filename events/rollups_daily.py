@@ -1,0 +1,324 @@
+"""The daily tier of the rollups (docs/rollups.md, "The daily tier"): per site and closed
+UTC day, exact visitor counts and the hourly rollups' sums (ClickHouse migration 0009).
+
+Visitor ids change every UTC day (events/salts.py), so the visitors of whole UTC days add
+up: a 12-month report sums a few hundred rows per value instead of merging a year of
+visitor sets. A report bucket or range edge that cuts a UTC day (a local midnight of the
+site's zone inside it) reads the day's pieces instead ('part' rows: visitors, 'span'
+rows: the visits' sums by the pieces they start and end in); `SHAPES` are those rows,
+computed from rows shaped like the hourly rollups. The reports read the same shapes from
+the hourly rows of the days not closed yet (reports/sql/rollups.py).
+
+A UTC day is closed `CLOSE_AFTER` its end by `close_days`, a periodic job: it writes the
+day's rows from the hourly rollups, writes again the days that received rows since (a
+late batch event, an import: `rollup_mixed`, filled by a view), and deletes the hourly
+rows older than `HOURLY_DAYS` once every day they hold is closed. `events.rollups.
+rebuild_days` (after a delete, an import, a rebuild) writes the closed days it recomputes.
+"""
+
+# ruff: noqa: S608 (every statement is Trail's own SQL; values are bound parameters)
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from events.clickhouse import get_client
+from events.jobs import periodic
+
+logger = logging.getLogger(__name__)
+
+# Hourly rows are kept this many UTC days (today included): hour-by-hour reports and the
+# days not closed yet read them; older days are read from the daily tier.
+HOURLY_DAYS = 14
+# A UTC day is closed this long after it ended: its events have been flushed by then (a
+# row for it inserted later marks it in `rollup_mixed`, and it is written again).
+CLOSE_AFTER = dt.timedelta(hours=2)
+KIND_TYPE = "Enum8('day' = 1, 'part' = 2, 'span' = 3, 'active' = 4)"
+ZONE = "{rollup_zone:String}"
+VISIT_COLUMNS = (
+    "entry_page",
+    "referrer_source",
+    "referrer",
+    "channel",
+    "utm_medium",
+    "utm_source",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "country_code",
+    "region",
+    "city",
+    "device",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "screen_size",
+)
+EVENTS_DAILY, SESSIONS_DAILY = "rollup_events_daily", "rollup_sessions_daily"
+MIXED, CLOSED = "rollup_mixed", "rollup_closed"
+
+
+def piece_start(column: str) -> str:
+    """The first instant of the piece of `column`'s UTC day that lies in one local day of
+    the site's zone (bound as `rollup_zone`)."""
+    return f"greatest(toTimeZone(toStartOfDay({column}, {ZONE}), 'UTC'), toStartOfDay({column}))"
+
+
+def has_pieces(column: str) -> str:
+    """Does a local midnight fall inside `column`'s UTC day, after its first instant? A day
+    without one is never cut by a report's buckets: it has 'day' rows only."""
+    day = f"toStartOfDay({column})"
+    return f"toTimeZone(toStartOfDay({day} + 86399, {ZONE}), 'UTC') > {day}"
+
+
+# The daily tier's rows per event name (any page): what a report of event names or of
+# event goals adds up (a visitor on two pages of one name is one visitor of the name).
+NAME_ROWS = "event:name"
+# The hourly rows they are made of (an event name on a page).
+EVENT_ROWS = "event"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One kind of daily row, computed from rows shaped like an hourly rollup's (renamed:
+    `hourly_dimension`; `hour` for events, `start_hour` and `end_hour` for visits): the
+    same dimension key, or (`names`) the event-name rows from the hourly event rows."""
+
+    kind: str
+    columns: tuple[str, ...]  # in the daily table's order, aliased by its column names
+    where: str  # which hourly rows it is made of
+    group_by: tuple[str, ...]
+    names: bool = False
+
+
+def _events_shape(kind: str, *, names: bool = False) -> Shape:
+    first = "toStartOfDay(hour)" if kind == "day" else piece_start("hour")
+    pieces = "1" if kind == "day" else has_pieces("hour")
+    return Shape(
+        kind,
+        (
+            "site_id",
+            f"'{NAME_ROWS}' AS dimension" if names else "hourly_dimension AS dimension",
+            "toDate(hour) AS day",
+            f"CAST('{kind}' AS {KIND_TYPE}) AS kind",
+            f"{ZONE} AS zone",
+            f"{first} AS timestamp",
+            "name",
+            "'' AS pathname" if names else "pathname",
+            "toUInt64(uniqExactMerge(visitors)) AS visitors",
+            "toUInt64(sum(pageviews)) AS pageviews",
+            "toUInt64(sum(events)) AS events",
+        ),
+        f"hourly_dimension = '{EVENT_ROWS}' AND {pieces}" if names else pieces,
+        ("site_id", "dimension", "day", "timestamp", "name", *(() if names else ("pathname",))),
+        names,
+    )
+
+
+def _sessions_shape(kind: str) -> Shape:
+    day = "toDate(start_hour)"
+    if kind == "day":
+        start = end = "toStartOfDay(start_hour)"
+    elif kind == "span":
+        start, end = piece_start("start_hour"), piece_start("end_hour")
+    elif kind == "part":  # visitors by the piece their visit started in
+        start = end = piece_start("start_hour")
+    else:  # 'active': in every piece a visit of theirs was active in (its first and last)
+        pieces = f"[{piece_start('start_hour')}, {piece_start('end_hour')}]"
+        start, end, day = f"arrayJoin(arrayDistinct({pieces}))", "start", "toDate(start)"
+    visitors = "toUInt64(0)" if kind == "span" else "toUInt64(uniqExactMerge(visitors))"
+    sums = [
+        f"{'toInt64(0)' if kind in ('part', 'active') else f'toInt64(sum({name}))'} AS {name}"
+        for name in ("visits", "pageviews", "events", "bounces", "duration")
+    ]
+    return Shape(
+        kind,
+        (
+            "site_id",
+            "hourly_dimension AS dimension",
+            f"{day} AS day",
+            f"CAST('{kind}' AS {KIND_TYPE}) AS kind",
+            f"{ZONE} AS zone",
+            f"{start} AS start",
+            f"{end} AS timestamp",
+            *VISIT_COLUMNS,
+            f"{visitors} AS visitors",
+            *sums,
+        ),
+        "1" if kind == "day" else has_pieces("start_hour"),
+        ("site_id", "dimension", "day", "start", "timestamp", *VISIT_COLUMNS),
+    )
+
+
+# daily table → (its hourly table, that table's columns renamed for the shapes, the
+# hourly table's time column that says the day, the shapes)
+SHAPES = {
+    EVENTS_DAILY: (
+        "rollup_events",
+        ("site_id", "dimension AS hourly_dimension", "timestamp AS hour", "name", "pathname")
+        + ("visitors", "pageviews", "events"),
+        "timestamp",
+        tuple(
+            _events_shape(kind, names=names) for names in (False, True) for kind in ("day", "part")
+        ),
+    ),
+    SESSIONS_DAILY: (
+        "rollup_sessions",
+        ("site_id", "dimension AS hourly_dimension", "start AS start_hour")
+        + ("timestamp AS end_hour", *VISIT_COLUMNS)
+        + ("visitors", "visits", "pageviews", "events", "bounces", "duration"),
+        "start",
+        tuple(_sessions_shape(kind) for kind in ("day", "part", "active", "span")),
+    ),
+}
+
+
+def column_names(shape: Shape) -> list[str]:
+    return [column.rsplit(" AS ", 1)[-1] for column in shape.columns]
+
+
+def shaped_sql(daily: str, source_where: str) -> str:
+    """Every kind of `daily` row of the hourly rows that match `source_where`."""
+    hourly, renamed, _, shapes = SHAPES[daily]
+    inner = f"SELECT {', '.join(renamed)} FROM {hourly} WHERE {source_where}"
+    return " UNION ALL ".join(
+        f"SELECT {', '.join(shape.columns)} FROM ({inner}) WHERE {shape.where}"
+        f" GROUP BY {', '.join(shape.group_by)}"
+        for shape in shapes
+    )
+
+
+def closed_before(now: dt.datetime) -> dt.date:
+    """UTC days before this one are closed at `now`."""
+    return (now - CLOSE_AFTER).astimezone(dt.UTC).date()
+
+
+def write_days(site_id: int, days: Iterable[dt.date], zone: str) -> None:
+    """Write `site_id`'s daily rows of the closed UTC `days` from its hourly rows (which
+    must hold those days whole), in `zone`, and note them closed. A day's rows are missing
+    between the delete and the insert (reads of it fall back to its hourly rows)."""
+    from events.rollups import _local
+
+    wanted = sorted(set(days))
+    if not wanted:
+        return
+    client = get_client()
+    params = {"site": site_id, "days": wanted, "rollup_zone": zone}
+    for daily, (_, _, column, shapes) in SHAPES.items():
+        of_days = "site_id = {site:UInt64} AND day IN {days:Array(Date)}"
+        client.command(f"DELETE FROM {_local(daily)} WHERE {of_days}", params)
+        source = f"site_id = {{site:UInt64}} AND toDate({column}) IN {{days:Array(Date)}}"
+        names = ", ".join(column_names(shapes[0]))
+        client.command(f"INSERT INTO {daily} ({names}) {shaped_sql(daily, source)}", params)
+    _note_closed(site_id, wanted)
+
+
+def _note_closed(site_id: int, days: list[dt.date]) -> None:
+    get_client().command(
+        f"INSERT INTO {CLOSED} (site_id, day, at)"
+        " SELECT {site:UInt64}, arrayJoin({days:Array(Date)}), now()",
+        {"site": site_id, "days": days},
+    )
+
+
+@dataclass(frozen=True)
+class CloseReport:
+    closed: int  # site days written for the first time
+    rewritten: int  # closed site days written again (they received rows)
+    trimmed: bool  # hourly rows older than HOURLY_DAYS deleted
+
+
+def _site_days(rows: Iterable[dict[str, object]]) -> dict[int, list[dt.date]]:
+    found: dict[int, list[dt.date]] = defaultdict(list)
+    for row in rows:
+        found[int(str(row["site_id"]))].append(row["day"])  # type: ignore[arg-type]
+    return found
+
+
+@periodic(every=3600, name="events.close_rollup_days")
+def close_days(now: dt.datetime | None = None) -> CloseReport | None:
+    """Close the UTC days ended `CLOSE_AFTER` ago, write again the closed days that
+    received rows since, then delete the hourly rows older than `HOURLY_DAYS` if every
+    day they hold is closed. Nothing when rollups are off."""
+    from events import rollups
+    from sites.models import Site
+
+    if not rollups.enabled():
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    horizon = closed_before(now)
+    client = get_client()
+    params = {"horizon": horizon}
+    fresh = _site_days(
+        client.query(
+            "SELECT DISTINCT site_id, toDate(timestamp) AS day FROM rollup_events"
+            " WHERE dimension = '' AND toDate(timestamp) < {horizon:Date}"
+            f" AND (site_id, day) NOT IN (SELECT site_id, day FROM {CLOSED})"
+            " ORDER BY site_id, day",
+            params,
+        )
+    )
+    late = _site_days(
+        client.query(
+            f"SELECT m.site_id AS site_id, m.day AS day FROM {MIXED} AS m FINAL"
+            f" INNER JOIN {CLOSED} AS c FINAL ON m.site_id = c.site_id AND m.day = c.day"
+            " WHERE m.at >= c.at AND m.day < {horizon:Date} ORDER BY site_id, day",
+            params,
+        )
+    )
+    zones = dict(
+        Site.objects.filter(pk__in={*fresh, *late}, deleted_at__isnull=True).values_list(
+            "id", "timezone"
+        )
+    )
+    for site_id, days in fresh.items():
+        for at in range(0, len(days), rollups.CHUNK_DAYS):
+            chunk = days[at : at + rollups.CHUNK_DAYS]
+            if site_id in zones:
+                write_days(site_id, chunk, zones[site_id])
+            else:  # a deleted site's: nothing to write, nothing to keep its hours for
+                _note_closed(site_id, chunk)
+    for site_id, days in late.items():
+        if site_id in zones:  # from raw rows: the hourly ones of old days are gone
+            rollups.rebuild_days(site_id, days, now=now)
+    trimmed = _trim_hourly(horizon, (now.astimezone(dt.UTC).date()))
+    return CloseReport(
+        closed=sum(len(days) for site, days in fresh.items() if site in zones),
+        rewritten=sum(len(days) for site, days in late.items() if site in zones),
+        trimmed=trimmed,
+    )
+
+
+def _trim_hourly(horizon: dt.date, today: dt.date) -> bool:
+    """Delete the hourly rows of the UTC days before the last `HOURLY_DAYS`, when there are
+    some and every one of those days is closed (or belongs to a deleted site)."""
+    from events.rollups import _local
+
+    cutoff = min(today - dt.timedelta(days=HOURLY_DAYS - 1), horizon)
+    client = get_client()
+    params = {"cutoff": cutoff}
+    [old] = client.query(
+        "SELECT count() AS n FROM rollup_events WHERE toDate(timestamp) < {cutoff:Date}", params
+    )
+    if not int(str(old["n"])):
+        return False
+    [open_days] = client.query(
+        "SELECT count() AS n FROM (SELECT DISTINCT site_id, toDate(timestamp) AS day"
+        " FROM rollup_events WHERE dimension = '' AND toDate(timestamp) < {cutoff:Date})"
+        f" WHERE (site_id, day) NOT IN (SELECT site_id, day FROM {CLOSED})",
+        params,
+    )
+    if int(str(open_days["n"])):
+        logger.warning("hourly rollups before %s kept: some of their days are not closed", cutoff)
+        return False
+    for hourly, column in (("rollup_events", "timestamp"), ("rollup_sessions", "start")):
+        client.command(
+            f"ALTER TABLE {_local(hourly)} DELETE WHERE toDate({column}) < {{cutoff:Date}}"
+            " SETTINGS mutations_sync = 2",
+            params,
+        )
+    return True
