@@ -207,6 +207,9 @@ def write_days(site_id: int, days: Iterable[dt.date], zone: str) -> None:
     if not wanted:
         return
     client = get_client()
+    # A row inserted for these days from this second on may be missed by the reads below:
+    # the days are noted closed as of the second before, so such a row writes them again.
+    [began] = client.query("SELECT now() - 1 AS at")
     params = {"site": site_id, "days": wanted, "rollup_zone": zone}
     for daily, (_, _, column, shapes) in SHAPES.items():
         of_days = "site_id = {site:UInt64} AND day IN {days:Array(Date)}"
@@ -214,14 +217,16 @@ def write_days(site_id: int, days: Iterable[dt.date], zone: str) -> None:
         source = f"site_id = {{site:UInt64}} AND toDate({column}) IN {{days:Array(Date)}}"
         names = ", ".join(column_names(shapes[0]))
         client.command(f"INSERT INTO {daily} ({names}) {shaped_sql(daily, source)}", params)
-    _note_closed(site_id, wanted)
+    _note_closed(site_id, wanted, began["at"])
 
 
-def _note_closed(site_id: int, days: list[dt.date]) -> None:
+def _note_closed(site_id: int, days: list[dt.date], at: object = None) -> None:
+    """`days` closed as of `at` (a ClickHouse DateTime; now when None)."""
     get_client().command(
         f"INSERT INTO {CLOSED} (site_id, day, at)"
-        " SELECT {site:UInt64}, arrayJoin({days:Array(Date)}), now()",
-        {"site": site_id, "days": days},
+        " SELECT {site:UInt64}, arrayJoin({days:Array(Date)}),"
+        + (" now()" if at is None else " {at:DateTime('UTC')}"),
+        {"site": site_id, "days": days, **({} if at is None else {"at": at})},
     )
 
 
@@ -266,7 +271,7 @@ def close_days(now: dt.datetime | None = None) -> CloseReport | None:
         client.query(
             f"SELECT m.site_id AS site_id, m.day AS day FROM {MIXED} AS m FINAL"
             f" INNER JOIN {CLOSED} AS c FINAL ON m.site_id = c.site_id AND m.day = c.day"
-            " WHERE m.at >= c.at AND m.day < {horizon:Date} ORDER BY site_id, day",
+            " WHERE m.at > c.at AND m.day < {horizon:Date} ORDER BY site_id, day",
             params,
         )
     )

@@ -1,0 +1,171 @@
+"""The daily tier of the rollups (docs/rollups.md, "The daily tier"): the closing job
+writes a closed day again when rows arrive for it later, trims the hourly rows once their
+days are closed, and reports keep equal to raw rows throughout; reads whose counts would
+not add up over a day's rows, hour-by-hour reads of days whose hourly rows are gone, and
+days cut in another zone's pieces are answered elsewhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from events import rollups_daily
+from events.clickhouse import get_client
+from reports.runner import covered_by_rollups, execute
+from reports.sql import rollups
+from sites.models import Site
+from tests.reports.conftest import hit
+from tests.reports.test_rollups import (  # noqa: F401 (the `sites` fixture)
+    COVERED,
+    FIRST,
+    LAST,
+    TOP,
+    _both,
+    _query,
+    _shown,
+)
+from tests.reports.test_rollups import sites as sites  # noqa: F401 (a fixture)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rollups_on")]
+
+
+def _count(table: str, site: Site, where: str = "1") -> int:
+    [row] = get_client().query(
+        f"SELECT count() AS n FROM {table} WHERE site_id = {{s:UInt64}} AND {where}",  # noqa: S608
+        {"s": site.pk},
+    )
+    return int(row["n"])
+
+
+def _equal(site: Site, bodies: list[dict[str, Any]]) -> None:
+    for body in bodies:
+        from_rollup, from_raw = _both(site, body)
+        assert from_rollup.source == "rollup", body
+        assert _shown(from_rollup) == _shown(from_raw), body
+
+
+def test_a_row_arriving_for_a_closed_day_gets_the_day_written_again(
+    sites: dict[str, Site], seed: Callable[..., None]
+) -> None:
+    site = sites["Europe/Berlin"]
+    first = rollups_daily.close_days()
+    assert first is not None and first.closed > 0 and first.rewritten == 0
+    day = FIRST + dt.timedelta(days=1)
+    late = dt.datetime.combine(day, dt.time(21, 30), tzinfo=dt.UTC)  # 22:30 in Berlin
+    seed(
+        site,
+        [
+            hit(site, late, "/late", ip="2001:db8::77"),
+            hit(site, late, "/late-2", ip="2001:db8::78"),
+        ],
+    )
+    assert _count("rollup_mixed", site, f"day = '{day}'") >= 1
+    stale, raw = _both(site, {"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]})
+    assert "/late" not in {row.dimensions[0] for row in stale.rows}  # the closed day is read
+    again = rollups_daily.close_days()
+    assert again is not None and again.closed == 0 and again.rewritten >= 1
+    _equal(site, COVERED)
+    rollups_daily.close_days()  # again if that was within the second of the late rows
+    assert rollups_daily.close_days().rewritten == 0  # then never again
+
+
+def test_old_hourly_rows_go_once_their_days_are_closed(sites: dict[str, Site]) -> None:
+    site = sites["America/New_York"]
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=rollups_daily.HOURLY_DAYS + 8)
+    report = rollups_daily.close_days(now=later)
+    assert report is not None and report.trimmed
+    assert _count("rollup_events", site) == _count("rollup_sessions", site) == 0
+    # Every report the daily tier answers is still equal (hour by hour, by goal (the "Blog"
+    # page goal cannot be summed) and some filtered ones read hourly rows: gone only for
+    # this test's `now` three weeks ahead).
+    daily = [
+        body
+        for body in COVERED
+        if not body.get("filters")
+        and not {"time:hour", "event:goal"} & set(body.get("dimensions", []))
+    ]
+    _equal(site, daily)
+    rollups_daily.close_days(now=later)  # the days seeded this second are written again
+    again = rollups_daily.close_days(now=later)
+    assert again is not None and (again.closed, again.rewritten, again.trimmed) == (0, 0, False)
+
+
+def test_hourly_rows_of_days_not_closed_are_kept(sites: dict[str, Site]) -> None:
+    """No trim while a day older than the hourly rows kept is not closed yet."""
+    site = sites["UTC"]
+    today = dt.datetime.now(dt.UTC).date()
+    old = today - dt.timedelta(days=rollups_daily.HOURLY_DAYS + 3)
+    get_client().command(
+        "INSERT INTO rollup_events (site_id, dimension, timestamp, name, pathname, visitors,"
+        " pageviews, events) SELECT {s:UInt64}, '', toDateTime({day:Date}, 'UTC'), '', '',"
+        " uniqExactState(toUInt64(1)), 1, 1",
+        {"s": site.pk, "day": old},
+    )
+    assert rollups_daily._trim_hourly(today, today) is False
+    assert _count("rollup_events", site, f"toDate(timestamp) = '{old}'") == 1
+
+
+def test_a_zone_change_reads_raw_rows_for_the_days_cut_in_the_old_zone(
+    sites: dict[str, Site],
+) -> None:
+    site = sites["Europe/Berlin"]
+    rollups_daily.close_days()
+    Site.objects.filter(pk=site.pk).update(timezone="Asia/Tokyo")
+    site.refresh_from_db()
+    for body in ({"metrics": TOP}, {"metrics": TOP, "dimensions": ["time:day"]}):
+        from_rollup, from_raw = _both(site, body)
+        assert from_rollup.source == "events"
+        assert _shown(from_rollup) == _shown(from_raw)
+
+
+def _old(site: Site, body: dict[str, Any]) -> Any:
+    """`body` over a week well before the hourly rows kept."""
+    first = FIRST - dt.timedelta(days=rollups_daily.HOURLY_DAYS + 30)
+    return _query(site, {**body, "date_range": [str(first), str(first + dt.timedelta(days=6))]})
+
+
+def test_reads_whose_counts_would_not_add_up_come_from_elsewhere(sites: dict[str, Site]) -> None:
+    """A visitor in two rows of a day (two sources, two pages) would be counted twice by
+    summing: those reads come from the hourly rows while they hold the range, else raw."""
+    site = sites["Australia/Sydney"]  # its goals: "Signup" (an event), "Blog" (pages)
+    rollups_daily.close_days()
+    not_additive = [
+        {"metrics": ["visitors"], "filters": [["contains", "visit:source", ["o"]]]},
+        {"metrics": ["visitors"], "filters": [["is", "visit:source", ["Google", "Hacker News"]]]},
+        {"metrics": ["visitors", "pageviews"], "filters": [["contains", "event:page", ["/blog"]]]},
+        {"metrics": ["visitors", "events"], "dimensions": ["event:goal"]},  # a page goal
+        {"metrics": ["visitors"], "dimensions": ["time:hour"]},
+        {"metrics": ["visitors"], "filters": [["is", "event:page", ["/docs"]]]},  # any event
+    ]
+    additive = [
+        {"metrics": ["visitors"], "filters": [["is", "visit:source", ["Google"]]]},
+        {"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"]},
+        {"metrics": ["visitors", "events"], "dimensions": ["event:name"]},
+        {"metrics": ["visitors", "events"], "filters": [["is", "event:name", ["Signup"]]]},
+        {"metrics": TOP, "dimensions": ["visit:source", "time:week"]},
+    ]
+    for body in not_additive:
+        report, raw = _both(site, body)
+        assert report.source == "rollup", body  # the hourly rows hold this week
+        assert _shown(report) == _shown(raw), body
+        assert not covered_by_rollups(_old(site, body)), body
+    for body in additive:
+        assert covered_by_rollups(_old(site, body)), body
+        assert execute(_old(site, body)).source == "rollup", body
+
+
+def test_the_pieces_of_a_day_are_read_where_a_bucket_or_an_edge_cuts_it() -> None:
+    """Berlin's local midnight is 23:00 UTC in winter: a range's edges and its day buckets
+    cut the UTC days before them; weeks cut only on Mondays, months on the 1st; a zone
+    whose midnight is UTC's cuts nothing."""
+    from reports.dates import DateRange
+
+    span = DateRange(dt.date(2026, 11, 2), dt.date(2026, 11, 15), "Europe/Berlin")  # Mon–Sun
+    edges = [dt.date(2026, 11, 1), dt.date(2026, 11, 15)]
+    assert rollups.split_days(span, ()) == edges
+    assert rollups.split_days(span, ("time:week",)) == [*edges[:1], dt.date(2026, 11, 8), edges[1]]
+    assert len(rollups.split_days(span, ("time:day",))) == 15
+    assert rollups.split_days(DateRange(span.first, span.last, "UTC"), ("time:day",)) == []
