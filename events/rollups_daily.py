@@ -84,73 +84,87 @@ EVENT_ROWS = "event"
 
 @dataclass(frozen=True)
 class Shape:
-    """One kind of daily row, computed from rows shaped like an hourly rollup's (renamed:
-    `hourly_dimension`; `hour` for events, `start_hour` and `end_hour` for visits): the
-    same dimension key, or (`names`) the event-name rows from the hourly event rows."""
+    """Daily rows of every kind, computed in one pass over rows shaped like an hourly
+    rollup's (renamed: `hourly_dimension`; `hour` for events, `start_hour` and `end_hour`
+    for visits): each hourly row goes to its day's row and, on a day with a local midnight
+    inside, to its pieces' (`arrayJoin` of (kind, start, end) tuples). The same dimension
+    keys, or (`names`) the event-name rows made of the hourly event rows."""
 
-    kind: str
     columns: tuple[str, ...]  # in the daily table's order, aliased by its column names
     where: str  # which hourly rows it is made of
     group_by: tuple[str, ...]
     names: bool = False
 
 
-def _events_shape(kind: str, *, names: bool = False) -> Shape:
-    first = "toStartOfDay(hour)" if kind == "day" else piece_start("hour")
-    pieces = "1" if kind == "day" else has_pieces("hour")
+def _kinds(first: str, last: str, *, visits: bool) -> str:
+    """The (kind, start, end) tuples an hourly row of `first` (and for visits `last`, its
+    last event's hour) goes to."""
+    day = f"toStartOfDay({first})"
+    start, end = piece_start(first), piece_start(last)
+    if visits:  # visitors by the piece begun in or by every piece active in; sums by span
+        pieces = (
+            f"arrayConcat([('part', {start}, {start}), ('span', {start}, {end})],"
+            f" arrayMap(p -> ('active', p, p), arrayDistinct([{start}, {end}])))"
+        )
+    else:
+        pieces = f"[('part', {start}, {start})]"
+    return f"arrayJoin(arrayConcat([('day', {day}, {day})], if({has_pieces(first)}, {pieces}, [])))"
+
+
+def _events_shape(*, names: bool) -> Shape:
     return Shape(
-        kind,
         (
             "site_id",
             f"'{NAME_ROWS}' AS dimension" if names else "hourly_dimension AS dimension",
             "toDate(hour) AS day",
-            f"CAST('{kind}' AS {KIND_TYPE}) AS kind",
+            f"CAST(tupleElement(piece, 1) AS {KIND_TYPE}) AS kind",
             f"{ZONE} AS zone",
-            f"{first} AS timestamp",
+            "tupleElement(piece, 2) AS timestamp",
             "name",
             "'' AS pathname" if names else "pathname",
             "toUInt64(uniqExactMerge(visitors)) AS visitors",
             "toUInt64(sum(pageviews)) AS pageviews",
             "toUInt64(sum(events)) AS events",
         ),
-        f"hourly_dimension = '{EVENT_ROWS}' AND {pieces}" if names else pieces,
-        ("site_id", "dimension", "day", "timestamp", "name", *(() if names else ("pathname",))),
+        f"hourly_dimension = '{EVENT_ROWS}'" if names else "1",
+        (
+            f"{_kinds('hour', 'hour', visits=False)} AS piece",
+            "site_id",
+            "dimension",
+            "day",
+            "name",
+            *(() if names else ("pathname",)),
+        ),
         names,
     )
 
 
-def _sessions_shape(kind: str) -> Shape:
-    day = "toDate(start_hour)"
-    if kind == "day":
-        start = end = "toStartOfDay(start_hour)"
-    elif kind == "span":
-        start, end = piece_start("start_hour"), piece_start("end_hour")
-    elif kind == "part":  # visitors by the piece their visit started in
-        start = end = piece_start("start_hour")
-    else:  # 'active': in every piece a visit of theirs was active in (its first and last)
-        pieces = f"[{piece_start('start_hour')}, {piece_start('end_hour')}]"
-        start, end, day = f"arrayJoin(arrayDistinct({pieces}))", "start", "toDate(start)"
-    visitors = "toUInt64(0)" if kind == "span" else "toUInt64(uniqExactMerge(visitors))"
-    sums = [
-        f"{'toInt64(0)' if kind in ('part', 'active') else f'toInt64(sum({name}))'} AS {name}"
-        for name in ("visits", "pageviews", "events", "bounces", "duration")
-    ]
+def _sessions_shape() -> Shape:
+    counted = "kind IN ('day', 'span')"  # the sums' rows; visitors: every kind but 'span'
     return Shape(
-        kind,
         (
             "site_id",
             "hourly_dimension AS dimension",
-            f"{day} AS day",
-            f"CAST('{kind}' AS {KIND_TYPE}) AS kind",
+            "if(kind = 'active', toDate(start), toDate(start_hour)) AS day",
+            f"CAST(tupleElement(piece, 1) AS {KIND_TYPE}) AS kind",
             f"{ZONE} AS zone",
-            f"{start} AS start",
-            f"{end} AS timestamp",
+            "tupleElement(piece, 2) AS start",
+            "tupleElement(piece, 3) AS timestamp",
             *VISIT_COLUMNS,
-            f"{visitors} AS visitors",
-            *sums,
+            "toUInt64(if(kind = 'span', 0, uniqExactMerge(visitors))) AS visitors",
+            *(
+                f"toInt64(if({counted}, sum({name}), 0)) AS {name}"
+                for name in ("visits", "pageviews", "events", "bounces", "duration")
+            ),
         ),
-        "1" if kind == "day" else has_pieces("start_hour"),
-        ("site_id", "dimension", "day", "start", "timestamp", *VISIT_COLUMNS),
+        "1",
+        (
+            f"{_kinds('start_hour', 'end_hour', visits=True)} AS piece",
+            "site_id",
+            "dimension",
+            "toDate(start_hour)",
+            *VISIT_COLUMNS,
+        ),
     )
 
 
@@ -162,9 +176,7 @@ SHAPES = {
         ("site_id", "dimension AS hourly_dimension", "timestamp AS hour", "name", "pathname")
         + ("visitors", "pageviews", "events"),
         "timestamp",
-        tuple(
-            _events_shape(kind, names=names) for names in (False, True) for kind in ("day", "part")
-        ),
+        (_events_shape(names=False), _events_shape(names=True)),
     ),
     SESSIONS_DAILY: (
         "rollup_sessions",
@@ -172,7 +184,7 @@ SHAPES = {
         + ("timestamp AS end_hour", *VISIT_COLUMNS)
         + ("visitors", "visits", "pageviews", "events", "bounces", "duration"),
         "start",
-        tuple(_sessions_shape(kind) for kind in ("day", "part", "active", "span")),
+        (_sessions_shape(),),
     ),
 }
 
