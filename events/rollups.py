@@ -75,7 +75,8 @@ def sync_views(log: Callable[[str], object] | None = None) -> None:
     present = _views_present()
     cluster = settings.CLICKHOUSE.cluster
     if enabled() and len(present) < len(VIEWS):
-        client.command(f"INSERT INTO {PENDING} SELECT DISTINCT site_id FROM events")  # noqa: S608
+        if not {view for view, _, _ in ROLLUPS.values()} <= present:
+            client.command(f"INSERT INTO {PENDING} SELECT DISTINCT site_id FROM events")  # noqa: S608
         for statement in render(VIEWS_SQL.read_text(), cluster):
             client.command(statement)
         if log:
@@ -153,6 +154,13 @@ def rebuild_days(site_id: int, days: Iterable[dt.date], *, now: dt.datetime | No
         with flush_paused():
             client.command(f"DELETE FROM {_local(table)} WHERE {condition}", params)  # noqa: S608
             client.command(f"INSERT INTO {table} {_view_select(view, raw, condition)}", params)
+    # The days' rows received on another day, noted again (rows stored before the view
+    # that notes them existed are noted here).
+    mixed = "site_id = {site:UInt64} AND toDate(timestamp) IN {days:Array(Date)}"
+    client.command(
+        f"INSERT INTO {rollups_daily.MIXED} {_view_select(MIXED_VIEW, 'events', mixed)}",
+        {"site": site_id, "days": visit_days},
+    )
     horizon = rollups_daily.closed_before(now or dt.datetime.now(dt.UTC))
     closed = [day for day in visit_days if day < horizon]
     zone = Site.objects.filter(pk=site_id).values_list("timezone", flat=True).first()

@@ -36,7 +36,7 @@ HOURLY_DAYS = 14
 # A UTC day is closed this long after it ended: its events have been flushed by then (a
 # row for it inserted later marks it in `rollup_mixed`, and it is written again).
 CLOSE_AFTER = dt.timedelta(hours=2)
-KIND_TYPE = "Enum8('day' = 1, 'part' = 2, 'span' = 3, 'active' = 4)"
+KIND_TYPE = "Enum8('day' = 1, 'part' = 2, 'span' = 3, 'active' = 4, 'month' = 5)"
 ZONE = "{rollup_zone:String}"
 VISIT_COLUMNS = (
     "entry_page",
@@ -230,6 +230,53 @@ def write_days(site_id: int, days: Iterable[dt.date], zone: str) -> None:
         names = ", ".join(column_names(shapes[0]))
         client.command(f"INSERT INTO {daily} ({names}) {shaped_sql(daily, source)}", params)
     _note_closed(site_id, wanted, began["at"])
+    write_months(site_id, sorted({day.replace(day=1) for day in wanted}))
+
+
+def _month_columns(names: list[str]) -> list[str]:
+    """A month row's columns from the 'day' rows of its UTC days (their counts add up)."""
+    instant = "toDateTime(toStartOfMonth(day), 'UTC')"
+    made = {
+        "day": "toStartOfMonth(day) AS day",
+        "kind": f"CAST('month' AS {KIND_TYPE}) AS kind",
+        "zone": "'' AS zone",
+        "start": f"{instant} AS start",
+        "timestamp": f"{instant} AS timestamp",
+    }
+    return [made.get(n, f"sum({n}) AS {n}" if n in _SUMS else n) for n in names]
+
+
+_SUMS = frozenset({"visitors", "visits", "pageviews", "events", "bounces", "duration"})
+# A month row's columns that are not its GROUP BY keys: sums, and the ones it makes.
+_NOT_KEYS = _SUMS | {"kind", "zone", "start", "timestamp"}
+
+
+def write_months(site_id: int, months: list[dt.date]) -> None:
+    """Write `site_id`'s month rows (kind 'month', `day` = the month's first) of `months`
+    from the 'day' rows of their UTC days: what a long range reads for its whole months
+    (reports/sql/rollups.py `whole_months`), a thirtieth of the rows."""
+    from events.rollups import _local
+
+    if not months:
+        return
+    client = get_client()
+    params = {"site": site_id, "months": months}
+    for daily, (_, _, _, shapes) in SHAPES.items():
+        names = column_names(shapes[0])
+        client.command(
+            f"DELETE FROM {_local(daily)} WHERE site_id = {{site:UInt64}} AND kind = 'month'"
+            " AND day IN {months:Array(Date)}",
+            params,
+        )
+        keys = [n for n in names if n not in _NOT_KEYS]
+        client.command(
+            f"INSERT INTO {daily} ({', '.join(names)})"
+            f" SELECT {', '.join(_month_columns(names))} FROM (SELECT * FROM {daily}"
+            " WHERE site_id = {site:UInt64} AND kind = 'day'"
+            " AND toStartOfMonth(day) IN {months:Array(Date)})"
+            f" GROUP BY {', '.join(keys)}",
+            params,
+        )
 
 
 def _note_closed(site_id: int, days: list[dt.date], at: object = None) -> None:

@@ -17,12 +17,19 @@ throughout the range. Otherwise the part reads raw rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from events.rollups_daily import EVENT_ROWS, HOURLY_DAYS, NAME_ROWS, SHAPES, column_names
+from events.rollups_daily import (
+    EVENT_ROWS,
+    HOURLY_DAYS,
+    NAME_ROWS,
+    SHAPES,
+    closed_before,
+    column_names,
+)
 from reports.dates import DateRange
 from reports.query import VISIT_DIMENSIONS as ALL_VISIT_DIMENSIONS
 from reports.query import (
@@ -280,7 +287,29 @@ def split_days(span: DateRange, dimensions: tuple[str, ...]) -> list[dt.date]:
     return sorted(found)
 
 
-def daily_source(query: ReportQuery, table: str, rows: str) -> UnionAll:
+def whole_months(span: DateRange, split: list[dt.date], now: dt.datetime) -> list[dt.date]:
+    """The UTC calendar months (their first days) a read takes from month rows: inside the
+    range, cut by none of its boundaries (`split`), and closed at `now` (every day of them
+    had been closed when the month rows were last written; a day closed late is read from
+    its hourly rows meanwhile)."""
+    first, last = utc_days(span)
+    horizon = closed_before(now)
+    cut = set(split)
+    found = []
+    month = first.replace(day=1)
+    while month <= last:
+        following = (month + dt.timedelta(days=32)).replace(day=1)
+        end = following - dt.timedelta(days=1)
+        inside = first <= month and end <= last and end < horizon
+        if inside and not any(month <= day <= end for day in cut):
+            found.append(month)
+        month = following
+    return found
+
+
+def daily_source(
+    query: ReportQuery, table: str, rows: str, months: Sequence[dt.date] = ()
+) -> UnionAll:
     """The daily tier's rows of one dimension key (`rows`) over the query's range: the
     closed days' as stored, the other days' shaped from the hourly rows (the `SHAPES` the
     closing job writes them with), in the query's zone."""
@@ -294,8 +323,10 @@ def daily_source(query: ReportQuery, table: str, rows: str) -> UnionAll:
         "rollup_first": first - dt.timedelta(days=1),  # visits begun the day before
         "rollup_last": last,
         "rollup_zone": query.timezone,
+        "rollup_months": list(months),
     }
     days = "day >= {rollup_first:Date} AND day <= {rollup_last:Date}"
+    in_months = "toStartOfMonth(day) IN {rollup_months:Array(Date)}"
     stored = Select(
         site_id=query.site_id,
         table=daily_table,
@@ -303,7 +334,9 @@ def daily_source(query: ReportQuery, table: str, rows: str) -> UnionAll:
         where=(
             "dimension = {rollup_kind:String}",
             days,
-            "kind = 'day' OR zone = {rollup_zone:String}",
+            "kind IN ('day', 'month') OR zone = {rollup_zone:String}",
+            # a whole month's own row, for the others their days'
+            f"if(kind = 'month', {in_months}, NOT (kind = 'day' AND {in_months}))",
         ),
         params=params,
     )

@@ -8,6 +8,7 @@ Every one is a `reports.sql.builder.Select`, so every table read is guarded by t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -187,12 +188,14 @@ def _rollup_select(
     ]
     source: str | Select | UnionAll = rollups.ROLLUP_OF[table]
     expressions = rollups.METRICS[table]
-    if tier == "daily":  # whole days, or their pieces where a bucket cuts
-        source = rollups.daily_source(query, table, row_kind)
+    if tier == "daily":  # whole months and days, or their pieces where a bucket cuts
+        cut = rollups.split_days(span, dimensions)
+        months = rollups.whole_months(span, cut, dt.datetime.now(dt.UTC))
+        source = rollups.daily_source(query, table, row_kind, months)
         expressions = rollups.DAILY_METRICS[table]
-        split = binder.bind(rollups.split_days(span, dimensions), "Array(Date)")
+        split = binder.bind(cut, "Array(Date)")
         pieces = binder.bind(list(rollups.piece_kinds(table, timed)), "Array(String)")
-        where.append(f"if(day IN {split}, kind IN {pieces}, kind = 'day')")
+        where.append(f"if(day IN {split}, kind IN {pieces}, kind IN ('day', 'month'))")
     if filters:
         where.append(FilterCompiler(query, binder, None).compile(filters, table))
     if event_names and row_kind != rollups.SITE:  # the site's rows count pageviews apart

@@ -169,3 +169,60 @@ def test_the_pieces_of_a_day_are_read_where_a_bucket_or_an_edge_cuts_it() -> Non
     assert rollups.split_days(span, ("time:week",)) == [*edges[:1], dt.date(2026, 11, 8), edges[1]]
     assert len(rollups.split_days(span, ("time:day",))) == 15
     assert rollups.split_days(DateRange(span.first, span.last, "UTC"), ("time:day",)) == []
+
+
+def test_whole_months_of_a_range_come_from_month_rows() -> None:
+    from reports.dates import DateRange
+
+    now = dt.datetime(2026, 12, 8, 12, tzinfo=dt.UTC)
+    year = DateRange(dt.date(2025, 12, 1), dt.date(2026, 11, 30), "Europe/Berlin")
+    cut = rollups.split_days(year, ())
+    assert cut == [dt.date(2025, 11, 30), dt.date(2026, 11, 30)]  # the edges, 23:00 UTC
+    months = rollups.whole_months(year, cut, now)
+    # December to October; November 2026 ends on a cut day (the range's end)
+    assert (months[0], months[-1], len(months)) == (dt.date(2025, 12, 1), dt.date(2026, 10, 1), 11)
+    by_month = rollups.split_days(year, ("time:month",))
+    assert rollups.whole_months(year, by_month, now) == []  # every month's last day is cut
+    utc = DateRange(year.first, year.last, "UTC")
+    assert len(rollups.whole_months(utc, rollups.split_days(utc, ()), now)) == 12
+    # a month not closed yet at `now` is read day by day
+    assert rollups.whole_months(utc, [], dt.datetime(2026, 12, 1, 1, tzinfo=dt.UTC))[-1] == (
+        dt.date(2026, 10, 1)
+    )
+
+
+def test_a_month_row_holds_its_days_and_is_what_a_long_range_reads(
+    make_site: Callable[..., Site], seed: Callable[..., None]
+) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    days = [d for d in (month + dt.timedelta(days=n) for n in range(31)) if d.month == month.month]
+    recent = [d for d in days if (today - d).days <= 28]  # the batch API takes 30 days back
+    if len(recent) < 2:
+        pytest.skip("the previous month is out of the batch API's reach today")
+    site = make_site("rollup-months.example", timezone="UTC")
+    sent = []
+    for day in recent[-3:]:
+        at = dt.datetime.combine(day, dt.time(10), tzinfo=dt.UTC)
+        for person in range(4):
+            sent.append(hit(site, at, f"/p{person % 2}", ip=f"2001:db8::{day:%d}:{person}"))
+            sent.append(
+                hit(site, at + dt.timedelta(minutes=3), "/next", ip=f"2001:db8::{day:%d}:{person}")
+            )
+    seed(site, sent)
+    rollups_daily.close_days()
+    assert _count("rollup_events_daily", site, f"kind = 'month' AND day = '{month}'") > 0
+    body = {
+        "metrics": ["visitors", "pageviews"],
+        "dimensions": ["event:page"],
+        "date_range": [str(month), str(today - dt.timedelta(days=1))],
+    }
+    from_rollup, from_raw = _both(site, body)
+    assert from_rollup.source == "rollup" and _shown(from_rollup) == _shown(from_raw)
+    assert {row.dimensions[0] for row in from_raw.rows} == {"/p0", "/p1", "/next"}
+    # the month's day rows are not what it reads: without its month rows, the month is gone
+    get_client().command(
+        "DELETE FROM rollup_events_daily WHERE site_id = {s:UInt64} AND kind = 'month'",
+        {"s": site.pk},
+    )
+    assert execute(_query(site, body)).rows == []

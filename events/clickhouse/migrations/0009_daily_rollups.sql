@@ -12,15 +12,18 @@
 --   'active' sessions only: the visitors of the visits active in the piece (a time series
 --          counts a visit in every bucket it was active in);
 --   'span' sessions only: the visits' sums by the piece they started in (`start`) and the
---          piece of their last event (`timestamp`), no visitors.
+--          piece of their last event (`timestamp`), no visitors;
+--   'month' the 'day' rows of a UTC calendar month summed (`day` = its first day), for the
+--          whole months of a long range that no bucket cuts.
 -- Columns keep the raw tables' names (as the hourly rollups' do); every column ZSTD: the
--- tier is read whole for long ranges and must stay a small share of the raw table.
+-- tier is read whole for long ranges and must stay a small share of the raw table. One
+-- partition a year: a 12-month read opens two parts per table, not thirteen.
 CREATE TABLE IF NOT EXISTS rollup_events_daily {{on_cluster}}
 (
     site_id            UInt64,
     dimension          LowCardinality(String),
     day                Date CODEC(ZSTD(3)),
-    kind               Enum8('day' = 1, 'part' = 2, 'span' = 3, 'active' = 4),
+    kind               Enum8('day' = 1, 'part' = 2, 'span' = 3, 'active' = 4, 'month' = 5),
     zone               LowCardinality(String) CODEC(ZSTD(3)),
     timestamp          DateTime('UTC') CODEC(ZSTD(3)),
     name               LowCardinality(String) CODEC(ZSTD(3)),
@@ -30,14 +33,14 @@ CREATE TABLE IF NOT EXISTS rollup_events_daily {{on_cluster}}
     events             UInt64 CODEC(ZSTD(3))
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(day)
+PARTITION BY toYear(day)
 ORDER BY (site_id, dimension, day, kind, timestamp, name, pathname);
 CREATE TABLE IF NOT EXISTS rollup_sessions_daily {{on_cluster}}
 (
     site_id            UInt64,
     dimension          LowCardinality(String),
     day                Date CODEC(ZSTD(3)),
-    kind               Enum8('day' = 1, 'part' = 2, 'span' = 3, 'active' = 4),
+    kind               Enum8('day' = 1, 'part' = 2, 'span' = 3, 'active' = 4, 'month' = 5),
     zone               LowCardinality(String) CODEC(ZSTD(3)),
     start              DateTime('UTC') CODEC(ZSTD(3)),
     timestamp          DateTime('UTC') CODEC(ZSTD(3)),
@@ -67,7 +70,7 @@ CREATE TABLE IF NOT EXISTS rollup_sessions_daily {{on_cluster}}
     duration           Int64 CODEC(ZSTD(3))
 )
 ENGINE = {{replicated}}MergeTree
-PARTITION BY toYYYYMM(day)
+PARTITION BY toYear(day)
 ORDER BY (site_id, dimension, day, kind, start, timestamp, entry_page, referrer_source, referrer, channel, utm_medium, utm_source, utm_campaign, utm_content, utm_term, country_code, region, city, device, browser, browser_version, os, os_version, screen_size);
 -- The UTC days that hold rows inserted on another UTC day (a batch event dated in the
 -- past, an import, a flush just after midnight): their visitor ids may be another day's,
