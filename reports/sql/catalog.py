@@ -87,6 +87,13 @@ _VISIT = {
     "os_version": ("os_version", NOT_SET, True),
     "screen": ("screen_size", NOT_SET, False),
 }
+
+
+def visit_column(dimension: str) -> str:
+    """The `sessions` column of a visit dimension (`visit:source` → `referrer_source`)."""
+    return _VISIT[dimension.removeprefix("visit:")][0]
+
+
 # A page without a host (`file:///…`, a bare path) is Plausible's "(none)" (docs/hostnames.md)
 _HOSTNAME = ("hostname", NONE)
 _EVENT = {

@@ -27,6 +27,7 @@ from events.rollups_daily import (
     HOURLY_DAYS,
     NAME_ROWS,
     SHAPES,
+    VISIT_COLUMNS,
     closed_before,
     column_names,
 )
@@ -44,7 +45,7 @@ from reports.query import (
     is_time,
 )
 from reports.sql.builder import Select, UnionAll, in_subquery, negate
-from reports.sql.catalog import ENGAGEMENT, EVENTS, SESSIONS
+from reports.sql.catalog import ENGAGEMENT, EVENTS, SESSIONS, visit_column
 
 ROLLUP_OF = {EVENTS: "rollup_events", SESSIONS: "rollup_sessions"}
 PENDING = "rollup_pending"
@@ -316,6 +317,10 @@ def daily_source(
     daily_table = DAILY_OF[table]
     hourly, renamed, column, shapes = SHAPES[daily_table]
     names = rows == NAME_ROWS
+    # the one visit column the read touches (its rows hold that dimension's values only)
+    kept = frozenset({visit_column(rows)} if rows.startswith("visit:") else ())
+    shapes = tuple(shape.narrowed(kept) for shape in shapes)
+    dropped = set(VISIT_COLUMNS) - kept
     first, last = utc_days(query.date_range)
     params = {
         "rollup_kind": rows,
@@ -330,7 +335,7 @@ def daily_source(
     stored = Select(
         site_id=query.site_id,
         table=daily_table,
-        columns=tuple(column_names(shapes[0])),
+        columns=tuple(name for name in column_names(shapes[0]) if name not in dropped),
         where=(
             "dimension = {rollup_kind:String}",
             days,
@@ -353,7 +358,7 @@ def daily_source(
     hours = Select(
         site_id=query.site_id,
         table=hourly,
-        columns=renamed,
+        columns=tuple(name for name in renamed if name not in dropped),
         where=(
             "dimension = {rollup_hourly_kind:String}",
             hour_days,
