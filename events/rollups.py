@@ -72,6 +72,7 @@ def sync_views(log: Callable[[str], object] | None = None) -> None:
     rows for it until `rollups rebuild`). Drop them when rollups are off, and empty the
     rollup tables (they would fall behind; turned on again, every site is rebuilt)."""
     client = get_client()
+    rollups_daily.forget_states()
     present = _views_present()
     cluster = settings.CLICKHOUSE.cluster
     if enabled() and len(present) < len(VIEWS):
@@ -197,6 +198,7 @@ def rebuild_site(site_id: int, *, progress: Callable[[int, int], None] | None = 
             progress(min(at + CHUNK_DAYS, len(days)), len(days))
     pending = _local(PENDING)
     client.command(f"DELETE FROM {pending} WHERE site_id = {{site:UInt64}}", {"site": site_id})  # noqa: S608
+    rollups_daily.forget_states()
     return len(days)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -240,6 +241,7 @@ def write_days(site_id: int, days: Iterable[dt.date], zone: str) -> None:
         names = ", ".join(column_names(shapes[0]))
         client.command(f"INSERT INTO {daily} ({names}) {shaped_sql(daily, source)}", params)
     _note_closed(site_id, wanted, began["at"])
+    forget_states()
     write_months(site_id, sorted({day.replace(day=1) for day in wanted}))
 
 
@@ -297,6 +299,70 @@ def _note_closed(site_id: int, days: list[dt.date], at: object = None) -> None:
         + (" now()" if at is None else " {at:DateTime('UTC')}"),
         {"site": site_id, "days": days, **({} if at is None else {"at": at})},
     )
+
+
+# How long a process reuses a site's `DailyState`: the closing job changes it hourly.
+STATE_TTL = 30.0
+
+
+@dataclass(frozen=True)
+class DailyState:
+    """What the daily tier holds of a site, read at one moment (for the zone asked): reads
+    take the days before `open_from` and the `closed` days from the daily tier and every
+    other day from its hourly rows, so a snapshot a few seconds old still splits the days
+    between the two exactly once. `open_from` is the first day of the hourly rows kept, or
+    an older day whose hours were never closed (the job fell behind)."""
+
+    open_from: dt.date
+    closed: tuple[dt.date, ...]
+    pending: bool  # rows stored before the rollups existed are not in them yet
+    mixed: tuple[dt.date, ...]  # days holding rows received on another day
+    foreign: tuple[dt.date, ...]  # days whose pieces were cut in another zone
+
+
+_states: dict[tuple[int, str], tuple[float, DailyState]] = {}
+
+
+def daily_state(site_id: int, zone: str) -> DailyState:
+    """The site's `DailyState`, read once per `STATE_TTL` seconds per process."""
+    key = (site_id, zone)
+    cached = _states.get(key)
+    if cached is not None and time.monotonic() - cached[0] < STATE_TTL:
+        return cached[1]
+    client = get_client()
+    window = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=HOURLY_DAYS - 1)
+    params = {"site": site_id, "zone": zone, "window": window}
+    [row] = client.query(
+        "SELECT (SELECT minOrNull(toDate(timestamp)) FROM rollup_events"
+        " WHERE site_id = {site:UInt64} AND dimension = '' AND toDate(timestamp) < {window:Date}"
+        f" AND toDate(timestamp) NOT IN (SELECT day FROM {CLOSED} WHERE site_id = {{site:UInt64}})"
+        ") AS stale,"
+        f" (SELECT count() FROM rollup_pending WHERE site_id = {{site:UInt64}}) AS pending,"
+        f" (SELECT groupArray(DISTINCT day) FROM {MIXED} WHERE site_id = {{site:UInt64}}) AS mixed,"
+        f" (SELECT groupArray(DISTINCT day) FROM {SESSIONS_DAILY} WHERE site_id = {{site:UInt64}}"
+        " AND dimension = '' AND kind = 'part' AND zone != {zone:String}) AS foreign",
+        params,
+    )
+    open_from: dt.date = min(row["stale"] or window, window)
+    closed = client.query(
+        f"SELECT DISTINCT day FROM {CLOSED} WHERE site_id = {{site:UInt64}}"
+        " AND day >= {open_from:Date} ORDER BY day",
+        {**params, "open_from": open_from},
+    )
+    state = DailyState(
+        open_from=open_from,
+        closed=tuple(r["day"] for r in closed),
+        pending=bool(int(row["pending"])),
+        mixed=tuple(sorted(row["mixed"])),
+        foreign=tuple(sorted(row["foreign"])),
+    )
+    _states[key] = (time.monotonic(), state)
+    return state
+
+
+def forget_states() -> None:
+    """This process reads every site's state again (after it wrote the daily tier)."""
+    _states.clear()
 
 
 @dataclass(frozen=True)
@@ -395,4 +461,5 @@ def _trim_hourly(horizon: dt.date, today: dt.date) -> bool:
             " SETTINGS mutations_sync = 2",
             params,
         )
+    forget_states()
     return True

@@ -13,15 +13,15 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from events.rollups import enabled as rollups_enabled
-from events.rollups_daily import MIXED
+from events.rollups_daily import DailyState, daily_state
 from reports.dates import time_labels
 from reports.plan import Part, Plan, divisor_filters, plan, tables
 from reports.query import ReportQuery, interval_of, is_time
 from reports.sampling import sampling
-from reports.sql.builder import Select, run
-from reports.sql.catalog import COUNTS, SESSIONS, of_visitor
+from reports.sql.builder import run
+from reports.sql.catalog import COUNTS, of_visitor
 from reports.sql.imported import coverage_select, imported_select, imported_table
-from reports.sql.rollups import DAILY_OF, PENDING, covers, daily, split_days, utc_days
+from reports.sql.rollups import covers, daily, split_days, utc_days
 from reports.sql.selects import Key, part_select, rank_select
 
 T = TypeVar("T")
@@ -291,12 +291,6 @@ def _position_keys(query: ReportQuery, rows: dict[Key, Values]) -> dict[Key, Val
     return aligned
 
 
-def _pending(site_id: int) -> bool:
-    """Are the site's rollups still missing rows stored before they existed?"""
-    found = run(Select(site_id=site_id, table=PENDING, columns=("count() AS n",)))
-    return bool(int(found[0]["n"]))
-
-
 def _shapes(query: ReportQuery) -> tuple[tuple[tuple[str, ...], tuple[Any, ...]], ...]:
     """The (dimensions, filters) the runner reads the query by: its own, and its total."""
     return ((query.dimensions, query.filters), ((), query.filters))
@@ -306,56 +300,29 @@ def _spans(query: ReportQuery) -> list[ReportQuery]:
     return [query, *([query.over(query.comparison)] if query.comparison else [])]
 
 
+def _state(query: ReportQuery) -> DailyState:
+    return daily_state(query.site_id, query.timezone)  # cached: no read most times
+
+
 def _foreign_pieces(query: ReportQuery) -> bool:
     """Does a UTC day the query's buckets cut hold pieces of another zone's local days (the
     site's zone changed since the day was closed)? Those days read raw rows."""
-    for of in _spans(query):
-        days = sorted(
-            {
-                day
-                for dimensions, _ in _shapes(of)
-                if daily(of, dimensions)
-                for day in split_days(of.date_range, dimensions)
-            }
-        )
-        if not days:
-            continue
-        found = run(
-            Select(
-                site_id=of.site_id,
-                table=DAILY_OF[SESSIONS],
-                columns=("count() AS n",),
-                where=(
-                    "dimension = ''",
-                    "kind = 'part'",
-                    "zone != {zone:String}",
-                    "day IN {days:Array(Date)}",
-                ),
-                params={"zone": of.timezone, "days": days},
-            )
-        )
-        if int(found[0]["n"]):
-            return True
-    return False
+    foreign = set(_state(query).foreign)
+    return bool(foreign) and any(
+        foreign.intersection(split_days(of.date_range, dimensions))
+        for of in _spans(query)
+        for dimensions, _ in _shapes(of)
+        if daily(of, dimensions)
+    )
 
 
 def _estimated(query: ReportQuery) -> bool:
     """Are visitors summed over more than one UTC day, one of which holds rows received
     on another day (`rollup_mixed`)?"""
+    mixed = _state(query).mixed
     for of in _spans(query):
         first, last = utc_days(of.date_range)
-        if first == last:
-            continue
-        found = run(
-            Select(
-                site_id=of.site_id,
-                table=MIXED,
-                columns=("count() AS n",),
-                where=("day >= {first:Date} AND day <= {last:Date}",),
-                params={"first": first, "last": last},
-            )
-        )
-        if int(found[0]["n"]):
+        if first != last and any(first <= day <= last for day in mixed):
             return True
     return False
 
@@ -380,7 +347,8 @@ def _from_rollups(query: ReportQuery, the_plan: Plan) -> bool:
             base, base_parts, shapes=((base.dimensions, base.filters),), pending=lambda _: False
         ):
             return False
-    return covers(query, parts, shapes=shapes, pending=_pending) and not _foreign_pieces(query)
+    pending = lambda _: _state(query).pending  # noqa: E731
+    return covers(query, parts, shapes=shapes, pending=pending) and not _foreign_pieces(query)
 
 
 def covered_by_rollups(query: ReportQuery) -> bool:

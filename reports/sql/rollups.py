@@ -28,6 +28,7 @@ from events.rollups_daily import (
     NAME_ROWS,
     SHAPES,
     VISIT_COLUMNS,
+    DailyState,
     closed_before,
     column_names,
 )
@@ -44,7 +45,7 @@ from reports.query import (
     interval_of,
     is_time,
 )
-from reports.sql.builder import Select, UnionAll, in_subquery, negate
+from reports.sql.builder import Select, UnionAll
 from reports.sql.catalog import ENGAGEMENT, EVENTS, SESSIONS, visit_column
 
 ROLLUP_OF = {EVENTS: "rollup_events", SESSIONS: "rollup_sessions"}
@@ -290,9 +291,9 @@ def split_days(span: DateRange, dimensions: tuple[str, ...]) -> list[dt.date]:
 
 def whole_months(span: DateRange, split: list[dt.date], now: dt.datetime) -> list[dt.date]:
     """The UTC calendar months (their first days) a read takes from month rows: inside the
-    range, cut by none of its boundaries (`split`), and closed at `now` (every day of them
-    had been closed when the month rows were last written; a day closed late is read from
-    its hourly rows meanwhile)."""
+    range, cut by none of its boundaries (`split`), and closed a day before `now` (so a
+    `DailyState` read before its last day closed is older than its cache; a day closed
+    late is read from its hourly rows meanwhile)."""
     first, last = utc_days(span)
     horizon = closed_before(now)
     cut = set(split)
@@ -301,7 +302,7 @@ def whole_months(span: DateRange, split: list[dt.date], now: dt.datetime) -> lis
     while month <= last:
         following = (month + dt.timedelta(days=32)).replace(day=1)
         end = following - dt.timedelta(days=1)
-        inside = first <= month and end <= last and end < horizon
+        inside = first <= month and end <= last and end < horizon - dt.timedelta(days=1)
         if inside and not any(month <= day <= end for day in cut):
             found.append(month)
         month = following
@@ -309,11 +310,15 @@ def whole_months(span: DateRange, split: list[dt.date], now: dt.datetime) -> lis
 
 
 def daily_source(
-    query: ReportQuery, table: str, rows: str, months: Sequence[dt.date] = ()
+    query: ReportQuery,
+    table: str,
+    rows: str,
+    state: DailyState,
+    months: Sequence[dt.date] = (),
 ) -> UnionAll:
     """The daily tier's rows of one dimension key (`rows`) over the query's range: the
-    closed days' as stored, the other days' shaped from the hourly rows (the `SHAPES` the
-    closing job writes them with), in the query's zone."""
+    days `state` says are closed as stored, the other days shaped from the hourly rows
+    (the `SHAPES` the closing job writes them with), in the query's zone."""
     daily_table = DAILY_OF[table]
     hourly, renamed, column, shapes = SHAPES[daily_table]
     names = rows == NAME_ROWS
@@ -322,15 +327,17 @@ def daily_source(
     shapes = tuple(shape.narrowed(kept) for shape in shapes)
     dropped = set(VISIT_COLUMNS) - kept
     first, last = utc_days(query.date_range)
+    first -= dt.timedelta(days=1)  # visits begun the day before
     params = {
         "rollup_kind": rows,
         "rollup_hourly_kind": EVENT_ROWS if names else rows,
-        "rollup_first": first - dt.timedelta(days=1),  # visits begun the day before
+        "rollup_first": first,
         "rollup_last": last,
         "rollup_zone": query.timezone,
         "rollup_months": list(months),
+        "rollup_open_from": state.open_from,
+        "rollup_closed": list(state.closed),
     }
-    days = "day >= {rollup_first:Date} AND day <= {rollup_last:Date}"
     in_months = "toStartOfMonth(day) IN {rollup_months:Array(Date)}"
     stored = Select(
         site_id=query.site_id,
@@ -338,31 +345,26 @@ def daily_source(
         columns=tuple(name for name in column_names(shapes[0]) if name not in dropped),
         where=(
             "dimension = {rollup_kind:String}",
-            days,
+            "day >= {rollup_first:Date} AND day <= {rollup_last:Date}",
             "kind IN ('day', 'month') OR zone = {rollup_zone:String}",
             # a whole month's own row, for the others their days'
             f"if(kind = 'month', {in_months}, NOT (kind = 'day' AND {in_months}))",
+            "kind = 'month' OR day < {rollup_open_from:Date} OR day IN {rollup_closed:Array(Date)}",
         ),
         params=params,
     )
-    closed = Select(
-        site_id=query.site_id,
-        table=daily_table,
-        columns=("day",),
-        where=("dimension = ''", "kind = 'day'", days),
-        params=params,
-    )
-    hour_days = (
-        f"toDate({column}) >= {{rollup_first:Date}} AND toDate({column}) <= {{rollup_last:Date}}"
-    )
+    span = {first + dt.timedelta(days=n) for n in range((last - first).days + 1)}
+    if not {day for day in span if day >= state.open_from} - set(state.closed):
+        return UnionAll(site_id=query.site_id, parts=(stored,))  # no day read hour by hour
     hours = Select(
         site_id=query.site_id,
         table=hourly,
         columns=tuple(name for name in renamed if name not in dropped),
         where=(
             "dimension = {rollup_hourly_kind:String}",
-            hour_days,
-            negate(in_subquery(f"toDate({column})", closed)),
+            f"toDate({column}) >= greatest({{rollup_first:Date}}, {{rollup_open_from:Date}})",
+            f"toDate({column}) <= {{rollup_last:Date}}",
+            f"toDate({column}) NOT IN {{rollup_closed:Array(Date)}}",
         ),
         params=params,
     )

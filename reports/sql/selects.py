@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from events.rollups_daily import daily_state
 from reports.plan import Part, Plan
 from reports.query import Filter, ReportQuery, is_time
 from reports.revenue import REVENUE_METRICS
@@ -191,7 +192,8 @@ def _rollup_select(
     if tier == "daily":  # whole months and days, or their pieces where a bucket cuts
         cut = rollups.split_days(span, dimensions)
         months = rollups.whole_months(span, cut, dt.datetime.now(dt.UTC))
-        source = rollups.daily_source(query, table, row_kind, months)
+        state = daily_state(query.site_id, query.timezone)  # cached: no read most times
+        source = rollups.daily_source(query, table, row_kind, state, months)
         expressions = rollups.DAILY_METRICS[table]
         split = binder.bind(cut, "Array(Date)")
         pieces = binder.bind(list(rollups.piece_kinds(table, timed)), "Array(String)")

@@ -269,6 +269,7 @@ def test_meta_says_where_the_answer_came_from(sites: dict[str, Site]) -> None:
     get_client().command(
         "DELETE FROM rollup_mixed WHERE site_id = {site:UInt64}", {"site": site.pk}
     )
+    rollups_daily.forget_states()  # as another process would see it within STATE_TTL
     meta = answer(site=site, body=body)["meta"]
     assert (meta["source"], meta["estimated"]) == ("rollup", False)
     body["metrics"] = ["visits", "bounce_rate"]  # no visitor count: never estimated
@@ -283,12 +284,14 @@ def _mark_mixed(site: Site) -> None:
         "INSERT INTO rollup_mixed (site_id, day, at) VALUES ({site:UInt64}, {day:Date}, now())",
         {"site": site.pk, "day": FIRST},
     )
+    rollups_daily.forget_states()
 
 
 def _pending(site: Site) -> None:
     get_client().command(
         "INSERT INTO rollup_pending (site_id) VALUES ({site:UInt64})", {"site": site.pk}
     )
+    rollups_daily.forget_states()
 
 
 def test_pending_site_reads_raw_until_rebuilt(sites: dict[str, Site]) -> None:
