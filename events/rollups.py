@@ -164,9 +164,14 @@ def rebuild_days(site_id: int, days: Iterable[dt.date], *, now: dt.datetime | No
     )
     horizon = rollups_daily.closed_before(now or dt.datetime.now(dt.UTC))
     closed = [day for day in visit_days if day < horizon]
-    zone = Site.objects.filter(pk=site_id).values_list("timezone", flat=True).first()
-    if closed and zone is not None:
+    zone = _zone_of(site_id) if closed else None
+    if zone is not None:
         rollups_daily.write_days(site_id, closed, zone)
+
+
+def _zone_of(site_id: int) -> str | None:
+    """The site's time zone (its daily rows' pieces are cut in it); None if it is gone."""
+    return Site.objects.filter(pk=site_id).values_list("timezone", flat=True).first()
 
 
 def raw_days(site_id: int) -> list[dt.date]:

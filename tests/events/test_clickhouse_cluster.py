@@ -19,7 +19,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from events import rollups
+from events import rollups, rollups_daily
 from events.clickhouse import internal
 from events.clickhouse.cluster import SHARDED, NotOnCluster, local_table, sharded
 from events.clickhouse.migrate import _LEDGER_DDL, discover, render
@@ -71,11 +71,12 @@ def test_every_sharded_table_is_local_and_replicated_under_a_distributed_one() -
     assert any(s.startswith("ALTER TABLE events_local ") and "ADD INDEX" in s for s in statements)
     # the views see each shard's inserts into its local table, and fill its local rollups
     views = [s for s in statements if s.startswith("CREATE MATERIALIZED VIEW")]
-    assert len(views) == 2
+    assert len(views) == 3
     for view in views:
         assert re.findall(r"\b(?:TO|FROM) (\w+)\b(?!\s*\()", view) in (
             ["rollup_events_local", "events_local"],
             ["rollup_sessions_local", "sessions_local"],
+            ["rollup_mixed_local", "events_local"],
         )
 
 
@@ -138,10 +139,14 @@ def test_statements_on_parts_name_the_local_tables(snapshot: Any, monkeypatch: A
         recorder.sent.append(sql)
         if "as_select" in sql:
             return [{"as_select": view_selects[params["view"]]}]
+        if "now() - 1" in sql:  # when the daily rows' write began
+            return [{"at": dt.datetime(2026, 3, 4, tzinfo=dt.UTC)}]
         return []
 
     monkeypatch.setattr(recorder, "query", as_select)
     monkeypatch.setattr(rollups, "get_client", lambda: recorder)
+    monkeypatch.setattr(rollups_daily, "get_client", lambda: recorder)
+    monkeypatch.setattr(rollups, "_zone_of", lambda site_id: "Europe/Berlin")
     with override_settings(TRAIL=replace(settings.TRAIL, rollups=True)):
         rollups.rebuild_days(7, [dt.date(2026, 3, 2)])
     monkeypatch.setattr(rollups, "_views_present", lambda: {"rollup_events_mv"})

@@ -226,3 +226,21 @@ def test_a_month_row_holds_its_days_and_is_what_a_long_range_reads(
         {"s": site.pk},
     )
     assert execute(_query(site, body)).rows == []
+
+
+def test_a_snapshot_read_before_the_job_ran_still_reads_each_day_once(
+    sites: dict[str, Site],
+) -> None:
+    """Another process's `DailyState` may be up to 30 s old: the days closed since are
+    read from their hourly rows, not from both."""
+    import time
+
+    site = sites["Europe/Berlin"]
+    before = rollups_daily.daily_state(site.pk, site.timezone)
+    assert before.closed == ()
+    assert rollups_daily.close_days().closed > 0
+    rollups_daily._states[(site.pk, site.timezone)] = (time.monotonic(), before)
+    _equal(site, COVERED)
+    rollups_daily.forget_states()
+    assert rollups_daily.daily_state(site.pk, site.timezone).closed != ()
+    _equal(site, COVERED)
