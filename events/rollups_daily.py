@@ -35,8 +35,10 @@ logger = logging.getLogger(__name__)
 # days not closed yet read them; older days are read from the daily tier.
 HOURLY_DAYS = 14
 # A UTC day is closed this long after it ended: its events have been flushed by then (a
-# row for it inserted later marks it in `rollup_mixed`, and it is written again).
-CLOSE_AFTER = dt.timedelta(hours=2)
+# row for it inserted later marks it in `rollup_mixed`, and it is written again). Visits
+# end at UTC midnight (their visitor ids change), so the day is complete. Until then its
+# hourly rows are read, and merging a day of visitor sets is what a read of it costs.
+CLOSE_AFTER = dt.timedelta(minutes=15)
 KIND_TYPE = "Enum8('day' = 1, 'part' = 2, 'span' = 3, 'active' = 4, 'month' = 5)"
 ZONE = "{rollup_zone:String}"
 VISIT_COLUMNS = (
@@ -96,6 +98,14 @@ class Shape:
     group_by: tuple[str, ...]
     names: bool = False
 
+    def choosing(self, condition: str) -> Shape:
+        """Only the kinds of rows for which `condition` holds (on `k`, a (kind, start, end)
+        tuple, and the hourly row): a read computes the rows it will use, not all."""
+        first, *rest = self.group_by
+        pieces = first.removeprefix("arrayJoin(").removesuffix(") AS piece")
+        chosen = f"arrayJoin(arrayFilter(k -> {condition}, {pieces})) AS piece"
+        return replace(self, group_by=(chosen, *rest))
+
     def narrowed(self, kept: frozenset[str]) -> Shape:
         """Without the visit columns not in `kept` (a read that groups and filters by one
         dimension: fewer expressions for ClickHouse to plan and run)."""
@@ -119,7 +129,7 @@ def _kinds(first: str, last: str, *, visits: bool) -> str:
         )
     else:
         pieces = f"[('part', {start}, {start})]"
-    return f"arrayJoin(arrayConcat([('day', {day}, {day})], if({has_pieces(first)}, {pieces}, [])))"
+    return f"arrayConcat([('day', {day}, {day})], if({has_pieces(first)}, {pieces}, []))"
 
 
 def _events_shape(*, names: bool) -> Shape:
@@ -139,7 +149,7 @@ def _events_shape(*, names: bool) -> Shape:
         ),
         f"hourly_dimension = '{EVENT_ROWS}'" if names else "1",
         (
-            f"{_kinds('hour', 'hour', visits=False)} AS piece",
+            f"arrayJoin({_kinds('hour', 'hour', visits=False)}) AS piece",
             "site_id",
             "dimension",
             "day",
@@ -170,7 +180,7 @@ def _sessions_shape() -> Shape:
         ),
         "1",
         (
-            f"{_kinds('start_hour', 'end_hour', visits=True)} AS piece",
+            f"arrayJoin({_kinds('start_hour', 'end_hour', visits=True)}) AS piece",
             "site_id",
             "dimension",
             "toDate(start_hour)",
@@ -311,7 +321,8 @@ class DailyState:
     take the days before `open_from` and the `closed` days from the daily tier and every
     other day from its hourly rows, so a snapshot a few seconds old still splits the days
     between the two exactly once. `open_from` is the first day of the hourly rows kept, or
-    an older day whose hours were never closed (the job fell behind)."""
+    an older day whose hours were never closed (the job fell behind). A closed day that
+    received rows since it was written is not `closed` here: its hourly rows hold them."""
 
     open_from: dt.date
     closed: tuple[dt.date, ...]
@@ -344,9 +355,14 @@ def daily_state(site_id: int, zone: str) -> DailyState:
         params,
     )
     open_from: dt.date = min(row["stale"] or window, window)
+    # closed days, but not those that received rows since (read hour by hour until the
+    # job writes them again)
     closed = client.query(
-        f"SELECT DISTINCT day FROM {CLOSED} WHERE site_id = {{site:UInt64}}"
-        " AND day >= {open_from:Date} ORDER BY day",
+        f"SELECT DISTINCT c.day AS day FROM {CLOSED} AS c FINAL"
+        f" LEFT JOIN (SELECT day, max(at) AS at FROM {MIXED} WHERE site_id = {{site:UInt64}}"
+        " GROUP BY day) AS m ON c.day = m.day"
+        " WHERE c.site_id = {site:UInt64} AND c.day >= {open_from:Date} AND NOT (m.at > c.at)"
+        " ORDER BY day",
         {**params, "open_from": open_from},
     )
     state = DailyState(
@@ -379,7 +395,7 @@ def _site_days(rows: Iterable[dict[str, object]]) -> dict[int, list[dt.date]]:
     return found
 
 
-@periodic(every=3600, name="events.close_rollup_days")
+@periodic(every=600, name="events.close_rollup_days")
 def close_days(now: dt.datetime | None = None) -> CloseReport | None:
     """Close the UTC days ended `CLOSE_AFTER` ago, write again the closed days that
     received rows since, then delete the hourly rows older than `HOURLY_DAYS` if every

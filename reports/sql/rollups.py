@@ -314,6 +314,9 @@ def daily_source(
     table: str,
     rows: str,
     state: DailyState,
+    *,
+    split: Sequence[dt.date],
+    pieces: Sequence[str],
     months: Sequence[dt.date] = (),
 ) -> UnionAll:
     """The daily tier's rows of one dimension key (`rows`) over the query's range: the
@@ -337,6 +340,8 @@ def daily_source(
         "rollup_months": list(months),
         "rollup_open_from": state.open_from,
         "rollup_closed": list(state.closed),
+        "rollup_split": list(split),
+        "rollup_pieces": list(pieces),
     }
     in_months = "toStartOfMonth(day) IN {rollup_months:Array(Date)}"
     stored = Select(
@@ -368,14 +373,20 @@ def daily_source(
         ),
         params=params,
     )
+    # the open days' rows the read takes: pieces of the days cut, the others whole
+    hour = "start_hour" if table == SESSIONS else "hour"
+    chosen = (
+        f"if(toDate({hour}) IN {{rollup_split:Array(Date)}},"
+        " tupleElement(k, 1) IN {rollup_pieces:Array(String)}, tupleElement(k, 1) = 'day')"
+    )
     shaped = tuple(
         Select(
             site_id=query.site_id,
             table=hours,
             columns=shape.columns,
             where=(shape.where,),
-            params={"rollup_zone": query.timezone},
-            group_by=shape.group_by,
+            params=params,
+            group_by=shape.choosing(chosen).group_by,
         )
         for shape in shapes
         if shape.names == names

@@ -193,10 +193,13 @@ def _rollup_select(
         cut = rollups.split_days(span, dimensions)
         months = rollups.whole_months(span, cut, dt.datetime.now(dt.UTC))
         state = daily_state(query.site_id, query.timezone)  # cached: no read most times
-        source = rollups.daily_source(query, table, row_kind, state, months)
+        kinds = rollups.piece_kinds(table, timed)
+        source = rollups.daily_source(
+            query, table, row_kind, state, split=cut, pieces=kinds, months=months
+        )
         expressions = rollups.DAILY_METRICS[table]
         split = binder.bind(cut, "Array(Date)")
-        pieces = binder.bind(list(rollups.piece_kinds(table, timed)), "Array(String)")
+        pieces = binder.bind(list(kinds), "Array(String)")
         where.append(f"if(day IN {split}, kind IN {pieces}, kind IN ('day', 'month'))")
     if filters:
         where.append(FilterCompiler(query, binder, None).compile(filters, table))
