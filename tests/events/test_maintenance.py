@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from events import jobs
+from events import dispatch, jobs
 from events.clickhouse import ClickHouse
 from events.maintenance import PURGE_JOB
 from sites.models import Site
@@ -38,8 +38,13 @@ def _count(clickhouse: ClickHouse, site_id: int) -> int:
 
 @pytest.mark.django_db(transaction=True)
 def test_purge_deletes_only_the_deleted_sites_events(
-    clickhouse: ClickHouse, fresh_site_ids: int
+    clickhouse: ClickHouse, fresh_site_ids: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # This test runs the job itself. The deletion's own trigger is left out: in the services
+    # suite it would reach the session's Celery worker (started by another test), whose
+    # purge then raced this one and the test's table flush (a deadlock in PostgreSQL). The
+    # trigger is tested through the worker below.
+    monkeypatch.setattr(dispatch, "trigger", lambda name: None)
     org = factories.organization()
     doomed, kept = factories.site(org), factories.site(org)
     _seed(clickhouse, doomed, 30)
