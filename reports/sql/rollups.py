@@ -197,6 +197,12 @@ def source_of(query: ReportQuery, read: Read) -> tuple[str, str] | None:
     return None
 
 
+def metrics_of(query: ReportQuery, read: Read) -> dict[str, str]:
+    """The metric expressions of `read` on the tier it comes from."""
+    found = source_of(query, read)
+    return (DAILY_METRICS if found is not None and found[0] == "daily" else METRICS)[read.table]
+
+
 def _one_value(filters: tuple[Filter, ...], dimension: str) -> bool:
     """Is `dimension` filtered to one value, by one top-level case-sensitive `is`?"""
     found = [f for f in filters if dimension in filter_dimensions((f,))]

@@ -233,9 +233,7 @@ def rank_select(
         read = rollups.Read(
             part.table, part.metrics, query.dimensions, query.filters, the_plan.event_names
         )
-        found = rollups.source_of(query, read)
-        daily = found is not None and found[0] == "daily"
-        expressions = (rollups.DAILY_METRICS if daily else rollups.METRICS)[part.table]
+        expressions = rollups.metrics_of(query, read)
     else:
         expressions = metrics_on(part.table, query.dimensions)
     rank_by = rollups.RANK_BY if rollup else RANK_BY
